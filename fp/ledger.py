@@ -1,0 +1,140 @@
+"""Ledger: the dense side of the fold's output — equity marked at every close, and trades.
+
+The fold changes a lane's cash and position only at fills (a few bars); between fills they are
+constant, so the equity curve is ``cash + position * close`` over piecewise-constant segments,
+built with array operations over the whole time axis.
+
+Law (sparse ≡ streaming): for the same fills, ``equity_curve`` equals marking
+``cash + position * close[t]`` bar by bar, bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from state.ledger import Trades
+
+__all__ = ["equity_curve", "trades_from_fills"]
+
+
+def equity_curve(
+    close: np.ndarray,
+    change_bars: np.ndarray,
+    cash_after: np.ndarray,
+    position_after: np.ndarray,
+    initial_cash: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Equity and position at every close, given the state after each change.
+
+    ``change_bars`` are increasing bar indices; the state after a change at bar ``b`` holds from
+    bar ``b``'s close until the next change.
+
+    >>> eq, pos = equity_curve(np.array([10.0, 11.0, 12.0, 13.0]), np.array([1]), np.array([89.0]),
+    ...                        np.array([1.0]), 100.0)
+    >>> eq.tolist(), pos.tolist()
+    ([100.0, 100.0, 101.0, 102.0], [0.0, 1.0, 1.0, 1.0])
+    """
+    n = len(close)
+    starts = np.concatenate(([0], change_bars))
+    lengths = np.diff(np.concatenate((starts, [n])))
+    cash = np.repeat(np.concatenate(([initial_cash], cash_after)), lengths)
+    position = np.repeat(np.concatenate(([0.0], position_after)), lengths)
+    return cash + position * close, position
+
+
+def trades_from_fills(
+    lane: np.ndarray,
+    bar: np.ndarray,
+    quantity: np.ndarray,
+    price: np.ndarray,
+    commission: np.ndarray,
+    position_after: np.ndarray,
+    mark_price: np.ndarray,
+) -> Trades:
+    """Round trips implied by fills (sorted by lane, then bar), matched first in, first out.
+
+    Every fill that opens units opens a lot; every fill that reduces a position closes the oldest
+    open units first. A trade is one lot's units closed by one fill: its pnl is
+    ``size × (exit − entry)`` less the lot's entry commission and the closing fill's commission,
+    both pro rata to the units. Units still open at the end form open trades (``closed`` False,
+    exit bar −1, exit price NaN), with pnl marked at ``mark_price[lane]`` (the last close) less
+    their entry commission. ``position_after`` is each lane's position after each fill, as the
+    fold computed it. Trades come sorted by lane, then by when they closed.
+
+    >>> t = trades_from_fills(np.array([0, 0, 0]), np.array([1, 5, 9]), np.array([10.0, -20.0, 10.0]),
+    ...                       np.array([100.0, 110.0, 105.0]), np.zeros(3), np.array([10.0, -10.0, 0.0]),
+    ...                       np.array([104.0]))
+    >>> t.size.tolist(), t.pnl.tolist(), t.entry_bar.tolist(), t.exit_bar.tolist()
+    ([10.0, -10.0], [100.0, 50.0], [1, 5], [5, 9])
+    """
+    n = len(quantity)
+    first = np.ones(n, bool)
+    first[1:] = lane[1:] != lane[:-1]
+    before = np.concatenate(([0.0], position_after[:-1])) if n else np.empty(0)
+    before[first] = 0.0
+    size = np.abs(quantity)
+    closed = np.minimum(size, np.abs(before)) * (before * quantity < 0.0)
+    opened = size - closed
+    close_commission = commission * np.divide(closed, size, out=np.zeros(n), where=size > 0.0)
+    open_commission = commission - close_commission
+    starts = (opened > 0.0) & (closed == np.abs(before))
+    episode = np.cumsum(starts)
+    lots = np.flatnonzero(opened > 0.0)
+    closes = np.flatnonzero(closed > 0.0)
+    # units still open at each lane's end are closed virtually (exit unknown) so every episode balances
+    last = np.flatnonzero(np.append(first[1:], True)) if n else np.empty(0, np.int64)
+    still_open = last[position_after[last] != 0.0]
+    lot_episode = episode[lots]
+    # closes in episode order: real ones (a fill row) and one virtual close per still-open lane (row -1)
+    close_row = np.concatenate((closes, np.full(len(still_open), -1, np.int64)))
+    close_episode = np.concatenate((episode[closes] - starts[closes], episode[still_open]))
+    close_units = np.concatenate((closed[closes], np.abs(position_after[still_open])))
+    by_episode = np.argsort(close_episode, kind="stable")
+    close_row, close_episode, close_units = close_row[by_episode], close_episode[by_episode], close_units[by_episode]
+    lot_end = _within(lot_episode, opened[lots])
+    close_end = _within(close_episode, close_units)
+    # the last close of an episode ends exactly where its lots end (no rounding slivers)
+    if len(close_end):
+        lot_last = np.append(lot_episode[1:] != lot_episode[:-1], True)
+        totals = np.zeros(int(episode[-1]) + 1)
+        totals[lot_episode[lot_last]] = lot_end[lot_last]
+        ends = np.append(close_episode[1:] != close_episode[:-1], True)
+        close_end[ends] = totals[close_episode[ends]]
+    # elementary intervals of the merged breakpoints: each is one lot's units closed by one close
+    kind = np.concatenate((np.zeros(len(lots), np.int8), np.ones(len(close_end), np.int8)))
+    ep = np.concatenate((lot_episode, close_episode))
+    at = np.concatenate((lot_end, close_end))
+    order = np.lexsort((kind, at, ep))
+    kind, ep, at = kind[order], ep[order], at[order]
+    prev = np.concatenate(([0.0], at[:-1]))
+    prev[np.concatenate(([True], ep[1:] != ep[:-1]))] = 0.0
+    length = at - prev
+    lot_index = np.cumsum(kind == 0) - (kind == 0)
+    close_index = np.cumsum(kind == 1) - (kind == 1)
+    keep = length > 1e-12 * np.maximum(at, 1.0)
+    length, lot_index, close_index = length[keep], lot_index[keep], close_index[keep]
+    lot_row = lots[lot_index]
+    row = close_row[close_index]
+    real = row >= 0
+    at_row = np.maximum(row, 0)
+    side = np.sign(quantity[lot_row])
+    entry_fee = open_commission[lot_row] * (length / opened[lot_row])
+    exit_price = np.where(real, price[at_row], np.nan)
+    exit_fee = np.where(real, close_commission[at_row] * (length / np.where(real, closed[at_row], 1.0)), 0.0)
+    trade_lane = lane[lot_row]
+    marked = np.where(real, exit_price, mark_price[trade_lane])
+    signed = side * length
+    pnl = signed * (marked - price[lot_row]) - entry_fee - exit_fee
+    result = Trades(trade_lane, bar[lot_row], price[lot_row], np.where(real, bar[at_row], -1), exit_price,
+                    signed, pnl, real)
+    by = np.lexsort((~real, np.where(real, row, n), trade_lane))
+    return result.take(by)
+
+
+def _within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``values`` restarting at each new ``group`` (groups are contiguous)."""
+    if not len(values):
+        return values.astype(np.float64)
+    total = np.cumsum(values)
+    start = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    base = np.concatenate(([0.0], total[:-1]))[start]
+    return total - np.repeat(base, np.diff(np.append(start, len(values))))

@@ -1,0 +1,186 @@
+"""Strategies: stateless functions from feature values to a target position.
+
+A :class:`Strategy` declares its parameters and the features it needs (``needs(params)`` maps
+local names to :class:`FeatureRef`), and ``signal(params, features)`` returns the target: a
+signed fraction of equity (+1 long, -1 short, 0 flat) or NaN meaning *hold* (keep the last
+target). ``signal`` is written once with numpy operations that work element-wise, so the same
+definition runs on whole arrays (batch) and on one bar's values (streaming).
+
+``trigger`` says when a target acts. ``level``: the held target is the position from the first
+bar on (a momentum strategy already above its threshold at warm-up goes long at once).
+``change``: the first defined value is only the reference state and positions change when the
+signal changes (a crossover enters on a cross, not on the side found at warm-up), the peers'
+semantics.
+
+Laws: no look-ahead (target ``t`` depends on bars ``0..t`` only, because features do);
+streaming ≡ batch (``signal`` on one bar's values equals the batch row).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from fp.features import FEATURES
+from state.params import Param
+from state.plan import FeatureKey
+
+__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "feature", "held_targets", "signal_changes"]
+
+Params = Mapping[str, Any]
+
+
+@attrs.frozen(order=True)
+class FeatureRef:
+    """One output of one FeatureHub computation."""
+
+    key: FeatureKey
+    output: str = "value"
+
+
+def feature(name: str, input: str = "close", output: str = "value", **params: Any) -> FeatureRef:
+    """A reference to a built-in feature with defaults filled in, so equal requests share a key.
+
+    >>> feature("sma", period=20) == feature("sma", "close", period=20)
+    True
+    >>> str(feature("bollinger", period=10, output="upper").key)
+    'bollinger(period=10, k=2.0)@close'
+    """
+    f = FEATURES[name]
+    declared = {p.name: p for p in f.params}
+    unknown = set(params) - set(declared)
+    if unknown:
+        raise ValueError(f"feature {name!r} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(declared)}")
+    if output not in f.outputs:
+        raise ValueError(f"feature {name!r} has no output {output!r}; it has {list(f.outputs)}")
+    values = tuple((p.name, p.check(params.get(p.name, p.default), f"{name}.{p.name}")) for p in f.params)
+    return FeatureRef(FeatureKey(name, values, input if f.single_input else "bar"), output)
+
+
+@attrs.frozen
+class Strategy:
+    """A strategy's declaration: parameters, features needed, the signal function and its trigger."""
+
+    name: str
+    params: tuple[Param, ...]
+    needs: Callable[[Params], Mapping[str, FeatureRef]]
+    signal: Callable[[Params, Mapping[str, Any]], Any]
+    trigger: str = "level"
+    doc: str = ""
+
+
+def _sma_crossover_needs(p):
+    return {"fast": feature("sma", period=p["fast_period"]), "slow": feature("sma", period=p["slow_period"])}
+
+
+def _sma_crossover(p, f):
+    fast, slow = f["fast"], f["slow"]
+    return np.where(fast > slow, 1.0, np.where(fast < slow, -1.0, np.nan))
+
+
+def _momentum_needs(p):
+    return {"ret": feature("returns", period=p["lookback_period"])}
+
+
+def _momentum(p, f):
+    ret, threshold = f["ret"], p["signal_threshold"]
+    return np.where(ret > threshold, 1.0, np.where(ret < -threshold, -1.0, np.nan))
+
+
+def _mean_reversion_needs(p):
+    return {"z": feature("zscore", period=p["period"])}
+
+
+def _mean_reversion(p, f):
+    z, entry, exit_ = f["z"], p["entry_z"], p["exit_z"]
+    return np.where(z < -entry, 1.0, np.where(z > entry, -1.0, np.where(np.abs(z) < exit_, 0.0, np.nan)))
+
+
+def _breakout_needs(p):
+    return {
+        "close": feature("price"),
+        "upper": feature("highest", period=p["period"]),
+        "lower": feature("lowest", period=p["period"]),
+    }
+
+
+def _breakout(p, f):
+    close = f["close"]
+    return np.where(close >= f["upper"], 1.0, np.where(close <= f["lower"], -1.0, np.nan))
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy(
+            "sma_crossover",
+            (Param("fast_period", "int", 10, minimum=1, doc="fast SMA window"),
+             Param("slow_period", "int", 20, minimum=1, doc="slow SMA window")),
+            _sma_crossover_needs, _sma_crossover, trigger="change",
+            doc="Long when the fast SMA crosses above the slow one, short/flat when it crosses below "
+                "(a tie keeps the last side).",
+        ),
+        Strategy(
+            "momentum",
+            (Param("lookback_period", "int", 20, minimum=1, doc="bars of the lookback return"),
+             Param("signal_threshold", "float", 0.0, minimum=0.0, doc="return needed to act")),
+            _momentum_needs, _momentum,
+            doc="Long when the lookback return exceeds the threshold, short/flat when it is below minus "
+                "the threshold, hold in between.",
+        ),
+        Strategy(
+            "mean_reversion",
+            (Param("period", "int", 20, minimum=2, doc="z-score window"),
+             Param("entry_z", "float", 2.0, minimum=0.0, exclusive_minimum=True, doc="|z| that opens a position"),
+             Param("exit_z", "float", 0.5, minimum=0.0, doc="|z| under which the position closes")),
+            _mean_reversion_needs, _mean_reversion,
+            doc="Bollinger z-score reversion: long below -entry_z, short above entry_z, flat once |z| < exit_z.",
+        ),
+        Strategy(
+            "breakout",
+            (Param("period", "int", 20, minimum=2, doc="Donchian channel window"),),
+            _breakout_needs, _breakout,
+            doc="Donchian channel on closes: long at a new period-bar closing high, short at a new low, "
+                "hold in between.",
+        ),
+    )
+}
+
+
+def held_targets(signal: np.ndarray, trigger: str) -> np.ndarray:
+    """The target in force at each bar: NaN (hold) replaced by the last defined value.
+
+    Before the first defined value (and, for ``change``, until the signal first changes) the
+    target is flat.
+
+    >>> held_targets(np.array([np.nan, 1.0, np.nan, -1.0]), "level").tolist()
+    [0.0, 1.0, 1.0, -1.0]
+    >>> held_targets(np.array([np.nan, 1.0, np.nan, -1.0]), "change").tolist()
+    [0.0, 0.0, 0.0, -1.0]
+    """
+    bars, targets = signal_changes(signal, trigger)
+    out = np.zeros(len(signal))
+    if len(bars):
+        lengths = np.diff(np.concatenate((bars, [len(signal)])))
+        out[bars[0]:] = np.repeat(targets, lengths)
+    return out
+
+
+def signal_changes(signal: np.ndarray, trigger: str) -> tuple[np.ndarray, np.ndarray]:
+    """The bars where the held target changes and the new targets: the sparse events of a signal.
+
+    >>> bars, targets = signal_changes(np.array([np.nan, -1.0, np.nan, 1.0, 1.0, -1.0]), "change")
+    >>> bars.tolist(), targets.tolist()
+    ([3, 5], [1.0, -1.0])
+    >>> signal_changes(np.array([np.nan, -1.0, np.nan, 1.0]), "level")[0].tolist()
+    [1, 3]
+    """
+    defined = np.flatnonzero(~np.isnan(signal))
+    values = signal[defined]
+    if trigger == "change":
+        moved = np.flatnonzero(values[1:] != values[:-1]) + 1
+    else:
+        moved = np.flatnonzero(values != np.concatenate(([0.0], values[:-1])))
+    return defined[moved], values[moved]

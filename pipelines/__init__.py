@@ -1,0 +1,45 @@
+"""Composition and effects of admf: patterns, the compiler, runners, data and spec loading, results, CLI.
+
+Library use::
+
+    import pipelines
+    result = pipelines.run("specs/sma_crossover.yaml")      # or a mapping, or a Spec
+    result.ranked().slice(0, 5).to_pylist()
+    pipelines.plan("specs/seed.yaml").combos
+"""
+from pipelines.backtest import Folded, LaneSignal, fold_sparse, fold_streaming
+from pipelines.compiler import plan_from_spec
+from pipelines.container import Container, fold
+from pipelines.data import load_market_data, read_bars
+from pipelines.patterns import FULL_BACKTEST, PATTERNS, Pattern, Stage, container_for, validate
+from pipelines.results import RunResult, write_run
+from pipelines.runner import run_plan
+from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
+from pipelines.workflow import load_spec, plan, run
+
+__all__ = [
+    "FULL_BACKTEST",
+    "PATTERNS",
+    "Container",
+    "Folded",
+    "LaneSignal",
+    "Pattern",
+    "RunResult",
+    "Stage",
+    "container_for",
+    "fold",
+    "fold_sparse",
+    "fold_streaming",
+    "load_market_data",
+    "load_spec",
+    "plan",
+    "plan_from_spec",
+    "read_bars",
+    "run",
+    "run_plan",
+    "spec_from_mapping",
+    "spec_from_text",
+    "spec_from_yaml",
+    "validate",
+    "write_run",
+]

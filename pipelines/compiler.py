@@ -1,0 +1,122 @@
+"""The compiler: a validated Spec becomes a Plan (grids expanded, features deduplicated).
+
+``plan_from_spec`` expands every strategy entry's grid (with its constraints), crosses it with
+the classifier grid and the settings grid (portfolio × execution × risk), gives each combination
+a content-derived id, and collects the FeatureHub's deduplicated feature set. It reads no data.
+
+Combination ids are the first 12 hex digits of the sha256 of the combination's canonical JSON
+(strategy type and parameters, classifier and its parameters, settings), so the same spec gives
+the same ids and growing a grid does not renumber existing points.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from fp.grid import expand, parse_constraint
+from fp.registry import lookup
+from pipelines.patterns import PATTERNS, Pattern
+from state.errors import SpecError
+from state.plan import Combination, FeatureKey, Plan
+from state.spec import ComponentSpec, DataSpec, Spec
+
+__all__ = ["PATTERN_OF_WORKFLOW", "combo_id", "pattern_of", "plan_from_spec", "symbols_of"]
+
+#: Which pattern each workflow type runs.
+PATTERN_OF_WORKFLOW = {"backtest": "full_backtest", "optimization": "full_backtest"}
+
+Point = tuple[tuple[str, Any], ...]
+
+
+def pattern_of(spec: Spec) -> Pattern:
+    """The validated pattern a spec's workflow runs."""
+    name = PATTERN_OF_WORKFLOW.get(spec.workflow.type)
+    if name is None:
+        raise SpecError("workflow.type", f"{spec.workflow.type!r} has no pattern; choose one of {sorted(PATTERN_OF_WORKFLOW)}")
+    return PATTERNS[name]
+
+
+def symbols_of(data: DataSpec) -> tuple[str, ...]:
+    """The symbols a data section names, without reading any file (the loader uses the same rule)."""
+    if data.paths:
+        return tuple(symbol for symbol, _ in data.paths)
+    if data.path:
+        stem = data.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return (data.symbol or stem,)
+    return ((data.dataset or "GOOG").upper(),)
+
+
+def combo_id(strategy: str, params: Point, classifier: str | None, classifier_params: Point, settings: Point) -> str:
+    """The stable id of one combination.
+
+    >>> combo_id("momentum", (("lookback_period", 10),), None, (), ())
+    'ac06b7afb6a8'
+    """
+    doc = [strategy, [list(p) for p in params], classifier, [list(p) for p in classifier_params],
+           [list(p) for p in settings]]
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _points(component: ComponentSpec) -> tuple[Point, ...]:
+    constraints = tuple(parse_constraint(text, f"{component.path}.constraints[{i}]")
+                        for i, text in enumerate(component.constraints))
+    points = expand(component.axes, constraints)
+    if not points:
+        raise SpecError(component.path, "no parameter combination satisfies the constraints "
+                                        f"{list(component.constraints)}; widen the grid or relax them")
+    return points
+
+
+def _settings_points(spec: Spec) -> tuple[Point, ...]:
+    sections = [_points(s) for s in spec.settings]
+    return tuple(tuple(itertools.chain.from_iterable(parts)) for parts in itertools.product(*sections))
+
+
+def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Plan:
+    """Expand ``spec`` into a :class:`Plan` (see the module docstring).
+
+    ``symbols`` overrides the symbols the data section names (data composed in code).
+    """
+    pattern = pattern_of(spec)
+    symbols = symbols_of(spec.data) if symbols is None else tuple(symbols)
+    settings = _settings_points(spec)
+    classifiers: list[tuple[str | None, Point]] = [
+        (c.type, point) for c in spec.classifiers for point in _points(c)] or [(None, ())]
+    combos: list[Combination] = []
+    feature_sets: list[tuple[FeatureKey, ...]] = []
+    seen: set[str] = set()
+    for entry in spec.strategies:
+        strategy = lookup("strategy", entry.type)
+        for point in _points(entry):
+            keys = tuple(sorted({ref.key for ref in strategy.needs(dict(point)).values()}))
+            for (classifier, cpoint), spoint in itertools.product(classifiers, settings):
+                cid = combo_id(entry.type, point, classifier, cpoint, spoint)
+                if cid in seen:  # the same point reached from two strategy entries
+                    continue
+                seen.add(cid)
+                combos.append(Combination(cid, entry.type, point, spoint, classifier, cpoint, entry.path))
+                feature_sets.append(keys)
+    features = tuple(sorted({k for keys in feature_sets for k in keys}))
+    varying = tuple(axis.name for s in spec.settings for axis in s.axes if len(axis.values) > 1)
+    per_lane = pattern.per_lane if not spec.classifiers else _with_classifier(pattern.per_lane)
+    return Plan(
+        spec=spec,
+        pattern=pattern.name,
+        combos=tuple(combos),
+        symbols=symbols,
+        features=features,
+        naive_feature_count=sum(len(keys) for keys in feature_sets) * len(symbols),
+        shared=pattern.shared,
+        per_lane=per_lane,
+        varying=varying,
+    )
+
+
+def _with_classifier(per_lane: Sequence[str]) -> tuple[str, ...]:
+    out = list(per_lane)
+    out.insert(out.index("strategy") + 1, "classifier")
+    return tuple(out)

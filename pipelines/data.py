@@ -1,0 +1,566 @@
+"""Market data loading and validation: a :class:`state.spec.DataSpec` in, :class:`state.market.MarketData` out.
+
+Data comes from a bundled data set (``GOOG``, ``EURUSD``, ``BTCUSD``; the default is ``GOOG``), from one
+CSV or Parquet file, or from one file per symbol. Every file is read with pyarrow and validated as a
+whole; the first offending row is reported as a :class:`state.errors.DataError` naming the file and
+the line (header = line 1, first data row = line 2; Parquet files have no lines, so their messages
+say ``row N``, counting data rows from 1).
+
+File format: the first column is the timestamp (its header empty or ``timestamp``, ``date``,
+``time`` or ``datetime``, any case; ISO 8601 values, a date alone meaning midnight, values with a UTC
+offset converted to naive UTC), then ``open``, ``high``, ``low``, ``close`` (required, any case) and
+``volume`` (optional, NaN when absent); other columns are ignored. Times become ``datetime64[ns]``,
+values ``float64``, and every array is read-only.
+
+Nothing here prints, caches or keeps state between calls.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.resources
+import os
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from state.errors import DataError, SpecError
+from state.market import Bars, MarketData
+from state.spec import DataSpec
+
+__all__ = ["bundled_datasets", "load_market_data", "periods_per_year", "read_bars"]
+
+_BUNDLE_PACKAGE = "pipelines.datasets"
+_DEFAULT_DATASET = "GOOG"
+_TIME_HEADERS = ("", "timestamp", "date", "time", "datetime")
+_PRICES = ("open", "high", "low", "close")
+_CSV_SUFFIXES = (".csv",)
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_NS_PER_DAY = 86_400 * 10**9
+_SECONDS_PER_YEAR = 365.25 * 86_400
+_ISO_EXAMPLES = "such as 2024-01-31, 2024-01-31 09:30:00 or 2024-01-31T09:30:00+01:00"
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def bundled_datasets() -> tuple[str, ...]:
+    """Names of the data sets shipped in ``pipelines/datasets`` (one ``NAME.csv`` each), sorted."""
+    folder = importlib.resources.files(_BUNDLE_PACKAGE)
+    return tuple(sorted(p.name[: -len(".csv")] for p in folder.iterdir() if p.name.endswith(".csv")))
+
+
+def load_market_data(spec: DataSpec) -> MarketData:
+    """Load, validate and trim the market data a spec's ``data`` section asks for.
+
+    ``spec.dataset`` names a bundled data set (case-insensitive; the symbol is its canonical name);
+    ``spec.path`` is one CSV/Parquet file (symbol ``spec.symbol`` or the file stem); ``spec.paths``
+    gives one ``(symbol, path)`` per symbol, kept in that order. Relative paths are resolved against
+    ``spec.base_dir``; with nothing given the bundled GOOG data is used. ``spec.start``/``spec.end``
+    are inclusive bounds applied to every symbol (a date-only ``end`` includes that whole day).
+
+    Raises :class:`SpecError` for bad spec values and :class:`DataError` for missing or malformed
+    files, or when no bar is left between the bounds.
+    """
+    given = [name for name, value in (("dataset", spec.dataset), ("path", spec.path),
+                                      ("paths", spec.paths)) if value]
+    if len(given) > 1:
+        raise SpecError("data", f"give only one of dataset, path or paths (got {' and '.join(given)})")
+    start = _parse_bound("data.start", spec.start, whole_day=False)
+    end = _parse_bound("data.end", spec.end, whole_day=True)
+    if start is not None and end is not None and start > end:
+        raise SpecError("data.start", f"start {spec.start} is after end {spec.end}: swap or fix the bounds")
+
+    if spec.paths:
+        symbols = [symbol for symbol, _ in spec.paths]
+        duplicated = sorted({s for s in symbols if symbols.count(s) > 1})
+        if duplicated:
+            raise SpecError("data.paths", f"symbol {duplicated[0]!r} is given more than once: one file per symbol")
+        files = [(symbol, _resolve(spec.base_dir, path)) for symbol, path in spec.paths]
+        bars = tuple(_read_between(path, symbol, start, end, spec) for symbol, path in files)
+        source = ",".join(f"{symbol}={path}" for symbol, path in spec.paths)
+    elif spec.path:
+        path = _resolve(spec.base_dir, spec.path)
+        symbol = spec.symbol or Path(spec.path).stem
+        bars = (_read_between(path, symbol, start, end, spec),)
+        source = spec.path
+    else:
+        name = _bundled_name(spec.dataset) if spec.dataset else _DEFAULT_DATASET
+        resource = importlib.resources.files(_BUNDLE_PACKAGE) / f"{name}.csv"
+        with importlib.resources.as_file(resource) as path:
+            bars = (_read_between(str(path), name, start, end, spec),)
+        source = name
+
+    if spec.periods_per_year is None:
+        ppy = periods_per_year(bars[0].time)
+    elif float(spec.periods_per_year) > 0:
+        ppy = float(spec.periods_per_year)
+    else:
+        raise SpecError("data.periods_per_year", f"must be a positive number, got {spec.periods_per_year!r}")
+    return MarketData(bars=bars, source=source, sha256=_fingerprint(bars), periods_per_year=ppy)
+
+
+def read_bars(path: str, symbol: str) -> Bars:
+    """Read and validate one CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) file as ``symbol``'s bars.
+
+    The file must be complete and clean: a parseable timestamp and open/high/low/close on every
+    row, positive prices with low <= open, close <= high, volume >= 0 when given, and strictly
+    increasing timestamps. The first violation raises a :class:`DataError` naming ``path`` and the
+    line (CSV) or row (Parquet).
+    """
+    path = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
+        raise DataError(path, f"unsupported file type {suffix or '(no suffix)'!r}: market data must be "
+                              "a .csv or a .parquet (.pq) file")
+    if not os.path.exists(path):
+        raise DataError(path, f"file not found (looked for {os.path.abspath(path)}): check the file "
+                              "name and folder")
+    if os.path.isdir(path):
+        raise DataError(path, f"{os.path.abspath(path)} is a folder, not a file")
+    read = _read_csv if suffix in _CSV_SUFFIXES else _read_parquet
+    return _bars_from_table(*read(path), symbol)  # no local name keeps the Arrow table alive
+
+
+def periods_per_year(time: np.ndarray) -> float:
+    """Bars per year, to annualise returns, from the median spacing of increasing timestamps.
+
+    About one day -> 252.0 (trading days; weekend gaps do not move the median), about seven days
+    -> 52.0, 28 to 31 days -> 12.0, 365 or 366 days -> 1.0; any other spacing (intraday, irregular)
+    -> ``(len(time) - 1) / years elapsed`` with a year of 365.25 days. Fewer than two bars -> 252.0.
+    """
+    ns = np.asarray(time).astype("datetime64[ns]", copy=False).view(np.int64)
+    if ns.size < 2:
+        return 252.0
+    elapsed = int(ns[-1]) - int(ns[0])
+    if elapsed <= 0:
+        raise ValueError("periods_per_year needs increasing timestamps")
+    step = float(np.median(np.diff(ns))) / _NS_PER_DAY  # in days
+    slack = 2 / 24  # two hours, enough for daylight-saving shifts of converted local times
+    if abs(step - 1) <= slack:
+        return 252.0
+    if abs(step - 7) <= slack:
+        return 52.0
+    if 28 - slack <= step <= 31 + slack:
+        return 12.0
+    if 365 - slack <= step <= 366 + slack:
+        return 1.0
+    return (ns.size - 1) / (elapsed / 1e9 / _SECONDS_PER_YEAR)
+
+
+# --------------------------------------------------------------------------------------------
+# spec values
+
+
+def _bundled_name(dataset: str) -> str:
+    names = bundled_datasets()
+    for name in names:
+        if name.lower() == str(dataset).strip().lower():
+            return name
+    raise SpecError("data.dataset", f"{dataset!r} is not a bundled dataset; choose one of "
+                                    f"{', '.join(names)} or give data.path")
+
+
+def _resolve(base_dir: str, path: str) -> str:
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
+
+
+def _parse_bound(where: str, value: object, *, whole_day: bool) -> np.datetime64 | None:
+    """An inclusive ``start``/``end`` bound as ``datetime64[ns]`` (UTC offsets converted to naive UTC).
+
+    With ``whole_day`` a date-only value means the last instant of that day, so ``end: 2020-01-31``
+    keeps the intraday bars of January 31st.
+    """
+    if value is None or value == "":
+        return None
+    text = value.isoformat() if isinstance(value, (date, datetime)) else str(value).strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SpecError(where, f"{text!r} is not an ISO date or timestamp ({_ISO_EXAMPLES})") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    bound = np.datetime64(moment, "ns")
+    if whole_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        bound = bound + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    return bound
+
+
+def _read_between(path: str, symbol: str, start: np.datetime64 | None, end: np.datetime64 | None,
+                  spec: DataSpec) -> Bars:
+    """``read_bars``, then keep the bars within the inclusive bounds (views, no copy)."""
+    bars = read_bars(path, symbol)
+    lo = 0 if start is None else int(np.searchsorted(bars.time, start, side="left"))
+    hi = len(bars) if end is None else int(np.searchsorted(bars.time, end, side="right"))
+    if hi <= lo:
+        raise DataError(path, f"no bars between start {spec.start or '(none)'} and end "
+                              f"{spec.end or '(none)'}: the file spans {_show_time(bars.time[0])} to "
+                              f"{_show_time(bars.time[-1])}; widen data.start/data.end")
+    return bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi)
+
+
+def _fingerprint(bars: Sequence[Bars]) -> str:
+    """sha256 over each symbol's name, then its time (int64) and open/high/low/close/volume bytes."""
+    digest = hashlib.sha256()
+    for b in bars:
+        digest.update(b.symbol.encode("utf-8"))
+        digest.update(np.ascontiguousarray(b.time).view(np.int64))
+        for field in ("open", "high", "low", "close", "volume"):
+            digest.update(np.ascontiguousarray(b.field(field), dtype=np.float64))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# reading files into a table with columns time, open, high, low, close[, volume]
+
+
+@attrs.frozen
+class _Rows:
+    """Points at a file's data rows in messages: CSV by line (header = line 1), Parquet by row."""
+
+    source: str
+    is_csv: bool
+
+    def line(self, row: int) -> int | None:
+        if not self.is_csv:
+            return None
+        lines = _csv_data_lines(self.source)
+        return int(lines[row]) if 0 <= row < lines.size else None  # None: quoted line breaks confused us
+
+    def ref(self, row: int) -> str:
+        return f"line {self.line(row)}" if self.is_csv else f"row {row + 1}"
+
+    def error(self, row: int, message: str) -> DataError:
+        if self.is_csv:
+            return DataError(self.source, message, line=self.line(row))
+        return DataError(self.source, f"row {row + 1}: {message}")
+
+    def file_error(self, message: str, *, header: bool = False) -> DataError:
+        return DataError(self.source, message, line=1 if header and self.is_csv else None)
+
+
+def _csv_data_lines(path: str) -> np.ndarray:
+    """1-based line numbers of a CSV's data rows, skipping blank lines as the reader does (error path only)."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [raw.size]))
+    ends = ends - ((ends > starts) & (raw[np.maximum(ends - 1, 0)] == ord("\r")))
+    non_blank = np.flatnonzero(ends > starts) + 1
+    return non_blank[1:]  # the first non-blank line is the header
+
+
+def _match_columns(names: Sequence[str], rows: _Rows, time_name: str | None = None) -> dict[str, str]:
+    """Map ``time``, the price names and ``volume`` (when present) to the file's column names."""
+    found = ", ".join(repr(n) for n in names) or "none"
+    expected = ("expected the timestamp first, then open, high, low, close and optionally volume "
+                "(any case)")
+    if time_name is None:
+        if not names or names[0].strip().lower() not in _TIME_HEADERS:
+            first = repr(names[0]) if names else "nothing"
+            raise rows.file_error(f"the first column must be the timestamp, with an empty header or one of "
+                                  f"timestamp, date, time, datetime, but it is {first}; {expected}",
+                                  header=True)
+        time_name = names[0]
+    by_key: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in _PRICES + ("volume",):
+            if key in by_key:
+                raise rows.file_error(f"column {key} appears twice ({by_key[key]!r} and {name!r}): keep one",
+                                      header=True)
+            by_key[key] = name
+    missing = [key for key in _PRICES if key not in by_key]
+    if missing:
+        raise rows.file_error(f"missing required column{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(missing)}; found columns {found}; {expected}", header=True)
+    return {"time": time_name, **by_key}
+
+
+def _read_header(path: str, rows: _Rows) -> list[str]:
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+            if line.strip():
+                return next(csv.reader([line]))
+    raise rows.file_error("the file is empty: expected a header line (timestamp, open, high, low, "
+                          "close[, volume]) and one row per bar")
+
+
+def _read_csv(path: str) -> tuple[pa.Table, _Rows]:
+    """Read the needed columns typed (fast path); on any conversion problem re-read them as text,
+    so that :func:`_bars_from_table` can name the offending value (and parse UTC offsets)."""
+    rows = _Rows(path, is_csv=True)
+    columns = _match_columns(_read_header(path, rows), rows)
+    names = list(columns.values())
+    typed = {name: pa.float64() for name in names}
+    typed[columns["time"]] = pa.timestamp("ns")
+    try:
+        table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
+            column_types=typed, include_columns=names))
+    except pa.ArrowInvalid:
+        table = _read_csv_as_text(path, names, rows)
+    return table.rename_columns([_key_of(columns, n) for n in table.column_names]), rows
+
+
+def _read_csv_as_text(path: str, names: list[str], rows: _Rows) -> pa.Table:
+    malformed: list = []
+
+    def on_malformed(row) -> str:
+        malformed.append(row)
+        return "error"
+
+    try:
+        return pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_malformed),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, include_columns=names,
+                strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as exc:
+        if not malformed:
+            raise rows.file_error(f"cannot read the file as CSV: {exc}") from None
+        bad = malformed[0]
+        message = (f"expected {bad.expected_columns} fields like the header, found {bad.actual_columns} "
+                   f"in {bad.text!r}: fix the row's commas")
+        if bad.number is None:
+            raise rows.file_error(message) from None
+        raise rows.error(bad.number - 2, message) from None  # number counts the header as 1
+
+
+def _read_parquet(path: str) -> tuple[pa.Table, _Rows]:
+    rows = _Rows(path, is_csv=False)
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise rows.file_error(f"cannot read the file as Parquet: {exc}") from None
+    pandas_index = [c for c in ((schema.pandas_metadata or {}).get("index_columns") or []) if isinstance(c, str)]
+    columns = _match_columns(schema.names, rows, time_name=pandas_index[0] if pandas_index else None)
+    table = pq.read_table(path, columns=list(columns.values()))
+    return table.rename_columns([_key_of(columns, n) for n in table.column_names]), rows
+
+
+def _key_of(columns: dict[str, str], name: str) -> str:
+    return next(key for key, value in columns.items() if value == name)
+
+
+# --------------------------------------------------------------------------------------------
+# table -> validated Bars
+
+
+def _bars_from_table(table: pa.Table, rows: _Rows, symbol: str) -> Bars:
+    """Convert and validate; each Arrow column is released once converted, to keep one copy alive."""
+    size = table.num_rows
+    if size == 0:
+        raise rows.file_error("no data rows after the header: the file needs at least one bar")
+    columns = dict(zip(table.column_names, table.columns))
+    del table
+    time = _time_values(columns.pop("time"), rows)
+    prices = {name: _float_values(columns.pop(name), name, rows) for name in _PRICES}
+    if "volume" in columns:
+        volume = _float_values(columns.pop("volume"), "volume", rows)
+        nan = np.isnan(volume)
+        if nan.any():
+            volume[nan] = np.nan  # one NaN bit pattern, so equal data fingerprints equal
+    else:
+        volume = np.full(size, np.nan)
+    _validate(time, prices, volume, rows)
+    for array in (time, volume, *prices.values()):
+        array.flags.writeable = False
+    return Bars(symbol=symbol, time=time, volume=volume, price_precision=_price_precision(prices.values()),
+                **prices)
+
+
+def _cast_times(text: pa.Array | pa.ChunkedArray):
+    """ISO 8601 text as ``timestamp[ns]`` (UTC offsets converted to naive UTC), or None if any value fails."""
+    for target in (pa.timestamp("ns"), pa.timestamp("ns", "UTC")):
+        try:
+            return pc.cast(pc.cast(text, target), pa.timestamp("ns"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return None
+
+
+def _first_failure(values: pa.ChunkedArray, convert: Callable) -> int:
+    """Index of the first value ``convert`` rejects, by bisection (``convert(values)`` must fail)."""
+    ok, failing = 0, len(values)  # values[:ok] convert, values[:failing] do not
+    while failing - ok > 1:
+        mid = (ok + failing) // 2
+        try:
+            convert(values.slice(ok, mid - ok))
+            ok = mid
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            failing = mid
+    return ok
+
+
+def _time_values(column: pa.ChunkedArray, rows: _Rows) -> np.ndarray:
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        parsed = _cast_times(column)
+        if parsed is None:
+            raise _bad_time(column, rows)
+        column = parsed
+    elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        column = pc.cast(column, pa.timestamp("ns", kind.tz) if pa.types.is_timestamp(kind) else pa.timestamp("ns"))
+        column = pc.cast(column, pa.timestamp("ns"))
+    else:
+        raise rows.file_error(f"the timestamp column holds {kind} values, not dates or timestamps: store "
+                              f"ISO 8601 text ({_ISO_EXAMPLES}) or a timestamp type")
+    if column.null_count:
+        row = pc.index(column.is_null(), True).as_py()
+        raise rows.error(row, "the timestamp is missing: fill it in or remove the row")
+    return _to_numpy(pc.cast(column, pa.int64()), np.int64).view("datetime64[ns]")
+
+
+def _bad_time(column: pa.ChunkedArray, rows: _Rows) -> DataError:
+    """The error for the first timestamp text that does not parse (in the first value's convention)."""
+    naive, aware = pa.timestamp("ns"), pa.timestamp("ns", "UTC")
+    first = column.drop_null().slice(0, 1)
+    target = naive if _parses(first, naive) or not _parses(first, aware) else aware
+    row = _first_failure(column, lambda part: pc.cast(part, target))
+    value = column[row].as_py()
+    other = aware if target is naive else naive
+    if _parses(column.slice(row, 1), other):
+        has = "has a" if other is aware else "has no"
+        return rows.error(row, f"timestamp {value!r} {has} UTC offset, unlike the rows before it: "
+                               "write every timestamp the same way (all with or all without an offset)")
+    return rows.error(row, f"cannot read timestamp {value!r}: write ISO 8601 dates or date-times "
+                           f"({_ISO_EXAMPLES})")
+
+
+def _parses(values: pa.ChunkedArray, target: pa.DataType) -> bool:
+    try:
+        pc.cast(values, target)
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+
+
+def _float_values(column: pa.ChunkedArray, name: str, rows: _Rows) -> np.ndarray:
+    kind = column.type
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind)
+            or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise rows.file_error(f"column {name} holds {kind} values, not numbers")
+    try:
+        column = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        row = _first_failure(column, lambda part: pc.cast(part, pa.float64()))
+        raise rows.error(row, f"cannot read {name} {column[row].as_py()!r} as a number: write a plain "
+                              "decimal number such as 101.25") from None
+    return _to_numpy(column, np.float64)
+
+
+def _to_numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    """One contiguous, writable copy of a fixed-width column, nulls as NaN (floats only).
+
+    Reads the chunks' value buffers directly: ``to_numpy`` is slow for timestamps and imports pandas.
+    """
+    out = np.empty(len(column), dtype=dtype)
+    width = out.itemsize
+    at = 0
+    for chunk in column.chunks:
+        if chunk.null_count:
+            chunk = pc.fill_null(chunk, np.nan)
+        values = np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * width)
+        out[at:at + len(chunk)] = values
+        at += len(chunk)
+    return out
+
+
+def _validate(time: np.ndarray, prices: dict[str, np.ndarray], volume: np.ndarray, rows: _Rows) -> None:
+    """Raise for the earliest row that breaks a bar invariant (vectorised; ties go to the first check)."""
+    o, h, l, c = (prices[name] for name in _PRICES)
+    ns = time.view(np.int64)
+    step = np.diff(ns)
+    checks: list[tuple[np.ndarray, int, Callable[[int], str]]] = []  # (mask, row offset, message)
+    for name in _PRICES:
+        x = prices[name]
+        checks.append((~np.isfinite(x), 0, lambda i, x=x, name=name: (
+            f"{name} is missing (empty or NaN): fill in the value or remove the row" if np.isnan(x[i])
+            else f"{name} is {x[i]!r}: prices must be finite numbers")))
+        checks.append((x <= 0, 0, lambda i, x=x, name=name: (
+            f"{name} is {_show(x[i])}, but prices must be positive: fix the value or remove the row")))
+    checks += [
+        (h < l, 0, lambda i: f"high {_show(h[i])} is below low {_show(l[i])}: swap or fix the two values"),
+        ((o < l) | (o > h), 0, lambda i: (f"open {_show(o[i])} is outside the bar's range [low {_show(l[i])}, "
+                                          f"high {_show(h[i])}]: fix open, high or low")),
+        ((c < l) | (c > h), 0, lambda i: (f"close {_show(c[i])} is outside the bar's range [low {_show(l[i])}, "
+                                          f"high {_show(h[i])}]: fix close, high or low")),
+        (volume < 0, 0, lambda i: (f"volume {_show(volume[i])} is negative: volume must be >= 0 "
+                                   "(leave it empty when unknown)")),
+        (step <= 0, 1, lambda i: (
+            f"duplicate timestamp {_show_time(time[i])} (also on {rows.ref(i - 1)}): keep one bar per time"
+            if ns[i] == ns[i - 1] else
+            f"timestamp {_show_time(time[i])} is earlier than the previous row's "
+            f"{_show_time(time[i - 1])}: sort the file by time")),
+    ]
+    first = None  # (row, message)
+    for mask, offset, message in checks:
+        hit = int(np.argmax(mask)) if mask.size else 0
+        if mask.size and mask[hit] and (first is None or hit + offset < first[0]):
+            first = (hit + offset, message)
+    if first is not None:
+        raise rows.error(first[0], first[1](first[0]))
+
+
+def _show(x: float) -> str:
+    return repr(float(x))
+
+
+def _show_time(t: np.datetime64) -> str:
+    text = str(np.datetime64(t, "ns")).replace("T", " ")
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return text[: -len(" 00:00:00")] if text.endswith(" 00:00:00") else text
+
+
+# --------------------------------------------------------------------------------------------
+# price grid
+
+
+def _price_precision(prices: Sequence[np.ndarray]) -> int | None:
+    """Decimals (0..9) of the smallest decimal grid every price lies on, or None.
+
+    A price x lies on the grid of d decimals when ``s = x * 10**d`` is within ``1e-7 * min(|s|, 1)``
+    plus two ulps of ``s`` of an integer: the ulps absorb the rounding of decimal text to binary
+    (sound while ``|s| < 2**50``), the 1e-7 grid steps absorb arithmetic done on the prices before
+    they were written, and the ``min`` stops a positive price smaller than a grid step from counting
+    as on the grid. None also when ``max|x| * 10**d >= 2**50``: the scaled prices could no longer
+    be added exactly.
+    """
+    decimals = 0
+    for x in prices:
+        decimals = _grid_decimals(x, decimals)
+        if decimals is None:
+            return None
+    largest = max(float(np.max(np.abs(x))) for x in prices)
+    return decimals if largest * 10.0**decimals < 2.0**50 else None
+
+
+def _grid_decimals(x: np.ndarray, at_least: int) -> int | None:
+    d = at_least
+    while d <= 9 and not _on_grid(x[:1024], d):  # cheap lower bound from a sample
+        d += 1
+    while d <= 9 and not _on_grid(x, d):
+        d += 1
+    return d if d <= 9 else None
+
+
+def _on_grid(x: np.ndarray, decimals: int) -> bool:
+    for at in range(0, x.size, 1 << 16):  # in blocks: small temporaries, early exit
+        scaled = x[at:at + (1 << 16)] * 10.0**decimals
+        size = np.abs(scaled)
+        if not np.all(np.abs(scaled - np.rint(scaled)) <= 1e-7 * np.minimum(size, 1.0) + size * 2.0**-51):
+            return False
+    return True

@@ -1,0 +1,92 @@
+"""Plain-text reports for the terminal: the plan, and a run's best combinations as a table."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import pyarrow as pa
+
+from fp.registry import lookup
+from state.plan import Plan
+
+__all__ = ["format_plan", "format_table", "format_top"]
+
+_SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct", "final_equity")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:,.4f}" if abs(value) < 1e6 else f"{value:,.2f}"
+    return str(value)
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """An aligned text table; numbers right-aligned."""
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns]
+    def line(values):
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
+    """The first ``top`` rows of a ranked results table, with the columns that tell combos apart."""
+    rows = ranked.slice(0, top).to_pylist()
+    fixed = {"combo_id", "symbol", "strategy"}
+    params = [c for c in ranked.column_names
+              if c not in fixed and c not in _metric_columns(ranked) and len(set(ranked.column(c).to_pylist())) > 1]
+    columns = ["combo_id", *(["symbol"] if len(plan.symbols) > 1 else []),
+               *(["strategy"] if len({c.strategy for c in plan.combos}) > 1 else []), *params]
+    objective = plan.spec.objective.lstrip("-")
+    shown = [objective] + [m for m in _SHOWN_METRICS if m != objective]
+    return format_table(rows, columns + shown)
+
+
+def _metric_columns(table: pa.Table) -> set[str]:
+    from fp.metrics import METRICS
+    return set(METRICS) | {"n_rejected"}
+
+
+def format_plan(plan: Plan) -> str:
+    """The plan the way the seed sketches it: combinations, shared parts, features, lanes."""
+    spec = plan.spec
+    strategy_points = Counter(c.strategy_path for c in plan.combos)
+    n_strategy = len({(c.strategy, c.strategy_params) for c in plan.combos})
+    n_classifier = len({(c.classifier, c.classifier_params) for c in plan.combos})
+    n_settings = len({c.settings for c in plan.combos})
+    lines = [
+        f"plan for {spec.source}: workflow {spec.workflow.type} (pattern {plan.pattern})",
+        f"  combinations: {len(plan.combos)} = {n_strategy} strategy × {n_classifier} classifier × {n_settings} settings",
+        f"  lanes (isolated portfolios): {plan.n_lanes} = {len(plan.combos)} combinations × {len(plan.symbols)} symbol(s) "
+        f"[{', '.join(plan.symbols)}]",
+        f"  shared containers: {', '.join(plan.shared)}",
+        f"  per-lane containers: {', '.join(plan.per_lane)}",
+        f"  features (FeatureHub, each computed once): {len(plan.features) * len(plan.symbols)} shared vs "
+        f"{plan.naive_feature_count} naive — sharing efficiency {plan.sharing_efficiency:.1f}×",
+    ]
+    lines += [f"    {key}" for key in plan.features]
+    lines.append("  strategies:")
+    for entry in spec.strategies:
+        axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
+        lines.append(f"    {entry.path} {entry.type}: {axes} -> {strategy_points.get(entry.path, 0) // max(n_classifier * n_settings, 1)} points")
+        for text in entry.constraints:
+            lines.append(f"      constraint: {text}")
+    if spec.classifiers:
+        lines.append("  classifiers:")
+        for entry in spec.classifiers:
+            axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
+            lines.append(f"    {entry.path} {entry.type}: {axes}")
+    for section in spec.settings:
+        fixed = ", ".join(f"{a.name}={a.values[0]}" for a in section.axes if len(a.values) == 1)
+        grid = " × ".join(f"{a.name} {list(a.values)}" for a in section.axes if len(a.values) > 1)
+        lines.append(f"  {section.type}: {fixed}" + (f"; grid {grid}" if grid else ""))
+    lines.append(f"  objective: {spec.objective}")
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""Run results: the tables of a run, how they rank, and how they are written to disk atomically.
+
+A run directory holds ``results.parquet`` (one row per combination and symbol), ``trades.parquet``
+and ``manifest.json`` (the spec, spec and data sha256, package versions, timing). It is written
+into a temporary sibling folder and renamed into place, so an interrupted or failed run never
+leaves a half-written directory behind. Parquet files carry no timestamps: the same spec and data
+give byte-identical tables.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from state.errors import AdmfError
+from state.market import MarketData
+from state.plan import Plan
+
+__all__ = ["RunResult", "objective_values", "write_run"]
+
+
+class RunDirError(AdmfError, FileExistsError):
+    """The output folder cannot be used (it exists and is not empty)."""
+
+
+@attrs.frozen(eq=False)
+class RunResult:
+    """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest."""
+
+    plan: Plan
+    market: MarketData
+    results: pa.Table
+    trades: pa.Table
+    manifest: dict[str, Any]
+
+    def ranked(self, objective: str | None = None) -> pa.Table:
+        """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order."""
+        values = objective_values(self.results, objective or self.plan.spec.objective)
+        keyed = sorted(range(len(values)), key=lambda i: (math.isnan(values[i]), -values[i] if not math.isnan(values[i]) else 0, i))
+        return self.results.take(keyed)
+
+    def best(self, objective: str | None = None) -> dict[str, Any]:
+        """The best row as a dict."""
+        return self.ranked(objective).slice(0, 1).to_pylist()[0]
+
+    def to_pandas(self):
+        """The results table as a pandas DataFrame (needs pandas)."""
+        return self.results.to_pandas()
+
+
+def objective_values(results: pa.Table, objective: str) -> list[float]:
+    """The objective of every row: a metric column, negated when written ``-metric``."""
+    sign, name = (-1.0, objective[1:]) if objective.startswith("-") else (1.0, objective)
+    return [float("nan") if v is None else sign * float(v) for v in results.column(name).to_pylist()]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value)
+
+
+def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
+    """Write ``result`` to ``out_dir`` atomically; refuse an existing non-empty folder."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirError(f"{out}: already exists and is not empty; choose another --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        pq.write_table(result.results, tmp / "results.parquet")
+        pq.write_table(result.trades, tmp / "trades.parquet")
+        with open(tmp / "manifest.json", "w") as f:
+            json.dump(result.manifest, f, indent=2, sort_keys=True, default=_json_default)
+            f.write("\n")
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,489 @@
+"""Spec loading: a YAML file, YAML text or a mapping in, a validated :class:`state.spec.Spec` out.
+
+YAML is read with ``yaml.safe_load`` semantics only (plain data: no ``!!python/...`` tags) and a
+key given twice in one mapping is refused. Every key, component name, parameter value and
+constraint is checked here, at the boundary, and the first problem raises a
+:class:`state.errors.SpecError` whose message starts with the spec path (``path=value: what was
+expected``), e.g. ``strategies[0].parameters.lookback_period=-5: must be an integer >= 1``.
+
+Grammar (every section but ``strategies`` optional)::
+
+    workflow: {type: backtest | optimization, base_pattern: full_backtest}
+    data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
+           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252}
+    portfolio: {initial_cash, sizing, fraction, fractional, direction}
+    execution: {fill, commission, slippage_bps}
+    risk: {max_position}
+    strategies:
+      - type: sma_crossover
+        parameters: {fast_period: [10, 20], slow_period: {from: 20, to: 100, step: 20}}
+        constraints: ["fast_period < slow_period"]
+    classifiers: [{type: hmm, parameters: {...}, constraints: [...]}]
+    constraints: ["fast_period < slow_period"]
+    objective: sharpe | -max_drawdown_pct
+    top: 10
+
+A parameter value is one value, a list (a grid) or a ``{from, to, step}`` range. Top-level
+``constraints`` are kept in :attr:`Spec.constraints` and also appended to every strategy entry
+whose parameters they name, so later stages only look at entries.
+
+Nothing here prints; the only effect is reading the spec file in :func:`spec_from_yaml`.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import reprlib
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import yaml
+
+from fp import registry
+from fp.grid import Constraint, iter_points, parse_constraint, value_range
+from fp.metrics import METRICS
+from pipelines.data import bundled_datasets
+from state.errors import SpecError
+from state.params import Param
+from state.spec import Axis, ComponentSpec, DataSpec, Spec, WorkflowSpec
+
+__all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
+
+_TOP_KEYS = ("classifiers", "constraints", "data", "execution", "objective", "portfolio", "risk",
+             "strategies", "top", "workflow")
+_WORKFLOW_KEYS = ("base_pattern", "type")
+_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "start", "symbol")
+_DATA_SOURCES = ("dataset", "path", "paths")
+_ENTRY_KEYS = ("constraints", "parameters", "type")
+_SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
+_ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
+
+_WORKFLOW_TYPE = Param("type", "str", "backtest", choices=("backtest", "optimization"))
+_BASE_PATTERN = Param("base_pattern", "str", "full_backtest", choices=("full_backtest",))
+_PERIODS_PER_YEAR = Param("periods_per_year", "float", None, minimum=0.0, exclusive_minimum=True)
+_TOP = Param("top", "int", 10, minimum=1)
+_DEFAULT_OBJECTIVE = "sharpe"
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 80
+_short.maxlist = _short.maxdict = 6
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def spec_from_yaml(source: str | os.PathLike) -> Spec:
+    """Read and validate the spec file at ``source``.
+
+    ``Spec.source`` is ``source`` as given; relative data paths resolve against the file's folder
+    (``DataSpec.base_dir``, made absolute). A missing file, bad YAML (reported with the file, line
+    and column) or an invalid spec raises :class:`SpecError`.
+    """
+    path = os.fsdecode(source)
+    if not os.path.exists(path):
+        raise SpecError("", f"no such spec file {path!r} (looked for {os.path.abspath(path)}): check the "
+                            "file name and folder")
+    if os.path.isdir(path):
+        raise SpecError("", f"{path!r} is a folder, not a spec file: give the path of a .yaml file")
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except UnicodeDecodeError as exc:
+        raise SpecError("", f"{path}: not UTF-8 text (byte {exc.start}): save the spec as UTF-8") from None
+    except OSError as exc:
+        raise SpecError("", f"{path}: cannot read the spec file: {exc.strerror or exc}") from None
+    return spec_from_text(text, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+def spec_from_text(text: str, *, source: str = "<text>", base_dir: str = ".") -> Spec:
+    """Parse YAML ``text`` (safe loading, no duplicate keys) and validate it as a spec.
+
+    ``source`` names the text in messages and becomes ``Spec.source``.
+
+    >>> spec = spec_from_text("strategies: [{type: momentum, parameters: {lookback_period: [10, 20]}}]")
+    >>> spec.strategies[0].axes
+    (Axis(name='lookback_period', values=(10, 20)), Axis(name='signal_threshold', values=(0.0,)))
+    """
+    try:
+        doc = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise _yaml_error(source, exc) from None
+    except RecursionError:
+        raise SpecError("", f"{source}: the YAML is nested too deeply to be a spec") from None
+    return spec_from_mapping(doc, source=source, base_dir=base_dir)
+
+
+def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str = ".") -> Spec:
+    """Validate ``doc`` (a spec as plain data: mappings, lists, scalars) into a :class:`Spec`.
+
+    ``doc`` is not modified. ``Spec.document`` is its canonical JSON (sorted keys, no spaces).
+
+    >>> spec = spec_from_mapping({"strategies": [{"type": "breakout", "parameters": {"period": 30}}],
+    ...                           "objective": "-max_drawdown_pct"})
+    >>> spec.strategies[0].axes, spec.objective, spec.workflow.type
+    ((Axis(name='period', values=(30,)),), '-max_drawdown_pct', 'backtest')
+    """
+    if not isinstance(doc, Mapping):
+        got = "an empty document" if doc is None else f"a {type(doc).__name__}"
+        raise SpecError("", f"{source}: a spec must be a mapping with at least a 'strategies' list; got {got}")
+    _require_known_keys(doc, "", _TOP_KEYS)
+    workflow = _workflow(doc.get("workflow", {}))
+    data = _data(doc["data"], base_dir) if "data" in doc else DataSpec(base_dir=base_dir)
+    portfolio, execution, risk = (_settings(name, doc.get(name, {})) for name in _SETTINGS_SECTIONS)
+    _check_fraction_needs_fixed_fraction(doc.get("portfolio", {}), portfolio)
+    if "strategies" not in doc:
+        raise SpecError("strategies", "required: list the strategies to run, e.g. "
+                                      "[{type: sma_crossover, parameters: {fast_period: 10}}]")
+    entries = {section: _entries(section, kind, doc.get(section, []), required=section == "strategies")
+               for section, kind in _ENTRY_LISTS}
+    top_constraints = _constraints(doc.get("constraints", []), "constraints")
+    _require_each_applies(top_constraints, entries["strategies"])
+    strategies = tuple(_finished(component, own + _applicable(top_constraints, component, own))
+                       for component, own in entries["strategies"])
+    classifiers = tuple(_finished(component, own) for component, own in entries["classifiers"])
+    return Spec(
+        workflow=workflow,
+        data=data,
+        portfolio=portfolio,
+        execution=execution,
+        risk=risk,
+        strategies=strategies,
+        classifiers=classifiers,
+        constraints=tuple(c.text for c in top_constraints),
+        objective=_objective(doc.get("objective", _DEFAULT_OBJECTIVE)),
+        top=_TOP.check(doc.get("top", _TOP.default), "top"),
+        source=source,
+        document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# YAML
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (merge keys ``<<`` allowed)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first_seen: dict[Any, yaml.Mark] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = first_seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # unhashable: the base class reports it
+                    continue
+                if first is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        None, None,
+                        f"duplicate key {key!r} (first given at line {first.line + 1}): give each key once",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> date | datetime:
+        """A YAML date or timestamp; an impossible one (``2010-13-01``) is a marked error, not a ValueError."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date {node.value!r} ({exc}): write an ISO date such as 2024-01-31",
+                node.start_mark) from None
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
+
+
+def _yaml_error(source: str, exc: yaml.YAMLError) -> SpecError:
+    """A :class:`SpecError` carrying the file, line and column of a YAML error."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if "could not determine a constructor" in problem:
+        problem += " (specs are plain YAML: tags such as !!python/object are refused)"
+    if mark is None:
+        return SpecError("", f"{source}: invalid YAML: {problem}")
+    message = f"{source}, line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        message += f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    return SpecError("", message)
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+
+
+def _workflow(raw: Any) -> WorkflowSpec:
+    section = _require_mapping(raw, "workflow", "{type: optimization, base_pattern: full_backtest}")
+    _require_known_keys(section, "workflow", _WORKFLOW_KEYS)
+    return WorkflowSpec(
+        type=_WORKFLOW_TYPE.check(section.get("type", _WORKFLOW_TYPE.default), "workflow.type"),
+        base_pattern=_BASE_PATTERN.check(section.get("base_pattern", _BASE_PATTERN.default),
+                                         "workflow.base_pattern"),
+    )
+
+
+def _data(raw: Any, base_dir: str) -> DataSpec:
+    section = _require_mapping(raw, "data", "{dataset: GOOG}")
+    _require_known_keys(section, "data", _DATA_KEYS)
+    sources = [key for key in _DATA_SOURCES if key in section]
+    if len(sources) != 1:
+        got = " and ".join(sources) if sources else "none"
+        raise SpecError("data", f"give exactly one of dataset, path or paths (got {got}), e.g. dataset: GOOG")
+    if "symbol" in section and "path" not in section:
+        raise SpecError("data.symbol", "only applies with data.path (it names the one file's symbol): "
+                                       "with paths the keys are the symbols")
+    start = _moment(section.get("start"), "data.start")
+    end = _moment(section.get("end"), "data.end")
+    if start is not None and end is not None and _instant(start) > _instant(end, whole_day=True):
+        raise SpecError(f"data.start={start!r}", f"must not be after data.end={end!r}: swap or fix the bounds")
+    return DataSpec(
+        dataset=_dataset(section["dataset"]) if "dataset" in section else None,
+        path=_text(section["path"], "data.path") if "path" in section else None,
+        paths=_paths(section["paths"]) if "paths" in section else (),
+        symbol=_text(section["symbol"], "data.symbol") if "symbol" in section else None,
+        start=start,
+        end=end,
+        periods_per_year=_PERIODS_PER_YEAR.check(section.get("periods_per_year"), "data.periods_per_year"),
+        base_dir=base_dir,
+    )
+
+
+def _dataset(raw: Any) -> str:
+    known = bundled_datasets()
+    if not isinstance(raw, str) or raw.upper() not in {name.upper() for name in known}:
+        raise SpecError(f"data.dataset={_short.repr(raw)}",
+                        f"must be a bundled data set, one of {', '.join(known)}; for your own file use data.path")
+    return raw
+
+
+def _paths(raw: Any) -> tuple[tuple[str, str], ...]:
+    section = _require_mapping(raw, "data.paths", "{AAPL: aapl.csv, MSFT: msft.csv}")
+    if not section:
+        raise SpecError("data.paths", "is empty: give one file per symbol, e.g. {AAPL: aapl.csv}")
+    for symbol in section:
+        _text(symbol, "data.paths", what="symbol")
+    return tuple((symbol, _text(path, f"data.paths.{symbol}")) for symbol, path in section.items())
+
+
+def _settings(section: str, raw: Any) -> ComponentSpec:
+    """A settings section (``portfolio``, ``execution``, ``risk``): its keys are parameters."""
+    component = registry.lookup(section, section)
+    values = _require_mapping(raw, section, f"{{{component.params[0].name}: ...}}")
+    axes = _axes(component.params, values, section, f"the {section} section")
+    return ComponentSpec(kind=section, type=section, axes=axes, path=section)
+
+
+def _check_fraction_needs_fixed_fraction(raw: Mapping, portfolio: ComponentSpec) -> None:
+    sizing = next(axis.values for axis in portfolio.axes if axis.name == "sizing")
+    if "fraction" in raw and "fixed_fraction" not in sizing:
+        raise SpecError("portfolio.fraction", "fraction only applies to sizing: fixed_fraction; set "
+                                              "portfolio.sizing: fixed_fraction (or add it to the sizing grid) "
+                                              "or remove fraction")
+
+
+def _objective(raw: Any) -> str:
+    if not isinstance(raw, str) or raw.removeprefix("-") not in METRICS:
+        raise SpecError(f"objective={_short.repr(raw)}", f"must be a metric (prefix it with '-' to minimise it): "
+                                                         f"one of {', '.join(METRICS)}")
+    return raw
+
+
+# --------------------------------------------------------------------------------------------
+# component entries (strategies, classifiers)
+
+
+#: An entry as checked: its spec (constraints still empty) and its own parsed constraints.
+_Entry = tuple[ComponentSpec, tuple[Constraint, ...]]
+
+
+def _entries(section: str, kind: str, raw: Any, *, required: bool) -> tuple[_Entry, ...]:
+    example = "[{type: sma_crossover, parameters: {fast_period: 10}}]" if kind == "strategy" else \
+              "[{type: hmm, parameters: {model_type: hmm}}]"
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+        raise SpecError(f"{section}={_short.repr(raw)}", f"must be a list of {kind} entries, e.g. {example}")
+    if required and not raw:
+        raise SpecError(section, f"is empty: list at least one {kind}, e.g. {example}")
+    return tuple(_entry(kind, item, f"{section}[{i}]") for i, item in enumerate(raw))
+
+
+def _entry(kind: str, raw: Any, path: str) -> _Entry:
+    entry = _require_mapping(raw, path, "{type: ..., parameters: {...}}")
+    _require_known_keys(entry, path, _ENTRY_KEYS)
+    known = registry.names(kind)
+    if "type" not in entry:
+        raise SpecError(f"{path}.type", f"required: name the {kind}, one of {', '.join(known)}")
+    name = entry["type"]
+    if not isinstance(name, str) or name not in known:
+        raise SpecError(f"{path}.type={_short.repr(name)}",
+                        f"must be a registered {kind}{_did_you_mean(name, known)}: one of {', '.join(known)}")
+    component = registry.lookup(kind, name)
+    values = _require_mapping(entry.get("parameters", {}), f"{path}.parameters", "{name: value or [values]}")
+    axes = _axes(component.params, values, f"{path}.parameters", f"{kind} {name!r}")
+    constraints = _constraints(entry.get("constraints", []), f"{path}.constraints")
+    for constraint in constraints:
+        unknown = sorted(constraint.names - _names(axes))
+        if unknown:
+            raise SpecError(f"{constraint.path}={constraint.text!r}",
+                            f"{kind} {name!r} has no parameter {unknown[0]!r}; its parameters are "
+                            f"{', '.join(axis.name for axis in axes)}")
+    return ComponentSpec(kind=kind, type=name, axes=axes, path=path), constraints
+
+
+def _require_each_applies(constraints: tuple[Constraint, ...], strategies: tuple[_Entry, ...]) -> None:
+    """Every top-level constraint must name parameters that some strategy entry has, all of them."""
+    for constraint in constraints:
+        if not any(constraint.names <= _names(component.axes) for component, _ in strategies):
+            raise SpecError(f"{constraint.path}={constraint.text!r}",
+                            f"no strategy entry has all of {', '.join(sorted(constraint.names))}: fix the "
+                            "names or move the constraint into the entry it is meant for")
+
+
+def _applicable(top: tuple[Constraint, ...], component: ComponentSpec,
+                own: tuple[Constraint, ...]) -> tuple[Constraint, ...]:
+    """The top-level constraints an entry gets: those naming only its parameters, and not already its own."""
+    return tuple(c for c in top
+                 if c.names <= _names(component.axes) and c.text not in {o.text for o in own})
+
+
+def _finished(component: ComponentSpec, constraints: tuple[Constraint, ...]) -> ComponentSpec:
+    """``component`` with its constraint texts, once a point of its grid is known to satisfy them."""
+    _require_a_point(component.path, component.axes, constraints)
+    return attrs.evolve(component, constraints=tuple(c.text for c in constraints))
+
+
+def _names(axes: tuple[Axis, ...]) -> frozenset[str]:
+    return frozenset(axis.name for axis in axes)
+
+
+def _constraints(raw: Any, path: str) -> tuple[Constraint, ...]:
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+        raise SpecError(f"{path}={_short.repr(raw)}", "must be a list of expressions, e.g. "
+                                                      "['fast_period < slow_period']")
+    return tuple(parse_constraint(text, f"{path}[{i}]") for i, text in enumerate(raw))
+
+
+def _require_a_point(path: str, axes: tuple[Axis, ...], constraints: tuple[Constraint, ...]) -> None:
+    """Evaluate every constraint at every point (so evaluation errors surface here) and insist one survives."""
+    if sum(1 for _ in iter_points(axes, constraints)) == 0:
+        texts = "; ".join(c.text for c in constraints)
+        raise SpecError(path, f"no combination satisfies the constraints ({texts}): widen the grids or "
+                              "relax the constraints")
+
+
+# --------------------------------------------------------------------------------------------
+# parameter values
+
+
+def _axes(params: tuple[Param, ...], values: Mapping, path: str, owner: str) -> tuple[Axis, ...]:
+    """One axis per declared parameter, in declaration order; defaults fill what ``values`` omits."""
+    declared = [param.name for param in params]
+    for name in values:
+        if name not in declared:
+            raise SpecError(_join(path, name), f"{owner} has no parameter {name!r}"
+                                               f"{_did_you_mean(name, declared)}; its parameters are "
+                                               f"{', '.join(declared)}")
+    axes = []
+    for param in params:
+        where = _join(path, param.name)
+        if param.name in values:
+            axes.append(Axis(param.name, _axis_values(param, values[param.name], where)))
+        elif param.required:
+            raise SpecError(where, f"required by {owner}: give {param.describe()}")
+        else:
+            axes.append(Axis(param.name, (param.default,)))
+    return tuple(axes)
+
+
+def _axis_values(param: Param, raw: Any, path: str) -> tuple:
+    """A value (1-value axis), a list (a grid, duplicates dropped) or a ``{from, to, step}`` range."""
+    if isinstance(raw, Mapping):
+        return tuple(dict.fromkeys(param.check(value, path) for value in value_range(raw, path)))
+    if isinstance(raw, (list, tuple)):
+        if not raw:
+            raise SpecError(f"{path}=[]", f"empty grid: give at least one value ({param.describe()}), or "
+                                          f"remove the key to use the default {param.default!r}")
+        return tuple(dict.fromkeys(_scalar(param, item, f"{path}[{i}]") for i, item in enumerate(raw)))
+    return (_scalar(param, raw, path),)
+
+
+def _scalar(param: Param, raw: Any, path: str) -> Any:
+    if isinstance(raw, (Mapping, list, tuple, set)):
+        raise SpecError(f"{path}={_short.repr(raw)}", f"must be {param.describe()}: a grid is a flat list of "
+                                                      "values or one {from, to, step} range")
+    return param.check(raw, path)
+
+
+# --------------------------------------------------------------------------------------------
+# small checks
+
+
+def _require_mapping(raw: Any, path: str, example: str) -> Mapping:
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{path}={_short.repr(raw)}", f"must be a mapping, e.g. {example}")
+    return raw
+
+
+def _require_known_keys(section: Mapping, path: str, allowed: Sequence[str]) -> None:
+    for key in section:
+        if key not in allowed:
+            where = "here" if path else "at the top level"
+            raise SpecError(_join(path, key), f"unknown key{_did_you_mean(key, allowed)}; allowed keys {where}: "
+                                              f"{', '.join(allowed)}")
+
+
+def _text(raw: Any, path: str, *, what: str = "value") -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise SpecError(f"{path}={_short.repr(raw)}", f"{what} must be a non-empty string")
+    return raw
+
+
+def _moment(raw: Any, path: str) -> str | None:
+    """An ISO date or timestamp as text (YAML dates and datetimes become their ISO form)."""
+    if raw is None:
+        return None
+    if isinstance(raw, (date, datetime)):
+        return raw.isoformat()
+    if isinstance(raw, str):
+        try:
+            datetime.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+        else:
+            return raw.strip()
+    raise SpecError(f"{path}={_short.repr(raw)}", "must be an ISO date or timestamp such as 2024-01-31 or "
+                                                  "2024-01-31 09:30:00")
+
+
+def _instant(text: str, *, whole_day: bool = False) -> datetime:
+    """``text`` as a naive UTC datetime; with ``whole_day`` a date alone means the end of that day."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    if whole_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        moment += timedelta(days=1) - timedelta(microseconds=1)
+    return moment
+
+
+def _did_you_mean(name: Any, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1) if isinstance(name, str) else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping a dict (for ``json.dumps``); the spec is validated, so shallow."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,55 @@
+"""Records of admf: frozen attrs classes for market data, events, component states, specs and plans.
+
+Only data and validation live here; behaviour lives in :mod:`fp` (pure functions) and effects in
+:mod:`pipelines`.
+"""
+from state.errors import AdmfError, DataError, MissingExtraError, PatternError, SpecError
+from state.events import (
+    REJECTION_REASONS,
+    FeaturesComputed,
+    FillQuote,
+    OrderApproved,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    SignalChanged,
+)
+from state.ledger import Trades
+from state.market import BarClosed, Bars, MarketData
+from state.params import REQUIRED, Param
+from state.plan import Combination, FeatureKey, Plan
+from state.portfolio import LaneSettings, LaneState, PortfolioState
+from state.spec import Axis, ComponentSpec, DataSpec, Spec, WorkflowSpec
+
+__all__ = [
+    "AdmfError",
+    "Axis",
+    "BarClosed",
+    "Bars",
+    "Combination",
+    "ComponentSpec",
+    "DataError",
+    "DataSpec",
+    "FeatureKey",
+    "FeaturesComputed",
+    "FillQuote",
+    "LaneSettings",
+    "LaneState",
+    "MarketData",
+    "MissingExtraError",
+    "OrderApproved",
+    "OrderFilled",
+    "OrderRejected",
+    "OrderSubmitted",
+    "Param",
+    "PatternError",
+    "Plan",
+    "PortfolioState",
+    "REJECTION_REASONS",
+    "REQUIRED",
+    "SignalChanged",
+    "Spec",
+    "SpecError",
+    "Trades",
+    "WorkflowSpec",
+]

@@ -1,0 +1,47 @@
+"""The one error root of admf and its user-facing kinds.
+
+Every error a user can cause is an :class:`AdmfError`; each kind also subclasses the built-in
+exception a Python caller would expect (``SpecError`` is a ``ValueError``), so ``except ValueError``
+keeps working. Messages name *where* (a spec path such as ``strategies[0].parameters.fast_period``,
+or a file and row) and *what to do*.
+"""
+from __future__ import annotations
+
+__all__ = ["AdmfError", "DataError", "MissingExtraError", "PatternError", "SpecError"]
+
+
+class AdmfError(Exception):
+    """Root of every error admf raises on purpose."""
+
+
+class SpecError(AdmfError, ValueError):
+    """A spec value is invalid; ``path`` is where in the spec (``strategies[0].type``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class DataError(AdmfError, ValueError):
+    """Market data is missing or malformed; ``source`` names the file, ``line`` the 1-based line
+    of the file (the header is line 1), as an editor shows it."""
+
+    def __init__(self, source: str, message: str, *, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}, line {line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+class PatternError(AdmfError, ValueError):
+    """A pattern (a graph of stages and routes) failed validation; the message gives the reason."""
+
+
+class MissingExtraError(AdmfError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+    def __init__(self, what: str, extra: str, module: str) -> None:
+        self.extra = extra
+        super().__init__(f'{what} needs the optional package {module!r}: pip install -e ".[{extra}]"')

@@ -1,0 +1,98 @@
+"""Parameter schemas: what a component accepts, checked at the boundary with precise errors."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from state.errors import SpecError
+
+__all__ = ["REQUIRED", "Param"]
+
+_KINDS = ("int", "float", "str", "bool")
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: Default of a parameter that has none: the spec must give a value.
+REQUIRED: Any = _Required()
+
+
+@attrs.frozen
+class Param:
+    """One declared parameter: its type, bounds or choices, default and meaning.
+
+    A parameter whose default is ``None`` is optional and accepts ``None`` (unset).
+
+    >>> Param("period", "int", 20, minimum=1).check(5, "p")
+    5
+    >>> Param("period", "int", 20, minimum=1).check(0, "strategies[0].parameters.period")
+    Traceback (most recent call last):
+    ...
+    state.errors.SpecError: strategies[0].parameters.period=0: must be an integer >= 1
+    """
+
+    name: str
+    kind: str = attrs.field(validator=attrs.validators.in_(_KINDS))
+    default: Any = REQUIRED
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple | None = None
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def describe(self) -> str:
+        """Human-readable constraint, e.g. ``an integer >= 1`` or ``one of 'a', 'b'``."""
+        noun = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.kind]
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        parts = []
+        if self.minimum is not None:
+            parts.append(f"{'>' if self.exclusive_minimum else '>='} {_fmt(self.minimum)}")
+        if self.maximum is not None:
+            parts.append(f"<= {_fmt(self.maximum)}")
+        return noun + (" " + " and ".join(parts) if parts else "")
+
+    def check(self, value: Any, path: str) -> Any:
+        """``value`` coerced to this parameter's type, or a :class:`SpecError` naming ``path``."""
+        if value is None and self.default is None:
+            return None
+        bad = SpecError(f"{path}={value!r}" if path else repr(value), f"must be {self.describe()}")
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if self.kind == "str":
+            if not isinstance(value, str):
+                raise bad
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        elif self.kind == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise bad
+                value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise bad
+        if self.choices is not None and value not in self.choices:
+            raise bad
+        if self.minimum is not None:
+            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
+                raise bad
+        if self.maximum is not None and value > self.maximum:
+            raise bad
+        return value
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)

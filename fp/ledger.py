@@ -131,10 +131,21 @@ def trades_from_fills(
 
 
 def _within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Cumulative sums of ``values`` restarting at each new ``group`` (groups are contiguous)."""
-    if not len(values):
-        return values.astype(np.float64)
-    total = np.cumsum(values)
+    """Running sums of ``values`` restarting at each new ``group`` (groups are contiguous).
+
+    Each group is summed left to right on its own, so a lane's figures never depend on the other
+    lanes' (a global cumulative sum minus an offset would round differently).
+    """
+    out = values.astype(np.float64, copy=True)
+    n = len(out)
+    if n < 2:
+        return out
     start = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-    base = np.concatenate(([0.0], total[:-1]))[start]
-    return total - np.repeat(base, np.diff(np.append(start, len(values))))
+    lengths = np.diff(np.append(start, n))
+    offset = np.arange(n) - np.repeat(start, lengths)
+    by_offset = np.argsort(offset, kind="stable")
+    bounds = np.searchsorted(offset[by_offset], np.arange(int(lengths.max()) + 1))
+    for k in range(1, int(lengths.max())):
+        rows = by_offset[bounds[k]:bounds[k + 1]]
+        out[rows] = out[rows - 1] + values[rows]
+    return out

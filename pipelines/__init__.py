@@ -18,11 +18,11 @@ from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
 from pipelines.workflow import load_spec, plan, run
 
 __all__ = [
-    "FULL_BACKTEST",
-    "PATTERNS",
     "Container",
+    "FULL_BACKTEST",
     "Folded",
     "LaneSignal",
+    "PATTERNS",
     "Pattern",
     "RunResult",
     "Stage",

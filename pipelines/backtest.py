@@ -197,6 +197,7 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
             rows = state.rows(lanes)
             rows, log = fold(container, rows, (SignalChanged(lanes.astype(np.int64), bar[lanes], targets[lanes]),))
             logs.append(log)
+            approved = rows.pending
             now = rows.settings.fill_on_close
             if now.any():
                 idx = np.flatnonzero(now)
@@ -210,7 +211,7 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
             later = np.flatnonzero(~now)
             if len(later):
                 pending_lanes = lanes[later]
-                pending = OrderApproved(*(getattr(rows.pending, f.name)[later] for f in attrs.fields(OrderApproved)))
+                pending = _take(approved, later)
             state = _scatter(state, lanes, attrs.evolve(rows, pending=None))
         equity[:, t] = state.portfolio.cash + state.portfolio.position * bars.close[t]
     events = [e for log in logs for e in log]

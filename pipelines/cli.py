@@ -27,6 +27,17 @@ def _default_out(spec_path: str) -> Path:
     return out
 
 
+def _positive_int(text: str) -> int:
+    """argparse type of ``--top``: an integer >= 1 (argparse reports the error, exit code 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a row count such as 10") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1: give a row count such as 10")
+    return value
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     print(format_plan(plan(args.spec)))
     return 0
@@ -35,10 +46,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if spec.data.is_default:
-        print("note: the spec has no data section; running on the bundled GOOG daily data", file=sys.stderr)
+        print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
+              file=sys.stderr)
     out = Path(args.out) if args.out else _default_out(args.spec)
     result = run(spec, out=out)
-    top = args.top or spec.top
+    top = args.top if args.top is not None else spec.top
     n = result.results.num_rows
     print(f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} symbol(s) "
           f"on {result.market.source} ({', '.join(f'{s}: {b} bars' for s, b in result.manifest['data']['bars'].items())}) "
@@ -55,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="run a spec and write its results")
     p_run.add_argument("spec", help="the YAML spec file")
     p_run.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
-    p_run.add_argument("--top", type=int, help="rows of the printed table (default: the spec's top, 10)")
+    p_run.add_argument("--top", type=_positive_int, help="rows of the printed table (default: the spec's top, 10)")
     p_run.set_defaults(func=_cmd_run)
     p_plan = sub.add_parser("plan", help="show what a spec will run, without running it")
     p_plan.add_argument("spec", help="the YAML spec file")

@@ -489,7 +489,7 @@ def _validate(time: np.ndarray, prices: dict[str, np.ndarray], volume: np.ndarra
         x = prices[name]
         checks.append((~np.isfinite(x), 0, lambda i, x=x, name=name: (
             f"{name} is missing (empty or NaN): fill in the value or remove the row" if np.isnan(x[i])
-            else f"{name} is {x[i]!r}: prices must be finite numbers")))
+            else f"{name} is {_show(x[i])}: prices must be finite numbers")))
         checks.append((x <= 0, 0, lambda i, x=x, name=name: (
             f"{name} is {_show(x[i])}, but prices must be positive: fix the value or remove the row")))
     checks += [

@@ -95,14 +95,18 @@ def validate(pattern: Pattern) -> Pattern:
         for k in s.consumes:
             if k not in producers:
                 raise PatternError(f"{where}: stage {s.name!r} consumes {_kind(k)}, which no stage produces")
-            feeds_fold = any(c.form == "sparse" for out in s.produces for c in consumers.get(out, ()))
+    for s in pattern.stages:
+        feeds_fold = any(c.form == "sparse" for out in s.produces for c in consumers.get(out, ()))
+        for k in s.consumes:
             if s.form == "dense" and feeds_fold and any(p.form == "sparse" for p in producers[k]):
                 raise PatternError(
                     f"{where}: dense stage {s.name!r} feeds the fold but consumes {_kind(k)} from it; "
                     "dense work before the fold may depend on market data only")
+    for s in pattern.stages:
         for k in s.produces:
             if k not in consumers and k not in pattern.sinks:
                 raise PatternError(f"{where}: stage {s.name!r} produces {_kind(k)}, which nothing consumes or sinks")
+    for s in pattern.stages:
         if s.form == "sparse":
             handled = {k for k, _ in s.handlers}
             missing = [k for k in s.consumes if k not in handled]

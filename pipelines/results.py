@@ -5,6 +5,9 @@ and ``manifest.json`` (the spec, spec and data sha256, package versions, timing)
 into a temporary sibling folder and renamed into place, so an interrupted or failed run never
 leaves a half-written directory behind. Parquet files carry no timestamps: the same spec and data
 give byte-identical tables.
+
+The folder to write must not exist or be an empty folder; :func:`check_run_dir` tells before a run
+whether it can be used, so a long run is not wasted on a bad ``--out``.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import json
 import math
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +27,11 @@ from state.errors import AdmfError
 from state.market import MarketData
 from state.plan import Plan
 
-__all__ = ["RunResult", "objective_values", "write_run"]
+__all__ = ["RunDirError", "RunResult", "check_run_dir", "objective_values", "write_run"]
 
 
-class RunDirError(AdmfError, FileExistsError):
-    """The output folder cannot be used (it exists and is not empty)."""
+class RunDirError(AdmfError, OSError):
+    """The output folder cannot be used: it is a file, a non-empty folder, or cannot be created or written."""
 
 
 @attrs.frozen(eq=False)
@@ -68,13 +71,37 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
-    """Write ``result`` to ``out_dir`` atomically; refuse an existing non-empty folder."""
+def check_run_dir(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as a Path if a run can be written there; raise :class:`RunDirError` if not.
+
+    Usable: a path that does not exist (its missing parents are created when writing), or an empty
+    folder. Refused: a file, or a folder holding anything. Reads only; creates nothing.
+    """
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunDirError(f"{out}: already exists and is not empty; choose another --out or remove it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    if out.is_dir():
+        if any(out.iterdir()):
+            raise RunDirError(f"{out}: already exists and is not empty; choose another --out or remove it")
+    elif out.exists():
+        raise RunDirError(f"{out}: is a file, not a folder; choose another --out")
+    return out
+
+
+def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
+    """Write ``result`` to ``out_dir`` atomically and return it as a Path.
+
+    ``out_dir`` must pass :func:`check_run_dir`. The files are written into a new hidden sibling
+    folder, which is then renamed to ``out_dir``; on any failure that folder is removed, so
+    ``out_dir`` never holds a partial run. The folder gets the mode a plain ``mkdir`` gives (the
+    umask applies). A failure to create or write raises :class:`RunDirError` naming ``out_dir``.
+    """
+    out = check_run_dir(out_dir)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
+        tmp.mkdir()
+    except OSError as exc:
+        raise RunDirError(f"{out}: cannot create the run folder ({exc.strerror or exc}); choose another --out") \
+            from None
     try:
         pq.write_table(result.results, tmp / "results.parquet")
         pq.write_table(result.trades, tmp / "trades.parquet")
@@ -82,9 +109,12 @@ def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
             json.dump(result.manifest, f, indent=2, sort_keys=True, default=_json_default)
             f.write("\n")
         if out.exists():
-            out.rmdir()
+            out.rmdir()  # an empty folder (check_run_dir); a file added since makes this fail
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise RunDirError(f"{out}: cannot write the run ({exc.strerror or exc}); nothing was left "
+                              "behind") from exc
         raise
     return out

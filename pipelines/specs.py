@@ -11,6 +11,7 @@ Grammar (every section but ``strategies`` optional)::
     workflow: {type: backtest | optimization, base_pattern: full_backtest}
     data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
            start: 2006-01-01, end: 2010-12-31, periods_per_year: 252}
+          (at most one of dataset, path, paths; none means the bundled GOOG data)
     portfolio: {initial_cash, sizing, fraction, fractional, direction}
     execution: {fill, commission, slippage_bps}
     risk: {max_position}
@@ -230,12 +231,13 @@ def _workflow(raw: Any) -> WorkflowSpec:
 
 
 def _data(raw: Any, base_dir: str) -> DataSpec:
+    """The ``data`` section: at most one source; with none (``start``/``end`` alone) it is the default data."""
     section = _require_mapping(raw, "data", "{dataset: GOOG}")
     _require_known_keys(section, "data", _DATA_KEYS)
     sources = [key for key in _DATA_SOURCES if key in section]
-    if len(sources) != 1:
-        got = " and ".join(sources) if sources else "none"
-        raise SpecError("data", f"give exactly one of dataset, path or paths (got {got}), e.g. dataset: GOOG")
+    if len(sources) > 1:
+        raise SpecError("data", f"give exactly one of dataset, path or paths (got {' and '.join(sources)}), "
+                                "e.g. dataset: GOOG; or none of them for the bundled GOOG data")
     if "symbol" in section and "path" not in section:
         raise SpecError("data.symbol", "only applies with data.path (it names the one file's symbol): "
                                        "with paths the keys are the symbols")

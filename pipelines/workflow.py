@@ -18,7 +18,7 @@ from typing import Any
 
 from pipelines.compiler import plan_from_spec
 from pipelines.data import load_market_data
-from pipelines.results import RunResult, write_run
+from pipelines.results import RunResult, check_run_dir, write_run
 from pipelines.runner import run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
 from state.errors import SpecError
@@ -51,6 +51,8 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     """Run a spec and return its :class:`RunResult`; write the run directory when ``out`` is given.
 
     ``market`` overrides the spec's data section (power users composing pipelines in code).
+    The spec, then ``out`` (see :func:`pipelines.results.check_run_dir`) are checked before any data
+    is read, so a bad spec or output folder fails fast; a spec with classifiers is refused.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -58,6 +60,8 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     if spec.classifiers:
         raise SpecError("classifiers", "running regime classifiers is not implemented yet; "
                                        "`admf plan` shows their grid — remove the section to run the strategies alone")
+    if out is not None:
+        check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
     results, trades = run_plan(the_plan, market)

@@ -1,0 +1,36 @@
+"""Metrics pinned on small hand-worked curves."""
+import math
+
+import numpy as np
+import pytest
+
+from fp.metrics import METRICS, metrics
+
+
+def test_hand_worked_metrics():
+    equity = np.array([100.0, 110.0, 99.0, 121.0])
+    m = metrics(equity, np.array([0.0, 1.0, 1.0, 0.0]), np.array([30.0, -9.0]), 1.5,
+                initial_cash=100.0, periods_per_year=4.0, years=0.75)
+    r = np.array([0.1, -0.1, 121.0 / 99.0 - 1.0])
+    assert list(METRICS) == list(m)
+    assert m["final_equity"] == 121.0
+    assert m["total_return_pct"] == pytest.approx(21.0)
+    assert m["cagr_pct"] == pytest.approx((1.21 ** (1 / 0.75) - 1) * 100)
+    assert m["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * 2.0)
+    assert m["sortino"] == pytest.approx(r.mean() / math.sqrt(0.01 / 3) * 2.0)
+    assert m["max_drawdown_pct"] == pytest.approx(10.0)
+    assert (2, 50.0) == (m["n_trades"], m["win_rate_pct"])
+    assert m["profit_factor"] == pytest.approx(30.0 / 9.0)
+    assert (50.0, 1.5) == (m["exposure_pct"], m["commission"])
+
+
+def test_no_trades_and_flat_curves_give_nan_not_errors():
+    m = metrics(np.full(5, 100.0), np.zeros(5), np.empty(0), 0.0, initial_cash=100.0, periods_per_year=252.0, years=1.0)
+    assert math.isnan(m["sharpe"]) and math.isnan(m["win_rate_pct"]) and math.isnan(m["profit_factor"])
+    assert (0.0, 0.0, 0) == (m["max_drawdown_pct"], m["exposure_pct"], m["n_trades"])
+
+
+def test_only_winners_give_an_infinite_profit_factor():
+    m = metrics(np.array([100.0, 101.0]), np.zeros(2), np.array([1.0]), 0.0, initial_cash=100.0,
+                periods_per_year=252.0, years=1.0)
+    assert math.isinf(m["profit_factor"])

@@ -1,0 +1,144 @@
+"""Laws of the backtest fold (ARCHITECTURE.md laws 1, 4, 6, 7 and sparse ≡ streaming)."""
+import attrs
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fp.ledger import trades_from_fills
+from fp.strategies import STRATEGIES, signal_changes
+from fp.testing import bars, batch_outputs, params_for
+from pipelines.backtest import LaneSignal, fold_sparse, fold_streaming
+from pipelines.patterns import FULL_BACKTEST, container_for
+from state.market import Bars
+from state.portfolio import LaneSettings
+
+CONTAINER = container_for(FULL_BACKTEST)
+LAWS = settings(max_examples=60, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@st.composite
+def lanes(draw, max_lanes=4):
+    """Strategies with parameters and per-lane settings covering every execution option."""
+    n = draw(st.integers(1, max_lanes))
+    signals = []
+    for _ in range(n):
+        strategy = draw(st.sampled_from(sorted(STRATEGIES)))
+        signals.append(LaneSignal(STRATEGIES[strategy], draw(params_for(STRATEGIES[strategy], window_cap=12))))
+    pick = lambda values: np.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)))
+    s = LaneSettings(
+        initial_cash=pick([1_000.0, 10_000.0, 123_456.78]),
+        fraction=pick([1.0, 0.5, 0.3]),
+        whole=pick([True, False]),
+        long_only=pick([True, False]),
+        max_position=pick([np.inf, 3.0, 40.0, 0.0]),
+        commission=pick([0.0, 0.001, 0.002, 0.01]),
+        slippage=pick([0.0, 0.0005, 0.01]),
+        fill_on_close=pick([False, True]),
+    )
+    return signals, s
+
+
+def sparse(signals, s, data: Bars):
+    changes = [signal_changes(batch_outputs(x.strategy, x.params, data)[0], x.strategy.trigger) for x in signals]
+    return fold_sparse(CONTAINER, s, changes, data)
+
+
+def equity_of(folded, s, data, n):
+    return np.array([folded.equity(i, data.close, float(s.initial_cash[i]))[0] for i in range(n)]).reshape(n, len(data))
+
+
+def same_record(a, b):
+    for f in attrs.fields(type(a)):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f.name
+
+
+@LAWS
+@given(lanes(), bars(min_size=1, max_size=90))
+def test_sparse_fold_equals_bar_by_bar_streaming(case, data):
+    signals, s = case
+    fast = sparse(signals, s, data)
+    reference, equity = fold_streaming(CONTAINER, s, signals, data)
+    same_record(reference.fills, fast.fills)
+    same_record(reference.rejections, fast.rejections)
+    same_record(reference.trades, fast.trades)
+    same_record(reference.final, fast.final)
+    assert np.array_equal(equity, equity_of(fast, s, data, len(signals)))
+
+
+@LAWS
+@given(lanes(max_lanes=5), bars(min_size=2, max_size=90))
+def test_isolation_lane_in_a_sweep_equals_the_lane_alone(case, data):
+    signals, s = case
+    together = sparse(signals, s, data)
+    eq_together = equity_of(together, s, data, len(signals))
+    for i in range(len(signals)):
+        alone = sparse([signals[i]], s.rows(slice(i, i + 1)), data)
+        assert np.array_equal(eq_together[i], equity_of(alone, s.rows(slice(i, i + 1)), data, 1)[0])
+        mine = together.fills.lane == i
+        for f in ("bar", "quantity", "price", "commission"):
+            assert np.array_equal(getattr(together.fills, f)[mine], getattr(alone.fills, f))
+        t_mine = together.trades.lane == i
+        for f in ("entry_bar", "exit_bar", "size", "pnl", "entry_price"):
+            assert np.array_equal(getattr(together.trades, f)[t_mine], getattr(alone.trades, f), equal_nan=True)
+
+
+@LAWS
+@given(lanes(), bars(min_size=3, max_size=90), st.integers(0, 88), st.sampled_from([0.6, 1.5]))
+def test_no_lookahead_changing_later_bars_changes_nothing_before(case, data, cut, factor):
+    signals, s = case
+    t = min(cut, len(data) - 2)
+    later = Bars(data.symbol, data.time, *(np.concatenate((x[:t + 1], x[t + 1:] * factor))
+                                          for x in (data.open, data.high, data.low, data.close)),
+                 data.volume, None)
+    plain = Bars(data.symbol, data.time, data.open, data.high, data.low, data.close, data.volume, None)
+    a, b = sparse(signals, s, plain), sparse(signals, s, later)
+    n = len(signals)
+    assert np.array_equal(equity_of(a, s, plain, n)[:, :t + 1], equity_of(b, s, later, n)[:, :t + 1])
+    early_a, early_b = a.fills.bar <= t, b.fills.bar <= t
+    assert np.array_equal(a.fills.quantity[early_a], b.fills.quantity[early_b])
+
+
+@LAWS
+@given(lanes(), bars(min_size=1, max_size=90))
+def test_determinism_same_inputs_same_bits(case, data):
+    signals, s = case
+    a, b = sparse(signals, s, data), sparse(signals, s, data)
+    same_record(a.fills, b.fills)
+    same_record(a.trades, b.trades)
+    assert np.array_equal(equity_of(a, s, data, len(signals)), equity_of(b, s, data, len(signals)))
+
+
+@LAWS
+@given(lanes(), bars(min_size=1, max_size=90))
+def test_conservation_cash_position_fills_and_trades_add_up(case, data):
+    signals, s = case
+    folded = sparse(signals, s, data)
+    fills = folded.fills
+    # fills happen inside the bar's range and never leave a position above its cap
+    assert np.all(fills.price >= data.low[fills.bar]) and np.all(fills.price <= data.high[fills.bar])
+    for i in range(len(signals)):
+        mine = fills.lane == i
+        q, px, fee = fills.quantity[mine], fills.price[mine], fills.commission[mine]
+        # cash and position replay exactly from the fills, starting from the initial cash
+        cash, position = float(s.initial_cash[i]), 0.0
+        cash_path, position_path = [], []
+        for qty, price, commission in zip(q, px, fee):
+            cash, position = cash - qty * price - commission, position + qty
+            cash_path.append(cash)
+            position_path.append(position)
+        lo, hi = np.searchsorted(folded.change_lane, [i, i + 1])
+        assert np.array_equal(folded.change_cash[lo:hi], cash_path)
+        assert np.array_equal(folded.change_position[lo:hi], position_path)
+        assert np.all(np.abs(position_path) <= s.max_position[i])
+        assert np.allclose(fee, np.abs(q) * px * s.commission[i], rtol=1e-12, atol=0)
+        if s.long_only[i]:
+            assert np.all(np.asarray(position_path) >= 0.0)
+        equity, held = folded.equity(i, data.close, float(s.initial_cash[i]))
+        # equity is cash + position × close at every bar
+        assert equity[-1] == cash + position * data.close[-1]
+        # closed and open trades explain the whole change in equity
+        mine_t = folded.trades.lane == i
+        explained = float(np.sum(folded.trades.pnl[mine_t]))
+        assert np.isclose(explained, equity[-1] - s.initial_cash[i], rtol=1e-9, atol=1e-6 * s.initial_cash[i])

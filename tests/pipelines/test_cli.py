@@ -1,0 +1,491 @@
+"""Tests of pipelines.cli: ``admf run`` and ``admf plan`` as a user meets them.
+
+Every bad input must end in one clear message naming where (spec path, or file and line), exit
+code 2, no traceback, and no output folder (nor a stray temporary one) left behind. Most tests call
+``main`` in-process; a few run ``python -m pipelines.cli`` as a subprocess to prove the exit code
+and the absence of a traceback end to end.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from fp.metrics import METRICS
+from pipelines.cli import main
+from pipelines.specs import spec_from_text
+
+REPO = Path(__file__).resolve().parents[2]
+SPECS = REPO / "specs"
+RUN_FILES = ["manifest.json", "results.parquet", "trades.parquet"]
+
+#: A small, fast spec: 4 combinations (fast 2, 3 x slow 5, 8) on the spec's data.
+SMA = """\
+strategies:
+  - type: sma_crossover
+    parameters: {fast_period: [2, 3], slow_period: [5, 8]}
+"""
+SMA_PARAMS = ["fast_period", "slow_period"]
+
+HEADER = "timestamp,open,high,low,close,volume"
+
+
+def good_rows(n: int = 40) -> list[str]:
+    """``n`` valid daily bars: a zigzag around 100, so crossovers trade."""
+    rows = []
+    for i in range(n):
+        close = 100 + 5 * math.sin(i / 3)
+        open_ = close - 0.5 if i % 2 else close + 0.5
+        rows.append(f"2020-{1 + i // 28:02d}-{1 + i % 28:02d},{open_:.2f},{max(open_, close) + 1:.2f},"
+                    f"{min(open_, close) - 1:.2f},{close:.2f},{1000 + i}")
+    return rows
+
+
+def write_csv(folder: Path, rows: list[str], header: str = HEADER, name: str = "bars.csv") -> Path:
+    path = folder / name
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def write_spec(folder: Path, text: str, name: str = "spec.yaml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def csv_spec(folder: Path, rows: list[str], header: str = HEADER) -> Path:
+    """A spec running :data:`SMA` on a CSV of ``rows`` in ``folder`` (a relative ``data.path``)."""
+    write_csv(folder, rows, header)
+    return write_spec(folder, "data: {path: bars.csv}\n" + SMA)
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def out_dir(tmp_path: Path) -> Path:
+    """A not-yet-existing ``--out`` inside an existing empty parent (to spot stray temp folders)."""
+    parent = tmp_path / "runs"
+    parent.mkdir(exist_ok=True)
+    return parent / "out"
+
+
+def assert_refused(capsys, tmp_path: Path, spec: Path, *fragments: str, command: str = "run") -> str:
+    """Run ``spec``; assert exit 2, one ``admf: error:`` message containing ``fragments`` on stderr,
+    nothing on stdout, and nothing at all written under the ``--out`` folder's parent."""
+    out = out_dir(tmp_path)
+    argv = [command, spec] + (["--out", out] if command == "run" else [])
+    code, stdout, stderr = cli(capsys, *argv)
+    assert 2 == code
+    assert "" == stdout
+    message = stderr.strip().splitlines()[-1]
+    assert message.startswith("admf: error: ")
+    for fragment in fragments:
+        assert fragment in message
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert [] == list(out.parent.iterdir())
+    return message
+
+
+def subprocess_cli(*argv, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, argv)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+# --------------------------------------------------------------------------------------------
+# plan
+
+
+@pytest.mark.parametrize(("name", "combinations"), [("seed.yaml", 24), ("seed_large.yaml", 54)])
+def test_plan_of_the_seed_specs(capsys, name, combinations):
+    code, out, err = cli(capsys, "plan", SPECS / name)
+    assert (0, "") == (code, err)
+    assert f"combinations: {combinations} = 6 strategy × {combinations // 6} classifier × 1 settings" in out
+
+
+def test_plan_reads_no_data(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {path: missing.csv}\n" + SMA)
+    code, out, err = cli(capsys, "plan", spec)
+    assert (0, "") == (code, err)
+    assert "combinations: 4 = 4 strategy × 1 classifier × 1 settings" in out
+
+
+def test_plan_refuses_a_bad_spec(capsys, tmp_path):
+    spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: 0}}]\n")
+    assert_refused(capsys, tmp_path, spec, "strategies[0].parameters.lookback_period=0", command="plan")
+
+
+# --------------------------------------------------------------------------------------------
+# run: the happy path
+
+
+def test_run_writes_exactly_the_three_files(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    out = out_dir(tmp_path)
+    code, stdout, stderr = cli(capsys, "run", spec, "--out", out)
+    assert (0, "") == (code, stderr)
+    assert RUN_FILES == sorted(p.name for p in out.iterdir())
+    assert [out] == list(out.parent.iterdir())  # no temporary sibling left
+    assert 0o777 & ~_umask() == out.stat().st_mode & 0o777  # as mkdir makes it, not mkdtemp's 0o700
+
+    results = pq.read_table(out / "results.parquet")
+    assert 4 == results.num_rows  # one row per combination (one symbol)
+    assert ["combo_id", "symbol", "strategy", *SMA_PARAMS, *METRICS, "n_rejected"] == results.column_names
+    assert 4 == len(set(results.column("combo_id").to_pylist()))
+    assert {"bars"} == set(results.column("symbol").to_pylist())
+    assert {(2, 5), (2, 8), (3, 5), (3, 8)} == set(zip(*(results.column(p).to_pylist() for p in SMA_PARAMS)))
+
+    trades = pq.read_table(out / "trades.parquet")
+    assert ["combo_id", "symbol", "entry_time", "entry_price", "exit_time", "exit_price", "size", "pnl"] \
+        == trades.column_names
+    assert set(trades.column("combo_id").to_pylist()) <= set(results.column("combo_id").to_pylist())
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert 4 == manifest["combinations"]
+    assert {"bars": 40} == manifest["data"]["bars"]
+    assert str(spec) == manifest["spec_source"]
+
+    # the printed table: a header line with the parameters and the objective, then one row per combination
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("combo_id"))
+    assert lines[header].split()[:4] == ["combo_id", *SMA_PARAMS, "sharpe"]
+    assert set(lines[header + 1]) <= {"-", " "}
+    shown = lines[header + 2: header + 6]
+    assert sorted(line.split()[0] for line in shown) == sorted(results.column("combo_id").to_pylist())
+    assert "top 4 of 4 by sharpe:" in stdout
+    assert f"wrote {out}/results.parquet" in stdout
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_run_on_two_symbols_has_a_row_per_combination_and_symbol(capsys, tmp_path):
+    write_csv(tmp_path, good_rows(), name="a.csv")
+    write_csv(tmp_path, good_rows(30), name="b.csv")
+    spec = write_spec(tmp_path, "data: {paths: {AAA: a.csv, BBB: b.csv}}\n" + SMA)
+    out = out_dir(tmp_path)
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out)
+    assert 0 == code
+    results = pq.read_table(out / "results.parquet")
+    assert 8 == results.num_rows
+    assert ["AAA"] * 4 + ["BBB"] * 4 == sorted(results.column("symbol").to_pylist())
+    assert 4 == len(set(results.column("combo_id").to_pylist()))
+    assert "top 8 of 8 by sharpe:" in stdout
+
+
+def test_run_top_limits_the_table(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out_dir(tmp_path), "--top", 2)
+    assert 0 == code
+    assert "top 2 of 4 by sharpe:" in stdout
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("combo_id"))
+    assert lines[header + 4].startswith("wrote ")  # header, rule, two rows
+
+
+@pytest.mark.parametrize("top", ["0", "-1", "x"])
+def test_run_refuses_a_bad_top(capsys, tmp_path, top):
+    spec = csv_spec(tmp_path, good_rows())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(spec), "--out", str(out_dir(tmp_path)), "--top", top])
+    assert 2 == exit_info.value.code
+    assert "--top" in capsys.readouterr().err
+    assert [] == list((tmp_path / "runs").iterdir())
+
+
+def test_run_into_an_existing_empty_folder(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    out = out_dir(tmp_path)
+    out.mkdir()
+    code, _, stderr = cli(capsys, "run", spec, "--out", out)
+    assert (0, "") == (code, stderr)
+    assert RUN_FILES == sorted(p.name for p in out.iterdir())
+
+
+def test_default_out_is_a_new_folder_under_runs(capsys, tmp_path, monkeypatch):
+    spec = csv_spec(tmp_path, good_rows())
+    monkeypatch.chdir(tmp_path)
+    assert 0 == cli(capsys, "run", spec)[0]
+    assert 0 == cli(capsys, "run", spec)[0]
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert 2 == len(runs)  # two runs in the same second get two folders
+    for run in runs:
+        assert run.name.startswith("spec-")
+        assert RUN_FILES == sorted(p.name for p in run.iterdir())
+
+
+def test_runs_are_deterministic(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert 0 == cli(capsys, "run", spec, "--out", first)[0]
+    assert 0 == cli(capsys, "run", spec, "--out", second)[0]
+    for name in ("results.parquet", "trades.parquet"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    assert pq.read_table(first / "trades.parquet").num_rows > 0  # the comparison compared something
+
+
+def test_no_data_section_runs_on_goog_with_a_notice(capsys, tmp_path):
+    spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: 20}}]\n")
+    out = out_dir(tmp_path)
+    code, stdout, stderr = cli(capsys, "run", spec, "--out", out)
+    assert 0 == code
+    assert "note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data\n" == stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "GOOG" == manifest["data"]["source"]
+    assert {"GOOG": 2148} == manifest["data"]["bars"]
+    assert "on GOOG" in stdout
+
+
+def test_start_and_end_alone_select_goog_between_the_dates(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {start: 2006-01-01, end: 2006-12-31}\n"
+                                "strategies: [{type: momentum, parameters: {lookback_period: 20}}]\n")
+    out = out_dir(tmp_path)
+    code, _, stderr = cli(capsys, "run", spec, "--out", out)
+    assert 0 == code
+    assert "GOOG" in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "GOOG" == manifest["data"]["source"]
+    assert {"GOOG": 251} == manifest["data"]["bars"]  # the trading days of 2006
+    assert {"start": "2006-01-01", "end": "2006-12-31"} == manifest["spec"]["data"]
+
+
+@pytest.mark.parametrize(("data", "is_default"), [
+    ("{start: 2006-01-01, end: 2006-12-31}", True),
+    ("{periods_per_year: 252}", True),
+    ("{}", True),
+    ("{dataset: GOOG, start: 2006-01-01}", False),
+    ("{path: a.csv, start: 2006-01-01}", False),
+    ("{paths: {A: a.csv}, end: 2006-01-01}", False),
+])
+def test_data_is_default_only_without_a_source(data, is_default):
+    assert is_default == spec_from_text(f"data: {data}\nstrategies: [{{type: momentum}}]\n").data.is_default
+
+
+def test_a_dataset_gets_no_notice(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {dataset: GOOG, start: 2006-01-01, end: 2006-12-31}\n"
+                                "strategies: [{type: momentum}]\n")
+    code, _, stderr = cli(capsys, "run", spec, "--out", out_dir(tmp_path))
+    assert (0, "") == (code, stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# run: bad specs
+
+
+@pytest.mark.parametrize(("text", "fragments"), [
+    pytest.param("strategies: [{type: sma_cross}]\n",
+                 ["strategies[0].type='sma_cross'", "did you mean 'sma_crossover'"], id="unknown-component"),
+    pytest.param("strategies: [{type: momentum, parameters: {lookback: 5}}]\n",
+                 ["strategies[0].parameters.lookback", "no parameter 'lookback'"], id="unknown-parameter"),
+    pytest.param("strategies: [{type: momentum, parameters: {lookback_period: ten}}]\n",
+                 ["strategies[0].parameters.lookback_period='ten'", "integer"], id="wrong-type"),
+    pytest.param("strategies: [{type: momentum, parameters: {lookback_period: -5}}]\n",
+                 ["strategies[0].parameters.lookback_period=-5", ">= 1"], id="out-of-range"),
+    pytest.param("strategies: [{type: momentum, parameters: {lookback_period: [10, 0]}}]\n",
+                 ["strategies[0].parameters.lookback_period[1]=0"], id="out-of-range-in-grid"),
+    pytest.param("strategies: [{type: momentum, parameters: {lookback_period: []}}]\n",
+                 ["strategies[0].parameters.lookback_period=[]", "empty grid"], id="empty-grid"),
+    pytest.param("strategies: [{type: sma_crossover, parameters: {fast_period: [50, 60], slow_period: [20, 30]}}]\n"
+                 "constraints: [fast_period < slow_period]\n",
+                 ["strategies[0]", "no combination satisfies", "fast_period < slow_period"],
+                 id="empty-after-constraints"),
+    pytest.param("strategies: [{type: momentum}]\nportfolio: {initial_cash: 0}\n",
+                 ["portfolio.initial_cash=0"], id="bad-setting"),
+    pytest.param("strategies: [{type: momentum}]\ndata: {dataset: GOOGL}\n",
+                 ["data.dataset='GOOGL'", "GOOG"], id="unknown-dataset"),
+    pytest.param("strategies: [{type: momentum}]\nobjective: profit\n",
+                 ["objective='profit'", "sharpe"], id="unknown-objective"),
+    pytest.param("strategies: []\n", ["strategies", "is empty"], id="no-strategies"),
+    pytest.param("", ["a spec must be a mapping", "empty document"], id="empty-file"),
+])
+def test_bad_spec_is_refused(capsys, tmp_path, text, fragments):
+    spec = write_spec(tmp_path, text)
+    assert_refused(capsys, tmp_path, spec, *fragments)
+
+
+def test_missing_spec_file(capsys, tmp_path):
+    assert_refused(capsys, tmp_path, tmp_path / "nope.yaml", "no such spec file", "nope.yaml")
+
+
+def test_spec_folder_instead_of_file(capsys, tmp_path):
+    (tmp_path / "specdir").mkdir()
+    assert_refused(capsys, tmp_path, tmp_path / "specdir", "is a folder")
+
+
+def test_yaml_syntax_error_names_file_line_and_column(capsys, tmp_path):
+    spec = write_spec(tmp_path, "strategies:\n  - type: momentum\n    parameters: {lookback_period: [10, 20}\n")
+    assert_refused(capsys, tmp_path, spec, f"{spec}, line 3, column")
+
+
+def test_yaml_python_tags_are_refused(capsys, tmp_path):
+    marker = tmp_path / "executed"
+    spec = write_spec(tmp_path, f"strategies: !!python/object/apply:os.system ['touch {marker}']\n")
+    message = assert_refused(capsys, tmp_path, spec, f"{spec}, line 1", "tags such as !!python/object are refused")
+    assert "python/object/apply:os.system" in message
+    assert not marker.exists()
+
+
+def test_duplicate_key_is_refused(capsys, tmp_path):
+    spec = write_spec(tmp_path, "strategies: [{type: momentum}]\nstrategies: [{type: breakout}]\n")
+    assert_refused(capsys, tmp_path, spec, f"{spec}, line 2", "duplicate key 'strategies'")
+
+
+def test_classifiers_are_refused_by_run(capsys, tmp_path):
+    message = assert_refused(capsys, tmp_path, SPECS / "seed.yaml", "classifiers")
+    assert "not implemented" in message
+
+
+# --------------------------------------------------------------------------------------------
+# run: bad data files
+
+
+def with_row(index: int, row: str) -> list[str]:
+    rows = good_rows()
+    rows[index] = row
+    return rows
+
+
+# rows[i] is on line i + 2 (the header is line 1)
+@pytest.mark.parametrize(("rows", "line", "fragment"), [
+    pytest.param(with_row(5, "2020-01-02,100,101,99,100,1"), 7, "earlier than the previous row", id="unsorted"),
+    pytest.param(with_row(5, "2020-01-05,100,101,99,100,1"), 7, "duplicate timestamp 2020-01-05", id="duplicate"),
+    pytest.param(with_row(9, "2020-01-10,100,99,101,100,1"), 11, "high 99.0 is below low 101.0", id="high-below-low"),
+    pytest.param(with_row(3, "2020-01-04,100,101,99,NaN,1"), 5, "close is missing", id="nan"),
+    pytest.param(with_row(3, "2020-01-04,100,101,99,,1"), 5, "close is missing", id="empty-value"),
+    pytest.param(with_row(3, "2020-01-04,100,inf,99,100,1"), 5, "high is inf: prices must be finite numbers",
+                 id="infinite"),
+    pytest.param(with_row(12, "2020-01-13,0,101,0,100,1"), 14, "open is 0.0, but prices must be positive",
+                 id="zero-price"),
+    pytest.param(with_row(12, "2020-01-13,-1,-1,-2,-1,1"), 14, "prices must be positive", id="negative-price"),
+    pytest.param(with_row(7, "2020-01-08,abc,101,99,100,1"), 9, "cannot read open 'abc' as a number",
+                 id="not-a-number"),
+    pytest.param(with_row(7, "01/08/2020,100,101,99,100,1"), 9, "cannot read timestamp '01/08/2020'",
+                 id="bad-timestamp"),
+    pytest.param(with_row(7, "2020-01-08,100,101,99"), 9, "expected 6 fields", id="short-row"),
+])
+def test_malformed_csv_names_file_and_line(capsys, tmp_path, rows, line, fragment):
+    spec = csv_spec(tmp_path, rows)
+    assert_refused(capsys, tmp_path, spec, f"{tmp_path / 'bars.csv'}, line {line}: ", fragment)
+
+
+def test_missing_columns_are_named(capsys, tmp_path):
+    spec = csv_spec(tmp_path, [row.rsplit(",", 2)[0] for row in good_rows()], header="timestamp,open,high,low")
+    assert_refused(capsys, tmp_path, spec, f"{tmp_path / 'bars.csv'}, line 1: ", "missing required column close")
+
+
+def test_missing_data_file(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {path: nope.csv}\n" + SMA)
+    assert_refused(capsys, tmp_path, spec, f"{tmp_path / 'nope.csv'}: file not found")
+
+
+def test_empty_data_file(capsys, tmp_path):
+    (tmp_path / "bars.csv").write_text("")
+    spec = write_spec(tmp_path, "data: {path: bars.csv}\n" + SMA)
+    assert_refused(capsys, tmp_path, spec, "bars.csv", "the file is empty")
+
+
+def test_no_bars_between_the_bounds(capsys, tmp_path):
+    write_csv(tmp_path, good_rows())
+    spec = write_spec(tmp_path, "data: {path: bars.csv, start: 2021-01-01}\n" + SMA)
+    assert_refused(capsys, tmp_path, spec, "bars.csv", "no bars between start 2021-01-01")
+
+
+# --------------------------------------------------------------------------------------------
+# run: the output folder
+
+
+def test_existing_non_empty_out_is_refused_and_untouched(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    out = tmp_path / "runs" / "out"
+    out.mkdir(parents=True)
+    (out / "keep.txt").write_text("mine")
+    code, stdout, stderr = cli(capsys, "run", spec, "--out", out)
+    assert (2, "") == (code, stdout)
+    assert f"admf: error: {out}: already exists and is not empty" in stderr
+    assert ["keep.txt"] == [p.name for p in out.iterdir()]
+    assert "mine" == (out / "keep.txt").read_text()
+    assert [out] == list(out.parent.iterdir())
+
+
+def test_out_that_is_a_file_is_refused(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    out = tmp_path / "runs" / "out"
+    out.parent.mkdir()
+    out.write_text("mine")
+    code, _, stderr = cli(capsys, "run", spec, "--out", out)
+    assert 2 == code
+    assert f"admf: error: {out}: is a file" in stderr
+    assert "mine" == out.read_text()
+
+
+def test_out_below_a_file_is_refused(capsys, tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    blocker = tmp_path / "runs"
+    blocker.write_text("mine")
+    code, _, stderr = cli(capsys, "run", spec, "--out", blocker / "out")
+    assert 2 == code
+    assert f"admf: error: {blocker / 'out'}: cannot create the run folder" in stderr
+    assert "mine" == blocker.read_text()
+
+
+def test_out_is_checked_before_running(capsys, tmp_path, monkeypatch):
+    """A refused --out costs no run: the check happens before any data is read."""
+    import pipelines.workflow
+    monkeypatch.setattr(pipelines.workflow, "load_market_data", lambda *_: pytest.fail("data was read"))
+    spec = csv_spec(tmp_path, good_rows())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert 2 == cli(capsys, "run", spec, "--out", out)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# as a real process: exit codes and no traceback
+
+
+def test_subprocess_happy_path(tmp_path):
+    spec = csv_spec(tmp_path, good_rows())
+    done = subprocess_cli("run", spec, "--out", "runs/out", cwd=tmp_path)
+    assert (0, "") == (done.returncode, done.stderr)
+    assert "top 4 of 4 by sharpe:" in done.stdout
+    assert RUN_FILES == sorted(p.name for p in (tmp_path / "runs" / "out").iterdir())
+
+
+@pytest.mark.parametrize(("make", "fragment"), [
+    pytest.param(lambda d: write_spec(d, "strategies: [{type: momentum, parameters: {lookback_period: -5}}]\n"),
+                 "strategies[0].parameters.lookback_period=-5", id="bad-parameter"),
+    pytest.param(lambda d: csv_spec(d, with_row(9, "2020-01-10,100,99,101,100,1")), "bars.csv, line 11:",
+                 id="bad-csv"),
+    pytest.param(lambda d: write_spec(d, "strategies: !!python/object/apply:os.system ['echo pwned']\n"),
+                 "tags such as !!python/object are refused", id="python-tag"),
+    pytest.param(lambda d: d / "missing.yaml", "no such spec file", id="missing-spec"),
+])
+def test_subprocess_errors_exit_2_without_traceback(tmp_path, make, fragment):
+    spec = make(tmp_path)
+    done = subprocess_cli("run", spec, "--out", "runs/out", cwd=tmp_path)
+    assert 2 == done.returncode
+    assert "" == done.stdout
+    assert "Traceback" not in done.stderr
+    assert 1 == len(done.stderr.strip().splitlines())
+    assert fragment in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_subprocess_usage_error_exits_2(tmp_path):
+    done = subprocess_cli("run", cwd=tmp_path)
+    assert 2 == done.returncode
+    assert "Traceback" not in done.stderr
+    assert "usage: admf run" in done.stderr

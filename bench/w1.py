@@ -338,8 +338,9 @@ def run_w2(a, peers: str, py: str, run_id: str, data: dict) -> None:
     records, rss = [], {}
     recs, peak, how = run_measured(cmd, env)
     for rec in recs:
-        rec["peak_rss_mb_time_v" if how.startswith("/usr/bin/time") else "peak_rss_mb_measured"] = round(peak, 1)
-        rss[(ds, "admf")] = peak
+        if peak is not None:
+            rec["peak_rss_mb_time_v" if how.startswith("/usr/bin/time") else "peak_rss_mb_measured"] = round(peak, 1)
+            rss[(ds, "admf")] = peak
         records.append(rec)
     if not a.skip_vectorbt_w2 and available_peers(py, ["vectorbt"]):
         free = mem_available_gb()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+from toolz import reduce
 
 __all__ = ["Container", "fold"]
 
@@ -41,10 +42,13 @@ def fold(container: Container, state: Any, events: Iterable[Any]) -> tuple[Any, 
 
     The log holds every event handlers emitted, in order; inputs are not repeated in it.
     """
-    routes = container.routes
-    log: list = []
-    pending = list(events)
-    pending.reverse()
+    return reduce(lambda acc, event: _cascade(container.routes, acc, event), events, (state, []))
+
+
+def _cascade(routes: Mapping[type, Handler], acc: tuple[Any, list], event: Any) -> tuple[Any, list]:
+    """Fold one input event and, depth first, everything it causes."""
+    state, log = acc
+    pending = [event]
     while pending:
         handler = routes.get(type(event := pending.pop()))
         if handler is None:

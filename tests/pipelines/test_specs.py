@@ -251,7 +251,6 @@ constraints: ["fast_period < slow_period"]
     # data
     ("data: {dataset: GOOG, path: a.csv}\n" + MOMENTUM, "data",
      r"give exactly one of dataset, path or paths \(got dataset and path\)"),
-    ("data: {start: 2006-01-01}\n" + MOMENTUM, "data", r"give exactly one of dataset, path or paths \(got none\)"),
     ("data: {dataset: GOOGL}\n" + MOMENTUM, "data.dataset='GOOGL'",
      "must be a bundled data set, one of BTCUSD, EURUSD, GOOG"),
     ("data: {dataset: GOOG, symbol: X}\n" + MOMENTUM, "data.symbol", "only applies with data.path"),
@@ -433,3 +432,8 @@ def test_missing_spec_file(tmp_path):
 def test_a_folder_is_not_a_spec_file(tmp_path):
     with pytest.raises(SpecError, match="is a folder, not a spec file"):
         spec_from_yaml(tmp_path)
+
+
+def test_a_data_section_with_only_bounds_means_the_default_dataset_between_them():
+    spec = spec_from_text("data: {start: 2006-01-01}\n" + MOMENTUM)
+    assert spec.data.is_default and "2006-01-01" == spec.data.start

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fp.steps import settings_only
 from state.events import REJECTION_REASONS, FillQuote, OrderApproved, OrderFilled, OrderRejected
 from state.portfolio import LaneSettings, LaneState
 
@@ -40,8 +41,9 @@ def quote(settings: LaneSettings, bar: np.ndarray, price: np.ndarray, low: np.nd
     return FillQuote(bar, price, np.minimum(price * (1.0 + slip), high), np.maximum(price * (1.0 - slip), low))
 
 
+@settings_only
 def accept_order(state: LaneState, event: OrderApproved) -> tuple[LaneState, tuple]:
-    """Put approved orders in the lanes' books until the next quote."""
+    """Put approved orders in the lanes' books until the next quote (reads nothing of the state)."""
     return LaneState(state.settings, state.portfolio, event), ()
 
 
@@ -55,10 +57,10 @@ def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     position, target = p.position, order.target
     side = np.sign(target)
     # close the part of the position on the wrong side of the target (all of it when going flat)
-    closed = position * (position * side <= 0.0)
-    close_price = buy if one_price else np.where(closed < 0.0, buy, sell)
-    cash = p.cash + closed * close_price - np.abs(closed) * close_price * c
-    held = position - closed
+    held = position * (np.sign(position) == side)
+    closed = position - held
+    proceeds = closed * (buy if one_price else np.where(closed < 0.0, buy, sell))
+    cash = p.cash + proceeds - np.abs(proceeds) * c
     # size the target on the equity after the close, marked at the quote
     wanted = (cash + held * event.price) * np.abs(target)
     if "all_in" not in uniform:
@@ -71,15 +73,18 @@ def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     units = np.maximum(units, 0.0)
     if "uncapped" not in uniform:
         units = np.minimum(units, order.max_quantity)
-    quantity = side * units - position
+    new_position = side * units
+    quantity = new_position - position
     price = buy if one_price else np.where(quantity > 0.0, buy, sell)
     filled = OrderFilled(order.lane, event.bar, quantity, price, np.abs(quantity) * price * c)
     done = LaneState(s, p, None)
-    unsized = (units == 0.0) & (side != 0.0)
-    if not unsized.any():
+    if np.count_nonzero(new_position) == np.count_nonzero(side):
+        return done, (filled,)  # every order that wanted a position got one
+    rejected = np.flatnonzero((new_position == 0.0) & (side != 0.0) & (held == 0.0))
+    if not len(rejected):
         return done, (filled,)
-    rejected = unsized & (held == 0.0)
-    if not rejected.any():
-        return done, (filled,)
-    reason = np.where(order.max_quantity[rejected] == 0.0, _MAX_POSITION, _INSUFFICIENT_CASH)
-    return done, (filled, OrderRejected(order.lane[rejected], event.bar[rejected], reason.astype(np.int8)))
+    if "uncapped" in s.uniform:
+        reason = np.full(len(rejected), _INSUFFICIENT_CASH, np.int8)
+    else:
+        reason = np.where(order.max_quantity[rejected] == 0.0, _MAX_POSITION, _INSUFFICIENT_CASH).astype(np.int8)
+    return done, (filled, OrderRejected(order.lane[rejected], event.bar[rejected], reason))

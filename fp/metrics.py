@@ -1,7 +1,8 @@
 """Metrics of one lane's run, computed from its equity curve and closed trades.
 
-Every metric is a pure function of ``(equity, position, trade_pnl, commission)`` and the data's
-frequency, so two runs with equal curves have equal metrics. Conventions:
+Every metric is a pure function of the equity curve (``state.EquityPoints``, the curve
+compressed without loss), the closed trades' pnl, the commission paid and the data's frequency,
+so two runs with equal curves have equal metrics. Conventions:
 
 * returns are per-bar simple returns of close-marked equity;
 * ``sharpe`` = mean / standard deviation (ddof 1) × sqrt(periods per year), risk-free rate 0;
@@ -17,6 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from state.ledger import EquityPoints
 
 __all__ = ["METRICS", "metrics"]
 
@@ -39,8 +42,7 @@ _NAN = float("nan")
 
 
 def metrics(
-    equity: np.ndarray,
-    position: np.ndarray,
+    curve: EquityPoints,
     trade_pnl: np.ndarray,
     commission: float,
     *,
@@ -48,26 +50,34 @@ def metrics(
     periods_per_year: float,
     years: float,
 ) -> dict[str, float]:
-    """All metrics of :data:`METRICS` for one lane.
+    """All metrics of :data:`METRICS` for one lane, from its (compressed) equity curve.
 
-    >>> m = metrics(np.array([100.0, 110.0, 99.0, 121.0]), np.array([0.0, 1.0, 1.0, 0.0]),
-    ...             np.array([21.0]), 0.0, initial_cash=100.0, periods_per_year=252.0, years=1.0)
+    Returns between consecutive kept points are the curve's non-zero-able returns; every other
+    bar's return is exactly zero (flat equity), and enters the mean and deviations as such.
+
+    >>> from fp.ledger import compress_equity
+    >>> curve = compress_equity(np.array([100.0, 110.0, 99.0, 121.0, 121.0]), np.array([0.0, 1.0, 1.0, 0.0, 0.0]))
+    >>> m = metrics(curve, np.array([21.0]), 0.0, initial_cash=100.0, periods_per_year=252.0, years=1.0)
     >>> round(m["total_return_pct"], 9), round(m["max_drawdown_pct"], 9), m["exposure_pct"], m["n_trades"]
-    (21.0, 10.0, 50.0, 1)
+    (21.0, 10.0, 40.0, 1)
     """
-    final = float(equity[-1])
-    returns = equity[1:] / equity[:-1] - 1.0 if len(equity) > 1 else np.empty(0)
+    values, n_bars = curve.values, curve.n_bars
+    final = float(values[-1])
     scale = math.sqrt(periods_per_year)
     sharpe = sortino = _NAN
-    if len(returns) > 1:
-        mean = float(returns.mean())
-        std = float(returns.std(ddof=1))
+    n_returns = n_bars - 1
+    if n_returns > 1:
+        returns = values[1:] / values[:-1] - 1.0
+        zeros = n_returns - len(returns)
+        mean = float(returns.sum()) / n_returns
+        deviation = returns - mean
+        variance = (float(np.dot(deviation, deviation)) + zeros * mean * mean) / (n_returns - 1)
+        std = math.sqrt(variance)
         sharpe = mean / std * scale if std > 0.0 else _NAN
         down = np.minimum(returns, 0.0)
-        downside = math.sqrt(float(np.dot(down, down)) / len(returns))
+        downside = math.sqrt(float(np.dot(down, down)) / n_returns)
         sortino = mean / downside * scale if downside > 0.0 else _NAN
-    peak = np.maximum.accumulate(equity)
-    drawdown = float(np.max(1.0 - equity / peak)) * 100.0 if len(equity) else _NAN
+    drawdown = float(np.max(1.0 - values / np.maximum.accumulate(values))) * 100.0
     growth = final / initial_cash
     if years > 0.0:
         cagr = (growth ** (1.0 / years) - 1.0) * 100.0 if growth > 0.0 else -100.0
@@ -93,6 +103,6 @@ def metrics(
         "n_trades": n,
         "win_rate_pct": len(wins) / n * 100.0 if n else _NAN,
         "profit_factor": profit_factor,
-        "exposure_pct": float(np.count_nonzero(position)) / len(position) * 100.0 if len(position) else _NAN,
+        "exposure_pct": curve.exposure_bars / n_bars * 100.0,
         "commission": float(commission),
     }

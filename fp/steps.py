@@ -1,9 +1,10 @@
 """Conventions shared by the step functions of ``fp``.
 
 A step is ``step(state, event) -> (state, events)``. A step marked :func:`settings_only` reads
-nothing of the state but the lanes' settings (never portfolios or books), so its result for a
-lane's k-th event does not depend on the lane's earlier events: a runner may apply it to every
-round of every lane in one call (arrays of any shape that broadcast with the settings).
+nothing of the state but the lanes' settings (never portfolios or books), so what it emits for a
+lane's k-th event — and the order it puts in the lane's book — does not depend on the lane's
+earlier events: a runner may apply it to every event of every lane in one call (arrays of any
+shape that broadcast with the settings) and hand each round its slice.
 """
 from __future__ import annotations
 

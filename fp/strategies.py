@@ -76,8 +76,8 @@ def _sma_crossover_needs(p):
 
 
 def _sma_crossover(p, f):
-    fast, slow = f["fast"], f["slow"]
-    return np.where(fast > slow, 1.0, np.where(fast < slow, -1.0, np.nan))
+    spread = f["fast"] - f["slow"]
+    return np.where(spread == 0.0, np.nan, np.sign(spread))
 
 
 def _momentum_needs(p):

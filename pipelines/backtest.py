@@ -22,12 +22,12 @@ import numpy as np
 
 from fp.execution import quote
 from fp.hub import FeatureStream
-from fp.ledger import equity_curve, trades_from_fills
+from fp.ledger import equity_curve, equity_points, trades_from_fills
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.container import Container, fold
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, SignalChanged
-from state.ledger import Trades
+from state.ledger import EquityPoints, Trades
 from state.market import Bars
 from state.portfolio import LaneSettings, LaneState, PortfolioState
 
@@ -70,43 +70,64 @@ class Folded:
         return equity_curve(close, self.change_bar[lo:hi], self.change_cash[lo:hi],
                             self.change_position[lo:hi], initial_cash)
 
+    def equity_points(self, lane: int, close: np.ndarray, initial_cash: float) -> EquityPoints:
+        """One lane's equity curve compressed for metrics (no flat bars built)."""
+        lo, hi = np.searchsorted(self.change_lane, [lane, lane + 1])
+        return equity_points(close, self.change_bar[lo:hi], self.change_cash[lo:hi],
+                             self.change_position[lo:hi], initial_cash)
+
 
 def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[tuple[np.ndarray, np.ndarray]],
                 bars: Bars) -> Folded:
     """Fold each lane's signal changes (``(bars, targets)`` per lane) through ``container``.
 
+    Events are laid out round-major: round ``k`` holds the ``k``-th change of every lane that has
+    one, lanes sorted by how many changes they have, so each round is a contiguous slice aligned
+    with a prefix of the lanes (memory is proportional to the number of events, not rounds × lanes).
     Steps marked settings-only (``fp.steps``) do not depend on a lane's earlier events, so they
-    are folded once over every round of every lane; the rounds fold only the rest.
+    are folded once over every event; each round starts with its slice of the orders they put in
+    the books and folds only the rest.
     """
     n_lanes, n_bars = len(changes), len(bars)
     delay = np.where(settings.fill_on_close, 0, 1)
     fillable = np.array([np.searchsorted(b + delay[i], n_bars) for i, (b, _) in enumerate(changes)], np.int64)
     order = np.argsort(-fillable, kind="stable")
-    rounds = int(fillable.max(initial=0))
-    signal_bar = np.zeros((rounds, n_lanes), np.int64)
-    target = np.zeros((rounds, n_lanes))
-    for column, lane in enumerate(order):
-        k = fillable[lane]
-        signal_bar[:k, column] = changes[lane][0][:k]
-        target[:k, column] = changes[lane][1][:k]
+    counts = fillable[order]
+    rounds = int(counts[0]) if n_lanes else 0
+    active = n_lanes - np.cumsum(np.bincount(counts, minlength=rounds + 1))[:rounds]
+    offsets = np.concatenate(([0], np.cumsum(active)))
+    lane_rank = np.repeat(np.arange(n_lanes), counts)  # lane-major: sorted position of each event's lane
+    ordinal = np.arange(len(lane_rank)) - np.repeat(np.cumsum(counts) - counts, counts)
+    slot = offsets[ordinal] + lane_rank  # where each lane-major event sits round-major
+    signal_bar = np.empty(len(slot), np.int64)
+    target = np.empty(len(slot))
+    signal_bar[slot] = np.concatenate([changes[lane][0][:c] for lane, c in zip(order, counts)] or [np.empty(0, np.int64)])
+    target[slot] = np.concatenate([changes[lane][1][:c] for lane, c in zip(order, counts)] or [np.empty(0)])
+    rank = np.empty(len(slot), np.int64)
+    rank[slot] = lane_rank
     lanes_sorted = settings.rows(order)
-    fill_bar = signal_bar + delay[order]
-    price = np.where(lanes_sorted.fill_on_close, bars.close[fill_bar], bars.open[fill_bar])
-    quotes = quote(lanes_sorted, fill_bar, price, bars.low[fill_bar], bars.high[fill_bar])
-    active = np.count_nonzero(np.arange(rounds)[:, None] < fillable[order][None, :], axis=1)
-    lane_ids = np.broadcast_to(order.astype(np.int64), (rounds, n_lanes))
+    per_event = lanes_sorted.rows(rank)
+    fill_bar = signal_bar + delay[order][rank]
+    price = np.where(per_event.fill_on_close, bars.close[fill_bar], bars.open[fill_bar])
+    quotes = quote(per_event, fill_bar, price, bars.low[fill_bar], bars.high[fill_bar])
+    lane_ids = order[rank].astype(np.int64)
 
-    state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash))
     hoisted = container.restricted(is_settings_only)
-    _, early = fold(hoisted, state, (SignalChanged(lane_ids, signal_bar, target),))
+    early_state, early = fold(hoisted, LaneState(per_event, PortfolioState.initial(per_event.initial_cash)),
+                              (SignalChanged(lane_ids, signal_bar, target),))
     inputs = [(type(e), _columns(e)) for e in early if not hoisted.consumes(type(e))] + [(FillQuote, _columns(quotes))]
+    book = None if early_state.pending is None else (type(early_state.pending), _columns(early_state.pending))
+    state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash))
     fills, rejections, cash, position, finished = [], [], [], [], []
-    for k in range(rounds):
-        m = int(active[k])
-        if m < len(state):
+    width = n_lanes
+    for m, lo in zip(active.tolist(), offsets.tolist()):
+        if m < width:
             finished.append(state.portfolio.rows(slice(m, None)))
             state = state.rows(slice(0, m))
-        state, log = fold(container, state, [kind(*[c[k, :m] for c in columns]) for kind, columns in inputs])
+            width = m
+        if book is not None:
+            state = LaneState(state.settings, state.portfolio, _slice(*book, lo, lo + m))
+        state, log = fold(container, state, [_slice(kind, columns, lo, lo + m) for kind, columns in inputs])
         for e in log:
             if type(e) is OrderFilled:
                 fills.append(e)
@@ -116,14 +137,30 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
         position.append(state.portfolio.position)
     finished.append(state.portfolio)
     final = _concat_states(finished[::-1]).rows(np.argsort(order, kind="stable"))
-    return _assemble(fills, rejections, cash, position, final, bars)
+    return _assemble(fills, rejections, cash, position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"),
+                     lanes_and_bars=(lane_ids, fill_bar))
 
 
-def _columns(event) -> list[np.ndarray]:
-    """A batch event's arrays, each broadcast to (rounds, lanes), in field order."""
+def _columns(event) -> tuple[list[np.ndarray], list[int]]:
+    """A batch event's distinct arrays (broadcast to one shape) and, per field, which one it is.
+
+    Fields holding the same array (a quote's buy and sell price without slippage) stay one object
+    when sliced, so steps can tell by identity.
+    """
     arrays = [getattr(event, f.name) for f in attrs.fields(type(event))]
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
-    return [np.broadcast_to(a, shape) for a in arrays]
+    distinct: dict[int, int] = {}
+    for a in arrays:
+        distinct.setdefault(id(a), len(distinct))
+    uniques = {id(a): np.broadcast_to(a, shape) for a in arrays}
+    return list(uniques.values()), [distinct[id(a)] for a in arrays]
+
+
+def _slice(kind, columns: tuple[list[np.ndarray], list[int]], lo: int, hi: int):
+    """The rows ``lo:hi`` of a batch event laid out by ``_columns``."""
+    uniques, which = columns
+    views = [u[lo:hi] for u in uniques]
+    return kind(*[views[i] for i in which])
 
 
 def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
@@ -131,13 +168,22 @@ def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
     return PortfolioState(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in attrs.fields(PortfolioState)))
 
 
-def _assemble(fills: list, rejections: list, cash: list, position: list, final: PortfolioState, bars: Bars) -> Folded:
-    fill = _stack(OrderFilled, fills)
+def _assemble(fills: list, rejections: list, cash: list, position: list, final: PortfolioState, bars: Bars,
+              by_lane: np.ndarray | None = None, lanes_and_bars: tuple | None = None) -> Folded:
+    """Stack what the rounds emitted into lane-major tables (``by_lane`` orders the stacked rows by
+    lane then time; by default they are sorted by lane and bar). ``lanes_and_bars`` gives the
+    fills' lanes and bars when the driver already knows them (one fill row per event)."""
+    if lanes_and_bars is None or not fills:
+        fill = _stack(OrderFilled, fills)
+    else:
+        fill = OrderFilled(*lanes_and_bars, *(np.concatenate([getattr(e, name) for e in fills])
+                                              for name in ("quantity", "price", "commission")))
     rejected = _stack(OrderRejected, rejections)
     cash = np.concatenate(cash) if cash else np.empty(0)
     position = np.concatenate(position) if position else np.empty(0)
-    did = np.flatnonzero(fill.quantity != 0.0)
-    by_lane = did[np.lexsort((fill.bar[did], fill.lane[did]))]
+    if by_lane is None:
+        by_lane = np.lexsort((fill.bar, fill.lane))
+    by_lane = by_lane[fill.quantity[by_lane] != 0.0]
     fill = _take(fill, by_lane)
     cash, position = cash[by_lane], position[by_lane]
     rejected = _take(rejected, np.lexsort((rejected.bar, rejected.lane)))

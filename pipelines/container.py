@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
-from toolz import reduce
 
 __all__ = ["Container", "fold"]
 
@@ -42,12 +41,15 @@ def fold(container: Container, state: Any, events: Iterable[Any]) -> tuple[Any, 
 
     The log holds every event handlers emitted, in order; inputs are not repeated in it.
     """
-    return reduce(lambda acc, event: _cascade(container.routes, acc, event), events, (state, []))
+    routes = container.routes
+    log: list = []
+    for event in events:
+        state = _cascade(routes, state, event, log)
+    return state, log
 
 
-def _cascade(routes: Mapping[type, Handler], acc: tuple[Any, list], event: Any) -> tuple[Any, list]:
-    """Fold one input event and, depth first, everything it causes."""
-    state, log = acc
+def _cascade(routes: Mapping[type, Handler], state: Any, event: Any, log: list) -> Any:
+    """Fold one input event and, depth first, everything it causes; append what is emitted to ``log``."""
     pending = [event]
     while pending:
         handler = routes.get(type(event := pending.pop()))
@@ -60,4 +62,4 @@ def _cascade(routes: Mapping[type, Handler], acc: tuple[Any, list], event: Any) 
                 pending.append(emitted[0])
             else:
                 pending += reversed(emitted)
-    return state, log
+    return state

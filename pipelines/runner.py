@@ -58,8 +58,8 @@ def run_plan(plan: Plan, market: MarketData) -> tuple[pa.Table, pa.Table]:
     container = container_for(PATTERNS[plan.pattern])
     settings = lane_settings(plan.combos)
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
-    trade_parts = []
-    for bars in market.bars:
+    trade_parts, trade_keys = [], []
+    for symbol_index, bars in enumerate(market.bars):
         folded = _fold_symbol(plan, bars, settings, container)
         years = float(bars.time[-1] - bars.time[0]) / _YEAR_NS if len(bars) > 1 else 0.0
         fill_at = folded.lane_bounds(len(plan.combos), folded.fills.lane)
@@ -67,18 +67,24 @@ def run_plan(plan: Plan, market: MarketData) -> tuple[pa.Table, pa.Table]:
         reject_at = folded.lane_bounds(len(plan.combos), folded.rejections.lane)
         closed = folded.trades.closed
         for i, combo in enumerate(plan.combos):
-            equity, position = folded.equity(i, bars.close, float(settings.initial_cash[i]))
+            curve = folded.equity_points(i, bars.close, float(settings.initial_cash[i]))
             lo, hi = trade_at[i], trade_at[i + 1]
-            m = metrics(equity, position, folded.trades.pnl[lo:hi][closed[lo:hi]],
+            m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                         initial_cash=float(settings.initial_cash[i]),
                         periods_per_year=market.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             rows[i].append(_row(plan, combo, bars.symbol, m))
         trade_parts.append(_trades_table(plan, bars, folded))
+        trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
-    trades = pa.concat_tables(trade_parts) if trade_parts else _trades_table(plan, None, None)
-    return results, _sorted_trades(trades, plan)
+    if not trade_parts:
+        return results, _TRADE_SCHEMA.empty_table()
+    trades = pa.concat_tables(trade_parts)
+    lane = np.concatenate([k[0] for k in trade_keys])
+    symbol = np.concatenate([k[1] for k in trade_keys])
+    # combination order, then symbol, keeping each lane's chronological order
+    return results, trades.take(np.lexsort((np.arange(len(lane)), symbol, lane)))
 
 
 def _fold_symbol(plan: Plan, bars: Bars, settings: LaneSettings, container) -> Folded:
@@ -131,15 +137,16 @@ _TRADE_SCHEMA = pa.schema([
 ])
 
 
-def _trades_table(plan: Plan, bars: Bars | None, folded: Folded | None) -> pa.Table:
-    if folded is None or not len(folded.trades):
+def _trades_table(plan: Plan, bars: Bars, folded: Folded) -> pa.Table:
+    if not len(folded.trades):
         return _TRADE_SCHEMA.empty_table()
     t = folded.trades
-    ids = np.array([c.combo_id for c in plan.combos], dtype=object)
+    ids = pa.array([c.combo_id for c in plan.combos], pa.string())
     exit_time = pa.array(bars.time[np.maximum(t.exit_bar, 0)], type=pa.timestamp("ns"), mask=~t.closed)
     return pa.table({
-        "combo_id": pa.array(ids[t.lane], pa.string()),
-        "symbol": pa.array(np.full(len(t), bars.symbol, dtype=object), pa.string()),
+        "combo_id": pa.DictionaryArray.from_arrays(pa.array(t.lane), ids).cast(pa.string()),
+        "symbol": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(t), np.int32)),
+                                                 pa.array([bars.symbol], pa.string())).cast(pa.string()),
         "entry_time": pa.array(bars.time[t.entry_bar], type=pa.timestamp("ns")),
         "entry_price": pa.array(t.entry_price),
         "exit_time": exit_time,
@@ -147,14 +154,3 @@ def _trades_table(plan: Plan, bars: Bars | None, folded: Folded | None) -> pa.Ta
         "size": pa.array(t.size),
         "pnl": pa.array(t.pnl),
     }, schema=_TRADE_SCHEMA)
-
-
-def _sorted_trades(trades: pa.Table, plan: Plan) -> pa.Table:
-    """Trades in combination order, then symbol, keeping each lane's chronological order."""
-    if not trades.num_rows:
-        return trades
-    rank = {c.combo_id: i for i, c in enumerate(plan.combos)}
-    symbol_rank = {s: i for i, s in enumerate(plan.symbols)}
-    key_combo = np.array([rank[x] for x in trades.column("combo_id").to_pylist()])
-    key_symbol = np.array([symbol_rank[x] for x in trades.column("symbol").to_pylist()])
-    return trades.take(np.lexsort((np.arange(trades.num_rows), key_symbol, key_combo)))

@@ -14,7 +14,7 @@ from state.events import (
     OrderSubmitted,
     SignalChanged,
 )
-from state.ledger import Trades
+from state.ledger import EquityPoints, Trades
 from state.market import BarClosed, Bars, MarketData
 from state.params import REQUIRED, Param
 from state.plan import Combination, FeatureKey, Plan
@@ -30,6 +30,7 @@ __all__ = [
     "ComponentSpec",
     "DataError",
     "DataSpec",
+    "EquityPoints",
     "FeatureKey",
     "FeaturesComputed",
     "FillQuote",

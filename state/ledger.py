@@ -4,7 +4,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-__all__ = ["Trades"]
+__all__ = ["EquityPoints", "Trades"]
 
 
 @attrs.frozen(eq=False)
@@ -25,3 +25,17 @@ class Trades:
 
     def __len__(self) -> int:
         return int(self.size.shape[0])
+
+
+@attrs.frozen(eq=False)
+class EquityPoints:
+    """A close-marked equity curve of ``n_bars`` bars, compressed without loss for metrics.
+
+    ``values`` holds the equity at every bar that holds a position and at the first bar of each
+    flat stretch (equity is constant while flat, so the other flat bars repeat the value before
+    them); ``exposure_bars`` counts the bars holding a position.
+    """
+
+    values: np.ndarray
+    n_bars: int
+    exposure_bars: int

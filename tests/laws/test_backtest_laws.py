@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fp.ledger import trades_from_fills
+from fp.ledger import compress_equity
 from fp.strategies import STRATEGIES, signal_changes
 from fp.testing import bars, batch_outputs, params_for
 from pipelines.backtest import LaneSignal, fold_sparse, fold_streaming
@@ -65,6 +65,11 @@ def test_sparse_fold_equals_bar_by_bar_streaming(case, data):
     same_record(reference.trades, fast.trades)
     same_record(reference.final, fast.final)
     assert np.array_equal(equity, equity_of(fast, s, data, len(signals)))
+    for i in range(len(signals)):
+        full = compress_equity(*fast.equity(i, data.close, float(s.initial_cash[i])))
+        points = fast.equity_points(i, data.close, float(s.initial_cash[i]))
+        assert np.array_equal(full.values, points.values)
+        assert (full.n_bars, full.exposure_bars) == (points.n_bars, points.exposure_bars)
 
 
 @LAWS

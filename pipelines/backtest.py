@@ -81,12 +81,12 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
                 bars: Bars) -> Folded:
     """Fold each lane's signal changes (``(bars, targets)`` per lane) through ``container``.
 
-    Events are laid out round-major: round ``k`` holds the ``k``-th change of every lane that has
-    one, lanes sorted by how many changes they have, so each round is a contiguous slice aligned
-    with a prefix of the lanes (memory is proportional to the number of events, not rounds × lanes).
     Steps marked settings-only (``fp.steps``) do not depend on a lane's earlier events, so they
-    are folded once over every event; each round starts with its slice of the orders they put in
-    the books and folds only the rest.
+    are folded once per lane over all its events. The rest is folded in rounds: round ``k``
+    holds the ``k``-th event of every lane that has one, lanes sorted by how many they have, so a
+    round is a contiguous slice of a round-major layout aligned with a prefix of the lanes
+    (memory grows with the number of events, not rounds × lanes), and it starts with its slice of
+    the orders the settings-only steps put in the books.
     """
     n_lanes, n_bars = len(changes), len(bars)
     delay = np.where(settings.fill_on_close, 0, 1)
@@ -96,29 +96,24 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     rounds = int(counts[0]) if n_lanes else 0
     active = n_lanes - np.cumsum(np.bincount(counts, minlength=rounds + 1))[:rounds]
     offsets = np.concatenate(([0], np.cumsum(active)))
-    lane_rank = np.repeat(np.arange(n_lanes), counts)  # lane-major: sorted position of each event's lane
-    ordinal = np.arange(len(lane_rank)) - np.repeat(np.cumsum(counts) - counts, counts)
-    slot = offsets[ordinal] + lane_rank  # where each lane-major event sits round-major
-    signal_bar = np.empty(len(slot), np.int64)
-    target = np.empty(len(slot))
-    signal_bar[slot] = np.concatenate([changes[lane][0][:c] for lane, c in zip(order, counts)] or [np.empty(0, np.int64)])
-    target[slot] = np.concatenate([changes[lane][1][:c] for lane, c in zip(order, counts)] or [np.empty(0)])
-    rank = np.empty(len(slot), np.int64)
-    rank[slot] = lane_rank
-    lanes_sorted = settings.rows(order)
-    per_event = lanes_sorted.rows(rank)
-    fill_bar = signal_bar + delay[order][rank]
-    price = np.where(per_event.fill_on_close, bars.close[fill_bar], bars.open[fill_bar])
-    quotes = quote(per_event, fill_bar, price, bars.low[fill_bar], bars.high[fill_bar])
-    lane_ids = order[rank].astype(np.int64)
+    # where each event of the lane-major layout (lanes in sorted order) sits round-major
+    ordinal = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    slot = offsets[ordinal] + np.repeat(np.arange(n_lanes), counts)
+    del ordinal
 
     hoisted = container.restricted(is_settings_only)
-    early_state, early = fold(hoisted, LaneState(per_event, PortfolioState.initial(per_event.initial_cash)),
-                              (SignalChanged(lane_ids, signal_bar, target),))
-    inputs = [(type(e), _columns(e)) for e in early if not hoisted.consumes(type(e))] + [(FillQuote, _columns(quotes))]
-    book = None if early_state.pending is None else (type(early_state.pending), _columns(early_state.pending))
+    per_lane = [_hoist(hoisted, settings.rows(slice(lane, lane + 1)), lane, changes[lane][0][:c],
+                       changes[lane][1][:c], int(delay[lane]), bars) for lane, c in zip(order, counts)]
+    sunk = [e for lane in per_lane for e in lane[2]]
+    rejections = [e for e in sunk if type(e) is OrderRejected]
+    inputs = [_round_major(kind, [lane[0][i][1] for lane in per_lane], slot)
+              for i, (kind, _) in enumerate(per_lane[0][0])] if n_lanes else []
+    book = (_round_major(per_lane[0][1][0], [lane[1][1] for lane in per_lane], slot)
+            if n_lanes and per_lane[0][1] is not None else None)
+    del per_lane
+    lanes_sorted = settings.rows(order)
     state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash))
-    fills, rejections, cash, position, finished = [], [], [], [], []
+    fills, cash, position, finished = [], [], [], []
     width = n_lanes
     for m, lo in zip(active.tolist(), offsets.tolist()):
         if m < width:
@@ -137,23 +132,71 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
         position.append(state.portfolio.position)
     finished.append(state.portfolio)
     final = _concat_states(finished[::-1]).rows(np.argsort(order, kind="stable"))
+    lane_ids = np.empty(len(slot), np.int64)
+    lane_ids[slot] = np.repeat(order, counts)
+    fill_bar = _field(inputs[-1], "bar") if inputs else np.empty(0, np.int64)
     return _assemble(fills, rejections, cash, position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"),
                      lanes_and_bars=(lane_ids, fill_bar))
 
 
-def _columns(event) -> tuple[list[np.ndarray], list[int]]:
-    """A batch event's distinct arrays (broadcast to one shape) and, per field, which one it is.
+def _hoist(hoisted: Container, settings: LaneSettings, lane: int, signal_bar: np.ndarray, target: np.ndarray,
+           delay: int, bars: Bars):
+    """One lane's settings-only part of the fold over all its events, and its quotes.
+
+    Returns the round inputs ``[(kind, columns)]`` (events the rest of the fold consumes, then the
+    quotes), the book ``(kind, columns)`` the settings-only steps left (or ``None``), and the
+    events they emitted that nothing consumes (sinks such as rejections).
+    """
+    n = len(signal_bar)
+    state = LaneState(settings, PortfolioState.initial(settings.initial_cash))
+    state, early = fold(hoisted, state, (SignalChanged(np.full(n, lane, np.int64), signal_bar, target),))
+    fill_bar = signal_bar + delay
+    price = (bars.close if delay == 0 else bars.open)[fill_bar]
+    quotes = quote(settings, fill_bar, price, bars.low[fill_bar], bars.high[fill_bar])
+    rest = [e for e in early if not hoisted.consumes(type(e))]
+    inputs = [(type(e), _columns(e, n)) for e in rest if _rows_of(e) == n] + [(FillQuote, _columns(quotes, n))]
+    sinks = [e for e in rest if _rows_of(e) != n]
+    book = None if state.pending is None else (type(state.pending), _columns(state.pending, n))
+    return inputs, book, sinks
+
+
+def _rows_of(event) -> int:
+    return int(np.shape(getattr(event, attrs.fields(type(event))[0].name))[0])
+
+
+def _columns(event, n: int) -> tuple[list[np.ndarray], list[int]]:
+    """A batch event's distinct arrays (broadcast to ``n`` rows) and, per field, which one it is.
 
     Fields holding the same array (a quote's buy and sell price without slippage) stay one object
     when sliced, so steps can tell by identity.
     """
     arrays = [getattr(event, f.name) for f in attrs.fields(type(event))]
-    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
     distinct: dict[int, int] = {}
     for a in arrays:
         distinct.setdefault(id(a), len(distinct))
-    uniques = {id(a): np.broadcast_to(a, shape) for a in arrays}
+    uniques = {id(a): np.broadcast_to(a, (n,)) for a in arrays}
     return list(uniques.values()), [distinct[id(a)] for a in arrays]
+
+
+def _round_major(kind, lanes: list[tuple[list[np.ndarray], list[int]]], slot: np.ndarray):
+    """Lanes' columns (in sorted lane order) concatenated and moved to the round-major layout."""
+    patterns = {tuple(which) for _, which in lanes}
+    shared = len(patterns) == 1  # every lane shares the same fields' arrays: keep them shared
+    which = list(patterns.pop()) if shared else list(range(len(attrs.fields(kind))))
+    uniques = []
+    for u in range(max(which) + 1):
+        parts = [cols[u] if shared else cols[w[u]] for cols, w in lanes]
+        column = np.concatenate(parts)
+        out = np.empty_like(column)
+        out[slot] = column
+        uniques.append(out)
+    return kind, (uniques, which)
+
+
+def _field(laid_out, name: str) -> np.ndarray:
+    """One field's whole column of an event laid out by ``_round_major``."""
+    kind, (uniques, which) = laid_out
+    return uniques[which[[f.name for f in attrs.fields(kind)].index(name)]]
 
 
 def _slice(kind, columns: tuple[list[np.ndarray], list[int]], lo: int, hi: int):

@@ -106,6 +106,7 @@ def load_market_data(spec: DataSpec) -> MarketData:
         ppy = float(spec.periods_per_year)
     else:
         raise SpecError("data.periods_per_year", f"must be a positive number, got {spec.periods_per_year!r}")
+    pa.default_memory_pool().release_unused()  # the parse buffers are gone; give their pages back
     return MarketData(bars=bars, source=source, sha256=_fingerprint(bars), periods_per_year=ppy)
 
 

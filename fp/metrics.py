@@ -67,7 +67,8 @@ def metrics(
     sharpe = sortino = _NAN
     n_returns = n_bars - 1
     if n_returns > 1:
-        returns = values[1:] / values[:-1] - 1.0
+        returns = values[1:] / values[:-1]
+        returns -= 1.0
         zeros = n_returns - len(returns)
         mean = float(returns.sum()) / n_returns
         deviation = returns - mean
@@ -77,7 +78,7 @@ def metrics(
         down = np.minimum(returns, 0.0)
         downside = math.sqrt(float(np.dot(down, down)) / n_returns)
         sortino = mean / downside * scale if downside > 0.0 else _NAN
-    drawdown = float(np.max(1.0 - values / np.maximum.accumulate(values))) * 100.0
+    drawdown = (1.0 - float(np.min(values / np.maximum.accumulate(values)))) * 100.0
     growth = final / initial_cash
     if years > 0.0:
         cagr = (growth ** (1.0 / years) - 1.0) * 100.0 if growth > 0.0 else -100.0

@@ -177,7 +177,7 @@ def signal_changes(signal: np.ndarray, trigger: str) -> tuple[np.ndarray, np.nda
     >>> signal_changes(np.array([np.nan, -1.0, np.nan, 1.0]), "level")[0].tolist()
     [1, 3]
     """
-    defined = np.flatnonzero(~np.isnan(signal))
+    defined = np.flatnonzero(signal == signal)  # not NaN
     values = signal[defined]
     if trigger == "change":
         moved = np.flatnonzero(values[1:] != values[:-1]) + 1

@@ -202,6 +202,8 @@ def _field(laid_out, name: str) -> np.ndarray:
 def _slice(kind, columns: tuple[list[np.ndarray], list[int]], lo: int, hi: int):
     """The rows ``lo:hi`` of a batch event laid out by ``_columns``."""
     uniques, which = columns
+    if len(uniques) == len(which):
+        return kind(*[u[lo:hi] for u in uniques])
     views = [u[lo:hi] for u in uniques]
     return kind(*[views[i] for i in which])
 

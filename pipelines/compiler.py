@@ -4,7 +4,7 @@
 the classifier grid and the settings grid (portfolio × execution × risk), gives each combination
 a content-derived id, and collects the FeatureHub's deduplicated feature set. It reads no data.
 
-Combination ids are the first 12 hex digits of the sha256 of the combination's canonical JSON
+Combination ids are the first 12 hex digits of the sha256 of the combination's canonical text
 (strategy type and parameters, classifier and its parameters, settings), so the same spec gives
 the same ids and growing a grid does not renumber existing points.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,14 +49,13 @@ def symbols_of(data: DataSpec) -> tuple[str, ...]:
 
 
 def combo_id(strategy: str, params: Point, classifier: str | None, classifier_params: Point, settings: Point) -> str:
-    """The stable id of one combination.
+    """The stable id of one combination: a digest of the ``repr`` of its parts (canonical for the
+    str, int, float, bool and None values parameters hold; floats print their shortest round-trip form).
 
     >>> combo_id("momentum", (("lookback_period", 10),), None, (), ())
-    'ac06b7afb6a8'
+    'e9f0217208d0'
     """
-    doc = [strategy, [list(p) for p in params], classifier, [list(p) for p in classifier_params],
-           [list(p) for p in settings]]
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    text = repr((strategy, tuple(params), classifier, tuple(classifier_params), tuple(settings)))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -50,16 +50,16 @@ def fold(container: Container, state: Any, events: Iterable[Any]) -> tuple[Any, 
 
 def _cascade(routes: Mapping[type, Handler], state: Any, event: Any, log: list) -> Any:
     """Fold one input event and, depth first, everything it causes; append what is emitted to ``log``."""
-    pending = [event]
-    while pending:
-        handler = routes.get(type(event := pending.pop()))
-        if handler is None:
-            continue
+    handler = routes.get(type(event))
+    while handler is not None:
         state, emitted = handler(state, event)
-        if emitted:
-            log += emitted
-            if len(emitted) == 1:
-                pending.append(emitted[0])
-            else:
-                pending += reversed(emitted)
+        if not emitted:
+            break
+        log += emitted
+        if len(emitted) > 1:
+            for e in emitted:
+                state = _cascade(routes, state, e, log)
+            break
+        event = emitted[0]
+        handler = routes.get(type(event))
     return state

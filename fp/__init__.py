@@ -9,7 +9,7 @@ from fp.hub import FeatureStream, compute_features
 from fp.ledger import equity_curve, trades_from_fills
 from fp.metrics import METRICS, metrics
 from fp.registry import lookup, names
-from fp.strategies import STRATEGIES, FeatureRef, Strategy, feature, held_targets, signal_changes
+from fp.strategies import STRATEGIES, FeatureRef, Strategy, expand_changes, feature, held_targets, signal_changes
 
 __all__ = [
     "Constraint",
@@ -23,6 +23,7 @@ __all__ = [
     "compute_features",
     "equity_curve",
     "expand",
+    "expand_changes",
     "feature",
     "held_targets",
     "lookup",

@@ -27,7 +27,7 @@ from fp.features import FEATURES
 from state.params import Param
 from state.plan import FeatureKey
 
-__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "feature", "held_targets", "signal_changes"]
+__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "expand_changes", "feature", "held_targets", "signal_changes"]
 
 Params = Mapping[str, Any]
 
@@ -160,10 +160,21 @@ def held_targets(signal: np.ndarray, trigger: str) -> np.ndarray:
     >>> held_targets(np.array([np.nan, 1.0, np.nan, -1.0]), "change").tolist()
     [0.0, 0.0, 0.0, -1.0]
     """
-    bars, targets = signal_changes(signal, trigger)
-    out = np.zeros(len(signal))
+    return expand_changes(*signal_changes(signal, trigger), len(signal))
+
+
+def expand_changes(bars: np.ndarray, targets: np.ndarray, n: int) -> np.ndarray:
+    """The target in force at each of ``n`` bars, from its changes (flat before the first).
+
+    Law: ``expand_changes(*signal_changes(s, trigger), len(s)) == held_targets(s, trigger)``; a sparse
+    signal store expands back to the dense signal.
+
+    >>> expand_changes(np.array([1, 3]), np.array([1.0, -1.0]), 5).tolist()
+    [0.0, 1.0, 1.0, -1.0, -1.0]
+    """
+    out = np.zeros(n)
     if len(bars):
-        lengths = np.diff(np.concatenate((bars, [len(signal)])))
+        lengths = np.diff(np.concatenate((bars, [n])))
         out[bars[0]:] = np.repeat(targets, lengths)
     return out
 

@@ -6,16 +6,29 @@ Library use::
     result = pipelines.run("specs/sma_crossover.yaml")      # or a mapping, or a Spec
     result.ranked().slice(0, 5).to_pylist()
     pipelines.plan("specs/seed.yaml").combos
+    store = pipelines.generate_signals("specs/signals_generate.yaml")   # sparse signal changes
+    pipelines.replay({"workflow": {"type": "signal_replay"}, "signals": "unused",
+                      "execution": {"commission": [0.0, 0.002]}}, store=store)
 """
 from pipelines.backtest import Folded, LaneSignal, fold_sparse, fold_streaming
 from pipelines.compiler import plan_from_spec
 from pipelines.container import Container, fold
 from pipelines.data import load_market_data, read_bars
-from pipelines.patterns import FULL_BACKTEST, PATTERNS, Pattern, Stage, container_for, validate
+from pipelines.patterns import (
+    FULL_BACKTEST,
+    PATTERNS,
+    SIGNAL_GENERATION,
+    SIGNAL_REPLAY,
+    Pattern,
+    Stage,
+    container_for,
+    validate,
+)
 from pipelines.results import RunResult, write_run
 from pipelines.runner import run_plan
 from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
-from pipelines.workflow import load_spec, plan, run
+from pipelines.store import SignalStore, read_store, write_store
+from pipelines.workflow import generate_signals, load_spec, plan, replay, run
 
 __all__ = [
     "Container",
@@ -25,16 +38,22 @@ __all__ = [
     "PATTERNS",
     "Pattern",
     "RunResult",
+    "SIGNAL_GENERATION",
+    "SIGNAL_REPLAY",
+    "SignalStore",
     "Stage",
     "container_for",
     "fold",
     "fold_sparse",
     "fold_streaming",
+    "generate_signals",
     "load_market_data",
     "load_spec",
     "plan",
     "plan_from_spec",
     "read_bars",
+    "read_store",
+    "replay",
     "run",
     "run_plan",
     "spec_from_mapping",
@@ -42,4 +61,5 @@ __all__ = [
     "spec_from_yaml",
     "validate",
     "write_run",
+    "write_store",
 ]

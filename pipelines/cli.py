@@ -10,7 +10,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.report import format_plan, format_top
+from pipelines.report import format_plan, format_store, format_top
+from pipelines.store import SignalStore
 from pipelines.workflow import load_spec, plan, run
 from state.errors import AdmfError
 
@@ -45,11 +46,16 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    if spec.data.is_default:
+    if spec.data.is_default and spec.workflow.type != "signal_replay":
         print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
               file=sys.stderr)
     out = Path(args.out) if args.out else _default_out(args.spec)
     result = run(spec, out=out)
+    if isinstance(result, SignalStore):
+        print(format_store(result))
+        print(f"wrote {out}/signals.parquet, combos.parquet, manifest.json "
+              f"(replay it with workflow: {{type: signal_replay}}, signals: {out})")
+        return 0
     top = args.top if args.top is not None else spec.top
     n = result.results.num_rows
     print(f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} symbol(s) "

@@ -22,10 +22,11 @@ from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
 from state.spec import ComponentSpec, DataSpec, Spec
 
-__all__ = ["PATTERN_OF_WORKFLOW", "combo_id", "pattern_of", "plan_from_spec", "symbols_of"]
+__all__ = ["PATTERN_OF_WORKFLOW", "combo_id", "pattern_of", "plan_from_spec", "replay_plan", "signal_id", "symbols_of"]
 
 #: Which pattern each workflow type runs.
-PATTERN_OF_WORKFLOW = {"backtest": "full_backtest", "optimization": "full_backtest"}
+PATTERN_OF_WORKFLOW = {"backtest": "full_backtest", "optimization": "full_backtest",
+                       "signal_generation": "signal_generation", "signal_replay": "signal_replay"}
 
 Point = tuple[tuple[str, Any], ...]
 
@@ -59,6 +60,14 @@ def combo_id(strategy: str, params: Point, classifier: str | None, classifier_pa
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def signal_id(combo: Combination) -> str:
+    """The id of the signal a combination trades: its combination id without the settings.
+
+    Signal stores key their signals by it, so a replay finds the signal of every combination.
+    """
+    return combo_id(combo.strategy, combo.strategy_params, combo.classifier, combo.classifier_params, ())
+
+
 def _points(component: ComponentSpec) -> tuple[Point, ...]:
     constraints = tuple(parse_constraint(text, f"{component.path}.constraints[{i}]")
                         for i, text in enumerate(component.constraints))
@@ -81,7 +90,7 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
     """
     pattern = pattern_of(spec)
     symbols = symbols_of(spec.data) if symbols is None else tuple(symbols)
-    settings = _settings_points(spec)
+    settings = ((),) if spec.workflow.type == "signal_generation" else _settings_points(spec)
     classifiers: list[tuple[str | None, Point]] = [
         (c.type, point) for c in spec.classifiers for point in _points(c)] or [(None, ())]
     combos: list[Combination] = []
@@ -98,9 +107,26 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
                 seen.add(cid)
                 combos.append(Combination(cid, entry.type, point, spoint, classifier, cpoint, entry.path))
                 feature_sets.append(keys)
-    features = tuple(sorted({k for keys in feature_sets for k in keys}))
-    varying = tuple(axis.name for s in spec.settings for axis in s.axes if len(axis.values) > 1)
     per_lane = pattern.per_lane if not spec.classifiers else _with_classifier(pattern.per_lane)
+    return _plan(spec, pattern, tuple(combos), symbols, feature_sets, per_lane)
+
+
+def replay_plan(spec: Spec, signals: Sequence[Combination], *, symbols: tuple[str, ...]) -> Plan:
+    """The plan of a signal replay: every stored signal (a combination without settings) × the
+    spec's settings grid. No features: the signals are read, not computed."""
+    pattern = pattern_of(spec)
+    combos = tuple(
+        Combination(combo_id(s.strategy, s.strategy_params, s.classifier, s.classifier_params, point),
+                    s.strategy, s.strategy_params, point, s.classifier, s.classifier_params, "signals")
+        for s in signals for point in _settings_points(spec))
+    return _plan(spec, pattern, combos, symbols, [() for _ in combos], pattern.per_lane)
+
+
+def _plan(spec: Spec, pattern: Pattern, combos: tuple[Combination, ...], symbols: tuple[str, ...],
+          feature_sets: Sequence[tuple[FeatureKey, ...]], per_lane: tuple[str, ...]) -> Plan:
+    features = tuple(sorted({k for keys in feature_sets for k in keys}))
+    varying = () if spec.workflow.type == "signal_generation" else tuple(
+        f"{s.type}_{axis.name}" for s in spec.settings for axis in s.axes if len(axis.values) > 1)
     return Plan(
         spec=spec,
         pattern=pattern.name,

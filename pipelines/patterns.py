@@ -36,7 +36,8 @@ from state.events import (
 from state.ledger import Trades
 from state.market import BarClosed
 
-__all__ = ["FULL_BACKTEST", "PATTERNS", "Pattern", "Stage", "container_for", "validate"]
+__all__ = ["FULL_BACKTEST", "PATTERNS", "SIGNAL_GENERATION", "SIGNAL_REPLAY", "Pattern", "Stage", "container_for",
+           "validate"]
 
 
 @attrs.frozen
@@ -152,31 +153,47 @@ def container_for(pattern: Pattern) -> Container:
     return Container(pattern.name, routes)
 
 
+_DATA = Stage("data", "shared", "dense", produces=(BarClosed, FillQuote),
+              doc="market data: bars, and the quotes pending orders meet")
+_FEATURE_HUB = Stage("feature_hub", "shared", "dense", consumes=(BarClosed,), produces=(FeaturesComputed,),
+                     doc="each distinct feature computed once")
+_STRATEGY = Stage("strategy", "lane", "dense", consumes=(FeaturesComputed,), produces=(SignalChanged,),
+                  doc="stateless signals; only changes leave the stage")
+_PORTFOLIO = Stage("portfolio", "lane", "sparse", consumes=(SignalChanged, OrderFilled), produces=(OrderSubmitted,),
+                   handlers=((SignalChanged, portfolio.submit_order), (OrderFilled, portfolio.apply_fill)),
+                   doc="turns signal changes into orders; pays for fills")
+_RISK = Stage("risk", "lane", "sparse", consumes=(OrderSubmitted,), produces=(OrderApproved,),
+              handlers=((OrderSubmitted, risk.review_order),), doc="direction policy and position limits")
+_EXECUTION = Stage("execution", "shared", "sparse", consumes=(OrderApproved, FillQuote),
+                   produces=(OrderFilled, OrderRejected),
+                   handlers=((OrderApproved, execution.accept_order), (FillQuote, execution.fill_pending)),
+                   doc="one fill model; a book of pending orders per lane")
+_LEDGER = Stage("ledger", "lane", "dense", consumes=(OrderFilled,), produces=(Trades,),
+                doc="equity marked at every close, trades matched first in, first out")
+
 FULL_BACKTEST = validate(Pattern(
     "full_backtest",
-    (
-        Stage("data", "shared", "dense", produces=(BarClosed, FillQuote),
-              doc="market data: bars, and the quotes pending orders meet"),
-        Stage("feature_hub", "shared", "dense", consumes=(BarClosed,), produces=(FeaturesComputed,),
-              doc="each distinct feature computed once"),
-        Stage("strategy", "lane", "dense", consumes=(FeaturesComputed,), produces=(SignalChanged,),
-              doc="stateless signals; only changes leave the stage"),
-        Stage("portfolio", "lane", "sparse", consumes=(SignalChanged, OrderFilled),
-              produces=(OrderSubmitted,),
-              handlers=((SignalChanged, portfolio.submit_order), (OrderFilled, portfolio.apply_fill)),
-              doc="turns signal changes into orders; pays for fills"),
-        Stage("risk", "lane", "sparse", consumes=(OrderSubmitted,), produces=(OrderApproved,),
-              handlers=((OrderSubmitted, risk.review_order),), doc="direction policy and position limits"),
-        Stage("execution", "shared", "sparse", consumes=(OrderApproved, FillQuote),
-              produces=(OrderFilled, OrderRejected),
-              handlers=((OrderApproved, execution.accept_order), (FillQuote, execution.fill_pending)),
-              doc="one fill model; a book of pending orders per lane"),
-        Stage("ledger", "lane", "dense", consumes=(OrderFilled,), produces=(Trades,),
-              doc="equity marked at every close, trades matched first in, first out"),
-    ),
+    (_DATA, _FEATURE_HUB, _STRATEGY, _PORTFOLIO, _RISK, _EXECUTION, _LEDGER),
     sinks=(OrderRejected, Trades),
     feedback=(OrderFilled,),
     doc="data → FeatureHub → strategies → portfolios → risk → execution → portfolios → ledger",
 ))
 
-PATTERNS: dict[str, Pattern] = {FULL_BACKTEST.name: FULL_BACKTEST}
+SIGNAL_GENERATION = validate(Pattern(
+    "signal_generation",
+    (Stage("data", "shared", "dense", produces=(BarClosed,), doc="market data"), _FEATURE_HUB, _STRATEGY),
+    sinks=(SignalChanged,),
+    doc="data → FeatureHub → strategies → signal store (only the bars where a signal changes)",
+))
+
+SIGNAL_REPLAY = validate(Pattern(
+    "signal_replay",
+    (Stage("signal_store", "shared", "dense", produces=(SignalChanged,), doc="stored signal changes, read back"),
+     Stage("data", "shared", "dense", produces=(FillQuote,), doc="the quotes pending orders meet"),
+     _PORTFOLIO, _RISK, _EXECUTION, _LEDGER),
+    sinks=(OrderRejected, Trades),
+    feedback=(OrderFilled,),
+    doc="signal store → portfolios → risk → execution → portfolios → ledger (no features, no strategies)",
+))
+
+PATTERNS: dict[str, Pattern] = {p.name: p for p in (FULL_BACKTEST, SIGNAL_GENERATION, SIGNAL_REPLAY)}

@@ -10,7 +10,7 @@ import pyarrow as pa
 from fp.registry import lookup
 from state.plan import Plan
 
-__all__ = ["format_plan", "format_table", "format_top"]
+__all__ = ["format_plan", "format_store", "format_table", "format_top"]
 
 _SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct", "final_equity")
 
@@ -90,3 +90,15 @@ def format_plan(plan: Plan) -> str:
         lines.append(f"  {section.type}: {fixed}" + (f"; grid {grid}" if grid else ""))
     lines.append(f"  objective: {spec.objective}")
     return "\n".join(lines)
+
+
+def format_store(store) -> str:
+    """What a signal generation stored: changes, combinations, and the saving over a dense store."""
+    m = store.manifest
+    bars = ", ".join(f"{s}: {n} bars" for s, n in m["data"]["bars"].items())
+    dense = store.dense_size
+    ratio = dense / store.n_changes if store.n_changes else float("inf")
+    return (f"stored {store.n_changes:,} signal changes of {store.combos.num_rows} combination(s) on "
+            f"{m['data']['source']} ({bars}) in {m['run_seconds']:.2f} s\n"
+            f"a dense store would hold {dense:,} values: the sparse store keeps "
+            f"{store.n_changes / dense:.2%} of them ({ratio:,.0f}× fewer)")

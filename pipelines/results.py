@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from state.errors import AdmfError
 from state.market import MarketData
 from state.plan import Plan
 
-__all__ = ["RunDirError", "RunResult", "check_run_dir", "objective_values", "write_run"]
+__all__ = ["RunDirError", "RunResult", "check_run_dir", "objective_values", "write_dir", "write_run"]
 
 
 class RunDirError(AdmfError, OSError):
@@ -87,7 +88,12 @@ def check_run_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
-    """Write ``result`` to ``out_dir`` atomically and return it as a Path.
+    """Write ``result`` (results, trades, manifest) to ``out_dir`` atomically; see :func:`write_dir`."""
+    return write_dir(out_dir, {"results.parquet": result.results, "trades.parquet": result.trades}, result.manifest)
+
+
+def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manifest: Mapping[str, Any]) -> Path:
+    """Write Parquet ``tables`` (file name -> table) and ``manifest.json`` to ``out_dir`` atomically.
 
     ``out_dir`` must pass :func:`check_run_dir`. The files are written into a new hidden sibling
     folder, which is then renamed to ``out_dir``; on any failure that folder is removed, so
@@ -103,10 +109,10 @@ def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
         raise RunDirError(f"{out}: cannot create the run folder ({exc.strerror or exc}); choose another --out") \
             from None
     try:
-        pq.write_table(result.results, tmp / "results.parquet")
-        pq.write_table(result.trades, tmp / "trades.parquet")
+        for name, table in tables.items():
+            pq.write_table(table, tmp / name)
         with open(tmp / "manifest.json", "w") as f:
-            json.dump(result.manifest, f, indent=2, sort_keys=True, default=_json_default)
+            json.dump(manifest, f, indent=2, sort_keys=True, default=_json_default)
             f.write("\n")
         if out.exists():
             out.rmdir()  # an empty folder (check_run_dir); a file added since makes this fail

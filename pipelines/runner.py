@@ -7,6 +7,7 @@ the ledger marks equity and matches trades; metrics are computed per lane. Pure 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,11 @@ from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.portfolio import LaneSettings
 
-__all__ = ["lane_settings", "run_plan", "signal_of"]
+__all__ = ["SignalSource", "computed_signals", "lane_settings", "run_plan", "signal_of"]
+
+#: Where a run's signal changes come from: ``source(plan, bars)`` gives, for one symbol, a function
+#: from a combination to its ``(bars, targets)`` changes.
+SignalSource = Callable[[Plan, Bars], Callable[[Combination], tuple[np.ndarray, np.ndarray]]]
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
 
@@ -53,14 +58,35 @@ def signal_of(strategy_name: str, params: dict, features: dict) -> np.ndarray:
     return np.asarray(strategy.signal(params, values), dtype=np.float64)
 
 
-def run_plan(plan: Plan, market: MarketData) -> tuple[pa.Table, pa.Table]:
-    """Run every lane of ``plan`` on ``market``: the results and trades tables."""
+def computed_signals(plan: Plan, bars: Bars) -> Callable[[Combination], tuple[np.ndarray, np.ndarray]]:
+    """The backtest's signal source: the FeatureHub computes the plan's features once for the
+    symbol, and each distinct strategy point's signal is computed once (settings grids share it)."""
+    features = compute_features(bars, plan.features)
+    cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
+        key = (combo.strategy, combo.strategy_params)
+        if key not in cache:
+            strategy = lookup("strategy", combo.strategy)
+            cache[key] = signal_changes(signal_of(combo.strategy, dict(combo.strategy_params), features),
+                                        strategy.trigger)
+        return cache[key]
+    return changes
+
+
+def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> tuple[pa.Table, pa.Table]:
+    """Run every lane of ``plan`` on ``market``: the results and trades tables.
+
+    ``signals`` supplies each combination's signal changes (computed by default; a replay reads
+    them from a store).
+    """
     container = container_for(PATTERNS[plan.pattern])
     settings = lane_settings(plan.combos)
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys = [], []
     for symbol_index, bars in enumerate(market.bars):
-        folded = _fold_symbol(plan, bars, settings, container)
+        changes_of = signals(plan, bars)
+        folded = fold_sparse(container, settings, [changes_of(c) for c in plan.combos], bars)
         years = float(bars.time[-1] - bars.time[0]) / _YEAR_NS if len(bars) > 1 else 0.0
         fill_at = folded.lane_bounds(len(plan.combos), folded.fills.lane)
         trade_at = folded.lane_bounds(len(plan.combos), folded.trades.lane)
@@ -87,20 +113,6 @@ def run_plan(plan: Plan, market: MarketData) -> tuple[pa.Table, pa.Table]:
     return results, trades.take(np.lexsort((np.arange(len(lane)), symbol, lane)))
 
 
-def _fold_symbol(plan: Plan, bars: Bars, settings: LaneSettings, container) -> Folded:
-    features = compute_features(bars, plan.features)
-    cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-    changes = []
-    for combo in plan.combos:
-        key = (combo.strategy, combo.strategy_params)
-        if key not in cache:
-            strategy = lookup("strategy", combo.strategy)
-            signal = signal_of(combo.strategy, dict(combo.strategy_params), features)
-            cache[key] = signal_changes(signal, strategy.trigger)
-        changes.append(cache[key])
-    return fold_sparse(container, settings, changes, bars)
-
-
 def _param_columns(plan: Plan) -> tuple[list[str], list[str]]:
     strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
     classifier_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.classifier_params))
@@ -114,7 +126,7 @@ def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]
         row["classifier"] = combo.classifier
         row.update({f"classifier_{k}" if k in row else k: v for k, v in combo.classifier_params})
     settings = dict(combo.settings)
-    row.update({name: settings[name] for name in plan.varying})
+    row.update({column: settings[column.split("_", 1)[1]] for column in plan.varying})
     row.update(m)
     return row
 

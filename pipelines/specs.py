@@ -8,7 +8,8 @@ expected``), e.g. ``strategies[0].parameters.lookback_period=-5: must be an inte
 
 Grammar (every section but ``strategies`` optional)::
 
-    workflow: {type: backtest | optimization, base_pattern: full_backtest}
+    workflow: {type: backtest | optimization | signal_generation | signal_replay, base_pattern: full_backtest}
+    signals: runs/my-signals        (signal_replay only: the store to replay; no strategies then)
     data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
            start: 2006-01-01, end: 2010-12-31, periods_per_year: 252}
           (at most one of dataset, path, paths; none means the bundled GOOG data)
@@ -55,7 +56,7 @@ from state.spec import Axis, ComponentSpec, DataSpec, Spec, WorkflowSpec
 __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 
 _TOP_KEYS = ("classifiers", "constraints", "data", "execution", "objective", "portfolio", "risk",
-             "strategies", "top", "workflow")
+             "signals", "strategies", "top", "workflow")
 _WORKFLOW_KEYS = ("base_pattern", "type")
 _DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "start", "symbol")
 _DATA_SOURCES = ("dataset", "path", "paths")
@@ -63,7 +64,9 @@ _ENTRY_KEYS = ("constraints", "parameters", "type")
 _SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
 _ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
 
-_WORKFLOW_TYPE = Param("type", "str", "backtest", choices=("backtest", "optimization"))
+_WORKFLOW_TYPE = Param("type", "str", "backtest",
+                       choices=("backtest", "optimization", "signal_generation", "signal_replay"))
+_FIXED_BY_STORE = ("strategies", "classifiers", "constraints")
 _BASE_PATTERN = Param("base_pattern", "str", "full_backtest", choices=("full_backtest",))
 _PERIODS_PER_YEAR = Param("periods_per_year", "float", None, minimum=0.0, exclusive_minimum=True)
 _TOP = Param("top", "int", 10, minimum=1)
@@ -134,13 +137,15 @@ def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str 
         raise SpecError("", f"{source}: a spec must be a mapping with at least a 'strategies' list; got {got}")
     _require_known_keys(doc, "", _TOP_KEYS)
     workflow = _workflow(doc.get("workflow", {}))
+    signals = _workflow_sections(workflow, doc, base_dir)
     data = _data(doc["data"], base_dir) if "data" in doc else DataSpec(base_dir=base_dir)
     portfolio, execution, risk = (_settings(name, doc.get(name, {})) for name in _SETTINGS_SECTIONS)
     _check_fraction_needs_fixed_fraction(doc.get("portfolio", {}), portfolio)
-    if "strategies" not in doc:
+    replay = workflow.type == "signal_replay"
+    if "strategies" not in doc and not replay:
         raise SpecError("strategies", "required: list the strategies to run, e.g. "
                                       "[{type: sma_crossover, parameters: {fast_period: 10}}]")
-    entries = {section: _entries(section, kind, doc.get(section, []), required=section == "strategies")
+    entries = {section: _entries(section, kind, doc.get(section, []), required=section == "strategies" and not replay)
                for section, kind in _ENTRY_LISTS}
     top_constraints = _constraints(doc.get("constraints", []), "constraints")
     _require_each_applies(top_constraints, entries["strategies"])
@@ -160,6 +165,7 @@ def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str 
         top=_TOP.check(doc.get("top", _TOP.default), "top"),
         source=source,
         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str),
+        signals=signals,
     )
 
 
@@ -228,6 +234,31 @@ def _workflow(raw: Any) -> WorkflowSpec:
         base_pattern=_BASE_PATTERN.check(section.get("base_pattern", _BASE_PATTERN.default),
                                          "workflow.base_pattern"),
     )
+
+
+def _workflow_sections(workflow: WorkflowSpec, doc: Mapping, base_dir: str) -> str | None:
+    """Sections each workflow mode owns; returns the resolved signal store path of a replay.
+
+    A replay's strategies are fixed by its store; signal generation stops before portfolios, so
+    portfolio, execution and risk settings belong to the replay.
+    """
+    if workflow.type == "signal_replay":
+        for key in _FIXED_BY_STORE:
+            if key in doc:
+                raise SpecError(key, "a signal replay's strategies are fixed by its signal store; remove this "
+                                     "section (every stored combination is replayed over the settings grid)")
+        if "signals" not in doc:
+            raise SpecError("signals", "required for workflow.type: signal_replay: the folder a "
+                                       "signal_generation run wrote, e.g. signals: runs/my-signals")
+        return os.path.normpath(os.path.join(base_dir, _text(doc["signals"], "signals", what="path")))
+    if "signals" in doc:
+        raise SpecError("signals", "only applies with workflow.type: signal_replay")
+    if workflow.type == "signal_generation":
+        for key in _SETTINGS_SECTIONS:
+            if key in doc:
+                raise SpecError(key, "signal generation stops at signals; give portfolio, execution and risk "
+                                     "settings (and their grids) to the signal_replay spec")
+    return None
 
 
 def _data(raw: Any, base_dir: str) -> DataSpec:

@@ -1,8 +1,9 @@
-"""The library entry points: ``plan`` and ``run`` a spec given as a path, YAML text, mapping or Spec.
+"""The library entry points: plan, run, generate signals and replay them, for a spec given as a
+path, a mapping or a Spec.
 
-``run`` is the whole effectful pipeline: load the spec and the data, compile the plan, run it,
-and (when ``out`` is given) write the run directory atomically. Everything between loading and
-writing is pure.
+Each is the whole effectful pipeline of its workflow: load the spec and the data, compile the
+plan, run it, and (when ``out`` is given) write the folder atomically. Everything between loading
+and writing is pure.
 """
 from __future__ import annotations
 
@@ -16,17 +17,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipelines.compiler import plan_from_spec
+import attrs
+
+from pipelines.compiler import plan_from_spec, replay_plan
 from pipelines.data import load_market_data
 from pipelines.results import RunResult, check_run_dir, write_run
-from pipelines.runner import run_plan
+from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
+from pipelines.store import SignalStore, read_store, store_signals, write_store
 from state.errors import SpecError
 from state.market import MarketData
 from state.plan import Plan
-from state.spec import Spec
+from state.spec import DataSpec, Spec
 
-__all__ = ["load_spec", "plan", "run"]
+__all__ = ["generate_signals", "load_spec", "plan", "replay", "run"]
 
 SpecLike = Spec | Mapping | str | os.PathLike
 
@@ -47,19 +51,24 @@ def plan(spec: SpecLike) -> Plan:
     return plan_from_spec(load_spec(spec))
 
 
-def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None) -> RunResult:
-    """Run a spec and return its :class:`RunResult`; write the run directory when ``out`` is given.
+def run(spec: SpecLike, *, out: str | os.PathLike | None = None,
+        market: MarketData | None = None) -> RunResult | SignalStore:
+    """Run a spec's workflow; write its folder when ``out`` is given.
 
-    ``market`` overrides the spec's data section (power users composing pipelines in code).
+    ``backtest`` and ``optimization`` return a :class:`RunResult`, ``signal_generation`` the
+    :class:`SignalStore` (see :func:`generate_signals`), ``signal_replay`` a :class:`RunResult`
+    (see :func:`replay`). ``market`` overrides the spec's data section (data composed in code).
     The spec, then ``out`` (see :func:`pipelines.results.check_run_dir`) are checked before any data
-    is read, so a bad spec or output folder fails fast; a spec with classifiers is refused.
+    is read, so a bad spec or output folder fails fast.
     """
+    spec = load_spec(spec)
+    if spec.workflow.type == "signal_generation":
+        return generate_signals(spec, out=out, market=market)
+    if spec.workflow.type == "signal_replay":
+        return replay(spec, out=out, market=market)
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    spec = load_spec(spec)
-    if spec.classifiers:
-        raise SpecError("classifiers", "running regime classifiers is not implemented yet; "
-                                       "`admf plan` shows their grid — remove the section to run the strategies alone")
+    _refuse_classifiers(spec)
     if out is not None:
         check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
@@ -70,6 +79,85 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     if out is not None:
         write_run(result, out)
     return result
+
+
+def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
+                     market: MarketData | None = None) -> SignalStore:
+    """Compute every strategy combination's signal once and keep only its changes (a store).
+
+    Any spec with strategies works (its settings are ignored: signals do not depend on them);
+    ``out`` writes the store folder for ``signal_replay`` specs to read.
+    """
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    spec = load_spec(spec)
+    _refuse_classifiers(spec)
+    if not spec.strategies:
+        raise SpecError("strategies", "signal generation needs strategies to generate signals for")
+    spec = attrs.evolve(spec, workflow=attrs.evolve(spec.workflow, type="signal_generation"))
+    if out is not None:
+        check_run_dir(out)
+    market = market if market is not None else load_market_data(spec.data)
+    the_plan = plan_from_spec(spec, symbols=market.symbols)
+    changes = []
+    for bars in market.bars:
+        source = computed_signals(the_plan, bars)
+        changes += [(combo, bars, source(combo)) for combo in the_plan.combos]
+    manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
+    manifest["data"]["spec"] = _portable(spec.data)
+    store = store_signals(the_plan, market, changes, manifest)
+    if out is not None:
+        write_store(store, out)
+    return store
+
+
+def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.PathLike | None = None,
+           market: MarketData | None = None) -> RunResult:
+    """Replay a signal store through portfolio, risk and execution over the spec's settings grid.
+
+    Every stored combination × every settings point is one result row. No feature or signal is
+    computed. The store is ``store`` or read from the spec's ``signals`` folder; the data is
+    ``market``, the spec's data section, or — when the spec has none — the store's, and must be
+    the data the store was generated on.
+    """
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    spec = load_spec(spec)
+    if spec.workflow.type != "signal_replay":
+        raise SpecError("workflow.type", f"{spec.workflow.type!r}: replay needs workflow.type: signal_replay")
+    if out is not None:
+        check_run_dir(out)
+    store = store if store is not None else read_store(spec.signals)
+    if market is None:
+        market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
+    store.check_data(market)
+    the_plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
+    results, trades = run_plan(the_plan, market, signals=store.source())
+    manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
+    manifest["signals"] = {"path": spec.signals, "changes": store.n_changes,
+                           "combinations": store.combos.num_rows}
+    result = RunResult(the_plan, market, results, trades, manifest)
+    if out is not None:
+        write_run(result, out)
+    return result
+
+
+def _refuse_classifiers(spec: Spec) -> None:
+    if spec.classifiers:
+        raise SpecError("classifiers", "running regime classifiers is not implemented yet; "
+                                       "`admf plan` shows their grid — remove the section to run the strategies alone")
+
+
+def _portable(data: DataSpec) -> dict[str, Any]:
+    """The data spec with absolute paths, as plain data (a replay reloads exactly this data)."""
+    base = os.path.abspath(data.base_dir)
+    return {
+        "dataset": data.dataset,
+        "path": os.path.join(base, data.path) if data.path else None,
+        "paths": [[symbol, os.path.join(base, path)] for symbol, path in data.paths],
+        "symbol": data.symbol, "start": data.start, "end": data.end,
+        "periods_per_year": data.periods_per_year, "base_dir": base,
+    }
 
 
 def _spec_sha256(spec: Spec) -> str:

@@ -3,7 +3,7 @@
 Only data and validation live here; behaviour lives in :mod:`fp` (pure functions) and effects in
 :mod:`pipelines`.
 """
-from state.errors import AdmfError, DataError, MissingExtraError, PatternError, SpecError
+from state.errors import AdmfError, DataError, MissingExtraError, PatternError, SpecError, StoreError
 from state.events import (
     REJECTION_REASONS,
     FeaturesComputed,
@@ -51,6 +51,7 @@ __all__ = [
     "SignalChanged",
     "Spec",
     "SpecError",
+    "StoreError",
     "Trades",
     "WorkflowSpec",
 ]

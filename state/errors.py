@@ -7,7 +7,7 @@ or a file and row) and *what to do*.
 """
 from __future__ import annotations
 
-__all__ = ["AdmfError", "DataError", "MissingExtraError", "PatternError", "SpecError"]
+__all__ = ["AdmfError", "DataError", "MissingExtraError", "PatternError", "SpecError", "StoreError"]
 
 
 class AdmfError(Exception):
@@ -33,6 +33,10 @@ class DataError(AdmfError, ValueError):
         self.message = message
         where = f"{source}, line {line}" if line is not None else source
         super().__init__(f"{where}: {message}")
+
+
+class StoreError(AdmfError, ValueError):
+    """A signal store is missing, corrupt, or does not match the data it is replayed on."""
 
 
 class PatternError(AdmfError, ValueError):

@@ -59,7 +59,8 @@ class Plan:
 
     Lanes are (combination, symbol) pairs in combination-major order; ``naive_feature_count`` is
     how many feature computations one-container-per-lane would do, ``len(features)`` how many the
-    shared FeatureHub does.
+    shared FeatureHub does. ``varying`` names the gridded settings as result columns,
+    ``<section>_<parameter>`` (``execution_commission``), apart from the metrics.
     """
 
     spec: Spec

@@ -64,7 +64,9 @@ class DataSpec:
 
 @attrs.frozen
 class WorkflowSpec:
-    """``type`` is the workflow mode (``backtest``, ``optimization``, ...); ``base_pattern`` the pattern it runs."""
+    """``type`` is the workflow mode: ``backtest`` and ``optimization`` run the full backtest,
+    ``signal_generation`` stops at signals and stores them, ``signal_replay`` replays a store through
+    portfolio, risk and execution; ``base_pattern`` is the pattern a backtest runs."""
 
     type: str = "backtest"
     base_pattern: str = "full_backtest"
@@ -72,7 +74,8 @@ class WorkflowSpec:
 
 @attrs.frozen
 class Spec:
-    """A whole validated spec. ``document`` is the normalised spec as canonical JSON (for manifests)."""
+    """A whole validated spec. ``document`` is the normalised spec as canonical JSON (for manifests);
+    ``signals`` is the signal store a ``signal_replay`` workflow reads (resolved path)."""
 
     workflow: WorkflowSpec
     data: DataSpec
@@ -86,6 +89,7 @@ class Spec:
     top: int = 10
     source: str = "<mapping>"
     document: str = "{}"
+    signals: str | None = None
 
     @property
     def settings(self) -> tuple[ComponentSpec, ...]:

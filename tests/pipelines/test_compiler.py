@@ -39,7 +39,7 @@ def test_settings_grids_multiply_combinations_and_are_reported_as_varying():
     plan = plan_of({"execution": {"commission": [0.0, 0.001, 0.002]},
                     "strategies": [{"type": "momentum", "parameters": {"lookback_period": [5, 10]}}]})
     assert 6 == len(plan.combos)
-    assert ("commission",) == plan.varying
+    assert ("execution_commission",) == plan.varying
 
 
 def test_combination_ids_are_stable_and_do_not_depend_on_other_grid_points():

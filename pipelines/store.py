@@ -1,0 +1,236 @@
+"""Signal stores: what a ``signal_generation`` run keeps, sparsely, for replays to read back.
+
+A store is a folder with
+
+* ``signals.parquet`` — one row per signal *change*: ``combo_id`` (the signal id: a combination
+  without settings), ``symbol``, ``bar_index``, ``time``, ``value`` (the new target), sorted by
+  combination, symbol and bar;
+* ``combos.parquet`` — one row per stored combination: ``combo_id``, ``strategy``, the strategy's
+  parameters as columns and exactly as JSON (``parameters``), ``classifier`` and
+  ``classifier_parameters`` likewise;
+* ``manifest.json`` — ``kind`` (``admf.signal-store``), ``version``, the spec, the data it was
+  generated on (source, the data spec, sha256, symbols, bars per symbol, periods per year), the
+  number of changes and the size of the equivalent dense store.
+
+Expanding a store's changes back to one target per bar gives the dense signal (law, tested). A
+replay refuses a store it cannot trust: missing files, unreadable or inconsistent tables, or data
+whose fingerprint or bar counts differ from the data the store was generated on.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.compiler import signal_id
+from pipelines.results import write_dir
+from state.errors import StoreError
+from state.market import Bars, MarketData
+from state.plan import Combination, Plan
+from state.spec import DataSpec
+
+__all__ = ["STORE_KIND", "SignalStore", "read_store", "store_signals", "write_store"]
+
+STORE_KIND = "admf.signal-store"
+STORE_VERSION = 1
+
+_SIGNAL_SCHEMA = pa.schema([
+    ("combo_id", pa.string()), ("symbol", pa.string()), ("bar_index", pa.int64()),
+    ("time", pa.timestamp("ns")), ("value", pa.float64()),
+])
+
+
+@attrs.frozen(eq=False)
+class SignalStore:
+    """A signal store in memory: its tables, its manifest, and the changes grouped per lane."""
+
+    combos: pa.Table
+    signals: pa.Table
+    manifest: dict[str, Any]
+    changes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def n_changes(self) -> int:
+        return self.signals.num_rows
+
+    @property
+    def dense_size(self) -> int:
+        """Values a dense store would hold: one per combination, symbol and bar."""
+        return int(self.manifest["dense_size"])
+
+    def combinations(self) -> tuple[Combination, ...]:
+        """The stored combinations (strategy and classifier with parameters, no settings)."""
+        out = []
+        for row in self.combos.to_pylist():
+            params = tuple((k, v) for k, v in json.loads(row["parameters"]))
+            cparams = tuple((k, v) for k, v in json.loads(row["classifier_parameters"]))
+            out.append(Combination(row["combo_id"], row["strategy"], params, (), row["classifier"], cparams, "signals"))
+        return tuple(out)
+
+    def data_spec(self) -> DataSpec:
+        """The data section the store was generated on (a replay without ``data`` uses it)."""
+        fields = dict(self.manifest["data"]["spec"])
+        fields["paths"] = tuple(tuple(pair) for pair in fields.get("paths", ()))
+        return DataSpec(**fields)
+
+    def check_data(self, market: MarketData) -> None:
+        """Refuse to replay on data other than the data the store was generated on."""
+        data = self.manifest["data"]
+        bars = {b.symbol: len(b) for b in market.bars}
+        if data["sha256"] != market.sha256 or data["bars"] != bars:
+            raise StoreError(
+                f"the signal store was generated on data {data['sha256'][:12]}… ({_describe(data['bars'])}) "
+                f"but the replay's data is {market.sha256[:12]}… ({_describe(bars)}); replay on the same data "
+                "(omit the data section to use the store's) or generate the signals again")
+
+    def source(self) -> Callable[[Plan, Bars], Callable[[Combination], tuple[np.ndarray, np.ndarray]]]:
+        """A signal source for ``pipelines.runner.run_plan`` reading the stored changes."""
+        def for_symbol(plan: Plan, bars: Bars):
+            return lambda combo: self.changes[(signal_id(combo), bars.symbol)]
+        return for_symbol
+
+
+def _describe(bars: dict) -> str:
+    return ", ".join(f"{s}: {n} bars" for s, n in bars.items())
+
+
+def store_signals(plan: Plan, market: MarketData, changes: Iterable[tuple[Combination, Bars, tuple]],
+                  manifest: dict[str, Any]) -> SignalStore:
+    """A store from generated changes ``(combination, bars of a symbol, (bar_indices, values))``."""
+    parts, grouped = [], {}
+    for combo, bars, (index, values) in changes:
+        grouped[(combo.combo_id, bars.symbol)] = (index, values)
+        parts.append(pa.table({
+            "combo_id": pa.array(np.full(len(index), combo.combo_id, dtype=object), pa.string()),
+            "symbol": pa.array(np.full(len(index), bars.symbol, dtype=object), pa.string()),
+            "bar_index": pa.array(index, pa.int64()),
+            "time": pa.array(bars.time[index], pa.timestamp("ns")),
+            "value": pa.array(values, pa.float64()),
+        }, schema=_SIGNAL_SCHEMA))
+    signals = pa.concat_tables(parts) if parts else _SIGNAL_SCHEMA.empty_table()
+    n_bars = sum(len(b) for b in market.bars)
+    manifest = {**manifest, "kind": STORE_KIND, "version": STORE_VERSION, "changes": signals.num_rows,
+                "dense_size": len(plan.combos) * n_bars}
+    return SignalStore(_combos_table(plan.combos), signals, manifest, grouped)
+
+
+def _combos_table(combos: Iterable[Combination]) -> pa.Table:
+    combos = list(combos)
+    names = list(dict.fromkeys(k for c in combos for k, _ in c.strategy_params))
+    columns: dict[str, list] = {
+        "combo_id": [c.combo_id for c in combos],
+        "strategy": [c.strategy for c in combos],
+        "parameters": [json.dumps([list(p) for p in c.strategy_params]) for c in combos],
+        "classifier": [c.classifier for c in combos],
+        "classifier_parameters": [json.dumps([list(p) for p in c.classifier_params]) for c in combos],
+    }
+    for name in names:
+        if name not in columns:
+            columns[name] = [dict(c.strategy_params).get(name) for c in combos]
+    return pa.table(columns)
+
+
+def write_store(store: SignalStore, out_dir: str | os.PathLike) -> Path:
+    """Write ``store`` to ``out_dir`` atomically (nothing is left behind on failure)."""
+    return write_dir(out_dir, {"signals.parquet": store.signals, "combos.parquet": store.combos}, store.manifest)
+
+
+def read_store(path: str | os.PathLike) -> SignalStore:
+    """Read and validate the store at ``path``; :class:`StoreError` says what is wrong and where."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise StoreError(f"{folder}: no signal store here (no such folder); give the --out folder of a "
+                         "signal_generation run")
+    manifest = _manifest(folder)
+    signals = _table(folder / "signals.parquet")
+    combos = _table(folder / "combos.parquet")
+    _require_columns(folder / "signals.parquet", signals, [f.name for f in _SIGNAL_SCHEMA])
+    _require_columns(folder / "combos.parquet", combos,
+                     ["combo_id", "strategy", "parameters", "classifier", "classifier_parameters"])
+    try:
+        signals = signals.select([f.name for f in _SIGNAL_SCHEMA]).cast(_SIGNAL_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise StoreError(f"{folder / 'signals.parquet'}: columns of the wrong type ({exc})") from None
+    if signals.num_rows != manifest.get("changes"):
+        raise StoreError(f"{folder / 'signals.parquet'}: holds {signals.num_rows} changes but the manifest says "
+                         f"{manifest.get('changes')}; the store is corrupt, generate it again")
+    grouped = _group(folder, signals, combos, manifest)
+    store = SignalStore(combos, signals, manifest, grouped)
+    try:
+        store.combinations()
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{folder / 'combos.parquet'}: unreadable parameters ({exc})") from None
+    return store
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing; {folder} is not a complete signal store") from None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable ({exc}); the store is corrupt, generate it again") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != STORE_KIND:
+        raise StoreError(f"{path}: not a signal store manifest (kind {manifest.get('kind') if isinstance(manifest, dict) else None!r}, "
+                         f"expected {STORE_KIND!r}); give the --out folder of a signal_generation run")
+    if manifest.get("version") != STORE_VERSION:
+        raise StoreError(f"{path}: store version {manifest.get('version')!r}, this admf reads version {STORE_VERSION}")
+    data = manifest.get("data")
+    if not isinstance(data, dict) or not {"sha256", "bars", "spec"} <= set(data):
+        raise StoreError(f"{path}: the data section is incomplete; the store is corrupt, generate it again")
+    return manifest
+
+
+def _table(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing; the signal store is incomplete") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"{path}: not a readable Parquet file ({exc}); the store is corrupt") from None
+
+
+def _require_columns(path: Path, table: pa.Table, names: list[str]) -> None:
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise StoreError(f"{path}: missing columns {missing}; the store is corrupt, generate it again")
+
+
+def _group(folder: Path, signals: pa.Table, combos: pa.Table, manifest: dict) -> dict:
+    """Changes per (signal id, symbol), checked: known ids and symbols, bars increasing and in range."""
+    bars = manifest["data"]["bars"]
+    ids = combos.column("combo_id").to_pylist()
+    if len(set(ids)) != len(ids):
+        raise StoreError(f"{folder / 'combos.parquet'}: repeats a combo_id; the store is corrupt")
+    grouped: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {
+        (cid, symbol): (np.empty(0, np.int64), np.empty(0)) for cid in ids for symbol in bars}
+    if not signals.num_rows:
+        return grouped
+    combo = signals.column("combo_id").to_numpy(zero_copy_only=False)
+    symbol = signals.column("symbol").to_numpy(zero_copy_only=False)
+    index = signals.column("bar_index").to_numpy()
+    value = signals.column("value").to_numpy()
+    key_change = np.flatnonzero((combo[1:] != combo[:-1]) | (symbol[1:] != symbol[:-1])) + 1
+    starts = np.concatenate(([0], key_change, [len(combo)]))
+    where = folder / "signals.parquet"
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        key = (combo[lo], symbol[lo])
+        if key not in grouped:
+            raise StoreError(f"{where}, row {lo + 1}: combination {key[0]!r} on {key[1]!r} is not in the store's "
+                             "combos or data; the store is corrupt")
+        if len(grouped[key][0]):
+            raise StoreError(f"{where}, row {lo + 1}: the rows of {key} are not contiguous; the store is corrupt")
+        i, v = index[lo:hi], value[lo:hi]
+        if np.any(np.diff(i) <= 0) or i[0] < 0 or i[-1] >= bars[key[1]] or not np.all(np.isfinite(v)):
+            raise StoreError(f"{where}, rows {lo + 1}..{hi}: bar indices of {key} not increasing within the "
+                             f"{bars[key[1]]} bars, or values not finite; the store is corrupt")
+        grouped[key] = (i.astype(np.int64), v.astype(np.float64))
+    return grouped

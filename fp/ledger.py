@@ -122,12 +122,13 @@ def trades_from_fills(
     last = np.flatnonzero(np.append(first[1:], True)) if n else np.empty(0, np.int64)
     still_open = last[position_after[last] != 0.0]
     lot_episode = episode[lots]
-    # closes in episode order: real ones (a fill row) and one virtual close per still-open lane (row -1)
-    close_row = np.concatenate((closes, np.full(len(still_open), -1, np.int64)))
-    close_episode = np.concatenate((episode[closes] - starts[closes], episode[still_open]))
-    close_units = np.concatenate((closed[closes], np.abs(position_after[still_open])))
-    by_episode = np.argsort(close_episode, kind="stable")
-    close_row, close_episode, close_units = close_row[by_episode], close_episode[by_episode], close_units[by_episode]
+    # closes in episode order: real ones (a fill row) and one virtual close per still-open lane (row -1),
+    # each virtual close after the real closes of its (the lane's last) episode
+    real_episode = episode[closes] - starts[closes]
+    at = np.searchsorted(real_episode, episode[still_open], side="right")
+    close_row = np.insert(closes, at, -1)
+    close_episode = np.insert(real_episode, at, episode[still_open])
+    close_units = np.insert(closed[closes], at, np.abs(position_after[still_open]))
     lot_end = _within(lot_episode, opened[lots])
     close_end = _within(close_episode, close_units)
     # the last close of an episode ends exactly where its lots end (no rounding slivers)
@@ -138,10 +139,11 @@ def trades_from_fills(
         ends = np.append(close_episode[1:] != close_episode[:-1], True)
         close_end[ends] = totals[close_episode[ends]]
     # elementary intervals of the merged breakpoints: each is one lot's units closed by one close
+    # (both lists are sorted by episode then position; the stable sort keeps lots first on ties)
     kind = np.concatenate((np.zeros(len(lots), np.int8), np.ones(len(close_end), np.int8)))
     ep = np.concatenate((lot_episode, close_episode))
     at = np.concatenate((lot_end, close_end))
-    order = np.lexsort((kind, at, ep))
+    order = np.lexsort((at, ep))
     kind, ep, at = kind[order], ep[order], at[order]
     prev = np.concatenate(([0.0], at[:-1]))
     prev[np.concatenate(([True], ep[1:] != ep[:-1]))] = 0.0
@@ -162,10 +164,9 @@ def trades_from_fills(
     marked = np.where(real, exit_price, mark_price[trade_lane])
     signed = side * length
     pnl = signed * (marked - price[lot_row]) - entry_fee - exit_fee
-    result = Trades(trade_lane, bar[lot_row], price[lot_row], np.where(real, bar[at_row], -1), exit_price,
-                    signed, pnl, real)
-    by = np.lexsort((~real, np.where(real, row, n), trade_lane))
-    return result.take(by)
+    # episodes follow the fills (lane, then time) and an episode's pieces follow its closes: sorted already
+    return Trades(trade_lane, bar[lot_row], price[lot_row], np.where(real, bar[at_row], -1), exit_price,
+                  signed, pnl, real)
 
 
 def _within(group: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -188,7 +188,16 @@ def signal_changes(signal: np.ndarray, trigger: str) -> tuple[np.ndarray, np.nda
     >>> signal_changes(np.array([np.nan, -1.0, np.nan, 1.0]), "level")[0].tolist()
     [1, 3]
     """
-    defined = np.flatnonzero(signal == signal)  # not NaN
+    defined = signal == signal  # not NaN
+    first = int(np.argmax(defined)) if len(signal) else 0
+    if len(signal) and defined[first] and defined[first:].all():
+        # the common case: NaN only while warming up, so compare neighbours in place
+        values = signal[first:]
+        reference = values[:-1] if trigger == "change" else np.concatenate(([0.0], values[:-1]))
+        offset = 1 if trigger == "change" else 0
+        moved = np.flatnonzero(values[offset:] != reference) + offset
+        return moved + first, values[moved]
+    defined = np.flatnonzero(defined)
     values = signal[defined]
     if trigger == "change":
         moved = np.flatnonzero(values[1:] != values[:-1]) + 1

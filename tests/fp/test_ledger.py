@@ -49,6 +49,9 @@ def test_trades_match_a_scalar_fifo_oracle(qs, data):
     t = trades_from_fills(np.zeros(len(qs), np.int64), np.array(bars), np.array(qs, float), np.array(prices, float),
                           np.array(fees), position_after, np.array([99.0]))
     expected = fifo_oracle(list(zip(bars, qs, prices, fees)), 99.0)
+    # trades come in the order they closed, open ones last
+    exit_order = np.where(t.closed, t.exit_bar, np.iinfo(np.int64).max)
+    assert np.all(np.diff(exit_order) >= 0)
     closed = sorted(r for r in expected if r[1] >= 0)
     got_closed = sorted(zip(t.entry_bar[t.closed].tolist(), t.exit_bar[t.closed].tolist(),
                             t.size[t.closed].tolist(), t.pnl[t.closed].tolist()))

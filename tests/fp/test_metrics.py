@@ -49,3 +49,17 @@ def test_metrics_of_a_compressed_curve_equal_the_full_formulas():
     peak = np.maximum.accumulate(equity)
     assert m["max_drawdown_pct"] == pytest.approx(np.max(1 - equity / peak) * 100, rel=1e-12)
     assert m["exposure_pct"] == pytest.approx(np.count_nonzero(position) / len(position) * 100)
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fp.metrics import max_drawdown
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.floats(-0.05, 0.05), min_size=1, max_size=3000), st.sampled_from([4, 16, 256]))
+def test_max_drawdown_by_blocks_equals_the_direct_formula(steps, block):
+    values = 1000.0 * np.cumprod(1.0 + np.array(steps))
+    direct = 1.0 - float(np.min(values / np.maximum.accumulate(values)))
+    assert direct == max_drawdown(values, block=block)

@@ -1,35 +1,45 @@
-"""Pure functions of admf: features, strategies, classifiers' schemas, portfolio/risk/execution
-steps, the ledger, metrics, grids, the component registry, and ``fp.testing`` for authors.
+"""Pure functions of admf: features, strategies, regime classifiers and policies, portfolio/risk/
+execution steps, the ledger, metrics, grids, the component registry, and ``fp.testing`` for authors.
 
 No I/O, no clock, no global random state; everything here is a function of its arguments.
 """
+from fp.classifiers import CLASSIFIERS, Classifier, Regimes, classify, default_train_end
 from fp.features import FEATURES, Feature
 from fp.grid import Constraint, expand, parse_constraint, value_range
 from fp.hub import FeatureStream, compute_features
 from fp.ledger import equity_curve, trades_from_fills
-from fp.metrics import METRICS, metrics
+from fp.metrics import METRICS, max_drawdown, metrics
+from fp.regimes import ensemble_target, policy_factor
 from fp.registry import lookup, names
 from fp.strategies import STRATEGIES, FeatureRef, Strategy, expand_changes, feature, held_targets, signal_changes
 
 __all__ = [
+    "CLASSIFIERS",
+    "Classifier",
     "Constraint",
     "FEATURES",
     "Feature",
     "FeatureRef",
     "FeatureStream",
     "METRICS",
+    "Regimes",
     "STRATEGIES",
     "Strategy",
+    "classify",
     "compute_features",
+    "default_train_end",
+    "ensemble_target",
     "equity_curve",
     "expand",
     "expand_changes",
     "feature",
     "held_targets",
     "lookup",
+    "max_drawdown",
     "metrics",
     "names",
     "parse_constraint",
+    "policy_factor",
     "signal_changes",
     "trades_from_fills",
     "value_range",

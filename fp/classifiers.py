@@ -254,9 +254,10 @@ def _return_features(bars: Bars, lookback: int) -> np.ndarray:
     return out
 
 
-def _training_rows(x: np.ndarray, lookback: int, train_end: int) -> np.ndarray:
-    """Features of the training bars with defined features, rows ``[lookback, train_end)``."""
-    return x[lookback:train_end]
+def _finite_rows(x: np.ndarray) -> np.ndarray:
+    """The rows of ``x`` whose features are all finite (with valid, positive prices: every row
+    from ``lookback`` on)."""
+    return x[np.isfinite(x).all(axis=1)]
 
 
 def _standardizer(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -299,26 +300,30 @@ def _forward_filter(log_b: np.ndarray, log_alpha: np.ndarray | None, log_start: 
     """Filtered most likely state of each row: ``alpha_t ∝ b(x_t) * (alpha_{t-1} @ A)``.
 
     Starts from ``startprob`` when ``log_alpha`` is None, else continues from it. Each step is
-    rescaled by its maximum (log space), so nothing underflows. Returns the argmax states and the
-    last log alpha.
+    rescaled by its maximum (log space), so nothing underflows. A row with a non-finite emission
+    (an undefined feature) is a missing observation: the filter only predicts and the state is
+    NaN. Returns the argmax states (ties: lowest index) and the last log alpha.
     """
     m = len(log_b)
-    states = np.empty(m, dtype=np.float64)
-    if m == 0:
-        return states, log_alpha
-    rows = iter(range(m))
+    states = np.full(m, np.nan)
+    finite = np.isfinite(log_b).all(axis=1).tolist()
     with np.errstate(divide="ignore"):
-        if log_alpha is None:
-            t = next(rows)
-            log_alpha = log_start + log_b[t]
-            states[t] = np.argmax(log_alpha)
-        for t in rows:
-            log_alpha = np.log(np.exp(log_alpha - log_alpha.max()) @ transmat) + log_b[t]
-            states[t] = np.argmax(log_alpha)
+        for t in range(m):
+            if log_alpha is None:
+                log_alpha = log_start.copy()
+            else:
+                log_alpha = np.log(np.exp(log_alpha - log_alpha.max()) @ transmat)
+            if finite[t]:
+                log_alpha = log_alpha + log_b[t]
+                states[t] = np.argmax(log_alpha)
     return states, log_alpha
 
 
 def _gaussian_hmm(p: Params) -> Any:
+    """The estimator the brief fixes. Its k-means initialisation runs single-threaded (threadpoolctl):
+    on a few hundred rows OpenMP threads cost up to 100x in spin-waiting on a busy 2-core machine
+    (measured: 6 ms vs 0.3-1.8 s per fit), and one thread makes the fit independent of the core count.
+    """
     what = "classifier hmm with model_type 'hmm'"
     try:
         import hmmlearn  # noqa: F401  (imported first so a missing package fails here)
@@ -331,22 +336,23 @@ def _gaussian_hmm(p: Params) -> Any:
 def _hmm_fit_gaussian(p: Params, bars: Bars, train_end: int) -> RegimeModel:
     lookback, n_states = p["lookback_days"], p["n_states"]
     estimator = _gaussian_hmm(p)
-    x = _return_features(bars.slice(0, train_end), lookback)
-    train = _training_rows(x, lookback, train_end)
+    x = _return_features(bars.slice(0, train_end), lookback)[lookback:]
+    train = _finite_rows(x)
     if len(train) < MIN_TRAINING_ROWS:
         raise _too_few(p, len(train), lookback + MIN_TRAINING_ROWS, train_end)
     center, scale = _standardizer(train)
-    z = (train - center) / scale
-    estimator.fit(z)
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency, present with hmmlearn
+    with threadpool_limits(limits=1):  # see _gaussian_hmm
+        estimator.fit((train - center) / scale)
     covars = np.asarray(estimator.covars_, dtype=np.float64)
     variances = np.diagonal(covars, axis1=1, axis2=2).copy() if covars.ndim == 3 else covars.copy()
     means = np.array(estimator.means_, dtype=np.float64)
     transmat = np.array(estimator.transmat_, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_start = np.log(np.array(estimator.startprob_, dtype=np.float64))
-    raw_train, log_alpha = _forward_filter(_log_emissions(z, means, variances), None, log_start, transmat)
     raw = np.full(train_end, np.nan)
-    raw[lookback:] = raw_train
+    raw[lookback:], log_alpha = _forward_filter(_log_emissions((x - center) / scale, means, variances),
+                                                None, log_start, transmat)
     canonical, mean_returns = _canonical(raw, bars.close, train_end, n_states)
     detail = _GaussianFilter(center, scale, log_start, transmat, means, variances, log_alpha)
     return RegimeModel("hmm", n_states, train_end, canonical, mean_returns, detail)
@@ -389,9 +395,16 @@ def _sklearn_estimator(p: Params) -> Any:
 
 
 def _quantile_buckets(values: np.ndarray, n: int) -> np.ndarray:
-    """Equal-count buckets ``0..n-1`` by ascending value (ties broken by position), as ints."""
-    ranks = np.empty(len(values), dtype=np.int64)
-    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    """Equal-count buckets ``0..n-1`` by ascending value, as ints: bucket ``rank * n // m`` with
+    ``rank`` the number of smaller values, so equal values share a bucket (which may leave some
+    bucket empty) and the result does not depend on the order of the values.
+
+    >>> _quantile_buckets(np.array([0.3, -0.1, 0.2, 0.0]), 2).tolist()
+    [1, 0, 1, 0]
+    >>> _quantile_buckets(np.array([0.0, 0.0, 0.0, 1.0]), 2).tolist()
+    [0, 0, 0, 1]
+    """
+    ranks = np.searchsorted(np.sort(values), values, side="left")
     return ranks * n // len(values)
 
 
@@ -400,43 +413,47 @@ def _hmm_fit_supervised(p: Params, bars: Bars, train_end: int) -> RegimeModel:
     estimator = _sklearn_estimator(p)
     close = bars.close[:train_end]
     x = _return_features(bars.slice(0, train_end), lookback)
-    train = _training_rows(x, lookback, train_end)
-    # targets: rows s in [lookback, train_end - h) whose forward return close[s+h]/close[s]-1 is known
+    # targets: rows s >= lookback whose forward return close[s+h]/close[s]-1 is known before train_end
     h = lookback
-    labelled = max(0, train_end - h - lookback)
-    if labelled < MIN_TRAINING_ROWS:
-        raise _too_few(p, labelled, 2 * lookback + MIN_TRAINING_ROWS, train_end)
-    s = np.arange(lookback, lookback + labelled)
-    target = _quantile_buckets(close[s + h] / close[s] - 1.0, n_states)
-    center, scale = _standardizer(train)
-    z = (train - center) / scale
+    s = np.arange(lookback, max(lookback, train_end - h))
+    forward = close[s + h] / close[s] - 1.0
+    usable = np.isfinite(x[s]).all(axis=1) & np.isfinite(forward)
+    s, forward = s[usable], forward[usable]
+    if len(s) < MIN_TRAINING_ROWS:
+        raise _too_few(p, len(s), 2 * lookback + MIN_TRAINING_ROWS, train_end)
+    target = _quantile_buckets(forward, n_states)
+    center, scale = _standardizer(_finite_rows(x[lookback:]))
+    z = (x - center) / scale
     classes = np.unique(target)
     if len(classes) < 2:
         supervised = _Supervised(center, scale, None, int(classes[0]))
     else:
-        estimator.fit(z[:labelled], target)
+        estimator.fit(z[s], target)
         supervised = _Supervised(center, scale, estimator, None)
     raw = np.full(train_end, np.nan)
-    raw[lookback:] = _predict(supervised, z)
+    raw[lookback:] = _predict(supervised, z[lookback:])
     canonical, mean_returns = _canonical(raw, bars.close, train_end, n_states)
     return RegimeModel("hmm", n_states, train_end, canonical, mean_returns, supervised)
 
 
 def _predict(model: _Supervised, z: np.ndarray) -> np.ndarray:
-    if len(z) == 0:
-        return np.empty(0)
+    """Raw class of each row; NaN for rows with an undefined feature."""
+    out = np.full(len(z), np.nan)
+    finite = np.isfinite(z).all(axis=1)
+    if not finite.any():
+        return out
     if model.constant is not None:
-        return np.full(len(z), float(model.constant))
-    return np.asarray(model.estimator.predict(z), dtype=np.float64)
+        out[finite] = float(model.constant)
+    else:
+        out[finite] = model.estimator.predict(z[finite])
+    return out
 
 
 def _hmm_label_supervised(p: Params, model: RegimeModel, bars: Bars, train_end: int) -> np.ndarray:
     f: _Supervised = model.detail
-    lookback = p["lookback_days"]
-    start = max(train_end, lookback)
-    x = _return_features(bars, lookback)[start:]
+    x = _return_features(bars, p["lookback_days"])[train_end:]
     raw = np.full(len(bars), np.nan)
-    raw[start:] = _predict(f, (x - f.center) / f.scale)
+    raw[train_end:] = _predict(f, (x - f.center) / f.scale)
     return _relabel(raw, model.canonical, train_end)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from state.ledger import EquityPoints, Trades
 
-__all__ = ["compress_equity", "equity_curve", "equity_points", "trades_from_fills"]
+__all__ = ["compress_equity", "equity_curve", "equity_points", "regime_stats", "trades_from_fills"]
 
 
 def equity_curve(
@@ -77,6 +77,31 @@ def compress_equity(equity: np.ndarray, position: np.ndarray) -> EquityPoints:
         keep[0] = True
         keep[1:] |= position[:-1] != 0.0
     return EquityPoints(equity[keep], len(equity), int(np.count_nonzero(position)))
+
+
+def regime_stats(labels: np.ndarray, equity: np.ndarray, position: np.ndarray,
+                 entry_bars: np.ndarray) -> list[dict]:
+    """Per-regime attribution of one lane: for each regime seen, the bars labelled with it, the
+    compounded return of the equity over those bars (each bar's return goes to the regime of the
+    bar it ends), the trades entered in it and the share of its bars holding a position.
+
+    >>> regime_stats(np.array([np.nan, 0.0, 1.0, 1.0]), np.array([100.0, 110.0, 99.0, 99.0]),
+    ...              np.array([0.0, 1.0, 1.0, 0.0]), np.array([1]))
+    [{'regime': 0, 'bars': 1, 'return_pct': 10.000000000000009, 'trades': 1, 'exposure_pct': 100.0}, {'regime': 1, 'bars': 2, 'return_pct': -9.999999999999998, 'trades': 0, 'exposure_pct': 50.0}]
+    """
+    growth = np.concatenate(([1.0], equity[1:] / equity[:-1]))
+    out = []
+    for k in np.unique(labels[~np.isnan(labels)]):
+        bars = labels == k
+        n = int(np.count_nonzero(bars))
+        out.append({
+            "regime": int(k),
+            "bars": n,
+            "return_pct": (float(np.prod(growth[bars])) - 1.0) * 100.0,
+            "trades": int(np.count_nonzero(labels[entry_bars] == k)),
+            "exposure_pct": float(np.count_nonzero(position[bars])) / n * 100.0,
+        })
+    return out
 
 
 def trades_from_fills(

@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.report import format_plan, format_store, format_top
+from pipelines.report import format_plan, format_regimes, format_store, format_top
 from pipelines.store import SignalStore
 from pipelines.workflow import load_spec, plan, run
 from state.errors import AdmfError
@@ -62,8 +62,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"on {result.market.source} ({', '.join(f'{s}: {b} bars' for s, b in result.manifest['data']['bars'].items())}) "
           f"in {result.manifest['run_seconds']:.2f} s")
     print(f"top {min(top, n)} of {n} by {spec.objective}:")
-    print(format_top(result.ranked(), result.plan, top))
-    print(f"wrote {out}/results.parquet, trades.parquet ({result.trades.num_rows} trades), manifest.json")
+    ranked = result.ranked()
+    print(format_top(ranked, result.plan, top))
+    written = "results.parquet, trades.parquet"
+    if result.regime_stats is not None:
+        print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
+        print(format_regimes(result.regime_stats, ranked.column("combo_id").to_pylist()[:top]))
+        written += ", regime_stats.parquet"
+    print(f"wrote {out}/{written} ({result.trades.num_rows} trades), manifest.json")
     return 0
 
 

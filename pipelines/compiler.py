@@ -22,7 +22,16 @@ from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
 from state.spec import ComponentSpec, DataSpec, Spec
 
-__all__ = ["PATTERN_OF_WORKFLOW", "combo_id", "pattern_of", "plan_from_spec", "replay_plan", "signal_id", "symbols_of"]
+__all__ = [
+    "PATTERN_OF_WORKFLOW",
+    "combo_id",
+    "feature_keys",
+    "pattern_of",
+    "plan_from_spec",
+    "replay_plan",
+    "signal_id",
+    "symbols_of",
+]
 
 #: Which pattern each workflow type runs.
 PATTERN_OF_WORKFLOW = {"backtest": "full_backtest", "optimization": "full_backtest",
@@ -60,6 +69,13 @@ def combo_id(strategy: str, params: Point, classifier: str | None, classifier_pa
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def feature_keys(strategy: str, params: Point) -> set[FeatureKey]:
+    """The FeatureHub keys a strategy point needs (an ensemble: its members')."""
+    if strategy == "ensemble":
+        return {k for member, member_params in dict(params)["members"] for k in feature_keys(member, member_params)}
+    return {ref.key for ref in lookup("strategy", strategy).needs(dict(params)).values()}
+
+
 def signal_id(combo: Combination) -> str:
     """The id of the signal a combination trades: its combination id without the settings.
 
@@ -92,14 +108,16 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
     symbols = symbols_of(spec.data) if symbols is None else tuple(symbols)
     settings = ((),) if spec.workflow.type == "signal_generation" else _settings_points(spec)
     classifiers: list[tuple[str | None, Point]] = [
-        (c.type, point) for c in spec.classifiers for point in _points(c)] or [(None, ())]
+        (c.type, point + (("regime_policy", c.option("regime_policy", "gate")),))
+        for c in spec.classifiers for point in _points(c)] or [(None, ())]
     combos: list[Combination] = []
     feature_sets: list[tuple[FeatureKey, ...]] = []
     seen: set[str] = set()
     for entry in spec.strategies:
-        strategy = lookup("strategy", entry.type)
+        if entry.type == "ensemble" and not spec.classifiers:
+            raise SpecError(entry.path, "an ensemble weights its members per regime: add a classifiers section")
         for point in _points(entry):
-            keys = tuple(sorted({ref.key for ref in strategy.needs(dict(point)).values()}))
+            keys = tuple(sorted(feature_keys(entry.type, point)))
             for (classifier, cpoint), spoint in itertools.product(classifiers, settings):
                 cid = combo_id(entry.type, point, classifier, cpoint, spoint)
                 if cid in seen:  # the same point reached from two strategy entries

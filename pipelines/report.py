@@ -10,7 +10,7 @@ import pyarrow as pa
 from fp.registry import lookup
 from state.plan import Plan
 
-__all__ = ["format_plan", "format_store", "format_table", "format_top"]
+__all__ = ["format_plan", "format_regimes", "format_store", "format_table", "format_top"]
 
 _SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct", "final_equity")
 
@@ -83,7 +83,14 @@ def format_plan(plan: Plan) -> str:
         lines.append("  classifiers:")
         for entry in spec.classifiers:
             axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
-            lines.append(f"    {entry.path} {entry.type}: {axes}")
+            lines.append(f"    {entry.path} {entry.type}: {axes}; regime_policy {entry.option('regime_policy', 'gate')}")
+        fits = Counter((c.classifier, tuple(p for p in c.classifier_params if p[0] != "regime_policy"))
+                       for c in plan.combos if c.classifier)
+        lines.append(f"  classifier fits (shared, one per classifier point and symbol): "
+                     f"{plan.classifier_fits} for {plan.n_lanes} lanes")
+        for (name, params), lanes in fits.items():
+            args = ", ".join(f"{k}={v}" for k, v in params)
+            lines.append(f"    {name}({args}) -> reused by {lanes * len(plan.symbols)} lanes")
     for section in spec.settings:
         fixed = ", ".join(f"{a.name}={a.values[0]}" for a in section.axes if len(a.values) == 1)
         grid = " × ".join(f"{a.name} {list(a.values)}" for a in section.axes if len(a.values) > 1)
@@ -102,3 +109,11 @@ def format_store(store) -> str:
             f"{m['data']['source']} ({bars}) in {m['run_seconds']:.2f} s\n"
             f"a dense store would hold {dense:,} values: the sparse store keeps "
             f"{store.n_changes / dense:.2%} of them ({ratio:,.0f}× fewer)")
+
+
+def format_regimes(stats: pa.Table, combo_ids: list[str]) -> str:
+    """Per-regime attribution rows of the given combinations, in that order."""
+    order = {c: i for i, c in enumerate(combo_ids)}
+    rows = sorted((r for r in stats.to_pylist() if r["combo_id"] in order),
+                  key=lambda r: (order[r["combo_id"]], r["symbol"], r["regime"]))
+    return format_table(rows, ["combo_id", "symbol", "regime", "bars", "return_pct", "trades", "exposure_pct"])

@@ -44,6 +44,7 @@ class RunResult:
     results: pa.Table
     trades: pa.Table
     manifest: dict[str, Any]
+    regime_stats: pa.Table | None = None
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order."""
@@ -88,8 +89,12 @@ def check_run_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
-    """Write ``result`` (results, trades, manifest) to ``out_dir`` atomically; see :func:`write_dir`."""
-    return write_dir(out_dir, {"results.parquet": result.results, "trades.parquet": result.trades}, result.manifest)
+    """Write ``result`` (results, trades, regime stats when present, manifest) to ``out_dir``
+    atomically; see :func:`write_dir`."""
+    tables = {"results.parquet": result.results, "trades.parquet": result.trades}
+    if result.regime_stats is not None:
+        tables["regime_stats.parquet"] = result.regime_stats
+    return write_dir(out_dir, tables, result.manifest)
 
 
 def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manifest: Mapping[str, Any]) -> Path:

@@ -10,24 +10,47 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import numpy as np
 import pyarrow as pa
 
 from fp.hub import compute_features
 from fp.metrics import METRICS, metrics
 from fp.registry import lookup
-from fp.strategies import signal_changes
+from fp.classifiers import CLASSIFIERS, classify, default_train_end
+from fp.ledger import regime_stats
+from fp.regimes import ensemble_target, policy_factor
+from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
 from pipelines.patterns import PATTERNS, container_for
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.portfolio import LaneSettings
 
-__all__ = ["SignalSource", "computed_signals", "lane_settings", "run_plan", "signal_of"]
+__all__ = ["RunTables", "SignalSource", "SymbolSignals", "computed_signals", "lane_settings", "run_plan", "signal_of",
+           "split_index"]
 
-#: Where a run's signal changes come from: ``source(plan, bars)`` gives, for one symbol, a function
-#: from a combination to its ``(bars, targets)`` changes.
-SignalSource = Callable[[Plan, Bars], Callable[[Combination], tuple[np.ndarray, np.ndarray]]]
+@attrs.frozen
+class SymbolSignals:
+    """One symbol's signals: each combination's ``(bars, targets)`` changes, and its regime labels
+    (``None`` without a classifier, or when the source does not know them)."""
+
+    changes: Callable[[Combination], tuple[np.ndarray, np.ndarray]]
+    labels: Callable[[Combination], np.ndarray | None] = lambda combo: None
+
+
+#: Where a run's signals come from: ``source(plan, bars)`` gives one symbol's :class:`SymbolSignals`.
+SignalSource = Callable[[Plan, Bars], SymbolSignals]
+
+
+@attrs.frozen(eq=False)
+class RunTables:
+    """What a run produces: results, trades, and per-regime attribution when classifiers ran."""
+
+    results: pa.Table
+    trades: pa.Table
+    regime_stats: pa.Table | None = None
+
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
 
@@ -58,24 +81,81 @@ def signal_of(strategy_name: str, params: dict, features: dict) -> np.ndarray:
     return np.asarray(strategy.signal(params, values), dtype=np.float64)
 
 
-def computed_signals(plan: Plan, bars: Bars) -> Callable[[Combination], tuple[np.ndarray, np.ndarray]]:
-    """The backtest's signal source: the FeatureHub computes the plan's features once for the
-    symbol, and each distinct strategy point's signal is computed once (settings grids share it)."""
+def split_index(split: tuple[str, object] | None, bars: Bars) -> int | None:
+    """The first test bar of a ``data.split``: a fraction of the bars, or the bar after ``train_end``."""
+    if split is None:
+        return None
+    kind, value = split
+    if kind == "train":
+        return int(round(float(value) * len(bars)))
+    end = np.datetime64(str(value).replace(" ", "T"))
+    if "T" not in str(value) and " " not in str(value):
+        end = end + np.timedelta64(1, "D") - np.timedelta64(1, "ns")  # a date covers its whole day
+    return int(np.searchsorted(bars.time, end, side="right"))
+
+
+def _classifier_key(combo: Combination) -> tuple:
+    return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
+
+
+def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
+    """The backtest's signal source for one symbol.
+
+    The FeatureHub computes the plan's features once; each distinct strategy point's signal is
+    computed once (settings grids share it); each distinct classifier point is fitted once (one fit
+    per classifier, parameters and symbol, shared by every strategy it is crossed with). A
+    classified combination's target is the strategy's held target times its regime policy's factor.
+    """
     features = compute_features(bars, plan.features)
-    cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    split = split_index(plan.spec.data.split, bars)
+    held: dict[tuple, np.ndarray] = {}
+    sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    regimes: dict[tuple, Any] = {}
+
+    def held_target(strategy: str, params: tuple) -> np.ndarray:
+        if (strategy, params) not in held:
+            held[(strategy, params)] = held_targets(signal_of(strategy, dict(params), features),
+                                                    lookup("strategy", strategy).trigger)
+        return held[(strategy, params)]
+
+    def regime(combo: Combination):
+        key = _classifier_key(combo)
+        if key not in regimes:
+            name, params = key[0], dict(key[1])
+            train_end = split if split is not None else default_train_end(params, name, len(bars))
+            regimes[key] = classify(CLASSIFIERS[name], params, bars, train_end)
+        return regimes[key]
 
     def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
-        key = (combo.strategy, combo.strategy_params)
-        if key not in cache:
-            strategy = lookup("strategy", combo.strategy)
-            cache[key] = signal_changes(signal_of(combo.strategy, dict(combo.strategy_params), features),
-                                        strategy.trigger)
-        return cache[key]
-    return changes
+        key = (combo.strategy, combo.strategy_params, combo.classifier, combo.classifier_params)
+        if key in sparse:
+            return sparse[key]
+        if combo.classifier is None:
+            signal = signal_of(combo.strategy, dict(combo.strategy_params), features)
+            sparse[key] = signal_changes(signal, lookup("strategy", combo.strategy).trigger)
+            return sparse[key]
+        labels = regime(combo)
+        if combo.strategy == "ensemble":
+            members = [held_target(name, params) for name, params in dict(combo.strategy_params)["members"]]
+            start = labels.train_end
+            evaluate_from = split if split is not None and split > start else start + (len(bars) - start) // 2
+            target = ensemble_target(members, labels.labels, bars.close, learn_start=start,
+                                     evaluate_from=evaluate_from, n_states=labels.n_states)
+        else:
+            target = held_target(combo.strategy, combo.strategy_params)
+        policy = dict(combo.classifier_params)["regime_policy"]
+        target = target * policy_factor(policy, labels.labels) if combo.strategy != "ensemble" else target
+        sparse[key] = signal_changes(target, "level")
+        return sparse[key]
+
+    def labels_of(combo: Combination) -> np.ndarray | None:
+        return None if combo.classifier is None else regime(combo).labels
+
+    return SymbolSignals(changes, labels_of)
 
 
-def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> tuple[pa.Table, pa.Table]:
-    """Run every lane of ``plan`` on ``market``: the results and trades tables.
+def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> RunTables:
+    """Run every lane of ``plan`` on ``market``: results, trades and (with classifiers) regime stats.
 
     ``signals`` supplies each combination's signal changes (computed by default; a replay reads
     them from a store).
@@ -83,10 +163,10 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     container = container_for(PATTERNS[plan.pattern])
     settings = lane_settings(plan.combos)
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
-    trade_parts, trade_keys = [], []
+    trade_parts, trade_keys, regime_rows = [], [], []
     for symbol_index, bars in enumerate(market.bars):
-        changes_of = signals(plan, bars)
-        folded = fold_sparse(container, settings, [changes_of(c) for c in plan.combos], bars)
+        source = signals(plan, bars)
+        folded = fold_sparse(container, settings, [source.changes(c) for c in plan.combos], bars)
         years = float(bars.time[-1] - bars.time[0]) / _YEAR_NS if len(bars) > 1 else 0.0
         fill_at = folded.lane_bounds(len(plan.combos), folded.fills.lane)
         trade_at = folded.lane_bounds(len(plan.combos), folded.trades.lane)
@@ -101,16 +181,29 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                         periods_per_year=market.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             rows[i].append(_row(plan, combo, bars.symbol, m))
+            labels = source.labels(combo)
+            if labels is not None:
+                equity, position = folded.equity(i, bars.close, float(settings.initial_cash[i]))
+                entries = folded.trades.entry_bar[lo:hi]
+                regime_rows += [{"combo_id": combo.combo_id, "symbol": bars.symbol, **stats}
+                                for stats in regime_stats(labels, equity, position, entries)]
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
+    stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if any(c.classifier for c in plan.combos) else None
     if not trade_parts:
-        return results, _TRADE_SCHEMA.empty_table()
+        return RunTables(results, _TRADE_SCHEMA.empty_table(), stats)
     trades = pa.concat_tables(trade_parts)
     lane = np.concatenate([k[0] for k in trade_keys])
     symbol = np.concatenate([k[1] for k in trade_keys])
     # combination order, then symbol, keeping each lane's chronological order
-    return results, trades.take(np.lexsort((np.arange(len(lane)), symbol, lane)))
+    return RunTables(results, trades.take(np.lexsort((np.arange(len(lane)), symbol, lane))), stats)
+
+
+_REGIME_SCHEMA = pa.schema([
+    ("combo_id", pa.string()), ("symbol", pa.string()), ("regime", pa.int64()), ("bars", pa.int64()),
+    ("return_pct", pa.float64()), ("trades", pa.int64()), ("exposure_pct", pa.float64()),
+])
 
 
 def _param_columns(plan: Plan) -> tuple[list[str], list[str]]:
@@ -119,9 +212,16 @@ def _param_columns(plan: Plan) -> tuple[list[str], list[str]]:
     return strategy_columns, classifier_columns
 
 
+def _cell(value: Any) -> Any:
+    """A parameter value as a table cell: scalars as they are, an ensemble's members as text."""
+    if isinstance(value, tuple):
+        return " + ".join(f"{name}({', '.join(f'{k}={v}' for k, v in params)})" for name, params in value)
+    return value
+
+
 def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]:
     row: dict[str, Any] = {"combo_id": combo.combo_id, "symbol": symbol, "strategy": combo.strategy}
-    row.update(combo.strategy_params)
+    row.update((k, _cell(v)) for k, v in combo.strategy_params)
     if combo.classifier is not None:
         row["classifier"] = combo.classifier
         row.update({f"classifier_{k}" if k in row else k: v for k, v in combo.classifier_params})

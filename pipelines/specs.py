@@ -58,9 +58,11 @@ __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 _TOP_KEYS = ("classifiers", "constraints", "data", "execution", "objective", "portfolio", "risk",
              "signals", "strategies", "top", "workflow")
 _WORKFLOW_KEYS = ("base_pattern", "type")
-_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "start", "symbol")
+_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "split", "start", "symbol")
+_SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
 _ENTRY_KEYS = ("constraints", "parameters", "type")
+_EXTRA_ENTRY_KEYS = {"classifier": ("regime_policy",), "strategy": ("members",)}
 _SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
 _ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
 
@@ -285,7 +287,22 @@ def _data(raw: Any, base_dir: str) -> DataSpec:
         end=end,
         periods_per_year=_PERIODS_PER_YEAR.check(section.get("periods_per_year"), "data.periods_per_year"),
         base_dir=base_dir,
+        split=_split(section["split"]) if "split" in section else None,
     )
+
+
+def _split(raw: Any) -> tuple[str, Any]:
+    """``{train: 0.7}`` (fraction of the bars) or ``{train_end: 2010-12-31}`` (last training bar)."""
+    section = _require_mapping(raw, "data.split", "{train: 0.7} or {train_end: 2010-12-31}")
+    _require_known_keys(section, "data.split", ("train", "train_end"))
+    if len(section) != 1:
+        raise SpecError("data.split", "give one of train (a fraction, e.g. 0.7) or train_end (a date)")
+    if "train" in section:
+        fraction = _SPLIT.check(section["train"], "data.split.train")
+        if fraction >= 1.0:
+            raise SpecError(f"data.split.train={fraction!r}", "must be below 1: the test part would be empty")
+        return ("train", fraction)
+    return ("train_end", _moment(section["train_end"], "data.split.train_end"))
 
 
 def _dataset(raw: Any) -> str:
@@ -348,7 +365,9 @@ def _entries(section: str, kind: str, raw: Any, *, required: bool) -> tuple[_Ent
 
 def _entry(kind: str, raw: Any, path: str) -> _Entry:
     entry = _require_mapping(raw, path, "{type: ..., parameters: {...}}")
-    _require_known_keys(entry, path, _ENTRY_KEYS)
+    _require_known_keys(entry, path, _ENTRY_KEYS + _EXTRA_ENTRY_KEYS[kind])
+    if kind == "strategy" and entry.get("type") == "ensemble":
+        return _ensemble(entry, path), ()
     known = registry.names(kind)
     if "type" not in entry:
         raise SpecError(f"{path}.type", f"required: name the {kind}, one of {', '.join(known)}")
@@ -366,7 +385,46 @@ def _entry(kind: str, raw: Any, path: str) -> _Entry:
             raise SpecError(f"{constraint.path}={constraint.text!r}",
                             f"{kind} {name!r} has no parameter {unknown[0]!r}; its parameters are "
                             f"{', '.join(axis.name for axis in axes)}")
-    return ComponentSpec(kind=kind, type=name, axes=axes, path=path), constraints
+    options = (("regime_policy", _regime_policy(entry["regime_policy"], f"{path}.regime_policy")),) \
+        if "regime_policy" in entry else ()
+    if "members" in entry:
+        raise SpecError(f"{path}.members", "only an ensemble strategy has members (type: ensemble)")
+    return ComponentSpec(kind=kind, type=name, axes=axes, path=path, options=options), constraints
+
+
+def _regime_policy(raw: Any, path: str) -> str:
+    """``gate`` or ``{scale: {regime: factor}}``, as canonical text (``scale(0=0.0,1=1.0)``)."""
+    if raw == "gate":
+        return "gate"
+    section = _require_mapping(raw, path, "gate, or {scale: {0: 0.0, 1: 1.0}}")
+    _require_known_keys(section, path, ("scale",))
+    scale = _require_mapping(section.get("scale"), f"{path}.scale", "{0: 0.0, 1: 1.0}")
+    if not scale:
+        raise SpecError(f"{path}.scale", "is empty: give a factor per regime, e.g. {0: 0.0, 1: 1.0}")
+    factors = {}
+    for regime, factor in scale.items():
+        if isinstance(regime, bool) or not isinstance(regime, int) or regime < 0:
+            raise SpecError(f"{path}.scale.{_short.repr(regime)}", "regimes are integers 0, 1, ...")
+        factors[regime] = Param("factor", "float", 1.0, minimum=-1.0, maximum=1.0).check(factor, f"{path}.scale.{regime}")
+    return "scale(" + ",".join(f"{k}={factors[k]!r}" for k in sorted(factors)) + ")"
+
+
+def _ensemble(entry: Mapping, path: str) -> ComponentSpec:
+    """An ensemble strategy: fixed member strategies, weighted per regime by a classifier."""
+    if "parameters" in entry or "constraints" in entry:
+        raise SpecError(path, "an ensemble has members, not parameters: members: [{type: ..., parameters: {...}}]")
+    raw = entry.get("members")
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence) or len(raw) < 2:
+        raise SpecError(f"{path}.members", "list at least two member strategies, e.g. "
+                                           "[{type: sma_crossover}, {type: momentum}]")
+    members = []
+    for i, item in enumerate(raw):
+        member, _ = _entry("strategy", item, f"{path}.members[{i}]")
+        if member.type == "ensemble" or any(len(axis.values) != 1 for axis in member.axes):
+            raise SpecError(f"{path}.members[{i}]", "members have fixed parameters (one value each) and are "
+                                                   "not ensembles; grid the ensemble by listing several")
+        members.append((member.type, tuple((axis.name, axis.values[0]) for axis in member.axes)))
+    return ComponentSpec(kind="strategy", type="ensemble", axes=(Axis("members", (tuple(members),)),), path=path)
 
 
 def _require_each_applies(constraints: tuple[Constraint, ...], strategies: tuple[_Entry, ...]) -> None:

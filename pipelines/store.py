@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from pipelines.compiler import signal_id
 from pipelines.results import write_dir
+from pipelines.runner import SymbolSignals
 from state.errors import StoreError
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
@@ -69,8 +70,8 @@ class SignalStore:
         """The stored combinations (strategy and classifier with parameters, no settings)."""
         out = []
         for row in self.combos.to_pylist():
-            params = tuple((k, v) for k, v in json.loads(row["parameters"]))
-            cparams = tuple((k, v) for k, v in json.loads(row["classifier_parameters"]))
+            params = _tuples(json.loads(row["parameters"]))
+            cparams = _tuples(json.loads(row["classifier_parameters"]))
             out.append(Combination(row["combo_id"], row["strategy"], params, (), row["classifier"], cparams, "signals"))
         return tuple(out)
 
@@ -90,11 +91,16 @@ class SignalStore:
                 f"but the replay's data is {market.sha256[:12]}… ({_describe(bars)}); replay on the same data "
                 "(omit the data section to use the store's) or generate the signals again")
 
-    def source(self) -> Callable[[Plan, Bars], Callable[[Combination], tuple[np.ndarray, np.ndarray]]]:
+    def source(self) -> Callable[[Plan, Bars], SymbolSignals]:
         """A signal source for ``pipelines.runner.run_plan`` reading the stored changes."""
-        def for_symbol(plan: Plan, bars: Bars):
-            return lambda combo: self.changes[(signal_id(combo), bars.symbol)]
+        def for_symbol(plan: Plan, bars: Bars) -> SymbolSignals:
+            return SymbolSignals(lambda combo: self.changes[(signal_id(combo), bars.symbol)])
         return for_symbol
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back to the tuples parameters are made of (so ids recompute identically)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _describe(bars: dict) -> str:
@@ -127,13 +133,15 @@ def _combos_table(combos: Iterable[Combination]) -> pa.Table:
     columns: dict[str, list] = {
         "combo_id": [c.combo_id for c in combos],
         "strategy": [c.strategy for c in combos],
-        "parameters": [json.dumps([list(p) for p in c.strategy_params]) for c in combos],
+        "parameters": [json.dumps(c.strategy_params) for c in combos],
         "classifier": [c.classifier for c in combos],
-        "classifier_parameters": [json.dumps([list(p) for p in c.classifier_params]) for c in combos],
+        "classifier_parameters": [json.dumps(c.classifier_params) for c in combos],
     }
     for name in names:
         if name not in columns:
-            columns[name] = [dict(c.strategy_params).get(name) for c in combos]
+            values = [dict(c.strategy_params).get(name) for c in combos]
+            if not any(isinstance(v, tuple) for v in values):  # an ensemble's members stay in the JSON only
+                columns[name] = values
     return pa.table(columns)
 
 

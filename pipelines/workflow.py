@@ -68,14 +68,13 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None,
         return replay(spec, out=out, market=market)
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    _refuse_classifiers(spec)
     if out is not None:
         check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
-    results, trades = run_plan(the_plan, market)
+    tables = run_plan(the_plan, market)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
-    result = RunResult(the_plan, market, results, trades, manifest)
+    result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats)
     if out is not None:
         write_run(result, out)
     return result
@@ -91,7 +90,6 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     spec = load_spec(spec)
-    _refuse_classifiers(spec)
     if not spec.strategies:
         raise SpecError("strategies", "signal generation needs strategies to generate signals for")
     spec = attrs.evolve(spec, workflow=attrs.evolve(spec.workflow, type="signal_generation"))
@@ -102,7 +100,7 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
     changes = []
     for bars in market.bars:
         source = computed_signals(the_plan, bars)
-        changes += [(combo, bars, source(combo)) for combo in the_plan.combos]
+        changes += [(combo, bars, source.changes(combo)) for combo in the_plan.combos]
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["data"]["spec"] = _portable(spec.data)
     store = store_signals(the_plan, market, changes, manifest)
@@ -132,20 +130,14 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
     the_plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
-    results, trades = run_plan(the_plan, market, signals=store.source())
+    tables = run_plan(the_plan, market, signals=store.source())
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["signals"] = {"path": spec.signals, "changes": store.n_changes,
                            "combinations": store.combos.num_rows}
-    result = RunResult(the_plan, market, results, trades, manifest)
+    result = RunResult(the_plan, market, tables.results, tables.trades, manifest)
     if out is not None:
         write_run(result, out)
     return result
-
-
-def _refuse_classifiers(spec: Spec) -> None:
-    if spec.classifiers:
-        raise SpecError("classifiers", "running regime classifiers is not implemented yet; "
-                                       "`admf plan` shows their grid — remove the section to run the strategies alone")
 
 
 def _portable(data: DataSpec) -> dict[str, Any]:
@@ -197,6 +189,7 @@ def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime,
         "features": {"shared": len(the_plan.features) * len(the_plan.symbols),
                      "naive": the_plan.naive_feature_count,
                      "sharing_efficiency": round(the_plan.sharing_efficiency, 4)},
+        "classifier_fits": the_plan.classifier_fits,
         "objective": spec.objective,
         "versions": _versions(),
         "started_at": started.isoformat(timespec="seconds"),

@@ -78,6 +78,13 @@ class Plan:
         return len(self.combos) * len(self.symbols)
 
     @property
+    def classifier_fits(self) -> int:
+        """Distinct classifier points × symbols: each is fitted once and shared by its lanes."""
+        points = {(c.classifier, tuple(p for p in c.classifier_params if p[0] != "regime_policy"))
+                  for c in self.combos if c.classifier is not None}
+        return len(points) * len(self.symbols)
+
+    @property
     def sharing_efficiency(self) -> float:
         """Naive feature computations per shared one (1.0 = no sharing)."""
         shared = len(self.features) * len(self.symbols)

@@ -46,6 +46,8 @@ class DataSpec:
 
     ``start``/``end`` are inclusive ISO dates or timestamps; ``base_dir`` resolves relative paths
     (the spec file's folder). ``periods_per_year`` overrides the frequency inferred from the data.
+    ``split`` divides the bars into a training and a test part: ``("train", 0.7)`` (a fraction of
+    each symbol's bars) or ``("train_end", "2010-12-31")`` (the last training bar, inclusive).
     """
 
     dataset: str | None = None
@@ -56,6 +58,7 @@ class DataSpec:
     end: str | None = None
     periods_per_year: float | None = None
     base_dir: str = "."
+    split: tuple[str, object] | None = None
 
     @property
     def is_default(self) -> bool:

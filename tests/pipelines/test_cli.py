@@ -343,9 +343,22 @@ def test_duplicate_key_is_refused(capsys, tmp_path):
     assert_refused(capsys, tmp_path, spec, f"{spec}, line 2", "duplicate key 'strategies'")
 
 
-def test_classifiers_are_refused_by_run(capsys, tmp_path):
-    message = assert_refused(capsys, tmp_path, SPECS / "seed.yaml", "classifiers")
-    assert "not implemented" in message
+def test_the_seed_spec_runs_verbatim_with_regime_attribution(capsys, tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("hmmlearn")
+    out = tmp_path / "seed"
+    assert 0 == main(["run", str(SPECS / "seed.yaml"), "--out", str(out), "--top", "3"])
+    printed = capsys.readouterr().out
+    assert "24 lane(s)" in printed and "regime attribution" in printed
+    assert {"results.parquet", "trades.parquet", "regime_stats.parquet", "manifest.json"} == set(os.listdir(out))
+    results = pq.read_table(out / "results.parquet")
+    assert 24 == results.num_rows
+    assert {"lookback_period", "signal_threshold", "classifier", "model_type", "lookback_days", "n_states",
+            "regime_policy"} <= set(results.column_names)
+    stats = pq.read_table(out / "regime_stats.parquet")
+    assert ["combo_id", "symbol", "regime", "bars", "return_pct", "trades", "exposure_pct"] == stats.column_names
+    assert set(results.column("combo_id").to_pylist()) == set(stats.column("combo_id").to_pylist())
+    assert 4 == json.loads((out / "manifest.json").read_text())["classifier_fits"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from fp.grid import Constraint, expand, parse_constraint, value_range
 from fp.hub import FeatureStream, compute_features
 from fp.ledger import equity_curve, trades_from_fills
 from fp.metrics import METRICS, max_drawdown, metrics
+from fp.overfitting import deflated_sharpe_ratio, probability_of_backtest_overfitting, selection_statistics
 from fp.regimes import ensemble_target, policy_factor
 from fp.registry import lookup, names
 from fp.strategies import STRATEGIES, FeatureRef, Strategy, expand_changes, feature, held_targets, signal_changes
@@ -28,6 +29,7 @@ __all__ = [
     "classify",
     "compute_features",
     "default_train_end",
+    "deflated_sharpe_ratio",
     "ensemble_target",
     "equity_curve",
     "expand",
@@ -40,6 +42,8 @@ __all__ = [
     "names",
     "parse_constraint",
     "policy_factor",
+    "probability_of_backtest_overfitting",
+    "selection_statistics",
     "signal_changes",
     "trades_from_fills",
     "value_range",

@@ -28,7 +28,8 @@ from pipelines.results import RunResult, write_run
 from pipelines.runner import run_plan
 from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
 from pipelines.store import SignalStore, read_store, write_store
-from pipelines.workflow import generate_signals, load_spec, plan, replay, run
+from pipelines.analytics import connect, query
+from pipelines.workflow import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
 
 __all__ = [
     "Container",
@@ -37,11 +38,13 @@ __all__ = [
     "LaneSignal",
     "PATTERNS",
     "Pattern",
+    "PhasedResult",
     "RunResult",
     "SIGNAL_GENERATION",
     "SIGNAL_REPLAY",
     "SignalStore",
     "Stage",
+    "connect",
     "container_for",
     "fold",
     "fold_sparse",
@@ -51,10 +54,12 @@ __all__ = [
     "load_spec",
     "plan",
     "plan_from_spec",
+    "query",
     "read_bars",
     "read_store",
     "replay",
     "run",
+    "run_phases",
     "run_plan",
     "spec_from_mapping",
     "spec_from_text",

@@ -64,16 +64,17 @@ class Folded:
         """Start offsets of each lane's rows in a table sorted by lane (length ``lanes + 1``)."""
         return np.searchsorted(lane_of, np.arange(lanes + 1))
 
-    def equity(self, lane: int, close: np.ndarray, initial_cash: float) -> tuple[np.ndarray, np.ndarray]:
-        """Equity and position of one lane at every close."""
+    def equity(self, lane: int, close: np.ndarray, initial_cash: float, *, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Equity and position of one lane at every close from bar ``start`` on (nothing may
+        have changed before ``start``)."""
         lo, hi = np.searchsorted(self.change_lane, [lane, lane + 1])
-        return equity_curve(close, self.change_bar[lo:hi], self.change_cash[lo:hi],
+        return equity_curve(close[start:], self.change_bar[lo:hi] - start, self.change_cash[lo:hi],
                             self.change_position[lo:hi], initial_cash)
 
-    def equity_points(self, lane: int, close: np.ndarray, initial_cash: float) -> EquityPoints:
-        """One lane's equity curve compressed for metrics (no flat bars built)."""
+    def equity_points(self, lane: int, close: np.ndarray, initial_cash: float, *, start: int = 0) -> EquityPoints:
+        """One lane's equity curve from bar ``start`` on, compressed for metrics (no flat bars built)."""
         lo, hi = np.searchsorted(self.change_lane, [lane, lane + 1])
-        return equity_points(close, self.change_bar[lo:hi], self.change_cash[lo:hi],
+        return equity_points(close[start:], self.change_bar[lo:hi] - start, self.change_cash[lo:hi],
                              self.change_position[lo:hi], initial_cash)
 
 

@@ -1,4 +1,4 @@
-"""The ``admf`` command: ``admf run SPEC`` and ``admf plan SPEC``.
+"""The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC`` and ``admf query RUN_DIR SQL``.
 
 Every error a user can cause is reported as one line naming where it is (spec path, file and
 line) with exit code 2 and no traceback; nothing half-written is left on disk.
@@ -10,9 +10,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.report import format_plan, format_regimes, format_store, format_top
+from pipelines.analytics import add_query_parser
+from pipelines.report import format_plan, format_regimes, format_store, format_table, format_top, format_windows
 from pipelines.store import SignalStore
-from pipelines.workflow import load_spec, plan, run
+from pipelines.workflow import PhasedResult, load_spec, plan, run
 from state.errors import AdmfError
 
 __all__ = ["main"]
@@ -46,31 +47,61 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    if spec.data.is_default and spec.workflow.type != "signal_replay":
+    if spec.data.is_default and spec.workflow.type != "signal_replay" and not spec.phases:
         print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
               file=sys.stderr)
     out = Path(args.out) if args.out else _default_out(args.spec)
-    result = run(spec, out=out)
+    result = run(spec, out=out, equity=args.equity)
+    top = args.top if args.top is not None else spec.top
+    if isinstance(result, PhasedResult):
+        for name, output in result.phases:
+            print(f"== phase {name} ==")
+            _report(output, out / name, top)
+        print(f"wrote {out}/<phase>/ for {', '.join(name for name, _ in result.phases)}, manifest.json")
+        return 0
+    _report(result, out, top)
+    return 0
+
+
+def _report(result, out: Path, top: int) -> None:
+    """Print one workflow's outcome: a store's summary, or the best rows and what was written."""
     if isinstance(result, SignalStore):
         print(format_store(result))
         print(f"wrote {out}/signals.parquet, combos.parquet, manifest.json "
               f"(replay it with workflow: {{type: signal_replay}}, signals: {out})")
-        return 0
-    top = args.top if args.top is not None else spec.top
+        return
+    spec = result.plan.spec
     n = result.results.num_rows
     print(f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} symbol(s) "
           f"on {result.market.source} ({', '.join(f'{s}: {b} bars' for s, b in result.manifest['data']['bars'].items())}) "
           f"in {result.manifest['run_seconds']:.2f} s")
-    print(f"top {min(top, n)} of {n} by {spec.objective}:")
-    ranked = result.ranked()
-    print(format_top(ranked, result.plan, top))
-    written = "results.parquet, trades.parquet"
-    if result.regime_stats is not None:
-        print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
-        print(format_regimes(result.regime_stats, ranked.column("combo_id").to_pylist()[:top]))
-        written += ", regime_stats.parquet"
-    print(f"wrote {out}/{written} ({result.trades.num_rows} trades), manifest.json")
-    return 0
+    written = ["results.parquet", "trades.parquet"]
+    if result.windows is not None:
+        print(f"walk-forward: {result.windows.num_rows} window(s); per window, the best on training by {spec.objective}:")
+        print(format_windows(result.windows))
+        print("stitched out-of-sample:")
+        print(format_table(result.results.to_pylist(), [c for c in result.results.column_names]))
+        written.append("windows.parquet")
+    else:
+        ranked = result.ranked()
+        what = "selected on the training part, then tested" if "rank" in ranked.column_names else f"by {spec.objective}"
+        print(f"top {min(top, n)} of {n} {what}:")
+        print(format_top(ranked, result.plan, top))
+        if result.regime_stats is not None:
+            print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
+            print(format_regimes(result.regime_stats, ranked.column("combo_id").to_pylist()[:top]))
+            written.append("regime_stats.parquet")
+    stats = result.manifest.get("overfitting")
+    if stats:
+        print(f"overfitting: probability of backtest overfitting {stats['pbo']:.2f} over {stats['pbo_splits']:,} "
+              f"CSCV splits of {stats['n_blocks']} blocks; deflated Sharpe ratio of the selection "
+              f"{stats['deflated_sharpe']:.3f} (its Sharpe {stats['sharpe']:.4f} per bar vs "
+              f"{stats['expected_max_sharpe']:.4f} expected from the best of {stats['n_trials']} trials)")
+    if result.equity is not None and result.windows is None:
+        written.append("equity.parquet")
+    elif result.windows is not None:
+        written.append("equity.parquet (stitched)")
+    print(f"wrote {out}/{', '.join(written)} ({result.trades.num_rows} trades), manifest.json")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,10 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("spec", help="the YAML spec file")
     p_run.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
     p_run.add_argument("--top", type=_positive_int, help="rows of the printed table (default: the spec's top, 10)")
+    p_run.add_argument("--equity", action="store_true", help="also record every combination's equity curve")
     p_run.set_defaults(func=_cmd_run)
     p_plan = sub.add_parser("plan", help="show what a spec will run, without running it")
     p_plan.add_argument("spec", help="the YAML spec file")
     p_plan.set_defaults(func=_cmd_plan)
+    add_query_parser(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fp.grid import expand, parse_constraint
-from fp.registry import lookup
+from fp.registry import SETTINGS, lookup
 from pipelines.patterns import PATTERNS, Pattern
 from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
@@ -29,12 +29,13 @@ __all__ = [
     "pattern_of",
     "plan_from_spec",
     "replay_plan",
+    "selected_plan",
     "signal_id",
     "symbols_of",
 ]
 
 #: Which pattern each workflow type runs.
-PATTERN_OF_WORKFLOW = {"backtest": "full_backtest", "optimization": "full_backtest",
+PATTERN_OF_WORKFLOW = {"backtest": "full_backtest", "optimization": "full_backtest", "walk_forward": "full_backtest",
                        "signal_generation": "signal_generation", "signal_replay": "signal_replay"}
 
 Point = tuple[tuple[str, Any], ...]
@@ -140,11 +141,28 @@ def replay_plan(spec: Spec, signals: Sequence[Combination], *, symbols: tuple[st
     return _plan(spec, pattern, combos, symbols, [() for _ in combos], pattern.per_lane)
 
 
+def selected_plan(spec: Spec, combos: Sequence[Combination], *, symbols: tuple[str, ...], own_settings: bool) -> Plan:
+    """The plan of a phase that runs an earlier phase's selected combinations: their strategy and
+    classifier points, with their own settings or crossed with this spec's settings grid."""
+    pattern = pattern_of(spec)
+    if own_settings:
+        combos = [Combination(combo_id(c.strategy, c.strategy_params, c.classifier, c.classifier_params, point),
+                              c.strategy, c.strategy_params, point, c.classifier, c.classifier_params, c.strategy_path)
+                  for c in combos for point in _settings_points(spec)]
+    feature_sets = [tuple(sorted(feature_keys(c.strategy, c.strategy_params))) for c in combos]
+    per_lane = pattern.per_lane if not any(c.classifier for c in combos) else _with_classifier(pattern.per_lane)
+    return _plan(spec, pattern, tuple(dict.fromkeys(combos)), symbols, feature_sets, per_lane)
+
+
 def _plan(spec: Spec, pattern: Pattern, combos: tuple[Combination, ...], symbols: tuple[str, ...],
           feature_sets: Sequence[tuple[FeatureKey, ...]], per_lane: tuple[str, ...]) -> Plan:
     features = tuple(sorted({k for keys in feature_sets for k in keys}))
-    varying = () if spec.workflow.type == "signal_generation" else tuple(
-        f"{s.type}_{axis.name}" for s in spec.settings for axis in s.axes if len(axis.values) > 1)
+    section_of = {param.name: name for name, section in SETTINGS.items() for param in section.params}
+    values: dict[str, set] = {}
+    for combo in combos:
+        for name, value in combo.settings:
+            values.setdefault(name, set()).add(repr(value))
+    varying = tuple(f"{section_of[name]}_{name}" for name, seen in values.items() if len(seen) > 1)
     return Plan(
         spec=spec,
         pattern=pattern.name,

@@ -10,7 +10,7 @@ import pyarrow as pa
 from fp.registry import lookup
 from state.plan import Plan
 
-__all__ = ["format_plan", "format_regimes", "format_store", "format_table", "format_top"]
+__all__ = ["format_plan", "format_regimes", "format_store", "format_table", "format_top", "format_windows"]
 
 _SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct", "final_equity")
 
@@ -40,13 +40,18 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
     """The first ``top`` rows of a ranked results table, with the columns that tell combos apart."""
     rows = ranked.slice(0, top).to_pylist()
-    fixed = {"combo_id", "symbol", "strategy"}
+    fixed = {"combo_id", "symbol", "strategy", "selected", "rank"}
+    metric_like = _metric_columns(ranked)
     params = [c for c in ranked.column_names
-              if c not in fixed and c not in _metric_columns(ranked) and len(set(ranked.column(c).to_pylist())) > 1]
+              if c not in fixed and c not in metric_like and not c.startswith(("train_", "test_"))
+              and len(set(map(str, ranked.column(c).to_pylist()))) > 1]
     columns = ["combo_id", *(["symbol"] if len(plan.symbols) > 1 else []),
                *(["strategy"] if len({c.strategy for c in plan.combos}) > 1 else []), *params]
-    objective = plan.spec.objective.lstrip("-")
+    objective = plan.spec.objective.lstrip("-") if ":" not in plan.spec.objective else "sharpe"
     shown = [objective] + [m for m in _SHOWN_METRICS if m != objective]
+    if "rank" in ranked.column_names:  # train/test: the selection, trained then tested
+        shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
+                 "test_n_trades"]
     return format_table(rows, columns + shown)
 
 
@@ -117,3 +122,15 @@ def format_regimes(stats: pa.Table, combo_ids: list[str]) -> str:
     rows = sorted((r for r in stats.to_pylist() if r["combo_id"] in order),
                   key=lambda r: (order[r["combo_id"]], r["symbol"], r["regime"]))
     return format_table(rows, ["combo_id", "symbol", "regime", "bars", "return_pct", "trades", "exposure_pct"])
+
+
+def format_windows(windows: pa.Table) -> str:
+    """One line per walk-forward window: its ranges, the chosen parameters, train vs test metrics."""
+    fixed = {"window", "symbol", "train_start", "train_end", "test_start", "test_end", "combo_id", "strategy"}
+    params = [c for c in windows.column_names if c not in fixed and not c.startswith(("train_", "test_"))]
+    rows = []
+    for r in windows.to_pylist():
+        rows.append({**r, **{k: str(r[k])[:10] for k in ("train_start", "train_end", "test_start", "test_end")}})
+    return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", *params,
+                               "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
+                               "test_n_trades"])

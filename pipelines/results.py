@@ -24,6 +24,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.objectives import objective_function
 from state.errors import AdmfError
 from state.market import MarketData
 from state.plan import Plan
@@ -45,11 +46,18 @@ class RunResult:
     trades: pa.Table
     manifest: dict[str, Any]
     regime_stats: pa.Table | None = None
+    equity: pa.Table | None = None
+    windows: pa.Table | None = None
 
     def ranked(self, objective: str | None = None) -> pa.Table:
-        """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order."""
+        """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
+
+        Train/test results put the selected combinations first, in the order of their rank."""
         values = objective_values(self.results, objective or self.plan.spec.objective)
-        keyed = sorted(range(len(values)), key=lambda i: (math.isnan(values[i]), -values[i] if not math.isnan(values[i]) else 0, i))
+        ranks = (self.results.column("rank").to_pylist() if "rank" in self.results.column_names
+                 else [None] * len(values))
+        keyed = sorted(range(len(values)), key=lambda i: (ranks[i] is None, ranks[i] or 0, math.isnan(values[i]),
+                                                          -values[i] if not math.isnan(values[i]) else 0, i))
         return self.results.take(keyed)
 
     def best(self, objective: str | None = None) -> dict[str, Any]:
@@ -62,9 +70,13 @@ class RunResult:
 
 
 def objective_values(results: pa.Table, objective: str) -> list[float]:
-    """The objective of every row: a metric column, negated when written ``-metric``."""
-    sign, name = (-1.0, objective[1:]) if objective.startswith("-") else (1.0, objective)
-    return [float("nan") if v is None else sign * float(v) for v in results.column(name).to_pylist()]
+    """The objective of every row (see ``pipelines.objectives``); of train/test results, the
+    training objective."""
+    score = objective_function(objective)
+    rows = results.to_pylist()
+    if "rank" in results.column_names:
+        rows = [{k.removeprefix("train_"): v for k, v in row.items() if not k.startswith("test_")} for row in rows]
+    return [score(row) for row in rows]
 
 
 def _json_default(value: Any) -> Any:
@@ -92,9 +104,16 @@ def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     """Write ``result`` (results, trades, regime stats when present, manifest) to ``out_dir``
     atomically; see :func:`write_dir`."""
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
-    if result.regime_stats is not None:
-        tables["regime_stats.parquet"] = result.regime_stats
+    for name in ("regime_stats", "equity", "windows"):
+        if getattr(result, name) is not None:
+            tables[f"{name}.parquet"] = getattr(result, name)
     return write_dir(out_dir, tables, result.manifest)
+
+
+def _statistics_columns(table: pa.Table) -> list[str]:
+    """Columns whose Parquet min/max statistics are safe to write: not floating point, since the
+    statistics leave NaN out and SQL engines that trust them would skip NaN rows."""
+    return [f.name for f in table.schema if not pa.types.is_floating(f.type)]
 
 
 def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manifest: Mapping[str, Any]) -> Path:
@@ -115,7 +134,7 @@ def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manife
             from None
     try:
         for name, table in tables.items():
-            pq.write_table(table, tmp / name)
+            pq.write_table(table, tmp / name, write_statistics=_statistics_columns(table))
         with open(tmp / "manifest.json", "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True, default=_json_default)
             f.write("\n")

@@ -27,8 +27,8 @@ from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.portfolio import LaneSettings
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "computed_signals", "lane_settings", "run_plan", "signal_of",
-           "split_index"]
+__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar", "lane_settings",
+           "run_plan", "signal_of", "split_index"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -45,11 +45,14 @@ SignalSource = Callable[[Plan, Bars], SymbolSignals]
 
 @attrs.frozen(eq=False)
 class RunTables:
-    """What a run produces: results, trades, and per-regime attribution when classifiers ran."""
+    """What a run produces: results, trades, per-regime attribution when classifiers ran, and on
+    request the equity curves and each symbol's per-bar returns (bars × combinations)."""
 
     results: pa.Table
     trades: pa.Table
     regime_stats: pa.Table | None = None
+    equity: pa.Table | None = None
+    returns: tuple[tuple[str, np.ndarray], ...] | None = None
 
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
@@ -154,50 +157,106 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
     return SymbolSignals(changes, labels_of)
 
 
-def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> RunTables:
+#: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.
+Window = Callable[[Bars], tuple[int, int]]
+
+
+def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
+             window: Window | None = None, equity: bool = False, returns: bool = False) -> RunTables:
     """Run every lane of ``plan`` on ``market``: results, trades and (with classifiers) regime stats.
 
     ``signals`` supplies each combination's signal changes (computed by default; a replay reads
-    them from a store).
+    them from a store). ``window`` restricts the evaluation to bars ``[start, stop)`` of each
+    symbol: no bar from ``stop`` on is read, lanes are flat until ``start``, where they take the
+    target their strategy holds at that bar (indicators warm up on the bars before), and metrics
+    cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
+    returns matrix (bars × combinations, for overfitting statistics).
     """
     container = container_for(PATTERNS[plan.pattern])
     settings = lane_settings(plan.combos)
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
-    trade_parts, trade_keys, regime_rows = [], [], []
+    trade_parts, trade_keys, regime_rows, equity_parts, return_parts = [], [], [], [], []
     for symbol_index, bars in enumerate(market.bars):
+        start, stop = window(bars) if window is not None else (0, len(bars))
+        bars = bars.slice(0, stop)
         source = signals(plan, bars)
-        folded = fold_sparse(container, settings, [source.changes(c) for c in plan.combos], bars)
-        years = float(bars.time[-1] - bars.time[0]) / _YEAR_NS if len(bars) > 1 else 0.0
+        changes = [from_bar(source.changes(c), start) for c in plan.combos]
+        folded = fold_sparse(container, settings, changes, bars)
+        close = bars.close[start:]
+        years = float(bars.time[-1] - bars.time[start]) / _YEAR_NS if len(close) > 1 else 0.0
         fill_at = folded.lane_bounds(len(plan.combos), folded.fills.lane)
         trade_at = folded.lane_bounds(len(plan.combos), folded.trades.lane)
         reject_at = folded.lane_bounds(len(plan.combos), folded.rejections.lane)
         closed = folded.trades.closed
+        curves = []
         for i, combo in enumerate(plan.combos):
-            curve = folded.equity_points(i, bars.close, float(settings.initial_cash[i]))
+            cash0 = float(settings.initial_cash[i])
             lo, hi = trade_at[i], trade_at[i + 1]
-            m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
+            m = metrics(folded.equity_points(i, bars.close, cash0, start=start), folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
-                        initial_cash=float(settings.initial_cash[i]),
-                        periods_per_year=market.periods_per_year, years=years)
+                        initial_cash=cash0, periods_per_year=market.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             rows[i].append(_row(plan, combo, bars.symbol, m))
             labels = source.labels(combo)
-            if labels is not None:
-                equity, position = folded.equity(i, bars.close, float(settings.initial_cash[i]))
-                entries = folded.trades.entry_bar[lo:hi]
-                regime_rows += [{"combo_id": combo.combo_id, "symbol": bars.symbol, **stats}
-                                for stats in regime_stats(labels, equity, position, entries)]
+            if labels is not None or equity or returns:
+                curve, position = folded.equity(i, bars.close, cash0, start=start)
+                if labels is not None:
+                    regime_rows += [{"combo_id": combo.combo_id, "symbol": bars.symbol, **stats}
+                                    for stats in regime_stats(labels[start:], curve, position,
+                                                              folded.trades.entry_bar[lo:hi] - start)]
+                if equity:
+                    equity_parts.append(_equity_table(combo, bars, start, curve, position))
+                if returns:
+                    curves.append(curve)
+        if returns:
+            matrix = np.array(curves).T
+            return_parts.append((bars.symbol, matrix[1:] / matrix[:-1] - 1.0))
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
     stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if any(c.classifier for c in plan.combos) else None
-    if not trade_parts:
-        return RunTables(results, _TRADE_SCHEMA.empty_table(), stats)
-    trades = pa.concat_tables(trade_parts)
-    lane = np.concatenate([k[0] for k in trade_keys])
-    symbol = np.concatenate([k[1] for k in trade_keys])
-    # combination order, then symbol, keeping each lane's chronological order
-    return RunTables(results, trades.take(np.lexsort((np.arange(len(lane)), symbol, lane))), stats)
+    curves_table = (pa.concat_tables(equity_parts) if equity_parts else _EQUITY_SCHEMA.empty_table()) if equity else None
+    trades = _TRADE_SCHEMA.empty_table()
+    if trade_parts:
+        lane = np.concatenate([k[0] for k in trade_keys])
+        symbol = np.concatenate([k[1] for k in trade_keys])
+        # combination order, then symbol, keeping each lane's chronological order
+        trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
+    return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None)
+
+
+def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Changes of a held target, flat before bar ``start``: a lane entering a window at ``start``
+    takes the target its strategy holds there.
+
+    >>> from_bar((np.array([2, 5, 9]), np.array([1.0, -1.0, 1.0])), 6)
+    (array([6, 9]), array([-1.,  1.]))
+    """
+    if start <= 0:
+        return changes
+    bars, targets = changes
+    i = int(np.searchsorted(bars, start))
+    held = targets[i - 1] if i > 0 else 0.0
+    if held != 0.0 and (i == len(bars) or bars[i] != start):
+        return np.concatenate(([start], bars[i:])), np.concatenate(([held], targets[i:]))
+    return bars[i:], targets[i:]
+
+
+def _equity_table(combo: Combination, bars: Bars, start: int, curve: np.ndarray, position: np.ndarray) -> pa.Table:
+    n = len(curve)
+    return pa.table({
+        "time": pa.array(bars.time[start:start + n], pa.timestamp("ns")),
+        "combo_id": pa.array([combo.combo_id] * n, pa.string()),
+        "symbol": pa.array([bars.symbol] * n, pa.string()),
+        "equity": pa.array(curve), "cash": pa.array(curve - position * bars.close[start:start + n]),
+        "position": pa.array(position),
+    }, schema=_EQUITY_SCHEMA)
+
+
+_EQUITY_SCHEMA = pa.schema([
+    ("time", pa.timestamp("ns")), ("combo_id", pa.string()), ("symbol", pa.string()),
+    ("equity", pa.float64()), ("cash", pa.float64()), ("position", pa.float64()),
+])
 
 
 _REGIME_SCHEMA = pa.schema([

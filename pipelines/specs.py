@@ -49,15 +49,22 @@ from fp import registry
 from fp.grid import Constraint, iter_points, parse_constraint, value_range
 from fp.metrics import METRICS
 from pipelines.data import bundled_datasets
+from pipelines.objectives import objective_function
 from state.errors import SpecError
 from state.params import Param
-from state.spec import Axis, ComponentSpec, DataSpec, Spec, WorkflowSpec
+from state.spec import Axis, ComponentSpec, DataSpec, Phase, Spec, WorkflowSpec
 
 __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 
-_TOP_KEYS = ("classifiers", "constraints", "data", "execution", "objective", "portfolio", "risk",
-             "signals", "strategies", "top", "workflow")
-_WORKFLOW_KEYS = ("base_pattern", "type")
+_TOP_KEYS = ("classifiers", "constraints", "data", "execution", "min_trades", "objective", "phases", "portfolio",
+             "risk", "signals", "strategies", "top", "top_k", "workflow")
+_PHASE_KEYS = ("from", "name")
+_WORKFLOW_KEYS = ("anchored", "base_pattern", "step_bars", "test_bars", "train_bars", "type")
+_WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
+_BARS = Param("bars", "int", None, minimum=1)
+_ANCHORED = Param("anchored", "bool", False)
+_TOP_K = Param("top_k", "int", 1, minimum=1)
+_MIN_TRADES = Param("min_trades", "int", 0, minimum=0)
 _DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "split", "start", "symbol")
 _SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
@@ -67,7 +74,7 @@ _SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
 _ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
 
 _WORKFLOW_TYPE = Param("type", "str", "backtest",
-                       choices=("backtest", "optimization", "signal_generation", "signal_replay"))
+                       choices=("backtest", "optimization", "walk_forward", "signal_generation", "signal_replay"))
 _FIXED_BY_STORE = ("strategies", "classifiers", "constraints")
 _BASE_PATTERN = Param("base_pattern", "str", "full_backtest", choices=("full_backtest",))
 _PERIODS_PER_YEAR = Param("periods_per_year", "float", None, minimum=0.0, exclusive_minimum=True)
@@ -134,20 +141,28 @@ def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str 
     >>> spec.strategies[0].axes, spec.objective, spec.workflow.type
     ((Axis(name='period', values=(30,)),), '-max_drawdown_pct', 'backtest')
     """
+    return _spec(doc, source=source, base_dir=base_dir, fed=False)
+
+
+def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool) -> Spec:
+    """The spec of ``doc``; ``fed``: a phase fed by an earlier phase, whose strategies it may omit."""
     if not isinstance(doc, Mapping):
         got = "an empty document" if doc is None else f"a {type(doc).__name__}"
         raise SpecError("", f"{source}: a spec must be a mapping with at least a 'strategies' list; got {got}")
     _require_known_keys(doc, "", _TOP_KEYS)
+    if "phases" in doc:
+        return _phased(doc, source, base_dir)
     workflow = _workflow(doc.get("workflow", {}))
     signals = _workflow_sections(workflow, doc, base_dir)
     data = _data(doc["data"], base_dir) if "data" in doc else DataSpec(base_dir=base_dir)
     portfolio, execution, risk = (_settings(name, doc.get(name, {})) for name in _SETTINGS_SECTIONS)
     _check_fraction_needs_fixed_fraction(doc.get("portfolio", {}), portfolio)
     replay = workflow.type == "signal_replay"
-    if "strategies" not in doc and not replay:
+    if "strategies" not in doc and not replay and not fed:
         raise SpecError("strategies", "required: list the strategies to run, e.g. "
                                       "[{type: sma_crossover, parameters: {fast_period: 10}}]")
-    entries = {section: _entries(section, kind, doc.get(section, []), required=section == "strategies" and not replay)
+    entries = {section: _entries(section, kind, doc.get(section, []),
+                                 required=section == "strategies" and not replay and not fed)
                for section, kind in _ENTRY_LISTS}
     top_constraints = _constraints(doc.get("constraints", []), "constraints")
     _require_each_applies(top_constraints, entries["strategies"])
@@ -168,7 +183,47 @@ def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str 
         source=source,
         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str),
         signals=signals,
+        top_k=_TOP_K.check(doc.get("top_k", 1), "top_k"),
+        min_trades=_MIN_TRADES.check(doc.get("min_trades", 0), "min_trades"),
     )
+
+
+def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
+    """A multi-phase spec: ``phases`` is a list of specs run in order; each inherits the top-level
+    ``data`` (and ``objective``) unless it gives its own, and ``from: <earlier phase>`` feeds it
+    that phase's store or top combinations."""
+    others = sorted(set(doc) - {"phases", "data", "objective", "top", "workflow"})
+    if others:
+        raise SpecError(others[0], "with phases, give this inside each phase (only data, objective and top are "
+                                   "shared at the top level)")
+    raw = doc["phases"]
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence) or not raw:
+        raise SpecError("phases", "must be a non-empty list of phase specs, each with a name")
+    phases: list[Phase] = []
+    for i, item in enumerate(raw):
+        path = f"phases[{i}]"
+        entry = dict(_require_mapping(item, path, "{name: signals, workflow: {type: signal_generation}, ...}"))
+        name = entry.pop("name", None)
+        if not isinstance(name, str) or not name or name in {p.name for p in phases}:
+            raise SpecError(f"{path}.name", "required: a name no other phase has")
+        origin = entry.pop("from", None)
+        if origin is not None and origin not in {p.name for p in phases}:
+            raise SpecError(f"{path}.from={_short.repr(origin)}", "must name an earlier phase: "
+                                                                 f"{', '.join(p.name for p in phases) or 'none yet'}")
+        for key in ("data", "objective", "top"):
+            if key in doc and key not in entry:
+                entry[key] = doc[key]
+        kind = _require_mapping(entry.get("workflow", {}), f"{path}.workflow", "{type: ...}").get("type")
+        if kind == "signal_replay" and origin is not None and "signals" not in entry:
+            entry["signals"] = f"phase:{origin}"
+        try:
+            spec = _spec(entry, source=f"{source}#{name}", base_dir=base_dir, fed=origin is not None)
+        except SpecError as exc:
+            raise SpecError(f"{path}.{exc.path}" if exc.path else path, exc.message) from None
+        phases.append(Phase(name, spec, origin))
+    first = phases[0].spec
+    return attrs.evolve(first, phases=tuple(phases), source=source,
+                        document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str))
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,10 +286,24 @@ def _yaml_error(source: str, exc: yaml.YAMLError) -> SpecError:
 def _workflow(raw: Any) -> WorkflowSpec:
     section = _require_mapping(raw, "workflow", "{type: optimization, base_pattern: full_backtest}")
     _require_known_keys(section, "workflow", _WORKFLOW_KEYS)
+    kind = _WORKFLOW_TYPE.check(section.get("type", _WORKFLOW_TYPE.default), "workflow.type")
+    windows = {}
+    if kind == "walk_forward":
+        for key in ("train_bars", "test_bars"):
+            if key not in section:
+                raise SpecError(f"workflow.{key}", "required for walk_forward: how many bars each window trains "
+                                                   "and tests on, e.g. {train_bars: 500, test_bars: 100}")
+        windows = {key: _BARS.check(section.get(key), f"workflow.{key}") for key in ("train_bars", "test_bars", "step_bars")}
+        windows["anchored"] = _ANCHORED.check(section.get("anchored", False), "workflow.anchored")
+    else:
+        for key in _WALK_FORWARD_KEYS:
+            if key in section:
+                raise SpecError(f"workflow.{key}", "only applies with workflow.type: walk_forward")
     return WorkflowSpec(
-        type=_WORKFLOW_TYPE.check(section.get("type", _WORKFLOW_TYPE.default), "workflow.type"),
+        type=kind,
         base_pattern=_BASE_PATTERN.check(section.get("base_pattern", _BASE_PATTERN.default),
                                          "workflow.base_pattern"),
+        **windows,
     )
 
 
@@ -339,9 +408,13 @@ def _check_fraction_needs_fixed_fraction(raw: Mapping, portfolio: ComponentSpec)
 
 
 def _objective(raw: Any) -> str:
+    if isinstance(raw, str) and ":" in raw:
+        objective_function(raw)  # imports it: a missing module or function is an error now, not mid-run
+        return raw
     if not isinstance(raw, str) or raw.removeprefix("-") not in METRICS:
         raise SpecError(f"objective={_short.repr(raw)}", f"must be a metric (prefix it with '-' to minimise it): "
-                                                         f"one of {', '.join(METRICS)}")
+                                                         f"one of {', '.join(METRICS)}; or a function "
+                                                         "'module:function' of a result row")
     return raw
 
 

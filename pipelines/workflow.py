@@ -8,6 +8,7 @@ and writing is pure.
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.metadata
 import os
 import platform
@@ -19,9 +20,10 @@ from typing import Any
 
 import attrs
 
-from pipelines.compiler import plan_from_spec, replay_plan
+from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
 from pipelines.results import RunResult, check_run_dir, write_run
+from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
 from pipelines.store import SignalStore, read_store, store_signals, write_store
@@ -30,7 +32,7 @@ from state.market import MarketData
 from state.plan import Plan
 from state.spec import DataSpec, Spec
 
-__all__ = ["generate_signals", "load_spec", "plan", "replay", "run"]
+__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "run", "run_phases", "write_phases"]
 
 SpecLike = Spec | Mapping | str | os.PathLike
 
@@ -51,17 +53,23 @@ def plan(spec: SpecLike) -> Plan:
     return plan_from_spec(load_spec(spec))
 
 
-def run(spec: SpecLike, *, out: str | os.PathLike | None = None,
-        market: MarketData | None = None) -> RunResult | SignalStore:
+def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None,
+        equity: bool = False) -> RunResult | SignalStore | PhasedResult:
     """Run a spec's workflow; write its folder when ``out`` is given.
 
-    ``backtest`` and ``optimization`` return a :class:`RunResult`, ``signal_generation`` the
-    :class:`SignalStore` (see :func:`generate_signals`), ``signal_replay`` a :class:`RunResult`
-    (see :func:`replay`). ``market`` overrides the spec's data section (data composed in code).
-    The spec, then ``out`` (see :func:`pipelines.results.check_run_dir`) are checked before any data
-    is read, so a bad spec or output folder fails fast.
+    ``backtest`` and ``optimization`` return a :class:`RunResult` (with ``data.split`` an
+    optimization selects on the training part and validates on the test part; a grid reports its
+    overfitting statistics), ``walk_forward`` a :class:`RunResult` with its windows,
+    ``signal_generation`` the :class:`SignalStore` (see :func:`generate_signals`),
+    ``signal_replay`` a :class:`RunResult` (see :func:`replay`), and a spec with ``phases`` a
+    :class:`PhasedResult`. ``market`` overrides the spec's data section (data composed in code);
+    ``equity`` also records every combination's equity curve. The spec, then ``out`` (see
+    :func:`pipelines.results.check_run_dir`) are checked before any data is read, so a bad spec
+    or output folder fails fast.
     """
     spec = load_spec(spec)
+    if spec.phases:
+        return run_phases(spec, out=out, market=market)
     if spec.workflow.type == "signal_generation":
         return generate_signals(spec, out=out, market=market)
     if spec.workflow.type == "signal_replay":
@@ -71,13 +79,41 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None,
     if out is not None:
         check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
-    the_plan = plan_from_spec(spec, symbols=market.symbols)
-    tables = run_plan(the_plan, market)
+    return _finish(spec, plan_from_spec(spec, symbols=market.symbols), market, started, clock, out, equity=equity)
+
+
+def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
+            out: str | os.PathLike | None, *, equity: bool = False, signals=None) -> RunResult:
+    """Run a compiled plan by its workflow, add the manifest, write the folder when asked."""
+    source = {} if signals is None else {"signals": signals}
+    windows, stats = None, None
+    if spec.workflow.type == "walk_forward":
+        tables, windows = walk_forward(the_plan, market)
+    elif spec.workflow.type == "optimization" and spec.data.split is not None:
+        tables = train_test(the_plan, market, **source)
+    else:
+        tables = run_plan(the_plan, market, equity=equity, returns=spec.workflow.type == "optimization", **source)
+    if spec.workflow.type == "optimization" and len(the_plan.combos) > 1:
+        stats = overfitting(tables.returns, tables.results if spec.data.split is None else _train_view(tables.results),
+                            spec.objective, spec.top_k, spec.min_trades)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
-    result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats)
+    if stats is not None:
+        manifest["overfitting"] = stats
+    result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
+                       equity=tables.equity, windows=windows)
     if out is not None:
         write_run(result, out)
     return result
+
+
+def _train_view(results) -> Any:
+    """Train/test results with the training metrics under their plain names (for selection)."""
+    import pyarrow as pa
+    from fp.metrics import METRICS
+    columns = {name: results.column(name) for name in ("combo_id", "symbol")}
+    for name in (*METRICS, "n_rejected"):
+        columns[name] = results.column(f"train_{name}")
+    return pa.table(columns)
 
 
 def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
@@ -170,7 +206,6 @@ def _versions() -> dict[str, str]:
 
 
 def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, seconds: float) -> dict[str, Any]:
-    import json
     return {
         "spec": json.loads(spec.document),
         "spec_source": spec.source,
@@ -195,3 +230,94 @@ def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime,
         "started_at": started.isoformat(timespec="seconds"),
         "run_seconds": round(seconds, 4),
     }
+
+
+@attrs.frozen(eq=False)
+class PhasedResult:
+    """The outputs of a multi-phase workflow, by phase name, in order, and its manifest."""
+
+    phases: tuple[tuple[str, RunResult | SignalStore], ...]
+    manifest: dict[str, Any]
+
+    def __getitem__(self, name: str) -> RunResult | SignalStore:
+        return dict(self.phases)[name]
+
+
+def run_phases(spec: SpecLike, *, out: str | os.PathLike | None = None,
+               market: MarketData | None = None) -> PhasedResult:
+    """Run the phases of a spec in order, each fed by the phase it names in ``from``.
+
+    A ``signal_replay`` phase after a ``signal_generation`` phase replays that store; any other
+    phase after a phase with results runs that phase's ``top_k`` best combinations (crossed with
+    this phase's settings grid when it gives portfolio, execution or risk). ``out`` gets one folder
+    per phase and a manifest, written atomically as a whole.
+    """
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    spec = load_spec(spec)
+    if out is not None:
+        check_run_dir(out)
+    markets: dict[DataSpec, MarketData] = {}
+    outputs: dict[str, RunResult | SignalStore] = {}
+    for phase in spec.phases:
+        p = phase.spec
+        data = market if market is not None else markets.setdefault(p.data, load_market_data(p.data))
+        source = outputs.get(phase.source) if phase.source else None
+        if p.workflow.type == "signal_generation":
+            outputs[phase.name] = generate_signals(p, market=data)
+        elif p.workflow.type == "signal_replay":
+            store = source if isinstance(source, SignalStore) else None
+            outputs[phase.name] = replay(p, store=store, market=data)
+        elif isinstance(source, RunResult):
+            outputs[phase.name] = _run_selected(p, source, data)
+        else:
+            outputs[phase.name] = run(p, market=data)
+    manifest = {"spec": json.loads(spec.document), "spec_source": spec.source, "spec_sha256": _spec_sha256(spec),
+                "phases": [{"name": ph.name, "workflow": ph.spec.workflow.type, "from": ph.source} for ph in spec.phases],
+                "versions": _versions(), "started_at": started.isoformat(timespec="seconds"),
+                "run_seconds": round(time.perf_counter() - clock, 4)}
+    result = PhasedResult(tuple((ph.name, outputs[ph.name]) for ph in spec.phases), manifest)
+    if out is not None:
+        write_phases(result, out)
+    return result
+
+
+def _run_selected(spec: Spec, source: RunResult, market: MarketData) -> RunResult:
+    """Run the ``top_k`` best combinations of an earlier phase under this phase's spec."""
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    chosen = source.ranked().column("combo_id").to_pylist()
+    keep = list(dict.fromkeys(chosen))[:source.plan.spec.top_k]
+    combos = [c for c in source.plan.combos if c.combo_id in keep]
+    document = json.loads(spec.document)
+    the_plan = selected_plan(spec, combos, symbols=market.symbols,
+                             own_settings=any(k in document for k in ("portfolio", "execution", "risk")))
+    return _finish(spec, the_plan, market, started, clock, None)
+
+
+def write_phases(result: PhasedResult, out_dir: str | os.PathLike) -> Path:
+    """Write every phase into ``out_dir/<phase>/`` and the manifest, atomically as a whole."""
+    import shutil
+    import tempfile
+    from pipelines.results import RunDirError, write_dir
+    out = check_run_dir(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, output in result.phases:
+            if isinstance(output, SignalStore):
+                write_store(output, tmp / name)
+            else:
+                write_run(output, tmp / name)
+        write_dir(tmp / "manifest-only", {}, result.manifest)
+        os.replace(tmp / "manifest-only" / "manifest.json", tmp / "manifest.json")
+        (tmp / "manifest-only").rmdir()
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise RunDirError(f"{out}: cannot write the run ({exc.strerror or exc}); nothing was left behind") from exc
+        raise
+    return out

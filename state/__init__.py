@@ -19,7 +19,7 @@ from state.market import BarClosed, Bars, MarketData
 from state.params import REQUIRED, Param
 from state.plan import Combination, FeatureKey, Plan
 from state.portfolio import LaneSettings, LaneState, PortfolioState
-from state.spec import Axis, ComponentSpec, DataSpec, Spec, WorkflowSpec
+from state.spec import Axis, ComponentSpec, DataSpec, Phase, Spec, WorkflowSpec
 
 __all__ = [
     "AdmfError",
@@ -44,6 +44,7 @@ __all__ = [
     "OrderSubmitted",
     "Param",
     "PatternError",
+    "Phase",
     "Plan",
     "PortfolioState",
     "REJECTION_REASONS",

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Axis", "ComponentSpec", "DataSpec", "Spec", "WorkflowSpec"]
+__all__ = ["Axis", "ComponentSpec", "DataSpec", "Phase", "Spec", "WorkflowSpec"]
 
 
 @attrs.frozen
@@ -67,18 +67,28 @@ class DataSpec:
 
 @attrs.frozen
 class WorkflowSpec:
-    """``type`` is the workflow mode: ``backtest`` and ``optimization`` run the full backtest,
-    ``signal_generation`` stops at signals and stores them, ``signal_replay`` replays a store through
-    portfolio, risk and execution; ``base_pattern`` is the pattern a backtest runs."""
+    """``type`` is the workflow mode: ``backtest`` and ``optimization`` run the full backtest (with
+    ``data.split``, an optimization selects on the training part and validates on the test part),
+    ``walk_forward`` repeats that over rolling (or ``anchored``) windows of ``train_bars`` and
+    ``test_bars`` moved by ``step_bars``, ``signal_generation`` stops at signals and stores them,
+    ``signal_replay`` replays a store through portfolio, risk and execution; ``base_pattern`` is
+    the pattern a backtest runs."""
 
     type: str = "backtest"
     base_pattern: str = "full_backtest"
+    train_bars: int | None = None
+    test_bars: int | None = None
+    step_bars: int | None = None
+    anchored: bool = False
 
 
 @attrs.frozen
 class Spec:
     """A whole validated spec. ``document`` is the normalised spec as canonical JSON (for manifests);
-    ``signals`` is the signal store a ``signal_replay`` workflow reads (resolved path)."""
+    ``signals`` is the signal store a ``signal_replay`` workflow reads (resolved path). ``objective``
+    ranks combinations (a metric, ``-metric`` to minimise it, or ``module:function`` of a result
+    row); ``top_k`` are selected, among those with at least ``min_trades`` closed trades.
+    ``phases``, when given, are run in order instead (see :class:`Phase`)."""
 
     workflow: WorkflowSpec
     data: DataSpec
@@ -93,7 +103,25 @@ class Spec:
     source: str = "<mapping>"
     document: str = "{}"
     signals: str | None = None
+    top_k: int = 1
+    min_trades: int = 0
+    phases: tuple["Phase", ...] = ()
 
     @property
     def settings(self) -> tuple[ComponentSpec, ...]:
         return (self.portfolio, self.execution, self.risk)
+
+
+@attrs.frozen
+class Phase:
+    """One phase of a multi-phase workflow: a name, its own spec, and where its input comes from.
+
+    ``source`` names an earlier phase: after a ``signal_generation`` phase, a ``signal_replay``
+    phase replays its store; after a phase with results, this phase runs that phase's ``top_k``
+    best combinations (their strategy, classifier and settings), crossed with this phase's own
+    settings grid where it gives one.
+    """
+
+    name: str
+    spec: Spec
+    source: str | None = None

@@ -246,7 +246,7 @@ constraints: ["fast_period < slow_period"]
     ("workflow: {base_pattern: signal_only}\n" + MOMENTUM, "workflow.base_pattern='signal_only'",
      "must be one of 'full_backtest'"),
     ("workflow: {mode: backtest}\n" + MOMENTUM, "workflow.mode",
-     "unknown key; allowed keys here: base_pattern, type"),
+     "unknown key; allowed keys here: anchored, base_pattern, step_bars, test_bars, train_bars, type"),
     ("workflow: optimization\n" + MOMENTUM, "workflow='optimization'", "must be a mapping"),
     # data
     ("data: {dataset: GOOG, path: a.csv}\n" + MOMENTUM, "data",

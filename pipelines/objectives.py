@@ -1,0 +1,63 @@
+"""Objectives: what ranks combinations, by name or by import path, and how the best are chosen.
+
+An objective is a result metric (``sharpe``), a metric to minimise (``-max_drawdown_pct``), or a
+pure function ``module:function`` taking one result row (a mapping of column to value) and
+returning a number; higher is better. Importing that module is the only way spec text loads code.
+``select`` ranks rows and keeps the best ``top_k`` among those with at least ``min_trades``
+closed trades; an undefined (NaN) objective ranks after every defined one, ties by row order.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from state.errors import SpecError
+
+__all__ = ["objective_function", "select"]
+
+Objective = Callable[[Mapping[str, Any]], float]
+
+
+def objective_function(objective: str) -> Objective:
+    """The function an objective names (see the module docstring)."""
+    if ":" not in objective:
+        sign, name = (-1.0, objective[1:]) if objective.startswith("-") else (1.0, objective)
+        return lambda row: sign * _number(row.get(name))
+    module_name, _, attribute = objective.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"objective={objective!r}", f"cannot import module {module_name!r} ({exc}); "
+                                                    "is it installed or on PYTHONPATH?") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise SpecError(f"objective={objective!r}", f"module {module_name!r} has no function {attribute!r}")
+    return lambda row: _number(function(row))
+
+
+def _number(value: Any) -> float:
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def select(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min_trades: int = 0) -> list[int]:
+    """Indices of the best ``top_k`` rows by ``objective``, best first (ties: earlier row first).
+
+    >>> select([{"sharpe": 1.0, "n_trades": 5}, {"sharpe": 2.0, "n_trades": 1}, {"sharpe": 0.5, "n_trades": 9}],
+    ...        "sharpe", top_k=2, min_trades=2)
+    [0, 2]
+    """
+    score = objective_function(objective)
+    ranked = []
+    for i, row in enumerate(rows):
+        if (row.get("n_trades") or 0) < min_trades:
+            continue
+        value = score(row)
+        ranked.append((math.isnan(value), 0.0 if math.isnan(value) else -value, i))
+    return [i for _, _, i in sorted(ranked)[:top_k]]

@@ -1,0 +1,217 @@
+"""Optimization workflows: train/test selection, walk-forward windows, overfitting statistics.
+
+* **Train/test** (``workflow.type: optimization`` with ``data.split``): every combination runs on
+  the training part (no bar after it is read); the ``top_k`` best by the objective (with at least
+  ``min_trades`` closed trades) run on the test part, indicators warmed up on the bars before it.
+  Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected.
+* **Walk-forward** (``workflow.type: walk_forward``): windows of ``train_bars`` then ``test_bars``,
+  moved by ``step_bars`` (or anchored at the first bar). Per window the best combination on the
+  training bars trades the following test bars; the test equity curves are stitched by
+  compounding into one out-of-sample curve with its metrics. Signals are generated once on the
+  whole series (they are causal) and every window replays them.
+* **Overfitting statistics** for a grid: the probability of backtest overfitting (CSCV over time
+  blocks of the per-bar returns) and the deflated Sharpe ratio of the selected combination.
+
+Law: a walk-forward with one window equals the train/test run with the same split; no bar of a
+test part changes a training-part choice.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+
+from fp.ledger import compress_equity
+from fp.metrics import METRICS, metrics
+from pipelines.objectives import select
+from pipelines.runner import RunTables, SignalSource, SymbolSignals, computed_signals, run_plan, split_index
+from pipelines.store import SignalStore, store_signals
+from state.errors import SpecError
+from state.market import Bars, MarketData
+from state.plan import Plan
+
+__all__ = ["overfitting", "train_test", "walk_forward", "walk_forward_windows"]
+
+_IDS = ("combo_id", "symbol")
+
+
+def train_test(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> RunTables:
+    """Select on each symbol's training part, validate the selection on its test part."""
+    split = plan.spec.data.split
+    for bars in market.bars:
+        cut = split_index(split, bars)
+        if not 0 < cut < len(bars):
+            raise SpecError("data.split", f"leaves {cut} training and {len(bars) - cut} test bars of {bars.symbol}; "
+                                          "both parts need bars")
+    train = run_plan(plan, market, signals=signals, window=lambda b: (0, split_index(split, b)), returns=True)
+    chosen = _choose(plan, train.results)
+    picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in chosen))
+    test = run_plan(picked, market, signals=signals, window=lambda b: (split_index(split, b), len(b)))
+    results = _side_by_side(train.results, test.results, chosen)
+    trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
+    return RunTables(results, trades, test.regime_stats, None, train.returns)
+
+
+def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
+    """Selected combination ids → rank (1 = best), ranking combinations by their mean objective
+    over symbols (and their least closed trades against ``min_trades``)."""
+    spec = plan.spec
+    by_combo: dict[str, list[dict]] = {}
+    for row in results.to_pylist():
+        by_combo.setdefault(row["combo_id"], []).append(row)
+    merged = []
+    for combo_id, rows in by_combo.items():
+        row = dict(rows[0])
+        for name in METRICS:
+            values = [r[name] for r in rows if r[name] is not None]
+            row[name] = float(np.mean(values)) if values else math.nan
+        row["n_trades"] = min(r["n_trades"] for r in rows)
+        merged.append(row)
+    picks = select(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades)
+    return {merged[i]["combo_id"]: rank for rank, i in enumerate(picks, start=1)}
+
+
+def _side_by_side(train: pa.Table, test: pa.Table, chosen: dict[str, int]) -> pa.Table:
+    """Train metrics for every row, then ``selected``/``rank``, then test metrics (null unless selected)."""
+    columns = {name: train.column(name) for name in train.column_names if name not in METRICS and name != "n_rejected"}
+    for name in (*METRICS, "n_rejected"):
+        columns[f"train_{name}"] = train.column(name)
+    ids = train.column("combo_id").to_pylist()
+    columns["selected"] = pa.array([c in chosen for c in ids])
+    columns["rank"] = pa.array([chosen.get(c) for c in ids], pa.int64())
+    tested = {(r["combo_id"], r["symbol"]): r for r in test.to_pylist()}
+    symbols = train.column("symbol").to_pylist()
+    for name in (*METRICS, "n_rejected"):
+        columns[f"test_{name}"] = pa.array([tested.get((c, s), {}).get(name) for c, s in zip(ids, symbols)],
+                                           train.schema.field(name).type)
+    return pa.table(columns)
+
+
+def _with_part(trades: pa.Table, part: str) -> pa.Table:
+    return trades.append_column("part", pa.array([part] * trades.num_rows, pa.string()))
+
+
+def walk_forward_windows(n_bars: int, *, train_bars: int, test_bars: int, step_bars: int | None,
+                         anchored: bool) -> list[tuple[int, int, int, int]]:
+    """``(train_start, train_end, test_start, test_end)`` of every window that fits ``n_bars``.
+
+    >>> walk_forward_windows(10, train_bars=4, test_bars=2, step_bars=2, anchored=False)
+    [(0, 4, 4, 6), (2, 6, 6, 8), (4, 8, 8, 10)]
+    >>> walk_forward_windows(10, train_bars=4, test_bars=3, step_bars=None, anchored=True)
+    [(0, 4, 4, 7), (0, 7, 7, 10)]
+    """
+    step = step_bars or test_bars
+    out, k = [], 0
+    while True:
+        train_end = train_bars + k * step
+        if train_end + test_bars > n_bars:
+            return out
+        out.append((0 if anchored else k * step, train_end, train_end, train_end + test_bars))
+        k += 1
+
+
+def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
+    """Walk-forward over every symbol: stitched out-of-sample results, and the windows table."""
+    w = plan.spec.workflow
+    store = _generated(plan, market)
+    results_rows, window_rows, trade_parts, equity_parts = [], [], [], []
+    for bars in market.bars:
+        windows = walk_forward_windows(len(bars), train_bars=w.train_bars, test_bars=w.test_bars,
+                                       step_bars=w.step_bars, anchored=w.anchored)
+        if not windows:
+            raise SpecError("workflow.train_bars", f"one window needs train_bars + test_bars = "
+                                                   f"{w.train_bars + w.test_bars} bars but {bars.symbol} has {len(bars)}; "
+                                                   "shorten the windows or give more data")
+        single = MarketData((bars,), market.source, market.sha256, market.periods_per_year)
+        row, rows, trades, curve = _walk_symbol(plan, single, store, windows)
+        results_rows.append(row)
+        window_rows += rows
+        trade_parts.append(trades)
+        equity_parts.append(curve)
+    results = pa.Table.from_pylist(results_rows)
+    return RunTables(results, pa.concat_tables(trade_parts), None, pa.concat_tables(equity_parts)), \
+        pa.Table.from_pylist(window_rows)
+
+
+def _generated(plan: Plan, market: MarketData) -> SignalStore:
+    """Every combination's signals on the whole series, once (windows replay them)."""
+    changes = []
+    for bars in market.bars:
+        source = computed_signals(plan, bars)
+        changes += [(combo, bars, source.changes(combo)) for combo in plan.combos]
+    return store_signals(plan, market, changes, {"data": {}})
+
+
+def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) -> tuple[dict, list, pa.Table, pa.Table]:
+    bars: Bars = market.bars[0]
+    source = _stored(store)
+    window_rows, trade_parts, pieces = [], [], []
+    carried, commission = None, 0.0
+    for number, (train_start, train_end, test_start, test_end) in enumerate(windows, start=1):
+        train = run_plan(plan, market, signals=source, window=lambda b: (train_start, train_end))
+        chosen = _choose(attrs.evolve(plan, spec=attrs.evolve(plan.spec, top_k=1)), train.results)
+        if not chosen:
+            raise SpecError("min_trades", f"no combination has {plan.spec.min_trades} closed trades in walk-forward "
+                                          f"window {number} of {bars.symbol}; lower min_trades or widen train_bars")
+        (combo_id,) = chosen
+        picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id == combo_id))
+        test = run_plan(picked, market, signals=source, window=lambda b: (test_start, test_end), equity=True)
+        train_row = next(r for r in train.results.to_pylist() if r["combo_id"] == combo_id)
+        (test_row,) = test.results.to_pylist()
+        commission += test_row["commission"]
+        window_rows.append({
+            "window": number, "symbol": bars.symbol,
+            "train_start": bars.time[train_start], "train_end": bars.time[train_end - 1],
+            "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1],
+            **{k: v for k, v in train_row.items() if k not in METRICS and k not in ("n_rejected", "symbol")},
+            **{f"train_{m}": train_row[m] for m in METRICS},
+            **{f"test_{m}": test_row[m] for m in METRICS},
+        })
+        trade_parts.append(test.trades.append_column("window", pa.array([number] * test.trades.num_rows, pa.int64())))
+        curve = test.equity
+        scale = 1.0 if carried is None else carried / curve.column("equity")[0].as_py()
+        equity = np.asarray(curve.column("equity")) * scale
+        carried = float(equity[-1])
+        pieces.append(curve.set_column(curve.schema.get_field_index("equity"), "equity", pa.array(equity)))
+    stitched = pa.concat_tables(pieces)
+    equity = np.asarray(stitched.column("equity"))
+    position = np.asarray(stitched.column("position"))
+    trades = pa.concat_tables(trade_parts)
+    closed = [r["pnl"] for r in trades.to_pylist() if r["exit_time"] is not None]
+    first, last = stitched.column("time")[0].as_py(), stitched.column("time")[-1].as_py()
+    years = (last - first).total_seconds() / (365.25 * 86400) if len(equity) > 1 else 0.0
+    cash0 = float(equity[0]) if len(equity) else math.nan
+    m = metrics(compress_equity(equity, position), np.array(closed, dtype=float), commission, initial_cash=cash0,
+                periods_per_year=market.periods_per_year, years=years)
+    row = {"symbol": bars.symbol, "windows": len(windows), "out_of_sample_bars": len(equity), **m}
+    return row, window_rows, trades, stitched
+
+
+def _stored(store: SignalStore) -> SignalSource:
+    """A source reading generated changes by combination id (the windows' plans keep the ids)."""
+    def for_symbol(plan: Plan, bars: Bars) -> SymbolSignals:
+        return SymbolSignals(lambda combo: store.changes[(combo.combo_id, bars.symbol)])
+    return for_symbol
+
+
+def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.Table, objective: str,
+                top_k: int, min_trades: int) -> dict[str, Any] | None:
+    """PBO and the deflated Sharpe ratio of the selected combination, on the first symbol's
+    per-bar returns of every combination (``None`` when there is too little to say)."""
+    from fp.overfitting import selection_statistics
+
+    if not returns:
+        return None
+    symbol, matrix = returns[0]
+    rows = [r for r in results.to_pylist() if r["symbol"] == symbol]
+    if matrix.shape[1] < 2 or matrix.shape[0] < 40:
+        return None
+    picks = select(rows, objective, top_k=1, min_trades=min_trades)
+    if not picks:
+        return None
+    blocks = 16 if matrix.shape[0] >= 320 else max(2, (matrix.shape[0] // 20) // 2 * 2)
+    stats = selection_statistics(matrix, picks[0], n_blocks=blocks)
+    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **stats}

@@ -1,0 +1,75 @@
+"""Laws of train/test and walk-forward (issue: optimization workflows)."""
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pipelines
+from fp.metrics import METRICS
+from fp.testing import bars
+from state.market import Bars, MarketData
+
+LAWS = settings(max_examples=20, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+STRATEGIES = [{"type": "sma_crossover", "parameters": {"fast_period": [2, 4], "slow_period": [6, 10]}},
+              {"type": "momentum", "parameters": {"lookback_period": [3, 8]}}]
+
+
+def market_of(data):
+    return MarketData((data,), "generated", f"test-{len(data)}", 252.0)
+
+
+def same(a, b):
+    return a == b or (isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b))
+
+
+@LAWS
+@given(bars(min_size=40, max_size=120), st.floats(0.3, 0.8))
+def test_walk_forward_with_one_window_equals_train_test(data, fraction):
+    market = market_of(data)
+    cut = int(round(fraction * len(data)))
+    tt = pipelines.run({"workflow": {"type": "optimization"}, "data": {"split": {"train": fraction}},
+                        "strategies": STRATEGIES, "portfolio": {"direction": "long_short"}}, market=market)
+    wf = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": cut, "test_bars": len(data) - cut,
+                                     "anchored": True},
+                        "strategies": STRATEGIES, "portfolio": {"direction": "long_short"}}, market=market)
+    (best,) = [r for r in tt.results.to_pylist() if r["rank"] == 1]
+    (window,) = wf.windows.to_pylist()
+    assert best["combo_id"] == window["combo_id"]
+    for m in METRICS:
+        assert same(best[f"train_{m}"], window[f"train_{m}"]), m
+        assert same(best[f"test_{m}"], window[f"test_{m}"]), m
+    (stitched,) = wf.results.to_pylist()
+    for m in ("final_equity", "total_return_pct", "sharpe", "max_drawdown_pct", "exposure_pct"):
+        assert same(best[f"test_{m}"], stitched[m]), m
+
+
+@LAWS
+@given(bars(min_size=40, max_size=120), st.floats(0.4, 0.7), st.sampled_from([0.5, 1.8]))
+def test_no_test_bar_changes_a_training_choice(data, fraction, factor):
+    cut = int(round(fraction * len(data)))
+    later = Bars(data.symbol, data.time, *(np.concatenate((x[:cut], x[cut:] * factor))
+                                          for x in (data.open, data.high, data.low, data.close)), data.volume, None)
+    spec = {"workflow": {"type": "optimization"}, "data": {"split": {"train": fraction}}, "top_k": 2,
+            "strategies": STRATEGIES}
+    a = pipelines.run(spec, market=market_of(data))
+    b = pipelines.run(spec, market=market_of(later))
+    pick = lambda r: [(row["combo_id"], row["rank"]) for row in r.results.to_pylist() if row["selected"]]
+    assert pick(a) == pick(b)
+    wf = {"workflow": {"type": "walk_forward", "train_bars": cut // 2, "test_bars": max(cut // 4, 1)},
+          "strategies": STRATEGIES}
+    wa, wb = pipelines.run(wf, market=market_of(data)), pipelines.run(wf, market=market_of(later))
+    for x, y in zip(wa.windows.to_pylist(), wb.windows.to_pylist()):
+        if x["train_end"] < data.time[cut]:
+            assert x["combo_id"] == y["combo_id"]
+
+
+@LAWS
+@given(bars(min_size=40, max_size=100))
+def test_optimizations_are_deterministic(data):
+    market = market_of(data)
+    spec = {"workflow": {"type": "walk_forward", "train_bars": 20, "test_bars": 10}, "strategies": STRATEGIES}
+    a, b = pipelines.run(spec, market=market), pipelines.run(spec, market=market)
+    assert a.trades.equals(b.trades)
+    for table in ("windows", "results"):
+        for x, y in zip(getattr(a, table).to_pylist(), getattr(b, table).to_pylist()):
+            assert all(same(x[k], y[k]) for k in x)

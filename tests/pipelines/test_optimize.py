@@ -1,0 +1,95 @@
+"""Train/test, walk-forward, objectives and phases on GOOG: shapes, selection rules and errors."""
+import sys
+
+import pytest
+
+import pipelines
+from pipelines.optimize import walk_forward_windows
+from state.errors import SpecError
+
+GRID = [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10, 20], "slow_period": [40, 80]}}]
+
+
+def test_train_test_shows_train_and_test_metrics_side_by_side():
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                       "strategies": GRID, "top_k": 2})
+    rows = r.results.to_pylist()
+    assert 6 == len(rows) and 2 == sum(row["selected"] for row in rows)
+    assert {"train_sharpe", "test_sharpe", "selected", "rank"} <= set(r.results.column_names)
+    assert all(row["test_sharpe"] is None for row in rows if not row["selected"])
+    ranked = r.ranked().to_pylist()
+    assert [1, 2] == [ranked[0]["rank"], ranked[1]["rank"]]
+    assert ranked[0]["train_sharpe"] >= ranked[1]["train_sharpe"]
+    assert {"train", "test"} == set(r.trades.column("part").to_pylist())
+    assert r.manifest["overfitting"]["n_trials"] == 6
+
+
+def test_min_trades_guards_the_selection():
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                       "strategies": GRID, "top_k": 6, "min_trades": 25})
+    chosen = [row for row in r.results.to_pylist() if row["selected"]]
+    assert chosen and all(row["train_n_trades"] >= 25 for row in chosen)
+    assert len(chosen) < 6
+
+
+def test_an_objective_by_import_path(tmp_path, monkeypatch):
+    (tmp_path / "my_objectives.py").write_text("def calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    r = pipelines.run({"workflow": {"type": "optimization"}, "strategies": GRID,
+                       "objective": "my_objectives:calmar"})
+    best = r.ranked().to_pylist()[0]
+    assert best["cagr_pct"] / best["max_drawdown_pct"] == max(x["cagr_pct"] / x["max_drawdown_pct"]
+                                                               for x in r.results.to_pylist())
+
+
+def test_a_missing_objective_function_is_a_spec_error(tmp_path, monkeypatch):
+    with pytest.raises(SpecError, match="cannot import module 'nowhere_at_all'"):
+        pipelines.plan({"strategies": GRID, "objective": "nowhere_at_all:f"})
+    (tmp_path / "objs.py").write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SpecError, match="has no function 'missing'"):
+        pipelines.plan({"strategies": GRID, "objective": "objs:missing"})
+
+
+def test_walk_forward_windows_roll_and_anchor():
+    assert [(0, 4, 4, 6), (2, 6, 6, 8), (4, 8, 8, 10)] == walk_forward_windows(10, train_bars=4, test_bars=2,
+                                                                              step_bars=2, anchored=False)
+    assert [] == walk_forward_windows(5, train_bars=4, test_bars=2, step_bars=None, anchored=False)
+
+
+def test_walk_forward_on_goog_has_a_window_table_and_a_stitched_curve():
+    r = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 250},
+                       "data": {"dataset": "GOOG"}, "strategies": GRID})
+    assert 6 == r.windows.num_rows and 6 * 250 == r.equity.num_rows
+    assert {"window", "train_start", "train_end", "test_start", "test_end", "fast_period", "slow_period",
+            "train_sharpe", "test_sharpe"} <= set(r.windows.column_names)
+    (row,) = r.results.to_pylist()
+    assert 6 == row["windows"] and 1500 == row["out_of_sample_bars"]
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"workflow": {"type": "walk_forward", "train_bars": 3000, "test_bars": 100}}, "one window needs"),
+    ({"workflow": {"type": "optimization"}, "data": {"split": {"train": 0.9999}}}, "leaves .* test bars"),
+    ({"workflow": {"type": "optimization"}, "data": {"split": {"train_end": "2020-01-01"}}}, "leaves .* 0 test bars"),
+    ({"workflow": {"type": "walk_forward", "test_bars": 10}}, "workflow.train_bars: required"),
+    ({"workflow": {"type": "backtest", "train_bars": 10}}, "only applies with workflow.type: walk_forward"),
+    ({"data": {"split": {"train": 1.0}}}, "must be below 1"),
+])
+def test_impossible_splits_are_refused(doc, message):
+    with pytest.raises(SpecError, match=message):
+        pipelines.run({**doc, "strategies": GRID})
+
+
+def test_phases_generate_replay_top_k_then_validate_out_of_sample(tmp_path):
+    result = pipelines.run({
+        "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+        "phases": [
+            {"name": "signals", "workflow": {"type": "signal_generation"}, "strategies": GRID},
+            {"name": "costs", "from": "signals", "workflow": {"type": "signal_replay"}, "top_k": 3,
+             "execution": {"commission": [0.0, 0.002]}},
+            {"name": "validate", "from": "costs", "workflow": {"type": "optimization"}},
+        ]}, out=tmp_path / "phased")
+    assert 12 == result["costs"].results.num_rows
+    validated = result["validate"].results.to_pylist()
+    assert 3 == len(validated) and 1 == sum(r["selected"] for r in validated)
+    assert {"signals", "costs", "validate", "manifest.json"} == {p.name for p in (tmp_path / "phased").iterdir()}

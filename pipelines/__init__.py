@@ -28,6 +28,7 @@ from pipelines.results import RunResult, write_run
 from pipelines.runner import run_plan
 from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
 from pipelines.store import SignalStore, read_store, write_store
+from pipelines.trace import read_events, replay_trace
 from pipelines.analytics import connect, query
 from pipelines.workflow import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
 
@@ -56,8 +57,10 @@ __all__ = [
     "plan_from_spec",
     "query",
     "read_bars",
+    "read_events",
     "read_store",
     "replay",
+    "replay_trace",
     "run",
     "run_phases",
     "run_plan",

@@ -26,12 +26,12 @@ from fp.ledger import equity_curve, equity_points, trades_from_fills
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.container import Container, fold
-from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, SignalChanged
+from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted, SignalChanged
 from state.ledger import EquityPoints, Trades
 from state.market import Bars
 from state.portfolio import LaneSettings, LaneState, PortfolioState
 
-__all__ = ["Folded", "LaneSignal", "fold_sparse", "fold_streaming"]
+__all__ = ["FoldTrace", "Folded", "LaneSignal", "fold_sparse", "fold_streaming"]
 
 
 @attrs.frozen
@@ -59,6 +59,7 @@ class Folded:
     change_cash: np.ndarray
     change_position: np.ndarray
     final: PortfolioState
+    trace: "FoldTrace | None" = None
 
     def lane_bounds(self, lanes: int, lane_of: np.ndarray) -> np.ndarray:
         """Start offsets of each lane's rows in a table sorted by lane (length ``lanes + 1``)."""
@@ -78,8 +79,27 @@ class Folded:
                              self.change_position[lo:hi], initial_cash)
 
 
+@attrs.frozen(eq=False)
+class FoldTrace:
+    """Every event a sparse fold folded, lane by lane in time order, one row per signal change:
+    the change, the order submitted and approved for it, and its fill (quantity 0: nothing traded),
+    with the rejections apart. Kept only when a fold is asked to trace."""
+
+    lane: np.ndarray
+    signal_bar: np.ndarray
+    signal_target: np.ndarray
+    submitted_target: np.ndarray
+    approved_target: np.ndarray
+    max_quantity: np.ndarray
+    fill_bar: np.ndarray
+    quantity: np.ndarray
+    price: np.ndarray
+    commission: np.ndarray
+    rejections: OrderRejected
+
+
 def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[tuple[np.ndarray, np.ndarray]],
-                bars: Bars) -> Folded:
+                bars: Bars, *, trace: bool = False) -> Folded:
     """Fold each lane's signal changes (``(bars, targets)`` per lane) through ``container``.
 
     Steps marked settings-only (``fp.steps``) do not depend on a lane's earlier events, so they
@@ -87,7 +107,8 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     holds the ``k``-th event of every lane that has one, lanes sorted by how many they have, so a
     round is a contiguous slice of a round-major layout aligned with a prefix of the lanes
     (memory grows with the number of events, not rounds × lanes), and it starts with its slice of
-    the orders the settings-only steps put in the books.
+    the orders the settings-only steps put in the books. ``trace`` keeps every event in
+    ``Folded.trace`` (a :class:`FoldTrace`); without it nothing extra is kept or computed.
     """
     n_lanes, n_bars = len(changes), len(bars)
     delay = np.where(settings.fill_on_close, 0, 1)
@@ -111,6 +132,7 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
               for i, (kind, _) in enumerate(per_lane[0][0])] if n_lanes else []
     book = (_round_major(per_lane[0][1][0], [lane[1][1] for lane in per_lane], slot)
             if n_lanes and per_lane[0][1] is not None else None)
+    traced = _traced_orders(per_lane) if trace else None
     del per_lane
     lanes_sorted = settings.rows(order)
     state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash))
@@ -136,8 +158,28 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     lane_ids = np.empty(len(slot), np.int64)
     lane_ids[slot] = np.repeat(order, counts)
     fill_bar = _field(inputs[-1], "bar") if inputs else np.empty(0, np.int64)
-    return _assemble(fills, rejections, cash, position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"),
-                     lanes_and_bars=(lane_ids, fill_bar))
+    folded = _assemble(fills, rejections, cash, position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"),
+                       lanes_and_bars=(lane_ids, fill_bar))
+    if not trace:
+        return folded
+    stacked = [np.concatenate([getattr(e, name) for e in fills]) if fills else np.empty(0)
+               for name in ("quantity", "price", "commission")]
+    lane_major = [lane_ids[slot], traced[0], traced[1], traced[2], traced[3], traced[4], fill_bar[slot],
+                  *(column[slot] for column in stacked)]
+    return attrs.evolve(folded, trace=FoldTrace(*lane_major, folded.rejections))
+
+
+def _traced_orders(per_lane) -> tuple[np.ndarray, ...]:
+    """Lane-major signal bars and targets, submitted and approved targets and caps, from each
+    lane's settings-only fold (its log holds the orders)."""
+    columns = [[] for _ in range(5)]
+    for _, _, _, log, (signal_bar, target) in per_lane:
+        submitted = next(e for e in log if type(e) is OrderSubmitted)
+        approved = next(e for e in log if type(e) is OrderApproved)
+        for column, values in zip(columns, (signal_bar, target, submitted.target, approved.target,
+                                            np.broadcast_to(approved.max_quantity, np.shape(approved.target)))):
+            column.append(values)
+    return tuple(np.concatenate(c) if c else np.empty(0) for c in columns)
 
 
 def _hoist(hoisted: Container, settings: LaneSettings, lane: int, signal_bar: np.ndarray, target: np.ndarray,
@@ -145,8 +187,9 @@ def _hoist(hoisted: Container, settings: LaneSettings, lane: int, signal_bar: np
     """One lane's settings-only part of the fold over all its events, and its quotes.
 
     Returns the round inputs ``[(kind, columns)]`` (events the rest of the fold consumes, then the
-    quotes), the book ``(kind, columns)`` the settings-only steps left (or ``None``), and the
-    events they emitted that nothing consumes (sinks such as rejections).
+    quotes), the book ``(kind, columns)`` the settings-only steps left (or ``None``), the events
+    they emitted that nothing consumes (sinks such as rejections), their whole log, and the lane's
+    signal changes.
     """
     n = len(signal_bar)
     state = LaneState(settings, PortfolioState.initial(settings.initial_cash))
@@ -158,7 +201,7 @@ def _hoist(hoisted: Container, settings: LaneSettings, lane: int, signal_bar: np
     inputs = [(type(e), _columns(e, n)) for e in rest if _rows_of(e) == n] + [(FillQuote, _columns(quotes, n))]
     sinks = [e for e in rest if _rows_of(e) != n]
     book = None if state.pending is None else (type(state.pending), _columns(state.pending, n))
-    return inputs, book, sinks
+    return inputs, book, sinks, early, (signal_bar, target)
 
 
 def _rows_of(event) -> int:

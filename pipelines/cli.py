@@ -51,7 +51,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
               file=sys.stderr)
     out = Path(args.out) if args.out else _default_out(args.spec)
-    result = run(spec, out=out, equity=args.equity)
+    result = run(spec, out=out, equity=args.equity, trace=args.trace)
     top = args.top if args.top is not None else spec.top
     if isinstance(result, PhasedResult):
         for name, output in result.phases:
@@ -97,6 +97,8 @@ def _report(result, out: Path, top: int) -> None:
               f"CSCV splits of {stats['n_blocks']} blocks; deflated Sharpe ratio of the selection "
               f"{stats['deflated_sharpe']:.3f} (its Sharpe {stats['sharpe']:.4f} per bar vs "
               f"{stats['expected_max_sharpe']:.4f} expected from the best of {stats['n_trials']} trials)")
+    if result.events is not None:
+        written.append(f"events ({result.events.num_rows:,} events)")
     if result.equity is not None and result.windows is None:
         written.append("equity.parquet")
     elif result.windows is not None:
@@ -112,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
     p_run.add_argument("--top", type=_positive_int, help="rows of the printed table (default: the spec's top, 10)")
     p_run.add_argument("--equity", action="store_true", help="also record every combination's equity curve")
+    p_run.add_argument("--trace", action="store_true", help="record every event of the fold (events.parquet)")
     p_run.set_defaults(func=_cmd_run)
     p_plan = sub.add_parser("plan", help="show what a spec will run, without running it")
     p_plan.add_argument("spec", help="the YAML spec file")

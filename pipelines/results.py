@@ -48,6 +48,8 @@ class RunResult:
     regime_stats: pa.Table | None = None
     equity: pa.Table | None = None
     windows: pa.Table | None = None
+    events: pa.Table | None = None
+    final: pa.Table | None = None
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
@@ -103,11 +105,13 @@ def check_run_dir(out_dir: str | os.PathLike) -> Path:
 def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     """Write ``result`` (results, trades, regime stats when present, manifest) to ``out_dir``
     atomically; see :func:`write_dir`."""
+    from pipelines.trace import write_events
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
     for name in ("regime_stats", "equity", "windows"):
         if getattr(result, name) is not None:
             tables[f"{name}.parquet"] = getattr(result, name)
-    return write_dir(out_dir, tables, result.manifest)
+    writers = {} if result.events is None else {"events": lambda folder: write_events(result.events, folder)}
+    return write_dir(out_dir, tables, result.manifest, writers=writers)
 
 
 def _statistics_columns(table: pa.Table) -> list[str]:
@@ -116,8 +120,10 @@ def _statistics_columns(table: pa.Table) -> list[str]:
     return [f.name for f in table.schema if not pa.types.is_floating(f.type)]
 
 
-def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manifest: Mapping[str, Any]) -> Path:
-    """Write Parquet ``tables`` (file name -> table) and ``manifest.json`` to ``out_dir`` atomically.
+def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manifest: Mapping[str, Any], *,
+              writers: Mapping[str, Any] = {}) -> Path:
+    """Write Parquet ``tables`` (file name -> table) and ``manifest.json`` to ``out_dir`` atomically;
+    ``writers`` (name -> function of the folder) write anything else into it first.
 
     ``out_dir`` must pass :func:`check_run_dir`. The files are written into a new hidden sibling
     folder, which is then renamed to ``out_dir``; on any failure that folder is removed, so
@@ -135,6 +141,8 @@ def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manife
     try:
         for name, table in tables.items():
             pq.write_table(table, tmp / name, write_statistics=_statistics_columns(table))
+        for write in writers.values():
+            write(tmp)
         with open(tmp / "manifest.json", "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True, default=_json_default)
             f.write("\n")

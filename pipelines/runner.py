@@ -14,18 +14,20 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
+from fp.classifiers import CLASSIFIERS, classify, default_train_end
 from fp.hub import compute_features
+from fp.ledger import regime_stats
 from fp.metrics import METRICS, metrics
 from fp.registry import lookup
-from fp.classifiers import CLASSIFIERS, classify, default_train_end
-from fp.ledger import regime_stats
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
 from pipelines.patterns import PATTERNS, container_for
+from pipelines.trace import events_table
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.portfolio import LaneSettings
+from state.spec import TraceSpec
 
 __all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar", "lane_settings",
            "run_plan", "signal_of", "split_index"]
@@ -45,14 +47,17 @@ SignalSource = Callable[[Plan, Bars], SymbolSignals]
 
 @attrs.frozen(eq=False)
 class RunTables:
-    """What a run produces: results, trades, per-regime attribution when classifiers ran, and on
-    request the equity curves and each symbol's per-bar returns (bars × combinations)."""
+    """What a run produces: results, trades, per-regime attribution when classifiers ran, each
+    lane's final portfolio, and on request the equity curves, each symbol's per-bar returns
+    (bars × combinations) and the trace of the fold's events."""
 
     results: pa.Table
     trades: pa.Table
     regime_stats: pa.Table | None = None
     equity: pa.Table | None = None
     returns: tuple[tuple[str, np.ndarray], ...] | None = None
+    events: pa.Table | None = None
+    final: pa.Table | None = None
 
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
@@ -162,7 +167,8 @@ Window = Callable[[Bars], tuple[int, int]]
 
 
 def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
-             window: Window | None = None, equity: bool = False, returns: bool = False) -> RunTables:
+             window: Window | None = None, equity: bool = False, returns: bool = False,
+             trace: TraceSpec | None = None, run: str = "") -> RunTables:
     """Run every lane of ``plan`` on ``market``: results, trades and (with classifiers) regime stats.
 
     ``signals`` supplies each combination's signal changes (computed by default; a replay reads
@@ -170,18 +176,24 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     symbol: no bar from ``stop`` on is read, lanes are flat until ``start``, where they take the
     target their strategy holds at that bar (indicators warm up on the bars before), and metrics
     cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
-    returns matrix (bars × combinations, for overfitting statistics).
+    returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
+    fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
     """
     container = container_for(PATTERNS[plan.pattern])
     settings = lane_settings(plan.combos)
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
-    trade_parts, trade_keys, regime_rows, equity_parts, return_parts = [], [], [], [], []
+    trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
     for symbol_index, bars in enumerate(market.bars):
         start, stop = window(bars) if window is not None else (0, len(bars))
         bars = bars.slice(0, stop)
         source = signals(plan, bars)
         changes = [from_bar(source.changes(c), start) for c in plan.combos]
-        folded = fold_sparse(container, settings, changes, bars)
+        folded = fold_sparse(container, settings, changes, bars, trace=trace is not None)
+        if trace is not None:
+            event_parts.append(events_table(plan, bars, folded.trace, run=run, keep=trace,
+                                            first_id=sum(t.num_rows for t in event_parts)))
+        finals.append(pa.table({"combo_id": [c.combo_id for c in plan.combos], "symbol": [bars.symbol] * len(plan.combos),
+                                "cash": folded.final.cash, "position": folded.final.position}))
         close = bars.close[start:]
         years = float(bars.time[-1] - bars.time[start]) / _YEAR_NS if len(close) > 1 else 0.0
         fill_at = folded.lane_bounds(len(plan.combos), folded.fills.lane)
@@ -222,7 +234,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         symbol = np.concatenate([k[1] for k in trade_keys])
         # combination order, then symbol, keeping each lane's chronological order
         trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
-    return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None)
+    events = pa.concat_tables(event_parts) if event_parts else None
+    return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
+                     pa.concat_tables(finals) if finals else None)
 
 
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:

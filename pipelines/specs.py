@@ -50,14 +50,15 @@ from fp.grid import Constraint, iter_points, parse_constraint, value_range
 from fp.metrics import METRICS
 from pipelines.data import bundled_datasets
 from pipelines.objectives import objective_function
+from pipelines.trace import trace_filter
 from state.errors import SpecError
 from state.params import Param
 from state.spec import Axis, ComponentSpec, DataSpec, Phase, Spec, WorkflowSpec
 
 __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 
-_TOP_KEYS = ("classifiers", "constraints", "data", "execution", "min_trades", "objective", "phases", "portfolio",
-             "risk", "signals", "strategies", "top", "top_k", "workflow")
+_TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "min_trades", "objective", "phases",
+             "portfolio", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
 _PHASE_KEYS = ("from", "name")
 _WORKFLOW_KEYS = ("anchored", "base_pattern", "step_bars", "test_bars", "train_bars", "type")
 _WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
@@ -185,6 +186,8 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool) -> Spec:
         signals=signals,
         top_k=_TOP_K.check(doc.get("top_k", 1), "top_k"),
         min_trades=_MIN_TRADES.check(doc.get("min_trades", 0), "min_trades"),
+        trace=trace_filter(doc.get("trace")),
+        equity=Param("equity", "bool", False).check(doc.get("equity", False), "equity"),
     )
 
 

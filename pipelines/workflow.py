@@ -27,10 +27,11 @@ from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
 from pipelines.store import SignalStore, read_store, store_signals, write_store
+from pipelines.trace import run_id
 from state.errors import SpecError
 from state.market import MarketData
 from state.plan import Plan
-from state.spec import DataSpec, Spec
+from state.spec import DataSpec, Spec, TraceSpec
 
 __all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "run", "run_phases", "write_phases"]
 
@@ -54,7 +55,7 @@ def plan(spec: SpecLike) -> Plan:
 
 
 def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None,
-        equity: bool = False) -> RunResult | SignalStore | PhasedResult:
+        equity: bool = False, trace: bool = False) -> RunResult | SignalStore | PhasedResult:
     """Run a spec's workflow; write its folder when ``out`` is given.
 
     ``backtest`` and ``optimization`` return a :class:`RunResult` (with ``data.split`` an
@@ -63,11 +64,16 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     ``signal_generation`` the :class:`SignalStore` (see :func:`generate_signals`),
     ``signal_replay`` a :class:`RunResult` (see :func:`replay`), and a spec with ``phases`` a
     :class:`PhasedResult`. ``market`` overrides the spec's data section (data composed in code);
-    ``equity`` also records every combination's equity curve. The spec, then ``out`` (see
+    ``equity`` (or ``equity: true``) also records every combination's equity curve, ``trace`` (or
+    ``trace:`` in the spec) every event of a backtest's or replay's fold. The spec, then ``out`` (see
     :func:`pipelines.results.check_run_dir`) are checked before any data is read, so a bad spec
     or output folder fails fast.
     """
     spec = load_spec(spec)
+    if trace and spec.trace is None:
+        spec = attrs.evolve(spec, trace=TraceSpec())
+    if equity:
+        spec = attrs.evolve(spec, equity=True)
     if spec.phases:
         return run_phases(spec, out=out, market=market)
     if spec.workflow.type == "signal_generation":
@@ -79,28 +85,42 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     if out is not None:
         check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
-    return _finish(spec, plan_from_spec(spec, symbols=market.symbols), market, started, clock, out, equity=equity)
+    return _finish(spec, plan_from_spec(spec, symbols=market.symbols), market, started, clock, out)
 
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
-            out: str | os.PathLike | None, *, equity: bool = False, signals=None) -> RunResult:
+            out: str | os.PathLike | None, *, signals=None, extra: dict | None = None) -> RunResult:
     """Run a compiled plan by its workflow, add the manifest, write the folder when asked."""
     source = {} if signals is None else {"signals": signals}
     windows, stats = None, None
+    run = run_id(_spec_sha256(spec), market.sha256)
+    if spec.trace is not None and spec.workflow.type in ("walk_forward",) or (
+            spec.trace is not None and spec.data.split is not None and spec.workflow.type == "optimization"):
+        raise SpecError("trace", "tracing records one fold: trace a backtest, optimization without data.split, "
+                                 "or replay (a train/test or walk-forward run folds many windows)")
     if spec.workflow.type == "walk_forward":
         tables, windows = walk_forward(the_plan, market)
     elif spec.workflow.type == "optimization" and spec.data.split is not None:
         tables = train_test(the_plan, market, **source)
     else:
-        tables = run_plan(the_plan, market, equity=equity, returns=spec.workflow.type == "optimization", **source)
+        tables = run_plan(the_plan, market, equity=spec.equity, returns=spec.workflow.type == "optimization",
+                          trace=spec.trace, run=run, **source)
     if spec.workflow.type == "optimization" and len(the_plan.combos) > 1:
         stats = overfitting(tables.returns, tables.results if spec.data.split is None else _train_view(tables.results),
                             spec.objective, spec.top_k, spec.min_trades)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
+    manifest["run_id"] = run
+    manifest.update(extra or {})
     if stats is not None:
         manifest["overfitting"] = stats
+    if tables.events is not None:
+        combos = list(spec.trace.combos) or [c.combo_id for c in the_plan.combos]
+        manifest["trace"] = {"kinds": list(spec.trace.kinds), "combos": list(spec.trace.combos),
+                             "events": tables.events.num_rows,
+                             "correlation_id": f"{run}:<combo_id>:<symbol>",
+                             "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
-                       equity=tables.equity, windows=windows)
+                       equity=tables.equity, windows=windows, events=tables.events, final=tables.final)
     if out is not None:
         write_run(result, out)
     return result
@@ -166,14 +186,9 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
     the_plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
-    tables = run_plan(the_plan, market, signals=store.source())
-    manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
-    manifest["signals"] = {"path": spec.signals, "changes": store.n_changes,
-                           "combinations": store.combos.num_rows}
-    result = RunResult(the_plan, market, tables.results, tables.trades, manifest)
-    if out is not None:
-        write_run(result, out)
-    return result
+    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(),
+                   extra={"signals": {"path": spec.signals, "changes": store.n_changes,
+                                      "combinations": store.combos.num_rows}})
 
 
 def _portable(data: DataSpec) -> dict[str, Any]:

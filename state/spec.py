@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Axis", "ComponentSpec", "DataSpec", "Phase", "Spec", "WorkflowSpec"]
+__all__ = ["Axis", "ComponentSpec", "DataSpec", "Phase", "Spec", "TraceSpec", "WorkflowSpec"]
 
 
 @attrs.frozen
@@ -88,7 +88,8 @@ class Spec:
     ``signals`` is the signal store a ``signal_replay`` workflow reads (resolved path). ``objective``
     ranks combinations (a metric, ``-metric`` to minimise it, or ``module:function`` of a result
     row); ``top_k`` are selected, among those with at least ``min_trades`` closed trades.
-    ``phases``, when given, are run in order instead (see :class:`Phase`)."""
+    ``phases``, when given, are run in order instead (see :class:`Phase`). ``trace`` records the
+    fold's events (see :class:`TraceSpec`); ``equity`` records every combination's equity curve."""
 
     workflow: WorkflowSpec
     data: DataSpec
@@ -106,6 +107,8 @@ class Spec:
     top_k: int = 1
     min_trades: int = 0
     phases: tuple["Phase", ...] = ()
+    trace: "TraceSpec | None" = None
+    equity: bool = False
 
     @property
     def settings(self) -> tuple[ComponentSpec, ...]:
@@ -125,3 +128,12 @@ class Phase:
     name: str
     spec: Spec
     source: str | None = None
+
+
+@attrs.frozen
+class TraceSpec:
+    """Which events a traced run records: ``kinds`` (event class names) of the ``combos`` given
+    (combination ids; empty: every combination)."""
+
+    kinds: tuple[str, ...] = ("SignalChanged", "OrderSubmitted", "OrderApproved", "OrderFilled", "OrderRejected")
+    combos: tuple[str, ...] = ()

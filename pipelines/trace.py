@@ -1,0 +1,244 @@
+"""Tracing and event sourcing: every event of the fold as rows, and folding them back.
+
+A traced run records, per lane (combination × symbol), each signal change and what it caused:
+``SignalChanged`` (strategy) → ``OrderSubmitted`` (portfolio) → ``OrderApproved`` (risk) →
+``OrderFilled`` or ``OrderRejected`` (execution). Each row has a run-unique ``event_id``, the
+``correlation_id`` of its lane (``<run id>:<combo id>:<symbol>``), the ``causation_id`` of the
+event that caused it, its ``sequence`` within the lane, the bar and its time, the ``kind``, the
+emitting ``component`` and that component's parameters (JSON), and the payload as columns
+(``target``, ``quantity``, ``price``, ``commission``, ``max_quantity``, ``reason``). The run id is
+derived from the spec and the data, so the same run gives the same ids.
+
+A filter keeps what a large sweep needs: ``trace: {kinds: [ORDER, FILL], combos: [id, ...]}``
+(kinds by name or alias: SIGNAL, ORDER, APPROVAL, FILL, REJECTION). Without tracing nothing is
+recorded or computed.
+
+Law (event sourcing): folding a run's recorded fills through the portfolio reducer reproduces
+every lane's final portfolio bit for bit (:func:`replay_trace`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fp.portfolio import apply_fill
+from pipelines.backtest import FoldTrace
+from state.errors import AdmfError, SpecError
+from state.events import REJECTION_REASONS, OrderFilled
+from state.market import Bars
+from state.plan import Combination, Plan
+from state.portfolio import LaneState, PortfolioState
+from state.spec import TraceSpec
+
+__all__ = ["KINDS", "TraceError", "events_table", "read_events", "replay_trace", "run_id", "trace_filter",
+           "write_events"]
+
+#: Event kinds a trace records, in causal order, with the component that emits each.
+KINDS: dict[str, str] = {"SignalChanged": "strategy", "OrderSubmitted": "portfolio", "OrderApproved": "risk",
+                         "OrderFilled": "execution", "OrderRejected": "execution"}
+_ALIASES = {"SIGNAL": "SignalChanged", "ORDER": "OrderSubmitted", "APPROVAL": "OrderApproved",
+            "FILL": "OrderFilled", "REJECTION": "OrderRejected"}
+#: Above this many events a trace is written partitioned by combination (``events/combo_id=…``).
+PARTITION_ROWS = 1_000_000
+
+_SCHEMA = pa.schema([
+    ("event_id", pa.int64()), ("correlation_id", pa.string()), ("causation_id", pa.int64()),
+    ("sequence", pa.int64()), ("time", pa.timestamp("ns")), ("bar_index", pa.int64()), ("kind", pa.string()),
+    ("component", pa.string()), ("params", pa.string()), ("combo_id", pa.string()), ("symbol", pa.string()),
+    ("target", pa.float64()), ("quantity", pa.float64()), ("price", pa.float64()), ("commission", pa.float64()),
+    ("max_quantity", pa.float64()), ("reason", pa.string()),
+])
+
+
+class TraceError(AdmfError, ValueError):
+    """A trace cannot be read or does not hold what is asked of it."""
+
+
+def trace_filter(raw: Any, path: str = "trace") -> TraceSpec | None:
+    """The filter a spec's ``trace`` value asks for: ``false``/absent → ``None``, ``true`` → all."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return TraceSpec()
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{path}={raw!r}", "must be true, false or {kinds: [ORDER, FILL], combos: [...]}")
+    unknown = sorted(set(raw) - {"kinds", "combos"})
+    if unknown:
+        raise SpecError(f"{path}.{unknown[0]}", "unknown key; allowed keys here: combos, kinds")
+    kinds = set(KINDS)
+    if "kinds" in raw:
+        kinds = set()
+        for i, k in enumerate(_list(raw["kinds"], f"{path}.kinds")):
+            name = _ALIASES.get(str(k).upper(), k)
+            if name not in KINDS:
+                raise SpecError(f"{path}.kinds[{i}]={k!r}", f"must be one of {', '.join(KINDS)} "
+                                                            f"or {', '.join(_ALIASES)}")
+            kinds.add(name)
+    combos = sorted({str(c) for c in _list(raw.get("combos", []), f"{path}.combos")})
+    return TraceSpec(tuple(k for k in KINDS if k in kinds), tuple(combos))
+
+
+def _list(raw: Any, path: str) -> list:
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+        raise SpecError(f"{path}={raw!r}", "must be a list")
+    return list(raw)
+
+
+def run_id(spec_sha256: str, data_sha256: str) -> str:
+    """The id of a run: the same spec on the same data gives the same id (and event ids)."""
+    return hashlib.sha256(f"{spec_sha256}:{data_sha256}".encode()).hexdigest()[:12]
+
+
+def _params(combo: Combination, component: str) -> str:
+    settings = dict(combo.settings)
+    if component == "strategy":
+        doc = {"strategy": combo.strategy, **{k: _plain(v) for k, v in combo.strategy_params}}
+        if combo.classifier:
+            doc.update(classifier=combo.classifier, **{k: v for k, v in combo.classifier_params})
+    else:
+        names = {"portfolio": ("initial_cash", "sizing", "fraction", "fractional", "direction"),
+                 "risk": ("max_position",), "execution": ("fill", "commission", "slippage_bps")}[component]
+        doc = {k: settings[k] for k in names if k in settings}
+    return json.dumps(doc, sort_keys=True, default=str)
+
+
+def _plain(value: Any) -> Any:
+    return [[_plain(x) for x in v] for v in value] if isinstance(value, tuple) else value
+
+
+def events_table(plan: Plan, bars: Bars, trace: FoldTrace, *, run: str, keep: TraceSpec,
+                 first_id: int = 0) -> pa.Table:
+    """One symbol's traced events as rows (see the module docstring), ids from ``first_id``."""
+    combos = plan.combos
+    wanted = np.array([not keep.combos or c.combo_id in keep.combos for c in combos], bool)
+    rows = np.flatnonzero(wanted[trace.lane]) if len(trace.lane) else np.empty(0, np.int64)
+    lane = trace.lane[rows]
+    filled = trace.quantity[rows] != 0.0
+    rejected_at = {(int(l), int(b)): int(r) for l, b, r in
+                   zip(trace.rejections.lane, trace.rejections.bar, trace.rejections.reason)}
+    rejected = np.array([(int(l), int(b)) in rejected_at for l, b in zip(lane, trace.fill_bar[rows])], bool)
+    per_change = 3 + filled + rejected
+    first = np.concatenate(([0], np.cumsum(per_change)[:-1])) if len(rows) else np.empty(0, np.int64)
+    total = int(per_change.sum())
+    event = np.arange(total, dtype=np.int64) + first_id
+    kind = np.empty(total, object)
+    cause = np.full(total, -1, np.int64)
+    bar = np.empty(total, np.int64)
+    columns = {name: np.full(total, np.nan) for name in ("target", "quantity", "price", "commission", "max_quantity")}
+    reason = np.full(total, None, object)
+    lanes = np.repeat(lane, per_change)
+    at = first
+    for step, name in enumerate(("SignalChanged", "OrderSubmitted", "OrderApproved")):
+        kind[at + step] = name
+        bar[at + step] = trace.signal_bar[rows]
+        if step:
+            cause[at + step] = event[at + step - 1]
+    columns["target"][at] = trace.signal_target[rows]
+    columns["target"][at + 1] = trace.submitted_target[rows]
+    columns["target"][at + 2] = trace.approved_target[rows]
+    columns["max_quantity"][at + 2] = trace.max_quantity[rows]
+    fill = (at + 3)[filled]
+    kind[fill] = "OrderFilled"
+    cause[fill] = event[at[filled] + 2]
+    bar[fill] = trace.fill_bar[rows][filled]
+    for name in ("quantity", "price", "commission"):
+        columns[name][fill] = getattr(trace, name)[rows][filled]
+    rej = (at + 3 + filled)[rejected]
+    kind[rej] = "OrderRejected"
+    cause[rej] = event[at[rejected] + 2]
+    bar[rej] = trace.fill_bar[rows][rejected]
+    reason[rej] = [REJECTION_REASONS[rejected_at[(int(l), int(b))]]
+                   for l, b in zip(lane[rejected], trace.fill_bar[rows][rejected])]
+    component = np.array([KINDS[k] for k in kind], object)
+    params_of = {(i, c): _params(combos[i], c) for i in np.unique(lane).tolist() for c in set(KINDS.values())}
+    ids = np.array([c.combo_id for c in combos], object)
+    correlation = np.array([f"{run}:{c.combo_id}:{bars.symbol}" for c in combos], object)
+    lane_start = np.concatenate(([True], lanes[1:] != lanes[:-1])) if total else np.empty(0, bool)
+    starts = np.flatnonzero(lane_start)
+    sequence = np.arange(total) - np.repeat(starts, np.diff(np.append(starts, total)))
+    keep_rows = np.isin(kind, list(keep.kinds))
+    table = pa.table({
+        "event_id": event, "correlation_id": pa.array(correlation[lanes], pa.string()),
+        "causation_id": pa.array(cause, pa.int64(), mask=cause < 0), "sequence": sequence,
+        "time": pa.array(bars.time[bar], pa.timestamp("ns")), "bar_index": bar,
+        "kind": pa.array(kind, pa.string()), "component": pa.array(component, pa.string()),
+        "params": pa.array([params_of[(int(l), c)] for l, c in zip(lanes, component)], pa.string()),
+        "combo_id": pa.array(ids[lanes], pa.string()), "symbol": pa.array([bars.symbol] * total, pa.string()),
+        **{name: pa.array(values, mask=np.isnan(values)) for name, values in columns.items()},
+        "reason": pa.array(reason, pa.string()),
+    }, schema=_SCHEMA)
+    return table.filter(pa.array(keep_rows)) if not keep_rows.all() else table
+
+
+def write_events(table: pa.Table, folder: Path) -> str:
+    """Write a trace into a run folder: ``events.parquet``, or ``events/`` partitioned by
+    combination when it is large. Returns the name written."""
+    if table.num_rows <= PARTITION_ROWS:
+        pq.write_table(table, folder / "events.parquet",
+                       write_statistics=[f.name for f in table.schema if not pa.types.is_floating(f.type)])
+        return "events.parquet"
+    pq.write_to_dataset(table, folder / "events", partition_cols=["combo_id"])
+    return "events/"
+
+
+def read_events(run_dir: str | os.PathLike) -> pa.Table:
+    """A run's trace, from ``events.parquet`` or the partitioned ``events/`` folder."""
+    root = Path(run_dir)
+    if (root / "events.parquet").is_file():
+        return pq.read_table(root / "events.parquet")
+    if (root / "events").is_dir():
+        table = pq.read_table(root / "events")
+        return table.sort_by([("event_id", "ascending")])
+    raise TraceError(f"{root}: no events.parquet or events/ here; run the spec with --trace (or trace: true)")
+
+
+def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioState]:
+    """Fold a traced run's fills back through the portfolio reducer: each lane's final portfolio.
+
+    Lanes the trace does not cover, or whose fills it filtered out, are refused with the reason.
+    """
+    from pipelines.compiler import plan_from_spec
+    from pipelines.runner import lane_settings
+    from pipelines.specs import spec_from_mapping  # the spec loader imports this module
+
+    root = Path(run_dir)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise TraceError(f"{root}/manifest.json: unreadable ({exc}); give a run folder written by admf run") from None
+    trace = manifest.get("trace") or {}
+    if "OrderFilled" not in trace.get("kinds", ()):
+        raise TraceError(f"{root}: the trace has no OrderFilled events (kinds {trace.get('kinds')}); "
+                         "run again with every kind traced to replay it")
+    spec = spec_from_mapping(manifest["spec"], base_dir=str(root))
+    the_plan = plan_from_spec(spec, symbols=tuple(manifest["data"]["symbols"]))
+    settings = lane_settings(the_plan.combos)
+    events = read_events(root)
+    fills = events.filter(pc.equal(events.column("kind"), "OrderFilled")).sort_by(
+        [("correlation_id", "ascending"), ("sequence", "ascending")])
+    by_lane: dict[tuple[str, str], list[dict]] = {}
+    for row in fills.select(["combo_id", "symbol", "bar_index", "quantity", "price", "commission"]).to_pylist():
+        by_lane.setdefault((row["combo_id"], row["symbol"]), []).append(row)
+    covered = set(trace.get("combos") or [c.combo_id for c in the_plan.combos])
+    out = {}
+    for i, combo in enumerate(the_plan.combos):
+        if combo.combo_id not in covered:
+            continue
+        for symbol in the_plan.symbols:
+            state = LaneState(settings.rows(slice(i, i + 1)), PortfolioState.initial(settings.initial_cash[i:i + 1]))
+            for row in by_lane.get((combo.combo_id, symbol), ()):
+                fill = OrderFilled(np.array([i]), np.array([row["bar_index"]]), np.array([row["quantity"]]),
+                                   np.array([row["price"]]), np.array([row["commission"]]))
+                state, _ = apply_fill(state, fill)
+            out[(combo.combo_id, symbol)] = state.portfolio
+    return out

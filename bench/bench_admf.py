@@ -93,7 +93,8 @@ def equity_curves(result) -> list:
     from fp.hub import compute_features
     from fp.registry import lookup
     from fp.strategies import signal_changes
-    from pipelines.runner import lane_settings, signal_of
+    from pipelines.lanes import lane_settings
+    from pipelines.runner import signal_of
 
     plan, bars = result.plan, result.market.bars[0]
     settings = lane_settings(plan.combos)

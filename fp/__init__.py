@@ -1,5 +1,7 @@
 """Pure functions of admf: features, strategies, regime classifiers and policies, portfolio/risk/
-execution steps, the ledger, metrics, grids, the component registry, and ``fp.testing`` for authors.
+execution steps, the ledger, metrics, grids, the component registry, ``fp.components`` (decorators
+for an author's own features and strategies) and ``fp.testing`` (generators and law checkers for
+authors' test suites; it needs hypothesis).
 
 No I/O, no clock, no global random state; everything here is a function of its arguments.
 """
@@ -11,10 +13,11 @@ from fp.ledger import equity_curve, trades_from_fills
 from fp.metrics import METRICS, max_drawdown, metrics
 from fp.overfitting import deflated_sharpe_ratio, probability_of_backtest_overfitting, selection_statistics
 from fp.regimes import ensemble_target, policy_factor
-from fp.registry import lookup, names
+from fp.registry import BUILTINS, Registry, lookup, names, registry_of
 from fp.strategies import STRATEGIES, FeatureRef, Strategy, expand_changes, feature, held_targets, signal_changes
 
 __all__ = [
+    "BUILTINS",
     "CLASSIFIERS",
     "Classifier",
     "Constraint",
@@ -24,6 +27,7 @@ __all__ = [
     "FeatureStream",
     "METRICS",
     "Regimes",
+    "Registry",
     "STRATEGIES",
     "Strategy",
     "classify",
@@ -43,6 +47,7 @@ __all__ = [
     "parse_constraint",
     "policy_factor",
     "probability_of_backtest_overfitting",
+    "registry_of",
     "selection_statistics",
     "signal_changes",
     "trades_from_fills",

@@ -502,22 +502,27 @@ CLASSIFIERS: dict[str, Classifier] = {
 }
 
 
-def _window(params: Params, classifier_name: str) -> int:
-    declared = {p.name: p.default for p in CLASSIFIERS[classifier_name].params}
+def _window(params: Params, classifier: str | Classifier) -> int:
+    record = CLASSIFIERS[classifier] if isinstance(classifier, str) else classifier
+    declared = {p.name: p.default for p in record.params}
     name = "lookback_days" if "lookback_days" in declared else "period"
-    return int(params.get(name, declared[name]))
+    if name not in declared:
+        return 0
+    value = params.get(name, declared[name])
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def default_train_end(params: Params, classifier_name: str, n_bars: int) -> int:
+def default_train_end(params: Params, classifier: str | Classifier, n_bars: int) -> int:
     """The warm-up a classifier fits on when no data split is given:
-    ``min(n_bars, max(252, 4 * window))``, ``window`` being ``lookback_days`` or ``period``.
+    ``min(n_bars, max(252, 4 * window))``, ``window`` being its ``lookback_days`` or ``period``
+    parameter (0 for a classifier with neither). ``classifier`` is a built-in's name or a record.
 
     >>> default_train_end({"period": 200}, "trend_regime", 2148)
     800
     >>> default_train_end({"lookback_days": 30}, "hmm", 100)
     100
     """
-    return min(n_bars, max(252, 4 * _window(params, classifier_name)))
+    return min(n_bars, max(252, 4 * _window(params, classifier)))
 
 
 def _resolved(classifier: Classifier, params: Params) -> dict[str, Any]:
@@ -536,7 +541,7 @@ def classify(classifier: Classifier, params: Params, bars: Bars, train_end: int 
     """
     p = _resolved(classifier, params)
     if train_end is None:
-        train_end = default_train_end(p, classifier.name, len(bars))
+        train_end = default_train_end(p, classifier, len(bars))
     model = classifier.fit(p, bars, train_end)
     labels = classifier.label(p, model, bars, train_end)
     labels.setflags(write=False)

@@ -1,44 +1,59 @@
-"""Execution: market orders wait in each lane's book and fill against the next quote.
+"""Execution: orders wait in each lane's book and fill against the quote the schedule gives them.
 
-The fill model (one rule set, documented in the README):
+When and at what reference price an order fills is decided before the fold (``fp.orders``: the
+next open, the signal's close, a limit or stop level, an exit); here the order is sized, checked
+by risk and paid for. The rules (documented in the README):
 
-* a market order submitted on bar ``t``'s close fills at bar ``t+1``'s open (``next_open``,
-  the default) or at bar ``t``'s close (``close``); an order submitted on the last bar never fills;
 * slippage moves the price against the trader by ``slippage`` (a fraction; ``slippage_bps / 1e4``)
-  and is clipped to the fill bar's [low, high] range, so no fill is outside the bar;
+  — plus, with a cost model, a fixed amount per unit and market impact growing with the order's
+  share of the bar's volume — and is clipped to the fill bar's [low, high] range, so no fill is
+  outside the bar; limit fills (limit entries, stop-limits, take-profits) get no slippage;
 * the order's target is a signed fraction of equity: the part of the position on the wrong side
   is closed first, then the new size is ``equity × |target| × fraction / (price × (1 + commission))``
   with equity marked at the quote after the close, rounded down to whole units unless fractional
-  (the floor of the exact quotient, as Python's ``//``), capped by ``max_quantity``; a reversal is
-  one fill whose quantity closes the old position and opens the new one;
-* commission is ``|quantity| × price × commission`` on every fill;
+  (the floor of the exact quotient, as Python's ``//``); fixed-units and fixed-cash sizers ask
+  for ``size × |target|`` units or cash instead (never more than equity affords), and with a cost
+  model the size is the largest whose price and commission fit (``fp.costs.affordable_units``);
+  a reversal is one fill whose quantity closes the old position and opens the new one;
+* risk then caps the size (``max_position``, and ``fp.risk.review_fill`` for the other limits and
+  the loss halts); with a participation cap, one bar fills at most ``participation × volume``
+  units and the order keeps working toward its target on the following bars;
+* commission is ``|quantity| × price × commission`` on every fill, or the cost model's
+  (per share with a minimum, tiered, fixed per order);
 * an order that would open a position from flat but sizes to zero units is rejected
-  (``insufficient_cash``, or ``risk_max_position`` when the cap is zero).
+  (``insufficient_cash``, or the risk limit that left no room).
 """
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
+from fp.costs import affordable_units, commission, fill_price, fillable_units
+from fp.risk import review_fill
 from fp.steps import settings_only
 from state.events import REJECTION_REASONS, FillQuote, OrderApproved, OrderFilled, OrderRejected
-from state.portfolio import LaneSettings, LaneState
+from state.orders import ORDER_KINDS
+from state.portfolio import SIZING, LaneSettings, LaneState, RiskWatch
 
 __all__ = ["accept_order", "fill_pending", "quote"]
 
 _INSUFFICIENT_CASH = REJECTION_REASONS.index("insufficient_cash")
 _MAX_POSITION = REJECTION_REASONS.index("risk_max_position")
+_DAILY_LOSS = REJECTION_REASONS.index("daily_loss")
+_MAX_DRAWDOWN = REJECTION_REASONS.index("max_drawdown")
+_CONTINUATION = ORDER_KINDS.index("continuation")
+_UNITS, _CASH = SIZING.index("units"), SIZING.index("cash")
 
 
-def quote(settings: LaneSettings, bar: np.ndarray, price: np.ndarray, low: np.ndarray, high: np.ndarray) -> FillQuote:
+def quote(slippage: np.ndarray, bar: np.ndarray, price: np.ndarray, low: np.ndarray, high: np.ndarray) -> FillQuote:
     """The quote orders meet at ``bar``: reference price, and buy/sell prices after slippage.
 
     Shapes broadcast, so a driver may quote one round or every round of every lane at once.
     Without slippage the buy and the sell price are the reference price itself (one array).
     """
-    slip = settings.slippage
-    if not np.any(slip):
+    if not np.any(slippage):
         return FillQuote(bar, price, price, price)
-    return FillQuote(bar, price, np.minimum(price * (1.0 + slip), high), np.maximum(price * (1.0 - slip), low))
+    return FillQuote(bar, price, np.minimum(price * (1.0 + slippage), high), np.maximum(price * (1.0 - slippage), low))
 
 
 @settings_only
@@ -48,7 +63,13 @@ def accept_order(state: LaneState, event: OrderApproved) -> tuple[LaneState, tup
 
 
 def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
-    """Fill every row's pending order against the quote (see the module docstring for the rules)."""
+    """Fill every row's pending order against the quote (see the module docstring for the rules).
+
+    Lanes with equity sizing, proportional costs and no limit but ``max_position`` (``"plain"``)
+    take a short path; the general one gives them the same fills bit for bit.
+    """
+    if "plain" not in state.settings.uniform:
+        return _fill(state, event)
     order = state.pending
     s, p = state.settings, state.portfolio
     c, uniform = s.commission, s.uniform
@@ -72,7 +93,7 @@ def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
         units = np.where(s.whole, np.floor_divide(wanted, unit_cost), wanted / unit_cost)
     units = np.maximum(units, 0.0)
     if "uncapped" not in uniform:
-        units = np.minimum(units, order.max_quantity)
+        units = np.minimum(units, np.where(s.whole, np.floor(order.max_quantity), order.max_quantity))
     new_position = side * units
     quantity = new_position - position
     price = buy if one_price else np.where(quantity > 0.0, buy, sell)
@@ -88,3 +109,110 @@ def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     else:
         reason = np.where(order.max_quantity[rejected] == 0.0, _MAX_POSITION, _INSUFFICIENT_CASH).astype(np.int8)
     return done, (filled, OrderRejected(order.lane[rejected], event.bar[rejected], reason))
+
+
+def _fill(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
+    """The general fill: sizers, cost models, risk limits and halts, participation."""
+    order, s, p = state.pending, state.settings, state.portfolio
+    position, cash, ref = p.position, p.cash, event.price
+    target = order.target
+    idle = np.zeros(len(target), bool)
+    if state.working is not None and order.kind is not None:
+        continuing = order.kind == _CONTINUATION
+        idle = continuing & np.isnan(state.working)
+        target = np.where(continuing, np.nan_to_num(state.working), target)
+    watch, halt = _watch(state, event)
+    side = np.sign(target)
+    held = position * (np.sign(position) == side)
+    closing = position - held
+    closed_price = _price(s, event, -closing)
+    cash_after_close = cash + closing * closed_price - _fee(s, -closing, closed_price)
+    equity = cash_after_close + held * ref
+    magnitude = np.abs(target)
+    budget = equity * magnitude if "all_in" in s.uniform else equity * magnitude * s.fraction
+    sizing = s.sizing
+    if sizing is not None and np.any(sizing == _CASH):
+        budget = np.where(sizing == _CASH, np.minimum(s.size * magnitude, equity), budget)
+    requested = _affordable(s, event, budget, side)
+    if sizing is not None and np.any(sizing == _UNITS):
+        units = np.where(s.whole, np.floor(s.size * magnitude), s.size * magnitude)
+        requested = np.where(sizing == _UNITS, np.minimum(units, _affordable(s, event, equity, side)), requested)
+    requested = np.where(side != 0.0, requested, 0.0)
+    decision = review_fill(s.limits, order.max_quantity, order.lane, event.bar, side, requested, np.abs(held), ref,
+                           cash + position * ref, halt, s.whole)
+    quantity = np.where(idle, 0.0, side * decision.allowed - position)
+    working = state.working
+    if working is not None:
+        part = fillable_units(s.costs, quantity, event.volume, whole=s.whole)
+        working = np.where(part != quantity, target, np.nan)
+        quantity = part
+    price = _price(s, event, quantity)
+    fee = _fee(s, quantity, price)
+    filled = OrderFilled(order.lane, event.bar, quantity, price, fee, quantity * (price - ref))
+    done = LaneState(s, p, None, watch, working)
+    refused = ~idle & (side != 0.0) & (held == 0.0) & (decision.allowed == 0.0)
+    if not np.any(refused):
+        return done, (filled,)
+    rows = np.flatnonzero(refused)
+    reason = np.where(decision.reason[rows] >= 0, decision.reason[rows],
+                      np.where(order.max_quantity[rows] == 0.0, _MAX_POSITION, _INSUFFICIENT_CASH)).astype(np.int8)
+    return done, (filled, OrderRejected(order.lane[rows], event.bar[rows], reason))
+
+
+def _watch(state: LaneState, event: FillQuote) -> tuple[RiskWatch | None, np.ndarray | None]:
+    """The loss halts' memory brought up to the quote, and each row's halt code (-1: none).
+
+    The equity peak takes the closes since the lane's previous order (the position was constant
+    there: the highest close for a long, the lowest for a short) and the quote; a new trading day
+    starts from the equity at the previous day's last close.
+    """
+    watch = state.watch
+    if watch is None:
+        return None, None
+    limits, p = state.settings.limits, state.portfolio
+    now = p.cash + p.position * event.price
+    with np.errstate(invalid="ignore"):
+        mark = np.where(p.position > 0.0, event.mark_high, event.mark_low)
+        between = np.where(p.position != 0.0, p.cash + p.position * mark, p.cash)
+    peak = np.fmax(watch.peak, np.fmax(between, now))
+    new_day = event.day != watch.day
+    opening = p.cash + p.position * event.day_close
+    day_start = np.where(new_day & ~np.isnan(opening), opening, watch.day_start)
+    halted = watch.halted | (now <= peak * (1.0 - limits.max_drawdown))
+    halt_day = np.where(now <= day_start * (1.0 - limits.daily_loss), event.day, np.where(new_day, -1, watch.halt_day))
+    halt = np.where(halted, _MAX_DRAWDOWN, np.where(halt_day == event.day, _DAILY_LOSS, -1)).astype(np.int8)
+    return RiskWatch(peak, np.asarray(event.day, np.int64), day_start, halt_day, halted), halt
+
+
+def _price(s: LaneSettings, event: FillQuote, quantity: np.ndarray) -> np.ndarray:
+    """The price a fill of ``quantity`` gets at the quote (with the lanes' slippage and impact)."""
+    if s.costs is None:
+        return event.buy_price if event.buy_price is event.sell_price else np.where(
+            quantity > 0.0, event.buy_price, event.sell_price)
+    priced = fill_price(s.costs, np.where(quantity < 0.0, -1.0, 1.0), event.price, quantity, event.volume,
+                        event.low, event.high)
+    return np.where(event.slipped, priced, event.price)
+
+
+def _fee(s: LaneSettings, quantity: np.ndarray, price: np.ndarray) -> np.ndarray:
+    if s.costs is None:
+        return np.abs(quantity) * price * s.commission
+    return commission(s.costs, quantity, price)
+
+
+def _affordable(s: LaneSettings, event: FillQuote, budget: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """The most units ``budget`` buys (or sells short) at the quote, after slippage and commission."""
+    if s.costs is None:
+        unit_cost = (event.buy_price if event.buy_price is event.sell_price else
+                     np.where(side > 0.0, event.buy_price, event.sell_price)) * (1.0 + s.commission)
+        units = np.where(s.whole, np.floor_divide(budget, unit_cost), budget / unit_cost)
+        return np.maximum(units, 0.0)
+    costs = s.costs
+    if not np.all(event.slipped):  # limit fills pay no slippage or impact
+        costs = attrs.evolve(costs, slippage=costs.slippage * event.slipped,
+                             slippage_fixed=costs.slippage_fixed * event.slipped,
+                             impact=costs.impact * event.slipped, uniform=None)
+    sided = np.where(side < 0.0, event.sell_price, event.buy_price)
+    reference = np.where(costs.rate_only, sided, event.price)
+    return affordable_units(costs, budget, reference, np.where(side < 0.0, -1.0, 1.0), event.volume, event.low,
+                            event.high, s.whole)

@@ -1,4 +1,4 @@
-"""Portfolio reducers: a changed signal becomes an order; a fill moves cash and position.
+"""Portfolio reducers: a fill moves cash and position (orders come from ``fp.orders``).
 
 Each function is a step ``(state, event) -> (state, events)`` over :class:`state.LaneState`
 rows aligned with the event's rows (one row per lane).
@@ -8,21 +8,14 @@ Law (conservation): after every fill, ``cash' = cash - quantity * price - commis
 """
 from __future__ import annotations
 
-from fp.steps import settings_only
-from state.events import OrderFilled, OrderSubmitted, SignalChanged
+from state.events import OrderFilled
 from state.portfolio import LaneState, PortfolioState
 
-__all__ = ["apply_fill", "submit_order"]
-
-
-@settings_only
-def submit_order(state: LaneState, event: SignalChanged) -> tuple[LaneState, tuple[OrderSubmitted]]:
-    """A lane whose signal changed asks to move its position to the new target."""
-    return state, (OrderSubmitted(event.lane, event.bar, event.target),)
+__all__ = ["apply_fill"]
 
 
 def apply_fill(state: LaneState, event: OrderFilled) -> tuple[LaneState, tuple]:
     """Pay for a fill: cash falls by quantity × price plus commission; the position grows by quantity."""
     p = state.portfolio
     portfolio = PortfolioState(p.cash - event.quantity * event.price - event.commission, p.position + event.quantity)
-    return LaneState(state.settings, portfolio, state.pending), ()
+    return LaneState(state.settings, portfolio, state.pending, state.watch, state.working), ()

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fp.features import FEATURES
+from fp.features import FEATURES, Feature
 from state.params import Param
 from state.plan import FeatureKey
 
@@ -34,21 +34,43 @@ Params = Mapping[str, Any]
 
 @attrs.frozen(order=True)
 class FeatureRef:
-    """One output of one FeatureHub computation."""
+    """One output of one FeatureHub computation.
+
+    ``feature`` is the referenced :class:`Feature` record when it is a custom one (see
+    ``fp.components``), so the record travels with the reference and whoever computes the key can
+    register it; it takes no part in equality: two references are equal when their keys and
+    outputs are.
+    """
 
     key: FeatureKey
     output: str = "value"
+    feature: Feature | None = attrs.field(default=None, eq=False, order=False, repr=False)
 
 
-def feature(name: str, input: str = "close", output: str = "value", **params: Any) -> FeatureRef:
-    """A reference to a built-in feature with defaults filled in, so equal requests share a key.
+def feature(name: str | Feature, input: str = "close", output: str = "value", *, registry: Any = None,
+            **params: Any) -> FeatureRef:
+    """A reference to a feature with defaults filled in, so equal requests share a key.
+
+    ``name`` is a built-in feature's name, a :class:`Feature` record (an author's own feature: its
+    key is named after the record, and the record travels with the reference), or the name of a
+    feature in ``registry`` (an ``fp.registry.Registry``).
 
     >>> feature("sma", period=20) == feature("sma", "close", period=20)
     True
     >>> str(feature("bollinger", period=10, output="upper").key)
     'bollinger(period=10, k=2.0)@close'
     """
-    f = FEATURES[name]
+    if isinstance(name, Feature):
+        f, custom = name, (None if FEATURES.get(name.name) is name else name)
+    elif registry is not None:
+        f = registry.feature(name)
+        custom = None if FEATURES.get(name) is f else f
+    elif name in FEATURES:
+        f, custom = FEATURES[name], None
+    else:
+        raise ValueError(f"no built-in feature {name!r} (the built-ins are {', '.join(sorted(FEATURES))}); "
+                         "for your own feature pass its Feature record: feature(my_feature, ...)")
+    name = f.name
     declared = {p.name: p for p in f.params}
     unknown = set(params) - set(declared)
     if unknown:
@@ -56,7 +78,7 @@ def feature(name: str, input: str = "close", output: str = "value", **params: An
     if output not in f.outputs:
         raise ValueError(f"feature {name!r} has no output {output!r}; it has {list(f.outputs)}")
     values = tuple((p.name, p.check(params.get(p.name, p.default), f"{name}.{p.name}")) for p in f.params)
-    return FeatureRef(FeatureKey(name, values, input if f.single_input else "bar"), output)
+    return FeatureRef(FeatureKey(name, values, input if f.single_input else "bar"), output, custom)
 
 
 @attrs.frozen

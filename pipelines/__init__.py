@@ -11,7 +11,9 @@ Library use::
                       "execution": {"commission": [0.0, 0.002]}}, store=store)
 """
 from pipelines.backtest import Folded, LaneSignal, fold_sparse, fold_streaming
+from pipelines.check import check_component
 from pipelines.compiler import plan_from_spec
+from pipelines.components import load_component
 from pipelines.container import Container, fold
 from pipelines.data import load_market_data, read_bars
 from pipelines.patterns import (
@@ -45,12 +47,14 @@ __all__ = [
     "SIGNAL_REPLAY",
     "SignalStore",
     "Stage",
+    "check_component",
     "connect",
     "container_for",
     "fold",
     "fold_sparse",
     "fold_streaming",
     "generate_signals",
+    "load_component",
     "load_market_data",
     "load_spec",
     "plan",

@@ -1,13 +1,16 @@
-"""The backtest fold: dense signals in, the sparse fold over signal changes, dense equity out.
+"""The backtest fold: dense signals in, the sparse fold over orders, dense equity out.
+
+Signal changes and exits become a schedule of orders with their fill bar and price (``fp.orders``,
+dense first-passage searches); the fold only sizes, checks and pays them.
 
 ``fold_sparse`` is the fast path. Lanes are independent, so the fold aligns them by the ordinal
-of their events: round ``k`` folds the ``k``-th signal change of every lane that has one through
-the pattern's container at once (rows are lanes; lanes sorted by event count so the active
-lanes are always a prefix). A lane with 50 trades costs ~100 events, not one step per bar.
+of their orders: round ``k`` folds the ``k``-th order of every lane that has one through the
+pattern's container at once (rows are lanes; lanes sorted by order count so the active lanes are
+always a prefix). A lane with 50 trades costs ~100 events, not one step per bar.
 
 ``fold_streaming`` is the reference semantics: every bar, features step, strategies evaluate,
-pending orders meet the bar's open, changed signals are folded through the *same* container,
-and equity is marked at the close.
+the orders scheduled for the bar meet it one after the other through the *same* container, risk
+marks equity at every close, and equity is marked at the close.
 
 Law (sparse ≡ streaming): both give the same fills, trades, rejections, final portfolios and
 equity curves, bit for bit.
@@ -21,15 +24,17 @@ import attrs
 import numpy as np
 
 from fp.execution import quote
-from fp.hub import FeatureStream
+from fp.hub import FeatureStream, feature_of, registry_for_refs
 from fp.ledger import equity_curve, equity_points, trades_from_fills
+from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.container import Container, fold
-from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted, SignalChanged
+from state.events import FillQuote, OrderApproved, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted
 from state.ledger import EquityPoints, Trades
 from state.market import Bars
-from state.portfolio import LaneSettings, LaneState, PortfolioState
+from state.orders import OrderRules, Schedule
+from state.portfolio import LaneSettings, LaneState, PortfolioState, RiskWatch
 
 __all__ = ["FoldTrace", "Folded", "LaneSignal", "fold_sparse", "fold_streaming"]
 
@@ -48,7 +53,7 @@ class Folded:
 
     ``fills`` holds only fills of a non-zero quantity; ``change_*`` is each lane's cash and
     position after each of its fills; ``trades`` come from the ledger; ``final`` is the
-    portfolios at the end, by lane.
+    portfolios at the end, by lane; ``expired`` the resting entries that never filled.
     """
 
     fills: OrderFilled
@@ -60,6 +65,7 @@ class Folded:
     change_position: np.ndarray
     final: PortfolioState
     trace: "FoldTrace | None" = None
+    expired: OrderExpired | None = None
 
     def lane_bounds(self, lanes: int, lane_of: np.ndarray) -> np.ndarray:
         """Start offsets of each lane's rows in a table sorted by lane (length ``lanes + 1``)."""
@@ -81,13 +87,17 @@ class Folded:
 
 @attrs.frozen(eq=False)
 class FoldTrace:
-    """Every event a sparse fold folded, lane by lane in time order, one row per signal change:
-    the change, the order submitted and approved for it, and its fill (quantity 0: nothing traded),
-    with the rejections apart. Kept only when a fold is asked to trace."""
+    """Every event a sparse fold folded, lane by lane in time order, one row per order: where it
+    came from (its signal bar, ``kind`` as in ``state.orders.ORDER_KINDS``, the signal's target or
+    NaN for an exit, the trigger ``level`` of an exit or resting entry), the order submitted and
+    approved, its fill (quantity 0: nothing traded) and rejection ``reason`` (-1: none), with the
+    expired entries apart. Kept only when a fold is asked to trace."""
 
     lane: np.ndarray
     signal_bar: np.ndarray
+    kind: np.ndarray
     signal_target: np.ndarray
+    level: np.ndarray
     submitted_target: np.ndarray
     approved_target: np.ndarray
     max_quantity: np.ndarray
@@ -95,48 +105,50 @@ class FoldTrace:
     quantity: np.ndarray
     price: np.ndarray
     commission: np.ndarray
-    rejections: OrderRejected
+    reason: np.ndarray
+    expired: OrderExpired
 
 
 def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[tuple[np.ndarray, np.ndarray]],
-                bars: Bars, *, trace: bool = False) -> Folded:
-    """Fold each lane's signal changes (``(bars, targets)`` per lane) through ``container``.
+                bars: Bars, *, rules: OrderRules | None = None, tape: Tape | None = None, trace: bool = False) -> Folded:
+    """Fold each lane's orders through ``container``: the orders its signal changes (``(bars,
+    targets)`` per lane) and exits put in the market under ``rules`` (market orders without exits
+    by default), scheduled densely by ``fp.orders``.
 
     Steps marked settings-only (``fp.steps``) do not depend on a lane's earlier events, so they
-    are folded once per lane over all its events. The rest is folded in rounds: round ``k``
-    holds the ``k``-th event of every lane that has one, lanes sorted by how many they have, so a
+    are folded once over every order of every lane. The rest is folded in rounds: round ``k``
+    holds the ``k``-th order of every lane that has one, lanes sorted by how many they have, so a
     round is a contiguous slice of a round-major layout aligned with a prefix of the lanes
-    (memory grows with the number of events, not rounds × lanes), and it starts with its slice of
+    (memory grows with the number of orders, not rounds × lanes), and it starts with its slice of
     the orders the settings-only steps put in the books. ``trace`` keeps every event in
     ``Folded.trace`` (a :class:`FoldTrace`); without it nothing extra is kept or computed.
     """
-    n_lanes, n_bars = len(changes), len(bars)
-    delay = np.where(settings.fill_on_close, 0, 1)
-    fillable = np.array([np.searchsorted(b + delay[i], n_bars) for i, (b, _) in enumerate(changes)], np.int64)
-    order = np.argsort(-fillable, kind="stable")
-    counts = fillable[order]
-    rounds = int(counts[0]) if n_lanes else 0
-    active = n_lanes - np.cumsum(np.bincount(counts, minlength=rounds + 1))[:rounds]
+    n_lanes = len(changes)
+    rules = OrderRules.market(np.where(settings.fill_on_close, 0, 1)) if rules is None else rules
+    tape = Tape.of(bars) if tape is None else tape
+    schedule, expired = order_schedule(changes, rules, tape)
+    counts = np.bincount(schedule.lane, minlength=n_lanes)
+    order = np.argsort(-counts, kind="stable")
+    rounds = int(counts[order[0]]) if n_lanes else 0
+    active = n_lanes - np.cumsum(np.bincount(counts[order], minlength=rounds + 1))[:rounds]
     offsets = np.concatenate(([0], np.cumsum(active)))
-    # where each event of the lane-major layout (lanes in sorted order) sits round-major
-    ordinal = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    slot = offsets[ordinal] + np.repeat(np.arange(n_lanes), counts)
+    rank = np.empty(n_lanes, np.int64)
+    rank[order] = np.arange(n_lanes)
+    ordinal = np.arange(len(schedule)) - (np.cumsum(counts) - counts)[schedule.lane]
+    slot = offsets[ordinal] + rank[schedule.lane]  # where each order (lane-major) sits round-major
     del ordinal
 
-    hoisted = container.restricted(is_settings_only)
-    per_lane = [_hoist(hoisted, settings.rows(slice(lane, lane + 1)), lane, changes[lane][0][:c],
-                       changes[lane][1][:c], int(delay[lane]), bars) for lane, c in zip(order, counts)]
-    sunk = [e for lane in per_lane for e in lane[2]]
+    inputs, book, sunk, early = _hoist(container, settings, schedule, tape)
     rejections = [e for e in sunk if type(e) is OrderRejected]
-    inputs = [_round_major(kind, [lane[0][i][1] for lane in per_lane], slot)
-              for i, (kind, _) in enumerate(per_lane[0][0])] if n_lanes else []
-    book = (_round_major(per_lane[0][1][0], [lane[1][1] for lane in per_lane], slot)
-            if n_lanes and per_lane[0][1] is not None else None)
-    traced = _traced_orders(per_lane) if trace else None
-    del per_lane
+    inputs = [_round_major(kind, columns, slot) for kind, columns in inputs]
+    book = _round_major(*book, slot) if book is not None else None
     lanes_sorted = settings.rows(order)
-    state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash))
+    limits = lanes_sorted.limits
+    state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash), None,
+                      RiskWatch.initial(lanes_sorted.initial_cash) if limits is not None and limits.watches else None,
+                      np.full(n_lanes, np.nan) if _capped(lanes_sorted) else None)
     fills, cash, position, finished = [], [], [], []
+    refused = np.full(len(slot), -1, np.int8) if trace else None
     width = n_lanes
     for m, lo in zip(active.tolist(), offsets.tolist()):
         if m < width:
@@ -144,72 +156,94 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
             state = state.rows(slice(0, m))
             width = m
         if book is not None:
-            state = LaneState(state.settings, state.portfolio, _slice(*book, lo, lo + m))
+            state = LaneState(state.settings, state.portfolio, _slice(*book, lo, lo + m), state.watch, state.working)
         state, log = fold(container, state, [_slice(kind, columns, lo, lo + m) for kind, columns in inputs])
         for e in log:
             if type(e) is OrderFilled:
                 fills.append(e)
             elif type(e) is OrderRejected:
                 rejections.append(e)
+                if trace:
+                    refused[lo + rank[e.lane]] = e.reason
         cash.append(state.portfolio.cash)
         position.append(state.portfolio.position)
     finished.append(state.portfolio)
     final = _concat_states(finished[::-1]).rows(np.argsort(order, kind="stable"))
     lane_ids = np.empty(len(slot), np.int64)
-    lane_ids[slot] = np.repeat(order, counts)
-    fill_bar = _field(inputs[-1], "bar") if inputs else np.empty(0, np.int64)
+    lane_ids[slot] = schedule.lane
+    fill_bar = np.empty(len(slot), np.int64)
+    fill_bar[slot] = schedule.bar
     folded = _assemble(fills, rejections, cash, position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"),
-                       lanes_and_bars=(lane_ids, fill_bar))
+                       lanes_and_bars=(lane_ids, fill_bar), expired=expired)
     if not trace:
         return folded
     stacked = [np.concatenate([getattr(e, name) for e in fills]) if fills else np.empty(0)
                for name in ("quantity", "price", "commission")]
-    lane_major = [lane_ids[slot], traced[0], traced[1], traced[2], traced[3], traced[4], fill_bar[slot],
-                  *(column[slot] for column in stacked)]
-    return attrs.evolve(folded, trace=FoldTrace(*lane_major, folded.rejections))
+    approved = next(e for e in early if type(e) is OrderApproved)
+    return attrs.evolve(folded, trace=FoldTrace(
+        schedule.lane, schedule.origin, schedule.kind, _signal_targets(changes, schedule), schedule.level,
+        schedule.target, approved.target, np.broadcast_to(approved.max_quantity, np.shape(approved.target)),
+        schedule.bar, *(column[slot] for column in stacked), refused[slot], expired))
 
 
-def _traced_orders(per_lane) -> tuple[np.ndarray, ...]:
-    """Lane-major signal bars and targets, submitted and approved targets and caps, from each
-    lane's settings-only fold (its log holds the orders)."""
-    columns = [[] for _ in range(5)]
-    for _, _, _, log, (signal_bar, target) in per_lane:
-        submitted = next(e for e in log if type(e) is OrderSubmitted)
-        approved = next(e for e in log if type(e) is OrderApproved)
-        for column, values in zip(columns, (signal_bar, target, submitted.target, approved.target,
-                                            np.broadcast_to(approved.max_quantity, np.shape(approved.target)))):
-            column.append(values)
-    return tuple(np.concatenate(c) if c else np.empty(0) for c in columns)
+def _signal_targets(changes: Sequence[tuple[np.ndarray, np.ndarray]], schedule: Schedule) -> np.ndarray:
+    """The target of the signal change each order comes from (NaN for exits)."""
+    out = np.full(len(schedule), np.nan)
+    for lane, (bars, targets) in enumerate(changes):
+        lo, hi = np.searchsorted(schedule.lane, [lane, lane + 1])
+        own = np.flatnonzero(~schedule.is_exit[lo:hi]) + lo
+        out[own] = targets[np.searchsorted(bars, schedule.origin[own])]
+    return out
 
 
-def _hoist(hoisted: Container, settings: LaneSettings, lane: int, signal_bar: np.ndarray, target: np.ndarray,
-           delay: int, bars: Bars):
-    """One lane's settings-only part of the fold over all its events, and its quotes.
+def _capped(settings: LaneSettings) -> bool:
+    return settings.costs is not None and "uncapped" not in settings.costs.uniform
+
+
+def _hoist(container: Container, settings: LaneSettings, schedule: Schedule, tape: Tape):
+    """The settings-only part of the fold over every order at once, and the orders' quotes.
 
     Returns the round inputs ``[(kind, columns)]`` (events the rest of the fold consumes, then the
     quotes), the book ``(kind, columns)`` the settings-only steps left (or ``None``), the events
-    they emitted that nothing consumes (sinks such as rejections), their whole log, and the lane's
-    signal changes.
+    nothing consumes (sinks such as rejections) and the whole log.
     """
-    n = len(signal_bar)
-    state = LaneState(settings, PortfolioState.initial(settings.initial_cash))
-    state, early = fold(hoisted, state, (SignalChanged(np.full(n, lane, np.int64), signal_bar, target),))
-    fill_bar = signal_bar + delay
-    price = (bars.close if delay == 0 else bars.open)[fill_bar]
-    quotes = quote(settings, fill_bar, price, bars.low[fill_bar], bars.high[fill_bar])
+    n = len(schedule)
+    hoisted = container.restricted(is_settings_only)
+    rows = settings.rows(schedule.lane)
+    state = LaneState(rows, PortfolioState.initial(rows.initial_cash))
+    state, early = fold(hoisted, state, (OrderSubmitted(schedule.lane, schedule.origin, schedule.target,
+                                                        schedule.kind),))
     rest = [e for e in early if not hoisted.consumes(type(e))]
-    inputs = [(type(e), _columns(e, n)) for e in rest if _rows_of(e) == n] + [(FillQuote, _columns(quotes, n))]
-    sinks = [e for e in rest if _rows_of(e) != n]
+    quotes = schedule_quotes(rows, schedule, tape)
+    inputs = [(type(e), _columns(e, n)) for e in rest if container.consumes(type(e))] + [(FillQuote, _columns(quotes, n))]
+    sinks = [e for e in rest if not container.consumes(type(e))]
     book = None if state.pending is None else (type(state.pending), _columns(state.pending, n))
-    return inputs, book, sinks, early, (signal_bar, target)
+    return inputs, book, sinks, early
 
 
-def _rows_of(event) -> int:
-    return int(np.shape(getattr(event, attrs.fields(type(event))[0].name))[0])
+def schedule_quotes(settings: LaneSettings, schedule: Schedule, tape: Tape) -> FillQuote:
+    """The quotes scheduled orders meet, one per row (``settings`` row-aligned with ``schedule``):
+    the reference price with proportional slippage where it applies, and the optional arrays the
+    lanes' costs and risk limits need (see :class:`state.events.FillQuote`)."""
+    b = tape.bars
+    bar = schedule.bar
+    low, high = b.low[bar], b.high[bar]
+    q = quote(settings.slippage * schedule.slipped, bar, schedule.price, low, high)
+    extra = {}
+    if settings.costs is not None:
+        extra.update(volume=b.volume[bar], low=low, high=high, slipped=schedule.slipped)
+    if settings.limits is not None and settings.limits.watches:
+        previous = np.concatenate(([0], bar[:-1]))
+        first = np.concatenate(([True], schedule.lane[1:] != schedule.lane[:-1])) if len(bar) else np.empty(0, bool)
+        previous[first] = 0
+        extra.update(mark_high=tape.closes.max(previous, bar), mark_low=tape.closes.min(previous, bar),
+                     day=tape.day[bar], day_close=tape.day_close[bar])
+    return attrs.evolve(q, **extra) if extra else q
 
 
 def _columns(event, n: int) -> tuple[list[np.ndarray], list[int]]:
-    """A batch event's distinct arrays (broadcast to ``n`` rows) and, per field, which one it is.
+    """A batch event's distinct arrays (broadcast to ``n`` rows) and, per field, which one it is
+    (-1: the field is ``None``).
 
     Fields holding the same array (a quote's buy and sell price without slippage) stay one object
     when sliced, so steps can tell by identity.
@@ -217,39 +251,28 @@ def _columns(event, n: int) -> tuple[list[np.ndarray], list[int]]:
     arrays = [getattr(event, f.name) for f in attrs.fields(type(event))]
     distinct: dict[int, int] = {}
     for a in arrays:
-        distinct.setdefault(id(a), len(distinct))
-    uniques = {id(a): np.broadcast_to(a, (n,)) for a in arrays}
-    return list(uniques.values()), [distinct[id(a)] for a in arrays]
+        if a is not None:
+            distinct.setdefault(id(a), len(distinct))
+    uniques = {id(a): np.broadcast_to(a, (n,)) for a in arrays if a is not None}
+    return list(uniques.values()), [-1 if a is None else distinct[id(a)] for a in arrays]
 
 
-def _round_major(kind, lanes: list[tuple[list[np.ndarray], list[int]]], slot: np.ndarray):
-    """Lanes' columns (in sorted lane order) concatenated and moved to the round-major layout."""
-    patterns = {tuple(which) for _, which in lanes}
-    shared = len(patterns) == 1  # every lane shares the same fields' arrays: keep them shared
-    which = list(patterns.pop()) if shared else list(range(len(attrs.fields(kind))))
-    uniques = []
-    for u in range(max(which) + 1):
-        parts = [cols[u] if shared else cols[w[u]] for cols, w in lanes]
-        column = np.concatenate(parts)
-        out = np.empty_like(column)
+def _round_major(kind, columns: tuple[list[np.ndarray], list[int]], slot: np.ndarray):
+    """An event's lane-major columns moved to the round-major layout (``slot``: where each row goes)."""
+    uniques, which = columns
+    moved = []
+    for column in uniques:
+        out = np.empty(len(slot), column.dtype)
         out[slot] = column
-        uniques.append(out)
-    return kind, (uniques, which)
-
-
-def _field(laid_out, name: str) -> np.ndarray:
-    """One field's whole column of an event laid out by ``_round_major``."""
-    kind, (uniques, which) = laid_out
-    return uniques[which[[f.name for f in attrs.fields(kind)].index(name)]]
+        moved.append(out)
+    return kind, (moved, which)
 
 
 def _slice(kind, columns: tuple[list[np.ndarray], list[int]], lo: int, hi: int):
     """The rows ``lo:hi`` of a batch event laid out by ``_columns``."""
     uniques, which = columns
-    if len(uniques) == len(which):
-        return kind(*[u[lo:hi] for u in uniques])
     views = [u[lo:hi] for u in uniques]
-    return kind(*[views[i] for i in which])
+    return kind(*[None if i < 0 else views[i] for i in which])
 
 
 def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
@@ -258,15 +281,19 @@ def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
 
 
 def _assemble(fills: list, rejections: list, cash: list, position: list, final: PortfolioState, bars: Bars,
-              by_lane: np.ndarray | None = None, lanes_and_bars: tuple | None = None) -> Folded:
+              by_lane: np.ndarray | None = None, lanes_and_bars: tuple | None = None,
+              expired: OrderExpired | None = None) -> Folded:
     """Stack what the rounds emitted into lane-major tables (``by_lane`` orders the stacked rows by
     lane then time; by default they are sorted by lane and bar). ``lanes_and_bars`` gives the
-    fills' lanes and bars when the driver already knows them (one fill row per event)."""
+    fills' lanes and bars when the driver already knows them (one fill row per order)."""
     if lanes_and_bars is None or not fills:
         fill = _stack(OrderFilled, fills)
     else:
+        slipped = [e.slippage for e in fills]
         fill = OrderFilled(*lanes_and_bars, *(np.concatenate([getattr(e, name) for e in fills])
-                                              for name in ("quantity", "price", "commission")))
+                                              for name in ("quantity", "price", "commission")),
+                           None if all(x is None for x in slipped) else np.concatenate(
+                               [np.zeros(len(e.quantity)) if x is None else x for e, x in zip(fills, slipped)]))
     rejected = _stack(OrderRejected, rejections)
     cash = np.concatenate(cash) if cash else np.empty(0)
     position = np.concatenate(position) if position else np.empty(0)
@@ -278,87 +305,109 @@ def _assemble(fills: list, rejections: list, cash: list, position: list, final: 
     rejected = _take(rejected, np.lexsort((rejected.bar, rejected.lane)))
     mark = np.full(len(final), bars.close[-1] if len(bars) else np.nan)
     trades = trades_from_fills(fill.lane, fill.bar, fill.quantity, fill.price, fill.commission, position, mark)
-    return Folded(fill, trades, rejected, fill.lane, fill.bar, cash, position, final)
+    expired = _stack(OrderExpired, []) if expired is None else expired
+    return Folded(fill, trades, rejected, fill.lane, fill.bar, cash, position, final, expired=expired)
+
+
+_DTYPES = {"lane": np.int64, "bar": np.int64, "until": np.int64, "reason": np.int8, "kind": np.int8}
 
 
 def _stack(kind, events: list):
     fields = attrs.fields(kind)
     if not events:
-        return kind(*(np.empty(0, np.int64 if f.name in ("lane", "bar") else
-                               np.int8 if f.name == "reason" else np.float64) for f in fields))
-    return kind(*(np.concatenate([getattr(e, f.name) for e in events]) for f in fields))
+        return kind(*(None if f.default is None else np.empty(0, _DTYPES.get(f.name, np.float64)) for f in fields))
+    return kind(*(None if any(getattr(e, f.name) is None for e in events) else
+                  np.concatenate([getattr(e, f.name) for e in events]) for f in fields))
 
 
 def _take(record, index):
-    return type(record)(*(getattr(record, f.name)[index] for f in attrs.fields(type(record))))
+    return type(record)(*(None if (v := getattr(record, f.name)) is None else v[index]
+                          for f in attrs.fields(type(record))))
 
 
-def fold_streaming(container: Container, settings: LaneSettings, signals: Sequence[LaneSignal], bars: Bars) -> tuple[Folded, np.ndarray]:
-    """The bar-by-bar reference: returns what ``fold_sparse`` returns, and equity (lanes × bars)."""
+def fold_streaming(container: Container, settings: LaneSettings, signals: Sequence[LaneSignal], bars: Bars, *,
+                   rules: OrderRules | None = None) -> tuple[Folded, np.ndarray]:
+    """The bar-by-bar reference: returns what ``fold_sparse`` returns, and equity (lanes × bars).
+
+    Features step and strategies evaluate bar by bar; the orders their changes schedule are
+    folded at their bar, one lane's orders in their order within the bar; the risk watch's marks
+    (highest and lowest close since a lane's previous order, the day's opening equity) are kept
+    up to date at every close instead of being looked up.
+    """
     n_lanes, n_bars = len(signals), len(bars)
-    refs = [dict(s.strategy.needs(s.params)) for s in signals]
-    stream = FeatureStream(bars, (r.key for lane_refs in refs for r in lane_refs.values()))
-    outputs = {}
-    state = LaneState(settings, PortfolioState.initial(settings.initial_cash))
-    last = np.full(n_lanes, np.nan)
-    seen = np.zeros(n_lanes, bool)
-    pending: OrderApproved | None = None
-    pending_lanes = np.empty(0, np.int64)
+    rules = OrderRules.market(np.where(settings.fill_on_close, 0, 1)) if rules is None else rules
+    changes = _streamed_changes(signals, bars)
+    tape = Tape.of(bars)
+    schedule, expired = order_schedule(changes, rules, tape)
+    moment = schedule.lane * (n_bars + 1) + schedule.bar  # sorted: the schedule is by lane, then bar
+    within = np.arange(len(schedule)) - np.searchsorted(moment, moment)  # place among the lane's orders of its bar
+    limits = settings.limits
+    state = LaneState(settings, PortfolioState.initial(settings.initial_cash), None,
+                      RiskWatch.initial(settings.initial_cash) if limits is not None and limits.watches else None,
+                      np.full(n_lanes, np.nan) if _capped(settings) else None)
+    watched = state.watch is not None
+    high_close = np.full(n_lanes, -np.inf)
+    low_close = np.full(n_lanes, np.inf)
+    day_close = np.nan
     logs, history = [], []
     equity = np.empty((n_lanes, n_bars))
+    by_bar = np.argsort(schedule.bar, kind="stable")
+    starts = np.searchsorted(schedule.bar[by_bar], np.arange(n_bars + 1))
     for t in range(n_bars):
-        bar = np.full(n_lanes, t, np.int64)
-        if len(pending_lanes):
-            rows = state.rows(pending_lanes)
-            rows = attrs.evolve(rows, pending=pending)
-            q = quote(rows.settings, bar[pending_lanes], np.full(len(pending_lanes), bars.open[t]),
-                      np.full(len(pending_lanes), bars.low[t]), np.full(len(pending_lanes), bars.high[t]))
-            rows, log = fold(container, rows, (q,))
-            state = _scatter(state, pending_lanes, rows)
+        if watched and t and tape.day[t] != tape.day[t - 1]:
+            day_close = bars.close[t - 1]
+        today = by_bar[starts[t]:starts[t + 1]]
+        for k in range(int(within[today].max()) + 1 if len(today) else 0):
+            rows = today[within[today] == k]
+            lanes = schedule.lane[rows]
+            sub = schedule.take(rows)
+            part = state.rows(lanes)
+            q = schedule_quotes(part.settings, sub, tape)
+            if watched:
+                q = attrs.evolve(q, mark_high=high_close[lanes], mark_low=low_close[lanes],
+                                 day=np.full(len(rows), tape.day[t]), day_close=np.full(len(rows), day_close))
+                high_close[lanes], low_close[lanes] = -np.inf, np.inf
+            part, log = fold(container, part, (OrderSubmitted(sub.lane, sub.origin, sub.target, sub.kind), q))
             logs.append(log)
-            history.append(rows.portfolio)
-            pending_lanes = np.empty(0, np.int64)
+            history.append(part.portfolio)
+            state = _scatter(state, lanes, part)
+        high_close = np.maximum(high_close, bars.close[t])
+        low_close = np.minimum(low_close, bars.close[t])
+        equity[:, t] = state.portfolio.cash + state.portfolio.position * bars.close[t]
+    events = [e for log in logs for e in log]
+    folded = _assemble([e for e in events if type(e) is OrderFilled], [e for e in events if type(e) is OrderRejected],
+                       [p.cash for p in history], [p.position for p in history], state.portfolio, bars, expired=expired)
+    return folded, equity
+
+
+def _streamed_changes(signals: Sequence[LaneSignal], bars: Bars) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each lane's signal changes, its strategy evaluated bar by bar on the streamed features."""
+    n_lanes, n_bars = len(signals), len(bars)
+    refs = [dict(s.strategy.needs(s.params)) for s in signals]
+    registry = registry_for_refs(refs)  # an author's own features join the built-ins
+    stream = FeatureStream(bars, (r.key for lane_refs in refs for r in lane_refs.values()), registry=registry)
+    outputs: dict = {}
+    last = np.full(n_lanes, np.nan)
+    seen = np.zeros(n_lanes, bool)
+    found: list[list[tuple[int, float]]] = [[] for _ in signals]
+    for t in range(n_bars):
         values = stream.step(t)
         targets = np.full(n_lanes, np.nan)
         for i, s in enumerate(signals):
-            features = {name: values[r.key][_output_index(r, outputs)] for name, r in refs[i].items()}
+            features = {name: values[r.key][_output_index(r, outputs, registry)] for name, r in refs[i].items()}
             targets[i] = float(s.strategy.signal(s.params, features))
         changed = _changed(targets, last, seen, [s.strategy.trigger for s in signals])
         defined = ~np.isnan(targets)
         last = np.where(defined, targets, last)
         seen |= defined
-        lanes = np.flatnonzero(changed)
-        if len(lanes):
-            rows = state.rows(lanes)
-            rows, log = fold(container, rows, (SignalChanged(lanes.astype(np.int64), bar[lanes], targets[lanes]),))
-            logs.append(log)
-            approved = rows.pending
-            now = rows.settings.fill_on_close
-            if now.any():
-                idx = np.flatnonzero(now)
-                sub = rows.rows(idx)
-                q = quote(sub.settings, bar[lanes[idx]], np.full(len(idx), bars.close[t]),
-                          np.full(len(idx), bars.low[t]), np.full(len(idx), bars.high[t]))
-                sub, log = fold(container, sub, (q,))
-                logs.append(log)
-                history.append(sub.portfolio)
-                rows = _scatter(attrs.evolve(rows, pending=None), idx, sub)
-            later = np.flatnonzero(~now)
-            if len(later):
-                pending_lanes = lanes[later]
-                pending = _take(approved, later)
-            state = _scatter(state, lanes, attrs.evolve(rows, pending=None))
-        equity[:, t] = state.portfolio.cash + state.portfolio.position * bars.close[t]
-    events = [e for log in logs for e in log]
-    folded = _assemble([e for e in events if type(e) is OrderFilled], [e for e in events if type(e) is OrderRejected],
-                       [p.cash for p in history], [p.position for p in history], state.portfolio, bars)
-    return folded, equity
+        for i in np.flatnonzero(changed):
+            found[i].append((t, targets[i]))
+    return [(np.array([b for b, _ in f], np.int64), np.array([x for _, x in f], np.float64)) for f in found]
 
 
-def _output_index(ref, cache: dict) -> int:
+def _output_index(ref, cache: dict, registry) -> int:
     if ref not in cache:
-        from fp.hub import feature_of
-        cache[ref] = feature_of(ref.key).outputs.index(ref.output)
+        cache[ref] = feature_of(ref.key, registry).outputs.index(ref.output)
     return cache[ref]
 
 
@@ -373,7 +422,11 @@ def _changed(targets, last, seen, triggers) -> np.ndarray:
 def _scatter(state: LaneState, index: np.ndarray, rows: LaneState) -> LaneState:
     portfolio = PortfolioState(*(_put(getattr(state.portfolio, f.name), index, getattr(rows.portfolio, f.name))
                                  for f in attrs.fields(PortfolioState)))
-    return LaneState(state.settings, portfolio, None)
+    watch = None if state.watch is None else RiskWatch(*(_put(getattr(state.watch, f.name), index,
+                                                              getattr(rows.watch, f.name))
+                                                         for f in attrs.fields(RiskWatch)))
+    working = None if state.working is None else _put(state.working, index, rows.working)
+    return LaneState(state.settings, portfolio, None, watch, working)
 
 
 def _put(array: np.ndarray, index: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC`` and ``admf query RUN_DIR SQL``.
+"""The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC``, ``admf check COMPONENT`` and
+``admf query RUN_DIR SQL``.
 
 Every error a user can cause is reported as one line naming where it is (spec path, file and
 line) with exit code 2 and no traceback; nothing half-written is left on disk.
@@ -6,15 +7,20 @@ line) with exit code 2 and no traceback; nothing half-written is left on disk.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import attrs
+
 from pipelines.analytics import add_query_parser
+from pipelines.executors import parse_memory
 from pipelines.report import format_plan, format_regimes, format_store, format_table, format_top, format_windows
 from pipelines.store import SignalStore
-from pipelines.workflow import PhasedResult, load_spec, plan, run
-from state.errors import AdmfError
+from pipelines.workflow import PhasedResult, load_spec, plan, resume, run
+from state.errors import AdmfError, SpecError
+from state.spec import ExecutionOptions
 
 __all__ = ["main"]
 
@@ -45,13 +51,57 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Every law on one component: exit 0 when all pass, 1 when one fails (2: a bad component)."""
+    from pipelines.check import check_component, format_check
+    from pipelines.components import resolve_component
+    kind, component = resolve_component(args.component, kind=args.kind, path="component")
+    results = check_component(component, max_examples=args.examples, max_bars=args.bars)
+    print(format_check(component.name, kind, results))
+    return 1 if any(r.failed for r in results) else 0
+
+
+def _execution(args: argparse.Namespace, spec=None) -> ExecutionOptions | None:
+    """Executor options from the command line, over the spec's ``executor`` section."""
+    given = {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler,
+             "memory_limit": parse_memory(args.memory_limit) if args.memory_limit else None}
+    base = (spec.executor if spec is not None else None) or ExecutionOptions()
+    changed = {k: v for k, v in given.items() if v is not None}
+    if args.scheduler and (changed.get("executor", base.executor) != "dask"):
+        changed["executor"] = "dask"
+    progress = sys.stderr.isatty()
+    if not changed and (spec is None or spec.executor is None):
+        return None
+    return ExecutionOptions(**{**attrs.asdict(base), **changed, "progress": progress})
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.resume:
+        if args.spec:
+            raise SpecError("", "give either a spec or --resume RUN_DIR, not both")
+        out = Path(args.resume)
+        try:
+            result = resume(out, execution=_execution(args))
+        except KeyboardInterrupt:
+            print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
+            return 130
+        _report(result, out, args.top or result.plan.spec.top)
+        return 0
+    if not args.spec:
+        args.usage.error("give a spec to run, or --resume RUN_DIR to continue a chunked run")  # exits 2
     spec = load_spec(args.spec)
     if spec.data.is_default and spec.workflow.type != "signal_replay" and not spec.phases:
         print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
               file=sys.stderr)
     out = Path(args.out) if args.out else _default_out(args.spec)
-    result = run(spec, out=out, equity=args.equity, trace=args.trace)
+    try:
+        result = run(spec, out=out, equity=args.equity, trace=args.trace, execution=_execution(args, spec))
+    except KeyboardInterrupt:
+        if (out / "run.json").is_file():
+            print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
+        else:
+            print("admf: interrupted; nothing was written", file=sys.stderr)
+        return 130
     top = args.top if args.top is not None else spec.top
     if isinstance(result, PhasedResult):
         for name, output in result.phases:
@@ -110,21 +160,41 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="admf", description="Pure-functional trading-strategy research engine.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run a spec and write its results")
-    p_run.add_argument("spec", help="the YAML spec file")
+    p_run.add_argument("spec", nargs="?", help="the YAML spec file")
     p_run.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
+    p_run.add_argument("--resume", metavar="RUN_DIR", help="continue a chunked run that stopped, skipping finished chunks")
+    p_run.add_argument("--executor", choices=("local", "processes", "dask"), help="where chunks of lanes run")
+    p_run.add_argument("--workers", type=_positive_int, help="worker processes (processes, dask)")
+    p_run.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (implies --executor dask)")
+    p_run.add_argument("--memory-limit", metavar="SIZE", help="memory budget that sizes chunks, e.g. 2GB "
+                                                              "(default: a quarter of this machine's memory)")
     p_run.add_argument("--top", type=_positive_int, help="rows of the printed table (default: the spec's top, 10)")
     p_run.add_argument("--equity", action="store_true", help="also record every combination's equity curve")
     p_run.add_argument("--trace", action="store_true", help="record every event of the fold (events.parquet)")
-    p_run.set_defaults(func=_cmd_run)
+    p_run.set_defaults(func=_cmd_run, usage=p_run)
     p_plan = sub.add_parser("plan", help="show what a spec will run, without running it")
     p_plan.add_argument("spec", help="the YAML spec file")
     p_plan.set_defaults(func=_cmd_plan)
+    p_check = sub.add_parser("check", help="prove every law of a component over generated data",
+                             description="Run every law (no look-ahead, streaming = batch, determinism, isolation, "
+                                         "schema) on a built-in component or your own by import path "
+                                         "(module:attribute; its folder on PYTHONPATH) and print a pass/fail "
+                                         "table with hypothesis' minimal counterexamples. Exit code 1 when a law "
+                                         "fails.")
+    p_check.add_argument("component", help="a built-in (sma, momentum, trend_regime, ...) or module:attribute")
+    p_check.add_argument("--kind", choices=("feature", "strategy", "classifier"),
+                         help="the component's kind, when a name is ambiguous or to insist on one")
+    p_check.add_argument("--examples", type=_positive_int, help="generated cases per law (default: each law's own)")
+    p_check.add_argument("--bars", type=_positive_int, help="longest generated series (default: each law's own)")
+    p_check.set_defaults(func=_cmd_check)
     add_query_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # specs name their own components by import path from here
     try:
         return args.func(args)
     except AdmfError as e:

@@ -5,8 +5,9 @@ the classifier grid and the settings grid (portfolio × execution × risk), give
 a content-derived id, and collects the FeatureHub's deduplicated feature set. It reads no data.
 
 Combination ids are the first 12 hex digits of the sha256 of the combination's canonical text
-(strategy type and parameters, classifier and its parameters, settings), so the same spec gives
-the same ids and growing a grid does not renumber existing points.
+(strategy type and parameters, classifier and its parameters, the settings that differ from their
+defaults), so the same spec gives the same ids, growing a grid does not renumber existing points,
+and neither does a new setting with a default.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fp.grid import expand, parse_constraint
-from fp.registry import SETTINGS, lookup
+from fp.registry import BUILTINS, SETTINGS, Registry, registry_of
 from pipelines.patterns import PATTERNS, Pattern
 from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
@@ -59,22 +60,30 @@ def symbols_of(data: DataSpec) -> tuple[str, ...]:
     return ((data.dataset or "GOOG").upper(),)
 
 
+_SETTING_DEFAULTS = {param.name: param.default for section in SETTINGS.values() for param in section.params}
+_NO_DEFAULT = object()
+
+
 def combo_id(strategy: str, params: Point, classifier: str | None, classifier_params: Point, settings: Point) -> str:
     """The stable id of one combination: a digest of the ``repr`` of its parts (canonical for the
-    str, int, float, bool and None values parameters hold; floats print their shortest round-trip form).
+    str, int, float, bool and None values parameters hold; floats print their shortest round-trip
+    form); settings at their default value are left out.
 
     >>> combo_id("momentum", (("lookback_period", 10),), None, (), ())
     'e9f0217208d0'
     """
-    text = repr((strategy, tuple(params), classifier, tuple(classifier_params), tuple(settings)))
+    settings = tuple((name, value) for name, value in settings if _SETTING_DEFAULTS.get(name, _NO_DEFAULT) != value)
+    text = repr((strategy, tuple(params), classifier, tuple(classifier_params), settings))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def feature_keys(strategy: str, params: Point) -> set[FeatureKey]:
-    """The FeatureHub keys a strategy point needs (an ensemble: its members')."""
+def feature_keys(strategy: str, params: Point, registry: Registry = BUILTINS) -> set[FeatureKey]:
+    """The FeatureHub keys a strategy point needs (an ensemble: its members'); ``registry`` knows
+    the spec's custom strategies (``fp.registry.registry_of(spec)``)."""
     if strategy == "ensemble":
-        return {k for member, member_params in dict(params)["members"] for k in feature_keys(member, member_params)}
-    return {ref.key for ref in lookup("strategy", strategy).needs(dict(params)).values()}
+        return {k for member, member_params in dict(params)["members"]
+                for k in feature_keys(member, member_params, registry)}
+    return {ref.key for ref in registry.strategy(strategy).needs(dict(params)).values()}
 
 
 def signal_id(combo: Combination) -> str:
@@ -95,8 +104,14 @@ def _points(component: ComponentSpec) -> tuple[Point, ...]:
     return points
 
 
-def _settings_points(spec: Spec) -> tuple[Point, ...]:
-    sections = [_points(s) for s in spec.settings]
+def _settings_points(spec: Spec, entry: ComponentSpec | None = None) -> tuple[Point, ...]:
+    """The settings grid: portfolio × execution × risk × exits (a strategy entry's own exits
+    replace the spec's)."""
+    own = entry.option("exits") if entry is not None else None
+    sections = [_points(s) for s in (spec.portfolio, spec.execution, spec.risk)]
+    exits = own if own is not None else spec.exits
+    if exits is not None:
+        sections.append(_points(exits))
     return tuple(tuple(itertools.chain.from_iterable(parts)) for parts in itertools.product(*sections))
 
 
@@ -106,8 +121,8 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
     ``symbols`` overrides the symbols the data section names (data composed in code).
     """
     pattern = pattern_of(spec)
+    registry = registry_of(spec)
     symbols = symbols_of(spec.data) if symbols is None else tuple(symbols)
-    settings = ((),) if spec.workflow.type == "signal_generation" else _settings_points(spec)
     classifiers: list[tuple[str | None, Point]] = [
         (c.type, point + (("regime_policy", c.option("regime_policy", "gate")),))
         for c in spec.classifiers for point in _points(c)] or [(None, ())]
@@ -117,8 +132,9 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
     for entry in spec.strategies:
         if entry.type == "ensemble" and not spec.classifiers:
             raise SpecError(entry.path, "an ensemble weights its members per regime: add a classifiers section")
+        settings = ((),) if spec.workflow.type == "signal_generation" else _settings_points(spec, entry)
         for point in _points(entry):
-            keys = tuple(sorted(feature_keys(entry.type, point)))
+            keys = tuple(sorted(feature_keys(entry.type, point, registry)))
             for (classifier, cpoint), spoint in itertools.product(classifiers, settings):
                 cid = combo_id(entry.type, point, classifier, cpoint, spoint)
                 if cid in seen:  # the same point reached from two strategy entries
@@ -149,7 +165,8 @@ def selected_plan(spec: Spec, combos: Sequence[Combination], *, symbols: tuple[s
         combos = [Combination(combo_id(c.strategy, c.strategy_params, c.classifier, c.classifier_params, point),
                               c.strategy, c.strategy_params, point, c.classifier, c.classifier_params, c.strategy_path)
                   for c in combos for point in _settings_points(spec)]
-    feature_sets = [tuple(sorted(feature_keys(c.strategy, c.strategy_params))) for c in combos]
+    registry = registry_of(spec)
+    feature_sets = [tuple(sorted(feature_keys(c.strategy, c.strategy_params, registry))) for c in combos]
     per_lane = pattern.per_lane if not any(c.classifier for c in combos) else _with_classifier(pattern.per_lane)
     return _plan(spec, pattern, tuple(dict.fromkeys(combos)), symbols, feature_sets, per_lane)
 
@@ -158,10 +175,12 @@ def _plan(spec: Spec, pattern: Pattern, combos: tuple[Combination, ...], symbols
           feature_sets: Sequence[tuple[FeatureKey, ...]], per_lane: tuple[str, ...]) -> Plan:
     features = tuple(sorted({k for keys in feature_sets for k in keys}))
     section_of = {param.name: name for name, section in SETTINGS.items() for param in section.params}
-    values: dict[str, set] = {}
+    names = dict.fromkeys(name for combo in combos for name, _ in combo.settings)
+    values: dict[str, set] = {name: set() for name in names}
     for combo in combos:
-        for name, value in combo.settings:
-            values.setdefault(name, set()).add(repr(value))
+        given = dict(combo.settings)
+        for name in names:  # a strategy entry without exits has none: None, like an unset exit
+            values[name].add(repr(given.get(name)))
     varying = tuple(f"{section_of[name]}_{name}" for name, seen in values.items() if len(seen) > 1)
     return Plan(
         spec=spec,

@@ -76,7 +76,8 @@ def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
 
 def _side_by_side(train: pa.Table, test: pa.Table, chosen: dict[str, int]) -> pa.Table:
     """Train metrics for every row, then ``selected``/``rank``, then test metrics (null unless selected)."""
-    columns = {name: train.column(name) for name in train.column_names if name not in METRICS and name != "n_rejected"}
+    columns = {name: train.column(name) for name in train.column_names
+               if name not in METRICS and name not in ("n_rejected", "status", "error")}
     for name in (*METRICS, "n_rejected"):
         columns[f"train_{name}"] = train.column(name)
     ids = train.column("combo_id").to_pylist()
@@ -166,7 +167,7 @@ def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) ->
             "window": number, "symbol": bars.symbol,
             "train_start": bars.time[train_start], "train_end": bars.time[train_end - 1],
             "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1],
-            **{k: v for k, v in train_row.items() if k not in METRICS and k not in ("n_rejected", "symbol")},
+            **{k: v for k, v in train_row.items() if k not in METRICS and k not in ("n_rejected", "symbol", "status", "error")},
             **{f"train_{m}": train_row[m] for m in METRICS},
             **{f"test_{m}": test_row[m] for m in METRICS},
         })

@@ -9,7 +9,8 @@ changes). ``validate`` refuses, with the reason, a pattern where
 * a stage produces a kind nobody consumes and the pattern does not sink,
 * a sparse stage lacks a handler for a kind it consumes, or two sparse stages consume one kind,
 * dense work feeding the fold depends on anything the fold produces (a dense stage that
-  consumes sparse output — the ledger — must not produce what a sparse stage consumes),
+  consumes sparse output — the ledger — must not produce what reaches a sparse stage, directly
+  or through other dense stages),
 * the routes form a cycle other than through the declared feedback kinds (fills, rejections).
 
 ``container_for`` turns a valid pattern's sparse stages into the :class:`Container` the
@@ -28,6 +29,7 @@ from state.events import (
     FeaturesComputed,
     FillQuote,
     OrderApproved,
+    OrderExpired,
     OrderFilled,
     OrderRejected,
     OrderSubmitted,
@@ -96,8 +98,9 @@ def validate(pattern: Pattern) -> Pattern:
         for k in s.consumes:
             if k not in producers:
                 raise PatternError(f"{where}: stage {s.name!r} consumes {_kind(k)}, which no stage produces")
+    feeding = _feeding_the_fold(pattern, consumers)
     for s in pattern.stages:
-        feeds_fold = any(c.form == "sparse" for out in s.produces for c in consumers.get(out, ()))
+        feeds_fold = s.name in feeding
         for k in s.consumes:
             if s.form == "dense" and feeds_fold and any(p.form == "sparse" for p in producers[k]):
                 raise PatternError(
@@ -119,6 +122,20 @@ def validate(pattern: Pattern) -> Pattern:
             raise PatternError(f"{where}: {_kind(k)} is consumed by several sparse stages {sparse}; route it to one")
     _refuse_cycles(pattern, producers, where)
     return pattern
+
+
+def _feeding_the_fold(pattern: Pattern, consumers: dict) -> set[str]:
+    """Dense stages whose output reaches a sparse stage, directly or through other dense stages."""
+    feeding: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for s in pattern.stages:
+            if s.form == "dense" and s.name not in feeding and any(
+                    c.form == "sparse" or c.name in feeding for out in s.produces for c in consumers.get(out, ())):
+                feeding.add(s.name)
+                changed = True
+    return feeding
 
 
 def _refuse_cycles(pattern: Pattern, producers: dict, where: str) -> None:
@@ -153,17 +170,20 @@ def container_for(pattern: Pattern) -> Container:
     return Container(pattern.name, routes)
 
 
-_DATA = Stage("data", "shared", "dense", produces=(BarClosed, FillQuote),
-              doc="market data: bars, and the quotes pending orders meet")
+_DATA = Stage("data", "shared", "dense", produces=(BarClosed,), doc="market data: bars")
 _FEATURE_HUB = Stage("feature_hub", "shared", "dense", consumes=(BarClosed,), produces=(FeaturesComputed,),
                      doc="each distinct feature computed once")
 _STRATEGY = Stage("strategy", "lane", "dense", consumes=(FeaturesComputed,), produces=(SignalChanged,),
                   doc="stateless signals; only changes leave the stage")
-_PORTFOLIO = Stage("portfolio", "lane", "sparse", consumes=(SignalChanged, OrderFilled), produces=(OrderSubmitted,),
-                   handlers=((SignalChanged, portfolio.submit_order), (OrderFilled, portfolio.apply_fill)),
-                   doc="turns signal changes into orders; pays for fills")
+_ORDERS = Stage("orders", "lane", "dense", consumes=(SignalChanged, BarClosed),
+                produces=(OrderSubmitted, FillQuote, OrderExpired),
+                doc="signal changes and exits become orders with the bar and price they fill at "
+                    "(first-passage searches over the bars)")
+_PORTFOLIO = Stage("portfolio", "lane", "sparse", consumes=(OrderFilled,),
+                   handlers=((OrderFilled, portfolio.apply_fill),), doc="pays for fills")
 _RISK = Stage("risk", "lane", "sparse", consumes=(OrderSubmitted,), produces=(OrderApproved,),
-              handlers=((OrderSubmitted, risk.review_order),), doc="direction policy and position limits")
+              handlers=((OrderSubmitted, risk.review_order),),
+              doc="direction policy, restrictions and position caps (the other limits when orders are sized)")
 _EXECUTION = Stage("execution", "shared", "sparse", consumes=(OrderApproved, FillQuote),
                    produces=(OrderFilled, OrderRejected),
                    handlers=((OrderApproved, execution.accept_order), (FillQuote, execution.fill_pending)),
@@ -173,10 +193,10 @@ _LEDGER = Stage("ledger", "lane", "dense", consumes=(OrderFilled,), produces=(Tr
 
 FULL_BACKTEST = validate(Pattern(
     "full_backtest",
-    (_DATA, _FEATURE_HUB, _STRATEGY, _PORTFOLIO, _RISK, _EXECUTION, _LEDGER),
-    sinks=(OrderRejected, Trades),
+    (_DATA, _FEATURE_HUB, _STRATEGY, _ORDERS, _RISK, _EXECUTION, _PORTFOLIO, _LEDGER),
+    sinks=(OrderRejected, OrderExpired, Trades),
     feedback=(OrderFilled,),
-    doc="data → FeatureHub → strategies → portfolios → risk → execution → portfolios → ledger",
+    doc="data → FeatureHub → strategies → orders → risk → execution → portfolios → ledger",
 ))
 
 SIGNAL_GENERATION = validate(Pattern(
@@ -189,11 +209,10 @@ SIGNAL_GENERATION = validate(Pattern(
 SIGNAL_REPLAY = validate(Pattern(
     "signal_replay",
     (Stage("signal_store", "shared", "dense", produces=(SignalChanged,), doc="stored signal changes, read back"),
-     Stage("data", "shared", "dense", produces=(FillQuote,), doc="the quotes pending orders meet"),
-     _PORTFOLIO, _RISK, _EXECUTION, _LEDGER),
-    sinks=(OrderRejected, Trades),
+     _DATA, _ORDERS, _RISK, _EXECUTION, _PORTFOLIO, _LEDGER),
+    sinks=(OrderRejected, OrderExpired, Trades),
     feedback=(OrderFilled,),
-    doc="signal store → portfolios → risk → execution → portfolios → ledger (no features, no strategies)",
+    doc="signal store → orders → risk → execution → portfolios → ledger (no features, no strategies)",
 ))
 
 PATTERNS: dict[str, Pattern] = {p.name: p for p in (FULL_BACKTEST, SIGNAL_GENERATION, SIGNAL_REPLAY)}

@@ -14,23 +14,23 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from fp.classifiers import CLASSIFIERS, classify, default_train_end
+from fp.classifiers import classify, default_train_end
 from fp.hub import compute_features
 from fp.ledger import regime_stats
 from fp.metrics import METRICS, metrics
-from fp.registry import lookup
+from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
+from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
-from state.portfolio import LaneSettings
 from state.spec import TraceSpec
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar", "lane_settings",
-           "run_plan", "signal_of", "split_index"]
+__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar",
+           "results_columns", "run_plan", "signal_of", "split_index"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -63,28 +63,14 @@ class RunTables:
 _YEAR_NS = 365.25 * 86_400 * 1e9
 
 
-def lane_settings(combos: list[Combination] | tuple[Combination, ...]) -> LaneSettings:
-    """The per-lane settings arrays of ``combos``, from their portfolio/execution/risk values."""
-    s = [dict(c.settings) for c in combos]
-    return LaneSettings(
-        initial_cash=np.array([x["initial_cash"] for x in s], np.float64),
-        fraction=np.array([x["fraction"] if x["sizing"] == "fixed_fraction" else 1.0 for x in s], np.float64),
-        whole=np.array([not x["fractional"] for x in s], bool),
-        long_only=np.array([x["direction"] == "long_only" for x in s], bool),
-        max_position=np.array([np.inf if x["max_position"] is None else x["max_position"] for x in s], np.float64),
-        commission=np.array([x["commission"] for x in s], np.float64),
-        slippage=np.array([x["slippage_bps"] / 1e4 for x in s], np.float64),
-        fill_on_close=np.array([x["fill"] == "close" for x in s], bool),
-    )
-
-
-def signal_of(strategy_name: str, params: dict, features: dict) -> np.ndarray:
-    """One strategy point's signal over the whole series, from the hub's computed features."""
-    strategy = lookup("strategy", strategy_name)
+def signal_of(strategy_name: str, params: dict, features: dict, registry: Registry = BUILTINS) -> np.ndarray:
+    """One strategy point's signal over the whole series, from the hub's computed features
+    (``registry``: where names are looked up, the spec's custom components included)."""
+    strategy = registry.strategy(strategy_name)
     refs = strategy.needs(params)
     values = {}
     for name, ref in refs.items():
-        outputs = lookup("feature", ref.key.name).outputs
+        outputs = registry.feature(ref.key.name).outputs
         values[name] = features[ref.key][outputs.index(ref.output)]
     return np.asarray(strategy.signal(params, values), dtype=np.float64)
 
@@ -114,7 +100,8 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
     per classifier, parameters and symbol, shared by every strategy it is crossed with). A
     classified combination's target is the strategy's held target times its regime policy's factor.
     """
-    features = compute_features(bars, plan.features)
+    registry = registry_of(plan.spec)
+    features = compute_features(bars, plan.features, registry=registry)
     split = split_index(plan.spec.data.split, bars)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -122,16 +109,17 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
 
     def held_target(strategy: str, params: tuple) -> np.ndarray:
         if (strategy, params) not in held:
-            held[(strategy, params)] = held_targets(signal_of(strategy, dict(params), features),
-                                                    lookup("strategy", strategy).trigger)
+            held[(strategy, params)] = held_targets(signal_of(strategy, dict(params), features, registry),
+                                                    registry.strategy(strategy).trigger)
         return held[(strategy, params)]
 
     def regime(combo: Combination):
         key = _classifier_key(combo)
         if key not in regimes:
             name, params = key[0], dict(key[1])
-            train_end = split if split is not None else default_train_end(params, name, len(bars))
-            regimes[key] = classify(CLASSIFIERS[name], params, bars, train_end)
+            classifier = registry.classifier(name)
+            train_end = split if split is not None else default_train_end(params, classifier, len(bars))
+            regimes[key] = classify(classifier, params, bars, train_end)
         return regimes[key]
 
     def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +127,8 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
         if key in sparse:
             return sparse[key]
         if combo.classifier is None:
-            signal = signal_of(combo.strategy, dict(combo.strategy_params), features)
-            sparse[key] = signal_changes(signal, lookup("strategy", combo.strategy).trigger)
+            signal = signal_of(combo.strategy, dict(combo.strategy_params), features, registry)
+            sparse[key] = signal_changes(signal, registry.strategy(combo.strategy).trigger)
             return sparse[key]
         labels = regime(combo)
         if combo.strategy == "ensemble":
@@ -180,15 +168,24 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
     """
     container = container_for(PATTERNS[plan.pattern])
-    settings = lane_settings(plan.combos)
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
+    failed: dict[tuple[str, str], str] = {}
     for symbol_index, bars in enumerate(market.bars):
         start, stop = window(bars) if window is not None else (0, len(bars))
         bars = bars.slice(0, stop)
         source = signals(plan, bars)
-        changes = [from_bar(source.changes(c), start) for c in plan.combos]
-        folded = fold_sparse(container, settings, changes, bars, trace=trace is not None)
+        changes = []
+        for c in plan.combos:
+            try:
+                changes.append(from_bar(source.changes(c), start))
+            except Exception as exc:  # a failing component is data: its lane becomes an error row
+                failed[(c.combo_id, bars.symbol)] = f"{type(exc).__name__}: {exc}"
+                changes.append(_NO_CHANGES)
+        settings = lane_settings(plan.combos, bars.symbol)
+        changes = sized_changes(plan.combos, changes, bars, market.periods_per_year)
+        folded = fold_sparse(container, settings, changes, bars, rules=order_rules(plan.combos, bars),
+                             trace=trace is not None)
         if trace is not None:
             event_parts.append(events_table(plan, bars, folded.trace, run=run, keep=trace,
                                             first_id=sum(t.num_rows for t in event_parts)))
@@ -208,7 +205,12 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                         initial_cash=cash0, periods_per_year=market.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
-            rows[i].append(_row(plan, combo, bars.symbol, m))
+            error = failed.get((combo.combo_id, bars.symbol))
+            if error is not None:
+                m = {name: None for name in m}
+            rows[i].append({**_row(plan, combo, bars.symbol, m), "status": "error" if error else "ok", "error": error})
+            if error is not None:
+                continue
             labels = source.labels(combo)
             if labels is not None or equity or returns:
                 curve, position = folded.equity(i, bars.close, cash0, start=start)
@@ -237,6 +239,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     events = pa.concat_tables(event_parts) if event_parts else None
     return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
                      pa.concat_tables(finals) if finals else None)
+
+
+_NO_CHANGES = (np.empty(0, np.int64), np.empty(0))
 
 
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:
@@ -299,19 +304,26 @@ def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]
         row["classifier"] = combo.classifier
         row.update({f"classifier_{k}" if k in row else k: v for k, v in combo.classifier_params})
     settings = dict(combo.settings)
-    row.update({column: settings[column.split("_", 1)[1]] for column in plan.varying})
+    row.update({column: _cell(settings.get(column.split("_", 1)[1])) for column in plan.varying})
     row.update(m)
     return row
 
 
-def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:
+def results_columns(plan: Plan) -> list[str]:
+    """The columns of a plan's results, in order: ids, parameters, gridded settings, metrics, status."""
     strategy_columns, classifier_columns = _param_columns(plan)
     columns = ["combo_id", "symbol", "strategy", *strategy_columns]
     if any(c.classifier for c in plan.combos):
         columns += ["classifier", *[f"classifier_{k}" if k in strategy_columns else k for k in classifier_columns]]
-    columns += [*plan.varying, *METRICS, "n_rejected"]
-    columns = list(dict.fromkeys(columns))
-    return pa.table({name: [r.get(name) for r in rows] for name in columns})
+    columns += [*plan.varying, *METRICS, "n_rejected", "status", "error"]
+    return list(dict.fromkeys(columns))
+
+
+def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:
+    columns = results_columns(plan)
+    table = pa.table({name: [r.get(name) for r in rows] for name in columns})
+    return table.set_column(table.schema.get_field_index("error"), "error",
+                            pa.array(table.column("error").to_pylist(), pa.string()))
 
 
 _TRADE_SCHEMA = pa.schema([

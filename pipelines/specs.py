@@ -29,7 +29,13 @@ A parameter value is one value, a list (a grid) or a ``{from, to, step}`` range.
 ``constraints`` are kept in :attr:`Spec.constraints` and also appended to every strategy entry
 whose parameters they name, so later stages only look at entries.
 
-Nothing here prints; the only effect is reading the spec file in :func:`spec_from_yaml`.
+A strategy or classifier ``type`` is a built-in's name or an author's own component by import
+path, ``module:attribute`` (``type: mypkg.signals:ema_ribbon``): ``pipelines.components`` imports
+and validates it, its parameters are checked like a built-in's, and it is kept with the custom
+features it needs in :attr:`Spec.components`. From code, the record itself may be the ``type``.
+
+Nothing here prints; the effects are reading the spec file in :func:`spec_from_yaml` and
+importing the modules a spec names by import path.
 """
 from __future__ import annotations
 
@@ -46,19 +52,23 @@ import attrs
 import yaml
 
 from fp import registry
-from fp.grid import Constraint, iter_points, parse_constraint, value_range
+from fp.components import ComponentError, kind_of, validate
+from fp.grid import Constraint, Point, iter_points, parse_constraint, value_range
 from fp.metrics import METRICS
+from fp.registry import BUILTINS
+from pipelines.components import is_import_path, load_component
 from pipelines.data import bundled_datasets
+from pipelines.executors import parse_memory
 from pipelines.objectives import objective_function
 from pipelines.trace import trace_filter
 from state.errors import SpecError
-from state.params import Param
-from state.spec import Axis, ComponentSpec, DataSpec, Phase, Spec, WorkflowSpec
+from state.params import LIST_KINDS, Param
+from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, WorkflowSpec
 
 __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 
-_TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "min_trades", "objective", "phases",
-             "portfolio", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
+_TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "executor", "exits", "min_trades", "objective",
+             "phases", "portfolio", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
 _PHASE_KEYS = ("from", "name")
 _WORKFLOW_KEYS = ("anchored", "base_pattern", "step_bars", "test_bars", "train_bars", "type")
 _WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
@@ -70,7 +80,7 @@ _DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "split", "s
 _SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
 _ENTRY_KEYS = ("constraints", "parameters", "type")
-_EXTRA_ENTRY_KEYS = {"classifier": ("regime_policy",), "strategy": ("members",)}
+_EXTRA_ENTRY_KEYS = {"classifier": ("regime_policy",), "strategy": ("exits", "members")}
 _SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
 _ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
 
@@ -145,8 +155,10 @@ def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str 
     return _spec(doc, source=source, base_dir=base_dir, fed=False)
 
 
-def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool) -> Spec:
-    """The spec of ``doc``; ``fed``: a phase fed by an earlier phase, whose strategies it may omit."""
+def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loaded | None = None) -> Spec:
+    """The spec of ``doc``; ``fed``: a phase fed by an earlier phase, whose strategies it may omit;
+    ``loaded``: the custom components resolved so far (shared by the phases of one spec)."""
+    loaded = {} if loaded is None else loaded
     if not isinstance(doc, Mapping):
         got = "an empty document" if doc is None else f"a {type(doc).__name__}"
         raise SpecError("", f"{source}: a spec must be a mapping with at least a 'strategies' list; got {got}")
@@ -158,12 +170,14 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool) -> Spec:
     data = _data(doc["data"], base_dir) if "data" in doc else DataSpec(base_dir=base_dir)
     portfolio, execution, risk = (_settings(name, doc.get(name, {})) for name in _SETTINGS_SECTIONS)
     _check_fraction_needs_fixed_fraction(doc.get("portfolio", {}), portfolio)
+    _check_sizing(doc.get("portfolio", {}), portfolio)
+    exits = _exits(doc["exits"], "exits") if "exits" in doc else None
     replay = workflow.type == "signal_replay"
     if "strategies" not in doc and not replay and not fed:
         raise SpecError("strategies", "required: list the strategies to run, e.g. "
                                       "[{type: sma_crossover, parameters: {fast_period: 10}}]")
     entries = {section: _entries(section, kind, doc.get(section, []),
-                                 required=section == "strategies" and not replay and not fed)
+                                 required=section == "strategies" and not replay and not fed, loaded=loaded)
                for section, kind in _ENTRY_LISTS}
     top_constraints = _constraints(doc.get("constraints", []), "constraints")
     _require_each_applies(top_constraints, entries["strategies"])
@@ -186,9 +200,25 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool) -> Spec:
         signals=signals,
         top_k=_TOP_K.check(doc.get("top_k", 1), "top_k"),
         min_trades=_MIN_TRADES.check(doc.get("min_trades", 0), "min_trades"),
+        components=_components(strategies, loaded),
         trace=trace_filter(doc.get("trace")),
         equity=Param("equity", "bool", False).check(doc.get("equity", False), "equity"),
+        executor=_executor(doc["executor"]) if "executor" in doc else None,
+        exits=exits,
     )
+
+
+def _executor(raw: Any) -> ExecutionOptions:
+    """``executor: {type: local | processes | dask, workers: 2, scheduler: tcp://…, memory_limit: 2GB}``."""
+    section = _require_mapping(raw, "executor", "{type: processes, workers: 2}")
+    _require_known_keys(section, "executor", ("memory_limit", "scheduler", "type", "workers"))
+    kind = Param("type", "str", "local", choices=("local", "processes", "dask")).check(
+        section.get("type", "local"), "executor.type")
+    workers = Param("workers", "int", None, minimum=1).check(section.get("workers"), "executor.workers")
+    scheduler = _text(section["scheduler"], "executor.scheduler") if "scheduler" in section else None
+    if scheduler is not None and kind != "dask":
+        raise SpecError("executor.scheduler", "only applies with type: dask")
+    return ExecutionOptions(kind, workers, scheduler, parse_memory(section.get("memory_limit")))
 
 
 def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
@@ -203,6 +233,7 @@ def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence) or not raw:
         raise SpecError("phases", "must be a non-empty list of phase specs, each with a name")
     phases: list[Phase] = []
+    loaded: _Loaded = {}
     for i, item in enumerate(raw):
         path = f"phases[{i}]"
         entry = dict(_require_mapping(item, path, "{name: signals, workflow: {type: signal_generation}, ...}"))
@@ -220,10 +251,13 @@ def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
         if kind == "signal_replay" and origin is not None and "signals" not in entry:
             entry["signals"] = f"phase:{origin}"
         try:
-            spec = _spec(entry, source=f"{source}#{name}", base_dir=base_dir, fed=origin is not None)
+            spec = _spec(entry, source=f"{source}#{name}", base_dir=base_dir, fed=origin is not None, loaded=loaded)
         except SpecError as exc:
             raise SpecError(f"{path}.{exc.path}" if exc.path else path, exc.message) from None
         phases.append(Phase(name, spec, origin))
+    # a phase may run an earlier phase's combinations: every phase knows every custom component
+    components = _components((), loaded)
+    phases = [attrs.evolve(p, spec=attrs.evolve(p.spec, components=components)) for p in phases]
     first = phases[0].spec
     return attrs.evolve(first, phases=tuple(phases), source=source,
                         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str))
@@ -394,12 +428,38 @@ def _paths(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple((symbol, _text(path, f"data.paths.{symbol}")) for symbol, path in section.items())
 
 
-def _settings(section: str, raw: Any) -> ComponentSpec:
-    """A settings section (``portfolio``, ``execution``, ``risk``): its keys are parameters."""
+def _settings(section: str, raw: Any, path: str | None = None) -> ComponentSpec:
+    """A settings section (``portfolio``, ``execution``, ``exits``, ``risk``) at ``path`` (its name
+    by default): its keys are parameters."""
+    path = path or section
     component = registry.lookup(section, section)
-    values = _require_mapping(raw, section, f"{{{component.params[0].name}: ...}}")
-    axes = _axes(component.params, values, section, f"the {section} section")
-    return ComponentSpec(kind=section, type=section, axes=axes, path=section)
+    values = _require_mapping(raw, path, f"{{{component.params[0].name}: ...}}")
+    axes = _axes(component.params, values, path, f"the {section} section")
+    return ComponentSpec(kind=section, type=section, axes=axes, path=path)
+
+
+def _exits(raw: Any, path: str) -> ComponentSpec:
+    """An ``exits`` section (the spec's, or a strategy entry's own): one exit of each kind at most,
+    by fraction or by ATR multiple."""
+    section = _settings("exits", raw, path)
+    given = {axis.name: axis.values for axis in section.axes}
+    for exit_ in ("stop_loss", "take_profit", "trailing_stop"):
+        if given[exit_] != (None,) and given[f"{exit_}_atr"] != (None,):
+            raise SpecError(f"{path}.{exit_}_atr", f"give {exit_} as a fraction or as ATR multiples ({exit_}_atr), "
+                                                   "not both")
+    return section
+
+
+def _check_sizing(raw: Mapping, portfolio: ComponentSpec) -> None:
+    """``size`` goes with (and only with) the fixed sizers."""
+    sizing = next(axis.values for axis in portfolio.axes if axis.name == "sizing")
+    fixed = {"fixed_units", "fixed_cash"} & set(sizing)
+    if fixed and "size" not in raw:
+        raise SpecError("portfolio.size", f"required by sizing: {sorted(fixed)[0]}: the units or cash of a full "
+                                          "signal, e.g. size: 100")
+    if "size" in raw and not fixed:
+        raise SpecError("portfolio.size", "only applies to sizing: fixed_units or fixed_cash; set one of them or "
+                                          "remove size")
 
 
 def _check_fraction_needs_fixed_fraction(raw: Mapping, portfolio: ComponentSpec) -> None:
@@ -429,29 +489,34 @@ def _objective(raw: Any) -> str:
 _Entry = tuple[ComponentSpec, tuple[Constraint, ...]]
 
 
-def _entries(section: str, kind: str, raw: Any, *, required: bool) -> tuple[_Entry, ...]:
+def _entries(section: str, kind: str, raw: Any, *, required: bool, loaded: _Loaded) -> tuple[_Entry, ...]:
     example = "[{type: sma_crossover, parameters: {fast_period: 10}}]" if kind == "strategy" else \
               "[{type: hmm, parameters: {model_type: hmm}}]"
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
         raise SpecError(f"{section}={_short.repr(raw)}", f"must be a list of {kind} entries, e.g. {example}")
     if required and not raw:
         raise SpecError(section, f"is empty: list at least one {kind}, e.g. {example}")
-    return tuple(_entry(kind, item, f"{section}[{i}]") for i, item in enumerate(raw))
+    return tuple(_entry(kind, item, f"{section}[{i}]", loaded) for i, item in enumerate(raw))
 
 
-def _entry(kind: str, raw: Any, path: str) -> _Entry:
+def _entry(kind: str, raw: Any, path: str, loaded: _Loaded) -> _Entry:
     entry = _require_mapping(raw, path, "{type: ..., parameters: {...}}")
     _require_known_keys(entry, path, _ENTRY_KEYS + _EXTRA_ENTRY_KEYS[kind])
     if kind == "strategy" and entry.get("type") == "ensemble":
-        return _ensemble(entry, path), ()
+        return _ensemble(entry, path, loaded), ()
     known = registry.names(kind)
     if "type" not in entry:
         raise SpecError(f"{path}.type", f"required: name the {kind}, one of {', '.join(known)}")
     name = entry["type"]
-    if not isinstance(name, str) or name not in known:
+    if is_import_path(name) or kind_of(name) is not None:
+        component = _custom(kind, name, f"{path}.type", loaded)
+        name = component.name
+    elif not isinstance(name, str) or name not in known:
         raise SpecError(f"{path}.type={_short.repr(name)}",
-                        f"must be a registered {kind}{_did_you_mean(name, known)}: one of {', '.join(known)}")
-    component = registry.lookup(kind, name)
+                        f"must be a registered {kind}{_did_you_mean(name, known)}: one of {', '.join(known)}, or "
+                        f"your own {kind} by import path 'module:attribute'")
+    else:
+        component = registry.lookup(kind, name)
     values = _require_mapping(entry.get("parameters", {}), f"{path}.parameters", "{name: value or [values]}")
     axes = _axes(component.params, values, f"{path}.parameters", f"{kind} {name!r}")
     constraints = _constraints(entry.get("constraints", []), f"{path}.constraints")
@@ -463,9 +528,79 @@ def _entry(kind: str, raw: Any, path: str) -> _Entry:
                             f"{', '.join(axis.name for axis in axes)}")
     options = (("regime_policy", _regime_policy(entry["regime_policy"], f"{path}.regime_policy")),) \
         if "regime_policy" in entry else ()
+    if "exits" in entry:
+        options += (("exits", _exits(entry["exits"], f"{path}.exits")),)
     if "members" in entry:
         raise SpecError(f"{path}.members", "only an ensemble strategy has members (type: ensemble)")
     return ComponentSpec(kind=kind, type=name, axes=axes, path=path, options=options), constraints
+
+
+#: Custom components resolved while loading one spec: ``(kind, name) -> record``.
+_Loaded = dict[tuple[str, str], Any]
+
+
+def _custom(kind: str, name: Any, path: str, loaded: _Loaded) -> Any:
+    """A custom component: imported by its path ``module:attribute`` (validated, named by that
+    path) or, from code, a record given as the type itself; loaded once per spec."""
+    if is_import_path(name):
+        if (kind, name) not in loaded:
+            loaded[(kind, name)] = load_component(kind, name, path)
+        return loaded[(kind, name)]
+    where = f"{path}={name.name!r}"
+    if kind_of(name) != kind:
+        raise SpecError(where, f"is a {kind_of(name)}, not a {kind}")
+    if BUILTINS.of(kind).get(name.name) is name:
+        return name
+    if name.name in BUILTINS.of(kind):
+        raise SpecError(where, f"a custom {kind} may not take the built-in name {name.name!r}: rename it")
+    known = loaded.get((kind, name.name))
+    if known is not None and known is not name:
+        raise SpecError(where, f"another {kind} is already named {name.name!r} in this spec: rename one of them")
+    if known is None:
+        loaded[(kind, name.name)] = _validated_record(kind, name, path)
+    return name
+
+
+def _validated_record(kind: str, component: Any, path: str) -> Any:
+    """A record given in code, validated like an imported one."""
+    try:
+        return validate(component, kind)
+    except ComponentError as exc:
+        raise SpecError(f"{path}={component.name!r}", str(exc)) from None
+
+
+def _components(strategies: tuple[ComponentSpec, ...], loaded: _Loaded) -> tuple[tuple[str, str, Any], ...]:
+    """The spec's custom components, with the custom features its custom strategies need at any
+    point of their grids (a reference carries its feature's record), sorted by kind and name."""
+    for entry in strategies:
+        if entry.type == "ensemble":
+            points = [(member, params) for member, params in entry.axes[0].values[0]]
+        else:
+            points = [(entry.type, point) for point in _entry_points(entry)]
+        for name, point in points:
+            strategy = loaded.get(("strategy", name))
+            if strategy is None:
+                continue
+            try:
+                needs = strategy.needs(dict(point))
+            except Exception as exc:  # the author's function: name the point that broke it
+                raise SpecError(entry.path, f"strategy {name!r} at {dict(point)}: its features raised "
+                                            f"{type(exc).__name__}: {exc}") from None
+            for ref in needs.values():
+                f = getattr(ref, "feature", None)
+                if f is None:
+                    continue
+                known = loaded.setdefault(("feature", f.name), f)
+                if known is not f or f.name in BUILTINS.features:
+                    raise SpecError(entry.path, f"strategy {name!r} needs a feature named {f.name!r}, a name another "
+                                                "feature has: give one of them another name")
+    return tuple((kind, name, record) for (kind, name), record in sorted(loaded.items(), key=lambda kv: kv[0]))
+
+
+def _entry_points(entry: ComponentSpec) -> list[Point]:
+    constraints = tuple(parse_constraint(text, f"{entry.path}.constraints[{i}]")
+                        for i, text in enumerate(entry.constraints))
+    return list(iter_points(entry.axes, constraints))
 
 
 def _regime_policy(raw: Any, path: str) -> str:
@@ -485,7 +620,7 @@ def _regime_policy(raw: Any, path: str) -> str:
     return "scale(" + ",".join(f"{k}={factors[k]!r}" for k in sorted(factors)) + ")"
 
 
-def _ensemble(entry: Mapping, path: str) -> ComponentSpec:
+def _ensemble(entry: Mapping, path: str, loaded: _Loaded) -> ComponentSpec:
     """An ensemble strategy: fixed member strategies, weighted per regime by a classifier."""
     if "parameters" in entry or "constraints" in entry:
         raise SpecError(path, "an ensemble has members, not parameters: members: [{type: ..., parameters: {...}}]")
@@ -495,7 +630,7 @@ def _ensemble(entry: Mapping, path: str) -> ComponentSpec:
                                            "[{type: sma_crossover}, {type: momentum}]")
     members = []
     for i, item in enumerate(raw):
-        member, _ = _entry("strategy", item, f"{path}.members[{i}]")
+        member, _ = _entry("strategy", item, f"{path}.members[{i}]", loaded)
         if member.type == "ensemble" or any(len(axis.values) != 1 for axis in member.axes):
             raise SpecError(f"{path}.members[{i}]", "members have fixed parameters (one value each) and are "
                                                    "not ensembles; grid the ensemble by listing several")
@@ -569,7 +704,10 @@ def _axes(params: tuple[Param, ...], values: Mapping, path: str, owner: str) -> 
 
 
 def _axis_values(param: Param, raw: Any, path: str) -> tuple:
-    """A value (1-value axis), a list (a grid, duplicates dropped) or a ``{from, to, step}`` range."""
+    """A value (1-value axis), a list (a grid, duplicates dropped) or a ``{from, to, step}`` range;
+    a list-valued parameter (symbols, tiers) takes one list."""
+    if param.kind in LIST_KINDS:
+        return (param.check(raw, path),)
     if isinstance(raw, Mapping):
         return tuple(dict.fromkeys(param.check(value, path) for value in value_range(raw, path)))
     if isinstance(raw, (list, tuple)):
@@ -649,6 +787,8 @@ def _join(path: str, key: Any) -> str:
 
 def _plain(value: Any) -> Any:
     """``value`` with every mapping a dict (for ``json.dumps``); the spec is validated, so shallow."""
+    if kind_of(value) is not None:  # a component record given in code: documented by its name
+        return value.name
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,17 +1,21 @@
 """Tracing and event sourcing: every event of the fold as rows, and folding them back.
 
 A traced run records, per lane (combination × symbol), each signal change and what it caused:
-``SignalChanged`` (strategy) → ``OrderSubmitted`` (portfolio) → ``OrderApproved`` (risk) →
-``OrderFilled`` or ``OrderRejected`` (execution). Each row has a run-unique ``event_id``, the
-``correlation_id`` of its lane (``<run id>:<combo id>:<symbol>``), the ``causation_id`` of the
-event that caused it, its ``sequence`` within the lane, the bar and its time, the ``kind``, the
-emitting ``component`` and that component's parameters (JSON), and the payload as columns
-(``target``, ``quantity``, ``price``, ``commission``, ``max_quantity``, ``reason``). The run id is
-derived from the spec and the data, so the same run gives the same ids.
+``SignalChanged`` (strategy) → ``OrderSubmitted`` (orders: a signal's order, or an exit caused by
+the fill that opened its position) → ``OrderApproved`` (risk) → ``OrderFilled`` or
+``OrderRejected`` (execution), and ``OrderExpired`` (orders) for resting entries that never
+filled. Each row has a run-unique ``event_id``, the ``correlation_id`` of its lane (``<run
+id>:<combo id>:<symbol>``), the ``causation_id`` of the event that caused it, its ``sequence``
+within the lane, the bar and its time, the ``kind``, the emitting ``component`` and that
+component's parameters (JSON), and the payload as columns (``target``, ``quantity``, ``price`` —
+an order's trigger level, a fill's price —, ``commission``, ``max_quantity``, ``reason``, and
+``order_kind``: market, limit, stop, stop_limit, stop_loss, take_profit, trailing_stop,
+max_holding, continuation). The run id is derived from the spec and the data, so the same run
+gives the same ids.
 
 A filter keeps what a large sweep needs: ``trace: {kinds: [ORDER, FILL], combos: [id, ...]}``
-(kinds by name or alias: SIGNAL, ORDER, APPROVAL, FILL, REJECTION). Without tracing nothing is
-recorded or computed.
+(kinds by name or alias: SIGNAL, ORDER, APPROVAL, FILL, REJECTION, EXPIRY). Without tracing
+nothing is recorded or computed.
 
 Law (event sourcing): folding a run's recorded fills through the portfolio reducer reproduces
 every lane's final portfolio bit for bit (:func:`replay_trace`).
@@ -32,9 +36,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fp.portfolio import apply_fill
+from fp.registry import SETTINGS
 from pipelines.backtest import FoldTrace
 from state.errors import AdmfError, SpecError
 from state.events import REJECTION_REASONS, OrderFilled
+from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
 from state.market import Bars
 from state.plan import Combination, Plan
 from state.portfolio import LaneState, PortfolioState
@@ -44,10 +50,10 @@ __all__ = ["KINDS", "TraceError", "events_table", "read_events", "replay_trace",
            "write_events"]
 
 #: Event kinds a trace records, in causal order, with the component that emits each.
-KINDS: dict[str, str] = {"SignalChanged": "strategy", "OrderSubmitted": "portfolio", "OrderApproved": "risk",
-                         "OrderFilled": "execution", "OrderRejected": "execution"}
+KINDS: dict[str, str] = {"SignalChanged": "strategy", "OrderSubmitted": "orders", "OrderApproved": "risk",
+                         "OrderFilled": "execution", "OrderRejected": "execution", "OrderExpired": "orders"}
 _ALIASES = {"SIGNAL": "SignalChanged", "ORDER": "OrderSubmitted", "APPROVAL": "OrderApproved",
-            "FILL": "OrderFilled", "REJECTION": "OrderRejected"}
+            "FILL": "OrderFilled", "REJECTION": "OrderRejected", "EXPIRY": "OrderExpired"}
 #: Above this many events a trace is written partitioned by combination (``events/combo_id=…``).
 PARTITION_ROWS = 1_000_000
 
@@ -56,7 +62,7 @@ _SCHEMA = pa.schema([
     ("sequence", pa.int64()), ("time", pa.timestamp("ns")), ("bar_index", pa.int64()), ("kind", pa.string()),
     ("component", pa.string()), ("params", pa.string()), ("combo_id", pa.string()), ("symbol", pa.string()),
     ("target", pa.float64()), ("quantity", pa.float64()), ("price", pa.float64()), ("commission", pa.float64()),
-    ("max_quantity", pa.float64()), ("reason", pa.string()),
+    ("max_quantity", pa.float64()), ("reason", pa.string()), ("order_kind", pa.string()),
 ])
 
 
@@ -106,9 +112,9 @@ def _params(combo: Combination, component: str) -> str:
         if combo.classifier:
             doc.update(classifier=combo.classifier, **{k: v for k, v in combo.classifier_params})
     else:
-        names = {"portfolio": ("initial_cash", "sizing", "fraction", "fractional", "direction"),
-                 "risk": ("max_position",), "execution": ("fill", "commission", "slippage_bps")}[component]
-        doc = {k: settings[k] for k in names if k in settings}
+        section_of = {param.name: name for name, section in SETTINGS.items() for param in section.params}
+        sections = {"orders": ("exits", "execution"), "risk": ("risk",), "execution": ("execution", "portfolio")}
+        doc = {k: v for k, v in settings.items() if section_of.get(k) in sections[component]}
     return json.dumps(doc, sort_keys=True, default=str)
 
 
@@ -118,56 +124,118 @@ def _plain(value: Any) -> Any:
 
 def events_table(plan: Plan, bars: Bars, trace: FoldTrace, *, run: str, keep: TraceSpec,
                  first_id: int = 0) -> pa.Table:
-    """One symbol's traced events as rows (see the module docstring), ids from ``first_id``."""
+    """One symbol's traced events as rows (see the module docstring), ids from ``first_id``.
+
+    Per order: the ``SignalChanged`` it comes from (once per signal change, before its first
+    order), ``OrderSubmitted`` (caused by the signal, by the fill that opened the position an exit
+    closes, or by the order a continuation carries on), ``OrderApproved``, then ``OrderFilled`` or
+    ``OrderRejected``; entries that expired unfilled as ``OrderExpired`` events after all of them
+    (their ``sequence`` continues their lane's).
+    """
     combos = plan.combos
     wanted = np.array([not keep.combos or c.combo_id in keep.combos for c in combos], bool)
     rows = np.flatnonzero(wanted[trace.lane]) if len(trace.lane) else np.empty(0, np.int64)
-    lane = trace.lane[rows]
+    lane, origin, order_kind = trace.lane[rows], trace.signal_bar[rows], trace.kind[rows]
+    n = len(rows)
     filled = trace.quantity[rows] != 0.0
-    rejected_at = {(int(l), int(b)): int(r) for l, b, r in
-                   zip(trace.rejections.lane, trace.rejections.bar, trace.rejections.reason)}
-    rejected = np.array([(int(l), int(b)) in rejected_at for l, b in zip(lane, trace.fill_bar[rows])], bool)
-    per_change = 3 + filled + rejected
-    first = np.concatenate(([0], np.cumsum(per_change)[:-1])) if len(rows) else np.empty(0, np.int64)
-    total = int(per_change.sum())
-    event = np.arange(total, dtype=np.int64) + first_id
+    rejected = trace.reason[rows] >= 0
+    signal = order_kind < len(ORDER_TYPES)
+    exit_ = (order_kind >= len(ORDER_TYPES)) & (order_kind < len(ORDER_TYPES) + len(EXITS))
+    # the first order of each signal change carries its SignalChanged
+    group = lane.astype(np.int64) * (len(bars) + 1) + origin
+    firsts = np.full(n, False)
+    if n:
+        keys, first_at = np.unique(np.where(signal, group, -1), return_index=True)
+        firsts[first_at[keys >= 0]] = True
+    per_order = firsts + 2 + filled + rejected
+    start = np.concatenate(([0], np.cumsum(per_order)[:-1])) if n else np.empty(0, np.int64)
+    submitted = start + firsts
+    last = start + per_order - 1
+    # what caused each submission: its signal change, the entry fill (exits), the order before (continuations)
+    event = np.arange(int(per_order.sum()), dtype=np.int64) + first_id
+    changed_at = {int(g): int(a) for g, a in zip(group[firsts], start[firsts])}
+    entry_last = {}
+    for i in np.flatnonzero(signal).tolist():
+        entry_last[int(group[i])] = int(last[i])  # the last order of a change is its entry
+    cause_of_submit = np.full(n, -1, np.int64)
+    for i in range(n):
+        if signal[i]:
+            cause_of_submit[i] = changed_at[int(group[i])]
+        elif exit_[i]:
+            cause_of_submit[i] = entry_last.get(int(group[i]), -1)
+        elif i and lane[i - 1] == lane[i]:
+            cause_of_submit[i] = last[i - 1]
+    total = int(per_order.sum())
     kind = np.empty(total, object)
     cause = np.full(total, -1, np.int64)
     bar = np.empty(total, np.int64)
     columns = {name: np.full(total, np.nan) for name in ("target", "quantity", "price", "commission", "max_quantity")}
     reason = np.full(total, None, object)
-    lanes = np.repeat(lane, per_change)
-    at = first
-    for step, name in enumerate(("SignalChanged", "OrderSubmitted", "OrderApproved")):
-        kind[at + step] = name
-        bar[at + step] = trace.signal_bar[rows]
-        if step:
-            cause[at + step] = event[at + step - 1]
-    columns["target"][at] = trace.signal_target[rows]
-    columns["target"][at + 1] = trace.submitted_target[rows]
-    columns["target"][at + 2] = trace.approved_target[rows]
-    columns["max_quantity"][at + 2] = trace.max_quantity[rows]
-    fill = (at + 3)[filled]
+    kind_name = np.full(total, None, object)
+    lanes = np.repeat(lane, per_order)
+    at = start[firsts]
+    kind[at] = "SignalChanged"
+    bar[at] = origin[firsts]
+    columns["target"][at] = trace.signal_target[rows][firsts]
+    names = np.array(ORDER_KINDS, object)[order_kind]
+    kind[submitted] = "OrderSubmitted"
+    cause[submitted] = np.where(cause_of_submit >= 0, cause_of_submit + first_id, -1)
+    bar[submitted] = np.where(exit_ | ~signal, trace.fill_bar[rows], origin)
+    columns["target"][submitted] = trace.submitted_target[rows]
+    columns["price"][submitted] = trace.level[rows]
+    kind_name[submitted] = names
+    kind[submitted + 1] = "OrderApproved"
+    cause[submitted + 1] = event[submitted]
+    bar[submitted + 1] = bar[submitted]
+    columns["target"][submitted + 1] = trace.approved_target[rows]
+    columns["max_quantity"][submitted + 1] = trace.max_quantity[rows]
+    kind_name[submitted + 1] = names
+    fill = (submitted + 2)[filled]
     kind[fill] = "OrderFilled"
-    cause[fill] = event[at[filled] + 2]
+    cause[fill] = event[submitted[filled] + 1]
     bar[fill] = trace.fill_bar[rows][filled]
+    kind_name[fill] = names[filled]
     for name in ("quantity", "price", "commission"):
         columns[name][fill] = getattr(trace, name)[rows][filled]
-    rej = (at + 3 + filled)[rejected]
+    rej = (submitted + 2 + filled)[rejected]
     kind[rej] = "OrderRejected"
-    cause[rej] = event[at[rejected] + 2]
+    cause[rej] = event[submitted[rejected] + 1]
     bar[rej] = trace.fill_bar[rows][rejected]
-    reason[rej] = [REJECTION_REASONS[rejected_at[(int(l), int(b))]]
-                   for l, b in zip(lane[rejected], trace.fill_bar[rows][rejected])]
+    reason[rej] = np.array(REJECTION_REASONS, object)[trace.reason[rows][rejected]]
+    kind_name[rej] = names[rejected]
+    table = _table(plan, bars, run, event, lanes, kind, cause, bar, columns, reason, kind_name)
+    expired = trace.expired
+    mine = np.flatnonzero(wanted[expired.lane]) if len(expired.lane) else np.empty(0, np.int64)
+    if len(mine):
+        m = len(mine)
+        by_lane = np.argsort(expired.lane[mine], kind="stable")
+        mine = mine[by_lane]
+        more = _table(plan, bars, run, np.arange(m, dtype=np.int64) + first_id + total, expired.lane[mine],
+                      np.full(m, "OrderExpired", object), np.full(m, -1, np.int64), expired.until[mine],
+                      {name: np.full(m, np.nan) for name in columns}, np.full(m, None, object),
+                      np.array(ORDER_KINDS, object)[expired.kind[mine]],
+                      sequence_from=np.bincount(lanes, minlength=len(plan.combos)))
+        table = pa.concat_tables([table, more])
+    keep_rows = np.isin(table.column("kind").to_numpy(zero_copy_only=False), list(keep.kinds))
+    return table.filter(pa.array(keep_rows)) if not keep_rows.all() else table
+
+
+def _table(plan: Plan, bars: Bars, run: str, event, lanes, kind, cause, bar, columns, reason, kind_name,
+           sequence_from: np.ndarray | None = None) -> pa.Table:
+    """Rows of events of lanes given contiguously; ``sequence_from`` offsets each lane's sequence
+    numbers (by lane id; events of that lane already recorded)."""
+    combos = plan.combos
+    total = len(event)
     component = np.array([KINDS[k] for k in kind], object)
-    params_of = {(i, c): _params(combos[i], c) for i in np.unique(lane).tolist() for c in set(KINDS.values())}
+    params_of = {(i, c): _params(combos[i], c) for i in np.unique(lanes).tolist() for c in set(KINDS.values())}
     ids = np.array([c.combo_id for c in combos], object)
     correlation = np.array([f"{run}:{c.combo_id}:{bars.symbol}" for c in combos], object)
     lane_start = np.concatenate(([True], lanes[1:] != lanes[:-1])) if total else np.empty(0, bool)
     starts = np.flatnonzero(lane_start)
     sequence = np.arange(total) - np.repeat(starts, np.diff(np.append(starts, total)))
-    keep_rows = np.isin(kind, list(keep.kinds))
-    table = pa.table({
+    if sequence_from is not None:
+        sequence = sequence + sequence_from[lanes]
+    return pa.table({
         "event_id": event, "correlation_id": pa.array(correlation[lanes], pa.string()),
         "causation_id": pa.array(cause, pa.int64(), mask=cause < 0), "sequence": sequence,
         "time": pa.array(bars.time[bar], pa.timestamp("ns")), "bar_index": bar,
@@ -175,9 +243,8 @@ def events_table(plan: Plan, bars: Bars, trace: FoldTrace, *, run: str, keep: Tr
         "params": pa.array([params_of[(int(l), c)] for l, c in zip(lanes, component)], pa.string()),
         "combo_id": pa.array(ids[lanes], pa.string()), "symbol": pa.array([bars.symbol] * total, pa.string()),
         **{name: pa.array(values, mask=np.isnan(values)) for name, values in columns.items()},
-        "reason": pa.array(reason, pa.string()),
+        "reason": pa.array(reason, pa.string()), "order_kind": pa.array(kind_name, pa.string()),
     }, schema=_SCHEMA)
-    return table.filter(pa.array(keep_rows)) if not keep_rows.all() else table
 
 
 def write_events(table: pa.Table, folder: Path) -> str:
@@ -208,7 +275,7 @@ def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioS
     Lanes the trace does not cover, or whose fills it filtered out, are refused with the reason.
     """
     from pipelines.compiler import plan_from_spec
-    from pipelines.runner import lane_settings
+    from pipelines.lanes import lane_settings
     from pipelines.specs import spec_from_mapping  # the spec loader imports this module
 
     root = Path(run_dir)

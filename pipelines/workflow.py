@@ -22,7 +22,8 @@ import attrs
 
 from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
-from pipelines.results import RunResult, check_run_dir, write_run
+from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
+from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
@@ -33,7 +34,8 @@ from state.market import MarketData
 from state.plan import Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
-__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "run", "run_phases", "write_phases"]
+__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
+           "write_phases"]
 
 SpecLike = Spec | Mapping | str | os.PathLike
 
@@ -55,7 +57,8 @@ def plan(spec: SpecLike) -> Plan:
 
 
 def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None,
-        equity: bool = False, trace: bool = False) -> RunResult | SignalStore | PhasedResult:
+        equity: bool = False, trace: bool = False,
+        execution: ExecutionOptions | None = None) -> RunResult | SignalStore | PhasedResult:
     """Run a spec's workflow; write its folder when ``out`` is given.
 
     ``backtest`` and ``optimization`` return a :class:`RunResult` (with ``data.split`` an
@@ -65,9 +68,10 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     ``signal_replay`` a :class:`RunResult` (see :func:`replay`), and a spec with ``phases`` a
     :class:`PhasedResult`. ``market`` overrides the spec's data section (data composed in code);
     ``equity`` (or ``equity: true``) also records every combination's equity curve, ``trace`` (or
-    ``trace:`` in the spec) every event of a backtest's or replay's fold. The spec, then ``out`` (see
-    :func:`pipelines.results.check_run_dir`) are checked before any data is read, so a bad spec
-    or output folder fails fast.
+    ``trace:`` in the spec) every event of a backtest's or replay's fold. ``execution`` (or the
+    spec's ``executor``) runs a backtest in chunks of lanes on an executor, resumable (see
+    ``pipelines.executors``). The spec, then ``out`` (see :func:`pipelines.results.check_run_dir`)
+    are checked before any data is read, so a bad spec or output folder fails fast.
     """
     spec = load_spec(spec)
     if trace and spec.trace is None:
@@ -85,7 +89,73 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     if out is not None:
         check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
-    return _finish(spec, plan_from_spec(spec, symbols=market.symbols), market, started, clock, out)
+    the_plan = plan_from_spec(spec, symbols=market.symbols)
+    options = execution if execution is not None else spec.executor
+    if _chunked(spec, the_plan, market, options):
+        return _run_chunked(spec, the_plan, market, started, clock, out, options or ExecutionOptions(), resume=False)
+    return _finish(spec, the_plan, market, started, clock, out)
+
+
+def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = None) -> RunResult:
+    """Continue a chunked run that stopped (Ctrl-C, a killed process): chunks already done are
+    skipped, and the result equals an uninterrupted run's."""
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    root = Path(run_dir)
+    if (root / "manifest.json").is_file():
+        raise RunDirError(f"{root}: this run is complete (manifest.json is written); nothing to resume")
+    try:
+        record = json.loads((root / "run.json").read_text())
+    except (OSError, ValueError):
+        raise RunDirError(f"{root}: not a resumable run (no readable run.json); give the --out folder of a "
+                          "chunked run (--executor, or a run larger than --memory-limit)") from None
+    spec = spec_from_mapping(record["spec"], source=record["source"], base_dir=record["base_dir"])
+    options = execution or ExecutionOptions(**record["execution"])
+    market = load_market_data(spec.data)
+    the_plan = plan_from_spec(spec, symbols=market.symbols)
+    return _run_chunked(spec, the_plan, market, started, clock, root, options, resume=True)
+
+
+def _chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions | None) -> bool:
+    """Whether a run goes through chunks: an executor other than local, or more lanes than the
+    memory budget holds at once. Train/test and walk-forward runs are not chunked."""
+    if spec.workflow.type not in ("backtest", "optimization") or spec.data.split is not None:
+        if options is not None and options.executor != "local":
+            raise SpecError("executor", "only backtests and optimizations without data.split run on executors")
+        return False
+    options = options or ExecutionOptions()
+    return options.executor != "local" or lanes_per_chunk(the_plan, market, options.memory_limit) < len(the_plan.combos)
+
+
+def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
+                 out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool) -> RunResult:
+    import shutil
+    import tempfile
+    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (work / "run.json").write_text(json.dumps({
+            "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
+            "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
+    run = run_id(_spec_sha256(spec), market.sha256)
+    tables = run_chunked(the_plan, market, work, options, resume=resume,
+                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run})
+    manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
+    manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
+    result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
+                       equity=tables.equity, events=tables.events, final=tables.final)
+    if out is None:
+        shutil.rmtree(work, ignore_errors=True)
+        return result
+    finished = Path(tempfile.mkdtemp(prefix=f".{work.name}.", dir=work.parent))
+    shutil.rmtree(finished)
+    write_run(result, finished)
+    for item in sorted(finished.iterdir(), key=lambda path: path.name == "manifest.json"):
+        os.replace(item, work / item.name)  # manifest.json last: the run is complete once it exists
+    finished.rmdir()
+    shutil.rmtree(work / "parts", ignore_errors=True)
+    (work / "run.json").unlink(missing_ok=True)
+    return result
 
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,

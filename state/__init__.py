@@ -19,7 +19,7 @@ from state.market import BarClosed, Bars, MarketData
 from state.params import REQUIRED, Param
 from state.plan import Combination, FeatureKey, Plan
 from state.portfolio import LaneSettings, LaneState, PortfolioState
-from state.spec import Axis, ComponentSpec, DataSpec, Phase, Spec, TraceSpec, WorkflowSpec
+from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, TraceSpec, WorkflowSpec
 
 __all__ = [
     "AdmfError",
@@ -31,6 +31,7 @@ __all__ = [
     "DataError",
     "DataSpec",
     "EquityPoints",
+    "ExecutionOptions",
     "FeatureKey",
     "FeaturesComputed",
     "FillQuote",

@@ -16,14 +16,22 @@ __all__ = [
     "FeaturesComputed",
     "FillQuote",
     "OrderApproved",
+    "OrderExpired",
     "OrderFilled",
     "OrderRejected",
     "OrderSubmitted",
+    "RiskDecision",
     "SignalChanged",
 ]
 
-#: Codes of ``OrderRejected.reason``; the index in this tuple is the code.
-REJECTION_REASONS: tuple[str, ...] = ("insufficient_cash", "risk_max_position")
+#: Codes of ``OrderRejected.reason`` and ``RiskDecision.reason``; the index in this tuple is the code.
+#: ``insufficient_cash``: the order sizes to zero units; ``risk_*``: the limit of that name
+#: (``fp.risk``) leaves no room; ``daily_loss`` / ``max_drawdown``: new entries are halted;
+#: ``restricted``: the symbol may not be traded.
+REJECTION_REASONS: tuple[str, ...] = (
+    "insufficient_cash", "risk_max_position", "risk_max_position_value", "risk_max_position_pct",
+    "risk_max_gross_exposure", "risk_max_net_exposure", "risk_max_leverage", "risk_max_concentration",
+    "daily_loss", "max_drawdown", "restricted")
 
 
 @attrs.frozen(eq=False)
@@ -37,23 +45,28 @@ class SignalChanged:
 
 @attrs.frozen(eq=False)
 class OrderSubmitted:
-    """A portfolio asks for a market order moving its position to ``target`` (signed fraction of
-    equity, 0 = flat); the quantity is sized when the order fills, at the fill price."""
+    """A portfolio asks for an order moving its position to ``target`` (signed fraction of equity,
+    0 = flat); the quantity is sized when the order fills, at the fill price. ``kind`` indexes
+    ``state.orders.ORDER_KINDS`` (``None``: market orders) — an order type, or the exit that
+    submitted it."""
 
     lane: np.ndarray
     bar: np.ndarray
     target: np.ndarray
+    kind: np.ndarray | None = None
 
 
 @attrs.frozen(eq=False)
 class OrderApproved:
     """An order risk let through, possibly changed (a short target turned flat); ``max_quantity``
-    caps the absolute position the fill may leave (``inf`` when no limit applies)."""
+    caps the absolute position the fill may leave (``inf`` when no limit applies); ``kind`` as
+    in :class:`OrderSubmitted`."""
 
     lane: np.ndarray
     bar: np.ndarray
     target: np.ndarray
     max_quantity: np.ndarray
+    kind: np.ndarray | None = None
 
 
 @attrs.frozen(eq=False)
@@ -66,14 +79,29 @@ class FeaturesComputed:
 
 @attrs.frozen(eq=False)
 class FillQuote:
-    """The market pending orders meet at ``bar``: the reference ``price`` (that bar's open, or
-    the signal bar's close) and the prices a buy and a sell actually get after slippage, clipped
-    to the bar's [low, high] range (``fp.execution.quote``)."""
+    """The market pending orders meet at ``bar``: the reference ``price`` (the scheduled fill
+    price before slippage: an open, a close, or a limit or stop level) and the prices a buy and a
+    sell actually get after proportional slippage, clipped to the bar's [low, high] range
+    (``fp.execution.quote``).
+
+    The optional arrays are there when some lane needs them: the bar's ``volume``, ``low`` and
+    ``high`` (market impact, participation), ``slipped`` (whether slippage applies to the row;
+    limit fills get none), and for risk the highest and lowest close since the lane's previous
+    quote (``mark_high``, ``mark_low``: the equity peak between fills), the trading ``day`` of the
+    bar and ``day_close``, the last close before that day (the day's starting equity)."""
 
     bar: np.ndarray
     price: np.ndarray
     buy_price: np.ndarray
     sell_price: np.ndarray
+    volume: np.ndarray | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    slipped: np.ndarray | None = None
+    mark_high: np.ndarray | None = None
+    mark_low: np.ndarray | None = None
+    day: np.ndarray | None = None
+    day_close: np.ndarray | None = None
 
 
 @attrs.frozen(eq=False)
@@ -81,6 +109,8 @@ class OrderFilled:
     """Orders filled at ``bar``: signed ``quantity`` traded at ``price``, paying ``commission``.
 
     A reversal is one fill whose quantity first closes the old position, then opens the new one.
+    ``slippage`` is what the fill paid to slippage and impact, ``quantity × (price − reference)``
+    (already inside ``price``; ``None`` when no lane has any).
     """
 
     lane: np.ndarray
@@ -88,6 +118,7 @@ class OrderFilled:
     quantity: np.ndarray
     price: np.ndarray
     commission: np.ndarray
+    slippage: np.ndarray | None = None
 
 
 @attrs.frozen(eq=False)
@@ -97,3 +128,32 @@ class OrderRejected:
     lane: np.ndarray
     bar: np.ndarray
     reason: np.ndarray
+
+
+@attrs.frozen(eq=False)
+class OrderExpired:
+    """Resting entry orders (limit, stop, stop-limit) that never filled: submitted at the close of
+    ``bar``, they worked until bar ``until`` and were cancelled; ``kind`` as in :class:`OrderSubmitted`."""
+
+    lane: np.ndarray
+    bar: np.ndarray
+    until: np.ndarray
+    kind: np.ndarray
+
+
+@attrs.frozen(eq=False)
+class RiskDecision:
+    """Risk's verdict on orders sized at their quote, one row per order (``lane`` is the portfolio).
+
+    ``requested`` is the absolute position the order asked for, in units; ``allowed`` what the
+    limits leave (``requested`` when none binds); ``approved`` is False when the order may not
+    trade at all; ``reason`` indexes :data:`REJECTION_REASONS` (the binding limit), -1 when
+    nothing bound.
+    """
+
+    lane: np.ndarray
+    bar: np.ndarray
+    approved: np.ndarray
+    reason: np.ndarray
+    requested: np.ndarray
+    allowed: np.ndarray

@@ -8,9 +8,12 @@ import attrs
 
 from state.errors import SpecError
 
-__all__ = ["REQUIRED", "Param"]
+__all__ = ["LIST_KINDS", "REQUIRED", "Param"]
 
-_KINDS = ("int", "float", "str", "bool")
+#: Value kinds. ``symbols`` (a list of names) and ``tiers`` (a list of ``[bound, rate]`` pairs,
+#: bounds from 0 ascending) are list-valued: one value each, never a grid.
+_KINDS = ("int", "float", "str", "bool", "symbols", "tiers")
+LIST_KINDS = ("symbols", "tiers")
 
 
 class _Required:
@@ -51,7 +54,9 @@ class Param:
 
     def describe(self) -> str:
         """Human-readable constraint, e.g. ``an integer >= 1`` or ``one of 'a', 'b'``."""
-        noun = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}[self.kind]
+        noun = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                "symbols": "a list of symbols, e.g. [BTCUSD]",
+                "tiers": "a list of [notional, rate] pairs from 0 up, e.g. [[0, 0.002], [100000, 0.001]]"}[self.kind]
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         parts = []
@@ -66,6 +71,8 @@ class Param:
         if value is None and self.default is None:
             return None
         bad = SpecError(f"{path}={value!r}" if path else repr(value), f"must be {self.describe()}")
+        if self.kind in LIST_KINDS:
+            return _list_value(self.kind, value, bad)
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise bad
@@ -92,6 +99,27 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             raise bad
         return value
+
+
+def _list_value(kind: str, value: Any, bad: SpecError) -> tuple:
+    if kind == "symbols":
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) and x for x in items):
+            raise bad
+        return tuple(sorted(set(items)))
+    if not isinstance(value, (list, tuple)) or not value:
+        raise bad
+    pairs = []
+    for pair in value:
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in pair)
+                or pair[1] < 0):
+            raise bad
+        pairs.append((float(pair[0]), float(pair[1])))
+    bounds = [b for b, _ in pairs]
+    if bounds[0] != 0.0 or any(b >= c for b, c in zip(bounds, bounds[1:])):
+        raise bad
+    return tuple(pairs)
 
 
 def _fmt(x: float) -> str:

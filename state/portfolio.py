@@ -5,16 +5,29 @@ take, slice or scatter rows; the step functions in ``fp`` compute on whole rows 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import numpy as np
 
 from state.events import OrderApproved
 
-__all__ = ["LaneSettings", "LaneState", "PortfolioState"]
+__all__ = ["SIZING", "LaneSettings", "LaneState", "PortfolioState", "RiskLimits", "RiskWatch"]
+
+#: How a lane sizes the position an order asks for (``LaneSettings.sizing`` codes): a fraction of
+#: equity (the target's magnitude; volatility, ATR and Kelly sizers scale the target), a fixed
+#: number of units, or a fixed amount of cash (``LaneSettings.size``).
+SIZING: tuple[str, ...] = ("equity", "units", "cash")
 
 
 def _rows(state, index):
-    return type(state)(**{f.name: getattr(state, f.name)[index] for f in attrs.fields(type(state))})
+    return type(state)(**{f.name: _take(getattr(state, f.name), index) for f in attrs.fields(type(state))})
+
+
+def _take(value, index):
+    if value is None or isinstance(value, frozenset):
+        return value
+    return value.rows(index) if hasattr(value, "rows") else value[index]
 
 
 @attrs.frozen(eq=False)
@@ -53,8 +66,15 @@ class LaneSettings:
     of traded value paid on every fill; ``slippage`` a fraction of price against the trader;
     ``fill_on_close`` fills at the signal bar's close instead of the next bar's open.
 
+    ``sizing`` indexes :data:`SIZING` (``None``: every lane sizes by equity) with ``size`` the
+    units or cash of the fixed sizers; ``costs`` is the full ``fp.costs.CostModel`` when some lane
+    pays more than a proportional commission and slippage (per share, minimum, fixed, tiered,
+    fixed slippage, market impact, a participation cap; its ``rate`` and ``slippage`` equal
+    ``commission`` and ``slippage``), ``limits`` the :class:`RiskLimits` when some lane has one.
+
     ``uniform`` records which settings hold for every row (``"whole"``, ``"all_in"``,
-    ``"uncapped"``, ``"long_short"``); steps use it to skip work that is the identity for every
+    ``"uncapped"``, ``"long_short"``, and ``"plain"``: equity sizing, proportional costs and no
+    risk limit but ``max_position``); steps use it to skip work that is the identity for every
     row. It is derived at construction and stays valid for any subset of rows.
     """
 
@@ -66,12 +86,16 @@ class LaneSettings:
     commission: np.ndarray
     slippage: np.ndarray
     fill_on_close: np.ndarray
+    sizing: np.ndarray | None = None
+    size: np.ndarray | None = None
+    costs: Any = None
+    limits: "RiskLimits | None" = None
     uniform: frozenset = attrs.field(default=None, converter=attrs.Converter(
         lambda value, self: _uniform(self) if value is None else value, takes_self=True))
 
     def rows(self, index) -> "LaneSettings":
         """The settings of the lanes selected by ``index`` (a slice or an integer array)."""
-        return LaneSettings(*(getattr(self, f.name)[index] for f in attrs.fields(LaneSettings)[:-1]),
+        return LaneSettings(*(_take(getattr(self, f.name), index) for f in attrs.fields(LaneSettings)[:-1]),
                             uniform=self.uniform)
 
     def __len__(self) -> int:
@@ -84,14 +108,74 @@ def _uniform(s: LaneSettings) -> frozenset:
         "all_in": bool(np.all(s.fraction == 1.0)),
         "uncapped": bool(np.all(np.isinf(s.max_position))),
         "long_short": not bool(np.any(s.long_only)),
+        "plain": s.costs is None and s.limits is None and (s.sizing is None or not np.any(s.sizing)),
     }
     return frozenset(k for k, v in facts.items() if v)
+
+
+@attrs.frozen(eq=False)
+class RiskLimits:
+    """Each lane's risk limits (NaN: no limit), checked against every order when it is sized.
+
+    Position limits for one symbol: ``max_position_value`` (currency), ``max_position_pct``
+    (fraction of equity). Portfolio limits: ``max_gross_exposure`` and ``max_net_exposure``
+    (currency: the sum of absolute position values, the absolute sum of signed ones),
+    ``max_leverage`` (gross exposure / equity), ``max_concentration`` (one symbol's share of the
+    gross exposure, for portfolios of several symbols). Halts: ``daily_loss`` (a fraction of the
+    day's starting equity: once lost, no new entries until the next day) and ``max_drawdown``
+    (a fraction of the equity peak: once reached, no new entries for the rest of the run).
+    ``restricted``: the symbol may not be bought or sold short at all.
+    """
+
+    max_position_value: np.ndarray
+    max_position_pct: np.ndarray
+    max_gross_exposure: np.ndarray
+    max_net_exposure: np.ndarray
+    max_leverage: np.ndarray
+    max_concentration: np.ndarray
+    daily_loss: np.ndarray
+    max_drawdown: np.ndarray
+    restricted: np.ndarray
+
+    def rows(self, index) -> "RiskLimits":
+        return _rows(self, index)
+
+    @property
+    def watches(self) -> bool:
+        """Some lane halts on losses, so the fold tracks equity peaks and days (:class:`RiskWatch`)."""
+        return bool(np.any(~np.isnan(self.daily_loss)) or np.any(~np.isnan(self.max_drawdown)))
+
+
+@attrs.frozen(eq=False)
+class RiskWatch:
+    """What the loss halts remember of each lane's past: the equity ``peak`` (marked at every close
+    and quote so far), the current trading ``day`` and the equity it started with, the day a
+    daily-loss halt applies to (-1: none) and whether the drawdown halt has tripped."""
+
+    peak: np.ndarray
+    day: np.ndarray
+    day_start: np.ndarray
+    halt_day: np.ndarray
+    halted: np.ndarray
+
+    @classmethod
+    def initial(cls, initial_cash: np.ndarray) -> "RiskWatch":
+        cash = np.array(initial_cash, dtype=np.float64)
+        n = len(cash)
+        return cls(cash.copy(), np.full(n, -1, np.int64), cash.copy(), np.full(n, -1, np.int64), np.zeros(n, bool))
+
+    def rows(self, index) -> "RiskWatch":
+        return _rows(self, index)
 
 
 @attrs.frozen(eq=False)
 class LaneState:
     """The state a backtest container folds, rows aligned across its parts: each lane's settings,
     portfolio, and the order waiting in its execution book (``None`` when no row waits).
+
+    ``watch`` is what risk's loss halts track (:class:`RiskWatch`, ``None`` without halts);
+    ``working`` the target of an order the participation cap left partly unfilled, per lane
+    (NaN: none; ``None`` when no lane has a cap).
 
     Drivers pass only rows that all have the event being folded, so a pending order is a batch
     for every row or for none.
@@ -100,10 +184,12 @@ class LaneState:
     settings: LaneSettings
     portfolio: PortfolioState
     pending: OrderApproved | None = None
+    watch: RiskWatch | None = None
+    working: np.ndarray | None = None
 
     def rows(self, index) -> "LaneState":
-        pending = None if self.pending is None else _rows(self.pending, index)
-        return LaneState(self.settings.rows(index), self.portfolio.rows(index), pending)
+        return LaneState(self.settings.rows(index), self.portfolio.rows(index), None if self.pending is None else _rows(self.pending, index),
+                         _take(self.watch, index), _take(self.working, index))
 
     def __len__(self) -> int:
         return len(self.portfolio)

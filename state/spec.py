@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Axis", "ComponentSpec", "DataSpec", "Phase", "Spec", "TraceSpec", "WorkflowSpec"]
+__all__ = ["Axis", "ComponentSpec", "DataSpec", "ExecutionOptions", "Phase", "Spec", "TraceSpec", "WorkflowSpec"]
 
 
 @attrs.frozen
@@ -89,7 +89,11 @@ class Spec:
     ranks combinations (a metric, ``-metric`` to minimise it, or ``module:function`` of a result
     row); ``top_k`` are selected, among those with at least ``min_trades`` closed trades.
     ``phases``, when given, are run in order instead (see :class:`Phase`). ``trace`` records the
-    fold's events (see :class:`TraceSpec`); ``equity`` records every combination's equity curve."""
+    fold's events (see :class:`TraceSpec`); ``equity`` records every combination's equity curve.
+    ``exits`` are the exits every position gets (a strategy entry's ``exits`` option replaces
+    them for that entry's combinations). ``components`` are the custom components the spec names by import path (``mypkg.signals:ema_ribbon``),
+    as ``(kind, name, record)`` sorted by kind and name: opaque records here (``state`` knows no
+    component types), the registry a run looks names up in (``fp.registry.registry_of``)."""
 
     workflow: WorkflowSpec
     data: DataSpec
@@ -109,10 +113,14 @@ class Spec:
     phases: tuple["Phase", ...] = ()
     trace: "TraceSpec | None" = None
     equity: bool = False
+    executor: "ExecutionOptions | None" = None
+    components: tuple[tuple[str, str, Any], ...] = ()
+    exits: ComponentSpec | None = None
 
     @property
     def settings(self) -> tuple[ComponentSpec, ...]:
-        return (self.portfolio, self.execution, self.risk)
+        """The settings sections crossed into every combination (``exits``: the spec's own)."""
+        return (self.portfolio, self.execution, self.risk) + ((self.exits,) if self.exits is not None else ())
 
 
 @attrs.frozen
@@ -137,3 +145,16 @@ class TraceSpec:
 
     kinds: tuple[str, ...] = ("SignalChanged", "OrderSubmitted", "OrderApproved", "OrderFilled", "OrderRejected")
     combos: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ExecutionOptions:
+    """How a run is executed: ``executor`` (``local``, ``processes``, ``dask``), ``workers``, a Dask
+    ``scheduler`` address, the memory budget in bytes (``None``: a quarter of the machine's memory)
+    and whether to show a progress bar."""
+
+    executor: str = "local"
+    workers: int | None = None
+    scheduler: str | None = None
+    memory_limit: int | None = None
+    progress: bool = False

@@ -1,6 +1,16 @@
-"""Every built-in feature and strategy obeys every component law (ARCHITECTURE.md laws 3, 4, 6)."""
+"""Every built-in feature, strategy and classifier obeys every component law that applies to it
+(ARCHITECTURE.md laws 1, 3, 4, 6), checked with exactly the ``fp.testing`` checkers authors use:
+one line per component per law.
+
+Classifiers backed by fitted models need the ``regimes`` extra and are skipped without it; they
+fit a model per example, so they run fewer examples (``tests/laws/test_classifier_laws.py``
+checks them further).
+"""
+import importlib.util
+
 import pytest
 
+from fp.classifiers import CLASSIFIERS
 from fp.features import FEATURES
 from fp.strategies import STRATEGIES
 from fp.testing import (
@@ -11,28 +21,44 @@ from fp.testing import (
     assert_streaming_equals_batch,
 )
 
-COMPONENTS = [*FEATURES.values(), *STRATEGIES.values()]
-IDS = [c.name for c in COMPONENTS]
+pytestmark = pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+
+_EXTRA_MODULES = {"regimes": ("hmmlearn", "sklearn")}
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=IDS)
+def _param(component):
+    missing = [m for m in _EXTRA_MODULES.get(getattr(component, "extra", None), ())
+               if importlib.util.find_spec(m) is None]
+    marks = pytest.mark.skip(reason=f"needs the {component.extra!r} extra ({', '.join(missing)})") if missing else ()
+    return pytest.param(component, id=component.name, marks=marks)
+
+
+COMPONENTS = [_param(c) for c in (*FEATURES.values(), *STRATEGIES.values(), *CLASSIFIERS.values())]
+
+
+def examples(component, default):
+    """A model-based classifier fits once per example: fewer of them."""
+    return {"max_examples": min(default, 8)} if getattr(component, "extra", None) else {}
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_streaming_equals_batch(component):
-    assert_streaming_equals_batch(component)
+    assert_streaming_equals_batch(component, **examples(component, 60))
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=IDS)
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_no_lookahead(component):
-    assert_no_lookahead(component)
+    assert_no_lookahead(component, **examples(component, 60))
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=IDS)
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_deterministic(component):
-    assert_deterministic(component)
+    assert_deterministic(component, **examples(component, 30))
 
 
-@pytest.mark.parametrize("component", COMPONENTS, ids=IDS)
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_schema_respected(component):
-    assert_schema_respected(component)
+    assert_schema_respected(component, **examples(component, 40))
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES.values()), ids=list(STRATEGIES))

@@ -46,6 +46,9 @@ def test_walk_forward_with_one_window_equals_train_test(data, fraction):
 @LAWS
 @given(bars(min_size=40, max_size=120), st.floats(0.4, 0.7), st.sampled_from([0.5, 1.8]))
 def test_no_test_bar_changes_a_training_choice(data, fraction, factor):
+    # both series off the decimal grid (scaled prices are), so only the test bars differ: exact and
+    # binary window sums may order a flat stretch's tied averages differently
+    data = Bars(data.symbol, data.time, data.open, data.high, data.low, data.close, data.volume, None)
     cut = int(round(fraction * len(data)))
     later = Bars(data.symbol, data.time, *(np.concatenate((x[:cut], x[cut:] * factor))
                                           for x in (data.open, data.high, data.low, data.close)), data.volume, None)

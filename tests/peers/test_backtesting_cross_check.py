@@ -11,7 +11,8 @@ import pytest
 
 import pipelines
 from pipelines.backtest import fold_sparse
-from pipelines.runner import lane_settings, signal_of
+from pipelines.lanes import lane_settings
+from pipelines.runner import signal_of
 from fp.hub import compute_features
 from fp.strategies import STRATEGIES, signal_changes
 

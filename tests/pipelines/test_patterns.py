@@ -5,7 +5,7 @@ import pytest
 from pipelines.container import Container, fold
 from pipelines.patterns import FULL_BACKTEST, Stage, container_for, validate
 from state.errors import PatternError
-from state.events import FillQuote, OrderApproved, OrderFilled, OrderSubmitted, SignalChanged
+from state.events import FillQuote, OrderApproved, OrderFilled, OrderSubmitted
 
 
 def without(stage_name):
@@ -19,9 +19,9 @@ def replaced(stage_name, **changes):
 
 def test_the_backtest_pattern_is_valid_and_routes_every_sparse_kind():
     assert validate(FULL_BACKTEST) is FULL_BACKTEST
-    assert {SignalChanged, OrderSubmitted, OrderApproved, FillQuote, OrderFilled} == set(container_for(FULL_BACKTEST).routes)
+    assert {OrderSubmitted, OrderApproved, FillQuote, OrderFilled} == set(container_for(FULL_BACKTEST).routes)
     assert ("data", "feature_hub", "execution") == FULL_BACKTEST.shared
-    assert ("strategy", "portfolio", "risk", "ledger") == FULL_BACKTEST.per_lane
+    assert ("strategy", "orders", "risk", "portfolio", "ledger") == FULL_BACKTEST.per_lane
 
 
 def test_a_consumed_kind_nobody_produces_is_refused():
@@ -31,7 +31,7 @@ def test_a_consumed_kind_nobody_produces_is_refused():
 
 def test_a_produced_kind_nobody_consumes_is_refused():
     from state.ledger import Trades
-    with pytest.raises(PatternError, match="stage 'execution' produces OrderRejected, which nothing consumes or sinks"):
+    with pytest.raises(PatternError, match="stage 'orders' produces OrderExpired, which nothing consumes or sinks"):
         validate(attrs.evolve(FULL_BACKTEST, sinks=(Trades,)))
 
 
@@ -42,7 +42,8 @@ def test_a_sparse_stage_without_a_handler_is_refused():
 
 def test_a_cycle_outside_the_feedback_kinds_is_refused():
     with pytest.raises(PatternError, match="cycle .*portfolio.* is not through a feedback kind"):
-        validate(attrs.evolve(FULL_BACKTEST, feedback=()))
+        # a portfolio that re-submits on fills closes the loop portfolio → risk → execution → portfolio
+        validate(attrs.evolve(replaced("portfolio", produces=(OrderSubmitted,)), feedback=()))
 
 
 def test_dense_work_feeding_the_fold_may_not_depend_on_it():

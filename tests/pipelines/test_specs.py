@@ -91,10 +91,15 @@ def test_defaults():
     assert DataSpec(base_dir=".") == spec.data
     assert spec.data.is_default
     assert {"lookback_period": (20,), "signal_threshold": (0.0,)} == axes_of(spec.strategies[0])
+    portfolio = axes_of(spec.portfolio)
     assert {"initial_cash": (10_000.0,), "sizing": ("all_in",), "fraction": (1.0,), "fractional": (False,),
-            "direction": ("long_only",)} == axes_of(spec.portfolio)
-    assert {"fill": ("next_open",), "commission": (0.0,), "slippage_bps": (0.0,)} == axes_of(spec.execution)
-    assert {"max_position": (None,)} == axes_of(spec.risk)
+            "direction": ("long_only",), "size": (None,)}.items() <= portfolio.items()
+    execution = axes_of(spec.execution)
+    assert {"fill": ("next_open",), "commission": (0.0,), "slippage_bps": (0.0,), "order_type": ("market",),
+            "participation": (None,)}.items() <= execution.items()
+    risk = axes_of(spec.risk)
+    assert {"max_position": (None,), "max_drawdown_limit": (None,), "restricted": ((),)}.items() <= risk.items()
+    assert spec.exits is None
     assert ("portfolio", "execution", "risk") == tuple(s.type for s in spec.settings)
     assert ("portfolio", "execution", "risk") == tuple(s.path for s in spec.settings)
     assert () == spec.classifiers
@@ -266,9 +271,23 @@ constraints: ["fast_period < slow_period"]
     ("execution: {commission: yes}\n" + MOMENTUM, "execution.commission=True", "must be a number >= 0 and <= 0.5"),
     ("execution: {comission: 0.1}\n" + MOMENTUM, "execution.comission",
      r"the execution section has no parameter 'comission' \(did you mean 'commission'\?\); "
-     "its parameters are fill, commission, slippage_bps"),
-    ("portfolio: {sizing: [all_in, kelly]}\n" + MOMENTUM, "portfolio.sizing[1]='kelly'",
-     "must be one of 'all_in', 'fixed_fraction'"),
+     "its parameters are fill, order_type, limit_offset"),
+    ("portfolio: {sizing: [all_in, kelly_criterion]}\n" + MOMENTUM, "portfolio.sizing[1]='kelly_criterion'",
+     "must be one of 'all_in', 'fixed_fraction', 'fixed_units'"),
+    ("portfolio: {sizing: fixed_units}\n" + MOMENTUM, "portfolio.size", "required by sizing: fixed_units"),
+    ("portfolio: {size: 10}\n" + MOMENTUM, "portfolio.size", "only applies to sizing: fixed_units or fixed_cash"),
+    ("execution: {commission_tiers: [[10, 0.001]]}\n" + MOMENTUM, "execution.commission_tiers=[[10, 0.001]]",
+     "must be a list of \\[notional, rate\\] pairs from 0 up"),
+    ("execution: {order_type: iceberg}\n" + MOMENTUM, "execution.order_type='iceberg'",
+     "must be one of 'market', 'limit', 'stop', 'stop_limit'"),
+    ("risk: {restricted: [1]}\n" + MOMENTUM, "risk.restricted=[1]", "must be a list of symbols"),
+    ("exits: {stop_loss: 0.02, stop_loss_atr: 2}\n" + MOMENTUM, "exits.stop_loss_atr",
+     "give stop_loss as a fraction or as ATR multiples"),
+    ("exits: {stop_loss: 1.5}\n" + MOMENTUM, "exits.stop_loss=1.5", "must be a number > 0 and <= 1"),
+    ("strategies: [{type: momentum, exits: {take_profit: -1}}]\n", "strategies[0].exits.take_profit=-1",
+     "must be a number > 0"),
+    ("strategies: [{type: momentum, exits: {stop_los: 0.1}}]\n", "strategies[0].exits.stop_los",
+     "did you mean 'stop_loss'"),
     ("portfolio: {fraction: 0.5}\n" + MOMENTUM, "portfolio.fraction",
      "fraction only applies to sizing: fixed_fraction"),
     ("portfolio: {fraction: 0.5, sizing: all_in}\n" + MOMENTUM, "portfolio.fraction",

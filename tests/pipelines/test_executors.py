@@ -1,0 +1,142 @@
+"""Executors: identical results however lanes are chunked and wherever chunks run; failures become
+rows; killed runs resume to the uninterrupted result; dead workers are retried."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pipelines
+import pipelines.executors as executors
+from fp.testing import bars
+from state.market import MarketData
+from state.spec import ExecutionOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+GRID = {"data": {"dataset": "GOOG"}, "execution": {"commission": 0.002},
+        "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10, 20], "slow_period": [30, 60, 90]}},
+                       {"type": "momentum", "parameters": {"lookback_period": [10, 20]}}]}
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(bars(min_size=30, max_size=150), st.integers(1, 5))
+def test_chunking_never_changes_a_result(data, lanes):
+    """Law: however the lanes are chunked, the merged tables equal the unchunked run's."""
+    market = MarketData((data,), "generated", "t", 252.0)
+    spec = {k: v for k, v in GRID.items() if k != "data"}
+    whole = pipelines.run(spec, market=market, trace=True)
+    original = pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk
+    pipelines.workflow.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
+    try:
+        chunked = pipelines.run(spec, market=market, trace=True, execution=ExecutionOptions("local"))
+    finally:
+        pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk = original
+    assert whole.results.to_pandas().equals(chunked.results.to_pandas())
+    assert whole.trades.equals(chunked.trades)
+    assert whole.events.to_pandas().equals(chunked.events.to_pandas())
+    assert whole.final.equals(chunked.final)
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_every_executor_gives_the_local_results(executor, tmp_path):
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    local = pipelines.run(GRID, out=tmp_path / "local")
+    other = pipelines.run(GRID, out=tmp_path / executor,
+                          execution=ExecutionOptions(executor, workers=2, memory_limit=60_000_000))
+    for name in ("results.parquet", "trades.parquet"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / executor / name).read_bytes()
+    assert not (tmp_path / executor / "parts").exists() and not (tmp_path / executor / "run.json").exists()
+    assert other.manifest["executor"]["executor"] == executor
+
+
+def test_a_failing_combination_becomes_an_error_row_and_the_others_finish():
+    result = pipelines.run({
+        "data": {"dataset": "GOOG", "end": "2006-12-31", "split": {"train": 0.3}},
+        "strategies": [{"type": "momentum", "parameters": {"lookback_period": 10}}],
+        "classifiers": [{"type": "hmm", "parameters": {"model_type": "svm", "lookback_days": [10, 200]}}],
+    }) if _has_sklearn() else pytest.skip("needs the regimes extra")
+    rows = {r["lookback_days"]: r for r in result.results.to_pylist()}
+    assert rows[10]["status"] == "ok" and rows[10]["error"] is None and rows[10]["final_equity"] is not None
+    assert rows[200]["status"] == "error" and "TrainingDataError" in rows[200]["error"]
+    assert rows[200]["final_equity"] is None
+
+
+def _has_sklearn():
+    try:
+        import sklearn  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def _die_once(plan, market, run_options, part):
+    marker = Path(part).parent / "died"
+    if not marker.exists():
+        marker.write_text("x")
+        os._exit(3)
+    return executors._run_chunk(plan, market, run_options, part)
+
+
+def test_a_chunk_whose_worker_died_is_retried(tmp_path):
+    plan = pipelines.plan(GRID)
+    market = pipelines.load_market_data(plan.spec.data)
+    chunks = executors.chunk_plan(plan, 4)
+    parts = [tmp_path / "parts" / f"chunk-{i:05d}" for i in range(len(chunks))]
+    (tmp_path / "parts").mkdir()
+    executors._in_processes(chunks, parts, list(range(len(chunks))), market, {}, 2, None, task=_die_once)
+    assert all((p / "done").is_file() for p in parts)
+    merged = executors._in_plan_order(executors._merge(parts).results, plan)
+    assert merged.to_pandas().equals(pipelines.run(GRID).results.to_pandas())
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    spec = tmp_path / "grid.yaml"
+    spec.write_text("data: {dataset: GOOG}\nexecution: {commission: 0.002}\nstrategies:\n"
+                    "  - type: sma_crossover\n    parameters: {fast_period: {from: 2, to: 40, step: 2}, "
+                    "slow_period: {from: 50, to: 250, step: 25}}\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "pipelines.cli", "run", str(spec), "--executor", "processes", "--workers", "1",
+               "--memory-limit", "2MB"]
+    subprocess.run(command + ["--out", str(tmp_path / "whole")], env=env, check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(command + ["--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list((killed / "parts").glob("chunk-*/done"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list((killed / "parts").glob("chunk-*/done")))
+    assert done_before >= 2 and not (killed / "manifest.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--resume", str(killed)], env=env,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    for name in ("results.parquet", "trades.parquet"):
+        assert (tmp_path / "whole" / name).read_bytes() == (killed / name).read_bytes()
+    assert not (killed / "parts").exists()
+
+
+def test_resume_refuses_a_complete_or_foreign_folder(tmp_path, capsys):
+    from pipelines.cli import main
+    pipelines.run(GRID, out=tmp_path / "done")
+    assert 2 == main(["run", "--resume", str(tmp_path / "done")])
+    assert "complete" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert 2 == main(["run", "--resume", str(tmp_path / "empty")])
+    assert "not a resumable run" in capsys.readouterr().err
+
+
+def test_memory_budget_sizes_chunks():
+    plan = pipelines.plan(GRID)
+    market = pipelines.load_market_data(plan.spec.data)
+    small = executors.lanes_per_chunk(plan, market, 2 * 2**20)
+    large = executors.lanes_per_chunk(plan, market, 2**30)
+    assert 1 <= small < large

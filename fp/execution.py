@@ -30,6 +30,7 @@ import numpy as np
 
 from fp.costs import affordable_units, commission, fill_price, fillable_units
 from fp.risk import review_fill
+from fp.triggers import first_trailing_hit
 from fp.steps import settings_only
 from state.events import REJECTION_REASONS, FillQuote, OrderApproved, OrderFilled, OrderRejected
 from state.orders import ORDER_KINDS
@@ -59,7 +60,7 @@ def quote(slippage: np.ndarray, bar: np.ndarray, price: np.ndarray, low: np.ndar
 @settings_only
 def accept_order(state: LaneState, event: OrderApproved) -> tuple[LaneState, tuple]:
     """Put approved orders in the lanes' books until the next quote (reads nothing of the state)."""
-    return LaneState(state.settings, state.portfolio, event), ()
+    return LaneState(state.settings, state.portfolio, event, state.watch, state.working), ()
 
 
 def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
@@ -162,24 +163,41 @@ def _fill(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
 def _watch(state: LaneState, event: FillQuote) -> tuple[RiskWatch | None, np.ndarray | None]:
     """The loss halts' memory brought up to the quote, and each row's halt code (-1: none).
 
-    The equity peak takes the closes since the lane's previous order (the position was constant
-    there: the highest close for a long, the lowest for a short) and the quote; a new trading day
-    starts from the equity at the previous day's last close.
+    Equity is judged at every close since the lane's previous quote (the bars ``[since, bar)``,
+    where the position was constant) and at this quote. The drawdown halt trips, for good, once
+    equity is ``max_drawdown`` below its peak so far: between quotes that is a trailing stop on
+    the closes (a constant position's equity is ``cash + position × close``), found with
+    ``fp.triggers.first_trailing_hit``. The daily-loss halt holds for the rest of a trading day
+    once equity at one of its closes (or a quote) is ``daily_loss`` below the day's opening
+    equity (equity at the previous day's last close).
     """
     watch = state.watch
     if watch is None:
         return None, None
     limits, p = state.settings.limits, state.portfolio
-    now = p.cash + p.position * event.price
+    cash, position = p.cash, p.position
+    now = cash + position * event.price
+    holding = position != 0.0
+    long = position > 0.0
     with np.errstate(invalid="ignore"):
-        mark = np.where(p.position > 0.0, event.mark_high, event.mark_low)
-        between = np.where(p.position != 0.0, p.cash + p.position * mark, p.cash)
-    peak = np.fmax(watch.peak, np.fmax(between, now))
+        best = np.where(holding, cash + position * np.where(long, event.mark_high, event.mark_low), cash)
+        worst_today = np.where(holding, cash + position * np.where(long, event.day_low, event.day_high), cash)
+    drawdown = limits.max_drawdown
+    halted = watch.halted | (now <= np.fmax(watch.peak, np.fmax(best, now)) * (1.0 - drawdown))
+    search = ~halted & ~np.isnan(drawdown) & holding & (event.since < event.bar)
+    if np.any(search):
+        rows = np.flatnonzero(search)
+        q, c, d = position[rows], cash[rows], drawdown[rows]
+        hit, _ = first_trailing_hit(event.closes, event.closes, event.since[rows], event.bar[rows],
+                                    (watch.peak[rows] - c) / q, np.sign(q), fraction=np.where(q > 0.0, d, -d),
+                                    offset=d * c / np.abs(q))
+        halted[rows] |= hit < event.bar[rows]
+    peak = np.fmax(watch.peak, np.fmax(best, now))
     new_day = event.day != watch.day
-    opening = p.cash + p.position * event.day_close
+    opening = cash + position * event.day_close
     day_start = np.where(new_day & ~np.isnan(opening), opening, watch.day_start)
-    halted = watch.halted | (now <= peak * (1.0 - limits.max_drawdown))
-    halt_day = np.where(now <= day_start * (1.0 - limits.daily_loss), event.day, np.where(new_day, -1, watch.halt_day))
+    lost = np.fmin(worst_today, now) <= day_start * (1.0 - limits.daily_loss)
+    halt_day = np.where(lost, event.day, np.where(new_day, -1, watch.halt_day))
     halt = np.where(halted, _MAX_DRAWDOWN, np.where(halt_day == event.day, _DAILY_LOSS, -1)).astype(np.int8)
     return RiskWatch(peak, np.asarray(event.day, np.int64), day_start, halt_day, halted), halt
 

@@ -66,8 +66,8 @@ _STOP_LOSS, _TAKE_PROFIT, _TRAILING, _MAX_HOLDING, _CONTINUATION = (ORDER_KINDS.
 class Tape:
     """One symbol's bars with what first-passage searches and risk marks need, each built on first
     use: range extremes of the lows, highs and closes, the trading ``day`` of every bar (its
-    calendar date, as an integer), the first bar of the next day (``day_end``) and the last close
-    before the bar's day (``day_close``, NaN on the first day)."""
+    calendar date, as an integer), the first bar of its day (``day_first``) and of the next day
+    (``day_end``), and the last close before the bar's day (``day_close``, NaN on the first day)."""
 
     bars: Bars
 
@@ -92,12 +92,17 @@ class Tape:
         return self.bars.time.astype("datetime64[D]").astype(np.int64)
 
     @functools.cached_property
+    def day_first(self) -> np.ndarray:
+        """The first bar of each bar's trading day."""
+        return np.searchsorted(self.day, self.day, side="left").astype(np.int64)
+
+    @functools.cached_property
     def day_end(self) -> np.ndarray:
         return np.searchsorted(self.day, self.day, side="right").astype(np.int64)
 
     @functools.cached_property
     def day_close(self) -> np.ndarray:
-        first = np.searchsorted(self.day, self.day, side="left")
+        first = self.day_first
         return np.where(first > 0, self.bars.close[np.maximum(first - 1, 0)], np.nan)
 
 

@@ -1,13 +1,13 @@
 """Risk: a stateless review of every order, when it is submitted and when it is sized.
 
 ``review_order(state, OrderSubmitted) -> (state, (OrderApproved,))`` (settings only): a
-long-only lane's short target becomes flat (its long is closed, no short is opened), a restricted
-symbol's entries become flat, and ``max_position`` becomes the order's quantity cap.
+long-only lane's short target becomes flat (its long is closed, no short is opened), and
+``max_position`` becomes the order's quantity cap.
 
 :func:`review_fill` decides, when execution has sized an order at its quote, how much of it the
 limits leave (``state.portfolio.RiskLimits``): position caps in units, value and share of equity;
-portfolio caps on gross and net exposure, leverage and concentration; and the loss halts (daily
-loss, drawdown) that stop new entries. It is a pure function of the order, the portfolio's
+portfolio caps on gross and net exposure, leverage and concentration; restricted symbols (no room
+at all); and the loss halts (daily loss, drawdown) that stop new entries. It is a pure function of the order, the portfolio's
 numbers and the limits; it returns a :class:`state.events.RiskDecision` per order.
 
 Laws: the position an approved order leaves never exceeds any cap at its fill price; an order
@@ -25,20 +25,16 @@ __all__ = ["review_fill", "review_order"]
 
 _CAP_REASONS = np.array([REJECTION_REASONS.index(r) for r in (
     "risk_max_position", "risk_max_position_value", "risk_max_position_pct", "risk_max_gross_exposure",
-    "risk_max_net_exposure", "risk_max_leverage", "risk_max_concentration")], np.int8)
-_RESTRICTED = REJECTION_REASONS.index("restricted")
+    "risk_max_net_exposure", "risk_max_leverage", "risk_max_concentration", "restricted")], np.int8)
 
 
 @settings_only
 def review_order(state: LaneState, event: OrderSubmitted) -> tuple[LaneState, tuple]:
-    """Approve every order, turning short targets flat for long-only lanes (and every target flat
-    on a restricted symbol) and capping quantity."""
+    """Approve every order, turning short targets flat for long-only lanes and capping quantity."""
     s = state.settings
     target = event.target
     if "long_short" not in s.uniform:
         target = np.where(s.long_only & (target < 0.0), 0.0, target)
-    if s.limits is not None and np.any(s.limits.restricted):
-        target = np.where(s.limits.restricted, 0.0, target)
     return state, (OrderApproved(event.lane, event.bar, target, np.broadcast_to(s.max_position, np.shape(target)),
                                  event.kind),)
 
@@ -74,7 +70,8 @@ def review_fill(limits: RiskLimits | None, max_quantity: np.ndarray, lane: np.nd
                      _cap((limits.max_net_exposure - side * others_net) / price),
                      _cap((limits.max_leverage * equity - others) / price),
                      _cap(limits.max_concentration * others / (1.0 - limits.max_concentration) / price)
-                     if others_gross is not None else np.full(np.shape(requested), np.inf)]
+                     if others_gross is not None else np.full(np.shape(requested), np.inf),
+                     np.where(limits.restricted, 0.0, np.inf)]
     stacked = np.vstack(caps)
     room = np.maximum(np.min(stacked, axis=0), 0.0)
     room = np.where(whole, np.floor(room), room)

@@ -147,6 +147,7 @@ def first_trailing_hit(
     *,
     fraction: np.ndarray | None = None,
     distance: np.ndarray | None = None,
+    offset: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first bar in ``[start, stop)`` where a trailing stop is hit, and the stop level there.
 
@@ -154,7 +155,10 @@ def first_trailing_hit(
     stop ``peak * (1 - fraction)`` or ``peak - distance``, and bar ``j`` hits when
     ``low[j] <= stop``. Short (``side = -1``): the trough ``min(anchor, min(low[start:j]))``, the
     stop ``trough * (1 + fraction)`` or ``trough + distance``, a hit when ``high[j] >= stop``.
-    Exactly one of ``fraction``/``distance`` is given. Returns ``(bar, level)``: ``stop`` and NaN
+    Exactly one of ``fraction``/``distance`` is given; with ``fraction``, ``offset`` moves the
+    stop further away (``peak * (1 - fraction) - offset``, ``trough * (1 + fraction) + offset``)
+    and ``fraction`` may be negative — the form of an equity drawdown on a constant position
+    (``fp.execution``). Returns ``(bar, level)``: ``stop`` and NaN
     for a query never hit. A NaN high or low neither moves the peak nor hits. Work grows with the
     bars scanned (a query stops at its hit), in blocks of 16, 32, 64, ... bars per round.
 
@@ -166,12 +170,12 @@ def first_trailing_hit(
     if (fraction is None) == (distance is None):
         raise ValueError(f"fraction={fraction!r}, distance={distance!r}: give exactly one of them")
     by_fraction = fraction is not None
-    start, stop, anchor, side, size = np.broadcast_arrays(
+    start, stop, anchor, side, size, shift = np.broadcast_arrays(
         _bars(start), _bars(stop), np.asarray(anchor, np.float64), np.asarray(side),
-        np.asarray(fraction if by_fraction else distance, np.float64),
+        np.asarray(fraction if by_fraction else distance, np.float64), np.asarray(offset, np.float64),
     )
     shape = start.shape
-    start, stop, anchor, side, size = (a.ravel() for a in (start, stop, anchor, side, size))
+    start, stop, anchor, side, size, shift = (a.ravel() for a in (start, stop, anchor, side, size, shift))
     high = np.asarray(high, dtype=np.float64)
     low = np.asarray(low, dtype=np.float64)
     bar = stop.copy()
@@ -184,12 +188,12 @@ def first_trailing_hit(
         if q.size:
             peak = -anchor[q] if mirror else anchor[q]
             step = trail[q] if by_fraction else size[q]
-            bar[q], found = _trail(rise, fall, mirror, start[q], stop[q], peak, step, by_fraction)
+            bar[q], found = _trail(rise, fall, mirror, start[q], stop[q], peak, step, shift[q], by_fraction)
             level[q] = -found if mirror else found
     return bar.reshape(shape), level.reshape(shape)
 
 
-def _trail(rise, fall, mirror, start, stop, peak, step, by_fraction) -> tuple[np.ndarray, np.ndarray]:
+def _trail(rise, fall, mirror, start, stop, peak, step, shift, by_fraction) -> tuple[np.ndarray, np.ndarray]:
     """Long-form trailing hits of non-empty queries, in rounds of growing blocks of bars."""
     bar, level = stop.copy(), np.full(len(start), np.nan)
     live, pos = np.arange(len(start)), start
@@ -204,7 +208,7 @@ def _trail(rise, fall, mirror, start, stop, peak, step, by_fraction) -> tuple[np
             part = slice(i, i + max(1, _CELLS // width))
             q = live[part]
             found, at, hit_level, after, after_peak = _scan(
-                rise, fall, mirror, pos[part], stop[q], peak[part], step[q], by_fraction, width
+                rise, fall, mirror, pos[part], stop[q], peak[part], step[q], shift[q], by_fraction, width
             )
             bar[q[found]], level[q[found]] = at[found], hit_level[found]
             more = ~found & (after < stop[q])
@@ -215,7 +219,7 @@ def _trail(rise, fall, mirror, start, stop, peak, step, by_fraction) -> tuple[np
     return bar, level
 
 
-def _scan(rise, fall, mirror, pos, stop, peak, step, by_fraction, width):
+def _scan(rise, fall, mirror, pos, stop, peak, step, shift, by_fraction, width):
     """One block of ``width`` bars from ``pos`` per query: hit found, hit bar, its level, next bar, peak.
 
     Each block is a contiguous window of the price arrays (kept inside them by starting it
@@ -239,6 +243,9 @@ def _scan(rise, fall, mirror, pos, stop, peak, step, by_fraction, width):
     if by_fraction:
         np.multiply(peaks, step[:, None], out=peaks)
         opening = peak * step
+        if np.any(shift):
+            np.subtract(peaks, shift[:, None], out=peaks)
+            opening = opening - shift
     else:
         np.subtract(peaks, step[:, None], out=peaks)
         opening = peak - step

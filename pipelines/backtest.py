@@ -138,14 +138,14 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     slot = offsets[ordinal] + rank[schedule.lane]  # where each order (lane-major) sits round-major
     del ordinal
 
-    inputs, book, sunk, early = _hoist(container, settings, schedule, tape)
+    watched = settings.limits is not None and settings.limits.watches
+    inputs, book, sunk, early = _hoist(container, settings, schedule, tape, watched)
     rejections = [e for e in sunk if type(e) is OrderRejected]
     inputs = [_round_major(kind, columns, slot) for kind, columns in inputs]
     book = _round_major(*book, slot) if book is not None else None
     lanes_sorted = settings.rows(order)
-    limits = lanes_sorted.limits
     state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash), None,
-                      RiskWatch.initial(lanes_sorted.initial_cash) if limits is not None and limits.watches else None,
+                      RiskWatch.initial(lanes_sorted.initial_cash) if watched else None,
                       np.full(n_lanes, np.nan) if _capped(lanes_sorted) else None)
     fills, cash, position, finished = [], [], [], []
     refused = np.full(len(slot), -1, np.int8) if trace else None
@@ -200,7 +200,7 @@ def _capped(settings: LaneSettings) -> bool:
     return settings.costs is not None and "uncapped" not in settings.costs.uniform
 
 
-def _hoist(container: Container, settings: LaneSettings, schedule: Schedule, tape: Tape):
+def _hoist(container: Container, settings: LaneSettings, schedule: Schedule, tape: Tape, watched: bool):
     """The settings-only part of the fold over every order at once, and the orders' quotes.
 
     Returns the round inputs ``[(kind, columns)]`` (events the rest of the fold consumes, then the
@@ -214,17 +214,18 @@ def _hoist(container: Container, settings: LaneSettings, schedule: Schedule, tap
     state, early = fold(hoisted, state, (OrderSubmitted(schedule.lane, schedule.origin, schedule.target,
                                                         schedule.kind),))
     rest = [e for e in early if not hoisted.consumes(type(e))]
-    quotes = schedule_quotes(rows, schedule, tape)
+    quotes = schedule_quotes(rows, schedule, tape, watched=watched)
     inputs = [(type(e), _columns(e, n)) for e in rest if container.consumes(type(e))] + [(FillQuote, _columns(quotes, n))]
     sinks = [e for e in rest if not container.consumes(type(e))]
     book = None if state.pending is None else (type(state.pending), _columns(state.pending, n))
     return inputs, book, sinks, early
 
 
-def schedule_quotes(settings: LaneSettings, schedule: Schedule, tape: Tape) -> FillQuote:
+def schedule_quotes(settings: LaneSettings, schedule: Schedule, tape: Tape, *, watched: bool = False) -> FillQuote:
     """The quotes scheduled orders meet, one per row (``settings`` row-aligned with ``schedule``):
     the reference price with proportional slippage where it applies, and the optional arrays the
-    lanes' costs and risk limits need (see :class:`state.events.FillQuote`)."""
+    lanes' costs and (``watched``: the fold keeps a risk watch) loss halts need (see
+    :class:`state.events.FillQuote`)."""
     b = tape.bars
     bar = schedule.bar
     low, high = b.low[bar], b.high[bar]
@@ -232,29 +233,34 @@ def schedule_quotes(settings: LaneSettings, schedule: Schedule, tape: Tape) -> F
     extra = {}
     if settings.costs is not None:
         extra.update(volume=b.volume[bar], low=low, high=high, slipped=schedule.slipped)
-    if settings.limits is not None and settings.limits.watches:
-        previous = np.concatenate(([0], bar[:-1]))
+    if watched:
+        since = np.concatenate(([0], bar[:-1]))
         first = np.concatenate(([True], schedule.lane[1:] != schedule.lane[:-1])) if len(bar) else np.empty(0, bool)
-        previous[first] = 0
-        extra.update(mark_high=tape.closes.max(previous, bar), mark_low=tape.closes.min(previous, bar),
-                     day=tape.day[bar], day_close=tape.day_close[bar])
+        since[first] = 0
+        today = np.maximum(since, tape.day_first[bar])
+        extra.update(since=since, mark_high=tape.closes.max(since, bar), mark_low=tape.closes.min(since, bar),
+                     day=tape.day[bar], day_close=tape.day_close[bar], day_high=tape.closes.max(today, bar),
+                     day_low=tape.closes.min(today, bar), closes=b.close)
     return attrs.evolve(q, **extra) if extra else q
 
 
 def _columns(event, n: int) -> tuple[list[np.ndarray], list[int]]:
     """A batch event's distinct arrays (broadcast to ``n`` rows) and, per field, which one it is
-    (-1: the field is ``None``).
+    (-1: the field is ``None``; a 1-tuple: a field every row shares whole).
 
     Fields holding the same array (a quote's buy and sell price without slippage) stay one object
     when sliced, so steps can tell by identity.
     """
-    arrays = [getattr(event, f.name) for f in attrs.fields(type(event))]
+    fields = attrs.fields(type(event))
+    arrays = [getattr(event, f.name) for f in fields]
+    shared = [f.metadata.get("shared", False) for f in fields]  # whole to every row (FillQuote.closes)
     distinct: dict[int, int] = {}
-    for a in arrays:
-        if a is not None:
+    for a, whole in zip(arrays, shared):
+        if a is not None and not whole:
             distinct.setdefault(id(a), len(distinct))
-    uniques = {id(a): np.broadcast_to(a, (n,)) for a in arrays if a is not None}
-    return list(uniques.values()), [-1 if a is None else distinct[id(a)] for a in arrays]
+    uniques = {id(a): np.broadcast_to(a, (n,)) for a, whole in zip(arrays, shared) if a is not None and not whole}
+    return list(uniques.values()), [-1 if a is None else (a,) if whole else distinct[id(a)]
+                                    for a, whole in zip(arrays, shared)]
 
 
 def _round_major(kind, columns: tuple[list[np.ndarray], list[int]], slot: np.ndarray):
@@ -272,7 +278,7 @@ def _slice(kind, columns: tuple[list[np.ndarray], list[int]], lo: int, hi: int):
     """The rows ``lo:hi`` of a batch event laid out by ``_columns``."""
     uniques, which = columns
     views = [u[lo:hi] for u in uniques]
-    return kind(*[None if i < 0 else views[i] for i in which])
+    return kind(*[i[0] if isinstance(i, tuple) else None if i < 0 else views[i] for i in which])
 
 
 def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
@@ -330,9 +336,9 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
     """The bar-by-bar reference: returns what ``fold_sparse`` returns, and equity (lanes × bars).
 
     Features step and strategies evaluate bar by bar; the orders their changes schedule are
-    folded at their bar, one lane's orders in their order within the bar; the risk watch's marks
-    (highest and lowest close since a lane's previous order, the day's opening equity) are kept
-    up to date at every close instead of being looked up.
+    folded at their bar, one lane's orders in their order within the bar; the risk watch (equity
+    peak, day's opening equity, halts) is brought up to date at every close instead of being
+    searched between quotes.
     """
     n_lanes, n_bars = len(signals), len(bars)
     rules = OrderRules.market(np.where(settings.fill_on_close, 0, 1)) if rules is None else rules
@@ -346,34 +352,42 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
                       RiskWatch.initial(settings.initial_cash) if limits is not None and limits.watches else None,
                       np.full(n_lanes, np.nan) if _capped(settings) else None)
     watched = state.watch is not None
-    high_close = np.full(n_lanes, -np.inf)
-    low_close = np.full(n_lanes, np.inf)
-    day_close = np.nan
     logs, history = [], []
     equity = np.empty((n_lanes, n_bars))
     by_bar = np.argsort(schedule.bar, kind="stable")
     starts = np.searchsorted(schedule.bar[by_bar], np.arange(n_bars + 1))
     for t in range(n_bars):
-        if watched and t and tape.day[t] != tape.day[t - 1]:
-            day_close = bars.close[t - 1]
+        if watched and t and tape.day[t] != tape.day[t - 1]:  # a new trading day opens at the last close
+            p = state.portfolio
+            state = attrs.evolve(state, watch=attrs.evolve(
+                state.watch, day=np.full(n_lanes, tape.day[t]), day_start=p.cash + p.position * bars.close[t - 1],
+                halt_day=np.full(n_lanes, -1)))
         today = by_bar[starts[t]:starts[t + 1]]
         for k in range(int(within[today].max()) + 1 if len(today) else 0):
             rows = today[within[today] == k]
             lanes = schedule.lane[rows]
             sub = schedule.take(rows)
             part = state.rows(lanes)
-            q = schedule_quotes(part.settings, sub, tape)
-            if watched:
-                q = attrs.evolve(q, mark_high=high_close[lanes], mark_low=low_close[lanes],
-                                 day=np.full(len(rows), tape.day[t]), day_close=np.full(len(rows), day_close))
-                high_close[lanes], low_close[lanes] = -np.inf, np.inf
+            q = schedule_quotes(part.settings, sub, tape, watched=watched)
+            if watched:  # the watch is kept at every close below: nothing between quotes to look up
+                m = len(rows)
+                q = attrs.evolve(q, since=sub.bar, mark_high=np.full(m, -np.inf), mark_low=np.full(m, np.inf),
+                                 day=np.full(m, tape.day[t]), day_close=np.full(m, tape.day_close[t]),
+                                 day_high=np.full(m, -np.inf), day_low=np.full(m, np.inf), closes=bars.close)
+                part = attrs.evolve(part, watch=attrs.evolve(part.watch, day=np.full(m, tape.day[t])))
             part, log = fold(container, part, (OrderSubmitted(sub.lane, sub.origin, sub.target, sub.kind), q))
             logs.append(log)
             history.append(part.portfolio)
             state = _scatter(state, lanes, part)
-        high_close = np.maximum(high_close, bars.close[t])
-        low_close = np.minimum(low_close, bars.close[t])
-        equity[:, t] = state.portfolio.cash + state.portfolio.position * bars.close[t]
+        p = state.portfolio
+        equity[:, t] = p.cash + p.position * bars.close[t]
+        if watched:
+            w, limits = state.watch, settings.limits
+            peak = np.fmax(w.peak, equity[:, t])
+            state = attrs.evolve(state, watch=RiskWatch(
+                peak, w.day, w.day_start, np.where(equity[:, t] <= w.day_start * (1.0 - limits.daily_loss),
+                                                   tape.day[t], w.halt_day),
+                w.halted | (equity[:, t] <= peak * (1.0 - limits.max_drawdown))))
     events = [e for log in logs for e in log]
     folded = _assemble([e for e in events if type(e) is OrderFilled], [e for e in events if type(e) is OrderRejected],
                        [p.cash for p in history], [p.position for p in history], state.portfolio, bars, expired=expired)

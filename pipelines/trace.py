@@ -130,11 +130,13 @@ def events_table(plan: Plan, bars: Bars, trace: FoldTrace, *, run: str, keep: Tr
     order), ``OrderSubmitted`` (caused by the signal, by the fill that opened the position an exit
     closes, or by the order a continuation carries on), ``OrderApproved``, then ``OrderFilled`` or
     ``OrderRejected``; entries that expired unfilled as ``OrderExpired`` events after all of them
-    (their ``sequence`` continues their lane's).
+    (their ``sequence`` continues their lane's). Continuations that found no working order are left out.
     """
     combos = plan.combos
     wanted = np.array([not keep.combos or c.combo_id in keep.combos for c in combos], bool)
-    rows = np.flatnonzero(wanted[trace.lane]) if len(trace.lane) else np.empty(0, np.int64)
+    # a continuation row only matters when a participation cap left an order working
+    idle = (trace.kind == ORDER_KINDS.index("continuation")) & (trace.quantity == 0.0) & (trace.reason < 0)
+    rows = np.flatnonzero(wanted[trace.lane] & ~idle) if len(trace.lane) else np.empty(0, np.int64)
     lane, origin, order_kind = trace.lane[rows], trace.signal_bar[rows], trace.kind[rows]
     n = len(rows)
     filled = trace.quantity[rows] != 0.0

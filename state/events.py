@@ -84,11 +84,14 @@ class FillQuote:
     sell actually get after proportional slippage, clipped to the bar's [low, high] range
     (``fp.execution.quote``).
 
-    The optional arrays are there when some lane needs them: the bar's ``volume``, ``low`` and
+    The optional fields are there when some lane needs them: the bar's ``volume``, ``low`` and
     ``high`` (market impact, participation), ``slipped`` (whether slippage applies to the row;
-    limit fills get none), and for risk the highest and lowest close since the lane's previous
-    quote (``mark_high``, ``mark_low``: the equity peak between fills), the trading ``day`` of the
-    bar and ``day_close``, the last close before that day (the day's starting equity)."""
+    limit fills get none); and for risk's loss halts: ``since``, the bar of the lane's previous
+    quote, with the highest and lowest close of the bars ``[since, bar)`` (``mark_high``,
+    ``mark_low``) and of those on the quote's trading day (``day_high``, ``day_low``), the trading
+    ``day`` of the bar, ``day_close`` (the last close before that day), and ``closes``, the
+    symbol's whole close series (shared by every row, for the drawdown search).
+    """
 
     bar: np.ndarray
     price: np.ndarray
@@ -98,10 +101,14 @@ class FillQuote:
     low: np.ndarray | None = None
     high: np.ndarray | None = None
     slipped: np.ndarray | None = None
+    since: np.ndarray | None = None
     mark_high: np.ndarray | None = None
     mark_low: np.ndarray | None = None
     day: np.ndarray | None = None
     day_close: np.ndarray | None = None
+    day_high: np.ndarray | None = None
+    day_low: np.ndarray | None = None
+    closes: np.ndarray | None = attrs.field(default=None, metadata={"shared": True})
 
 
 @attrs.frozen(eq=False)

@@ -84,6 +84,13 @@ class OrderRules:
     def __len__(self) -> int:
         return int(self.delay.shape[0])
 
+    def rows(self, index) -> "OrderRules":
+        """The rules of the lanes selected by ``index`` (a slice or an integer array)."""
+        lanes = np.arange(len(self))[index]
+        return OrderRules(*(getattr(self, f.name)[index] for f in attrs.fields(OrderRules)[:-2]),
+                          atr=tuple(self.atr[i] for i in lanes) if self.atr else (),
+                          participation_bars=None if self.participation_bars is None else self.participation_bars[index])
+
 
 @attrs.frozen(eq=False)
 class Schedule:

@@ -289,3 +289,83 @@ def test_every_fill_is_inside_its_bar(data):
     schedule, _ = order_schedule([(b, t) for b, t, _ in drawn], rules, Tape.of(bars))
     assert np.all(schedule.price >= bars.low[schedule.bar])
     assert np.all(schedule.price <= bars.high[schedule.bar])
+
+
+# ---------------------------------------------------------------- hand-worked bars
+
+def one_lane(o, h, l, c, change_bars, targets, **rule):
+    bars = make_bars(o, h, l, c)
+    schedule, expired = order_schedule([(np.array(change_bars), np.array(targets, float))], rules_of([rule]),
+                                       Tape.of(bars))
+    return [(b, ORDER_KINDS[k], p, round(x, 6)) for b, k, p, x in
+            zip(schedule.bar.tolist(), schedule.kind.tolist(), schedule.phase.tolist(), schedule.price.tolist())], expired
+
+
+def test_a_limit_buy_fills_at_the_limit_or_at_a_better_open():
+    # signal at the close of bar 0 (100); limit 2 % below: 98
+    rows, _ = one_lane([100, 99, 99], [101, 101, 100], [99, 97, 98], [100, 100, 99], [0], [1.0],
+                       order_type=1, limit_offset=0.02)
+    assert [(1, "limit", INTRABAR, 98.0)] == rows
+    rows, _ = one_lane([100, 96, 99], [101, 97, 100], [99, 95, 98], [100, 96, 99], [0], [1.0],
+                       order_type=1, limit_offset=0.02)
+    assert [(1, "limit", OPEN, 96.0)] == rows  # gapped below the limit: the open is better
+
+
+def test_a_stop_buy_fills_at_the_stop_or_at_the_open_after_a_gap():
+    rows, _ = one_lane([100, 100, 100], [101, 102, 100], [99, 99, 98], [100, 101, 99], [0], [1.0],
+                       order_type=2, stop_offset=0.01)
+    assert [(1, "stop", INTRABAR, 101.0)] == rows
+    rows, _ = one_lane([100, 103, 100], [101, 104, 100], [99, 102, 98], [100, 103, 99], [0], [1.0],
+                       order_type=2, stop_offset=0.01)
+    assert [(1, "stop", OPEN, 103.0)] == rows
+
+
+def test_a_stop_limit_gapping_past_its_limit_rests_as_a_limit():
+    # stop 101, limit 1 % above the stop: 102.01; bar 1 opens at 103 (past the limit): no fill there
+    rows, _ = one_lane([100, 103, 102.5], [101, 104, 103], [99, 102.5, 101.5], [100, 103, 102], [0], [1.0],
+                       order_type=3, stop_offset=0.01, limit_offset=0.01, gtc=True)
+    assert [(2, "stop_limit", INTRABAR, 102.01)] == rows
+
+
+def test_a_day_order_expires_after_its_trading_day():
+    rows, expired = one_lane([100, 100, 97], [101, 100.5, 98], [99, 99.5, 96], [100, 100, 97], [0], [1.0],
+                             order_type=1, limit_offset=0.02)
+    assert [] == rows and [(0, 1)] == list(zip(expired.bar.tolist(), expired.until.tolist()))
+    rows, _ = one_lane([100, 100, 97], [101, 100.5, 98], [99, 99.5, 96], [100, 100, 97], [0], [1.0],
+                       order_type=1, limit_offset=0.02, gtc=True)
+    assert [(2, "limit", OPEN, 97.0)] == rows  # good till cancelled: bar 2 opens below 98
+
+
+def test_stop_loss_fills_at_its_level_or_at_the_open_after_a_gap():
+    # entry at the open of bar 1 (100); stop 5 % below: 95
+    rows, _ = one_lane([100, 100, 96], [101, 101, 97], [99, 99, 94], [100, 100, 95], [0], [1.0], stop_loss=0.05)
+    assert [(1, "market", OPEN, 100.0), (2, "stop_loss", INTRABAR, 95.0)] == rows
+    rows, _ = one_lane([100, 100, 93], [101, 101, 94], [99, 99, 92], [100, 100, 93], [0], [1.0], stop_loss=0.05)
+    assert [(1, "market", OPEN, 100.0), (2, "stop_loss", OPEN, 93.0)] == rows
+
+
+def test_a_bar_reaching_stop_and_target_exits_at_the_stop_unless_target_first():
+    o, h, l, c = [100, 100, 100], [101, 101, 111], [99, 99, 94], [100, 100, 100]
+    rows, _ = one_lane(o, h, l, c, [0], [1.0], stop_loss=0.05, take_profit=0.1)
+    assert (2, "stop_loss", INTRABAR, 95.0) == rows[-1]
+    rows, _ = one_lane(o, h, l, c, [0], [1.0], stop_loss=0.05, take_profit=0.1, target_first=True)
+    assert (2, "take_profit", INTRABAR, 110.0) == rows[-1]
+
+
+def test_a_trailing_stop_follows_the_highs_of_earlier_bars():
+    # entry 100 at bar 1's open; highs 105 then 120; bar 4 trades down to 107: trail 120 × 0.9 = 108
+    rows, _ = one_lane([100, 100, 104, 119, 115], [101, 105, 120, 121, 116], [99, 99, 103, 112, 107],
+                       [100, 104, 119, 115, 108], [0], [1.0], trailing_stop=0.1)
+    assert (4, "trailing_stop", INTRABAR, 108.9) == rows[-1]  # bar 3's high 121 raised the trail to 108.9
+
+
+def test_max_holding_closes_at_the_open_n_bars_after_entry():
+    rows, _ = one_lane([100] * 6, [101] * 6, [99] * 6, [100] * 6, [0], [1.0], max_holding=3)
+    assert [(1, "market", OPEN, 100.0), (4, "max_holding", OPEN, 100.0)] == rows
+
+
+def test_after_an_exit_same_side_changes_do_not_reenter():
+    o, h, l, c = [100] * 3 + [94] + [100] * 4, [101] * 3 + [95] + [101] * 4, [99] * 3 + [90] + [99] * 4, \
+        [100] * 3 + [94] + [100] * 4
+    rows, _ = one_lane(o, h, l, c, [0, 4, 6], [1.0, 0.5, -1.0], stop_loss=0.05)
+    assert [(1, "market"), (3, "stop_loss"), (7, "market")] == [(b, k) for b, k, _, _ in rows]

@@ -52,18 +52,18 @@ def first_where(values, start, stop, hits):
     return stop
 
 
-def trailing_hit(high, low, start, stop, anchor, side, fraction, distance):
+def trailing_hit(high, low, start, stop, anchor, side, fraction, distance, offset=0.0):
     """The bar loop: the stop from the extreme before bar j, then the bar's test, then the update."""
     extreme = anchor
     for j in range(start, stop):
         if side > 0:
-            level = extreme * (1.0 - fraction) if distance is None else extreme - distance
+            level = extreme * (1.0 - fraction) - offset if distance is None else extreme - distance
             if low[j] <= level:
                 return j, level
             if not math.isnan(high[j]) and (math.isnan(extreme) or high[j] > extreme):
                 extreme = high[j]
         else:
-            level = extreme * (1.0 + fraction) if distance is None else extreme + distance
+            level = extreme * (1.0 + fraction) + offset if distance is None else extreme + distance
             if high[j] >= level:
                 return j, level
             if not math.isnan(low[j]) and (math.isnan(extreme) or low[j] < extreme):
@@ -155,16 +155,18 @@ def trailing_queries(draw):
     side = column(st.sampled_from([1, -1])).astype(np.int64)
     fraction = column(st.one_of(st.sampled_from([0.0, 0.01, 0.05, 0.25]), st.floats(0.0, 0.2)))
     distance = column(st.one_of(st.sampled_from([0.0, 0.5, 2.0]), st.floats(0.0, 8.0)))
-    return high, low, start, stop, anchor, side, fraction, distance
+    offset = column(st.one_of(st.just(0.0), st.floats(-3.0, 3.0)))  # with negative fractions: equity drawdowns
+    fraction = np.where(offset != 0.0, np.where(side > 0, fraction, -fraction), fraction)
+    return high, low, start, stop, anchor, side, fraction, distance, offset
 
 
-def assert_trailing_matches_loop(high, low, start, stop, anchor, side, fraction, distance):
+def assert_trailing_matches_loop(high, low, start, stop, anchor, side, fraction, distance, offset):
     for by_fraction in (True, False):
-        given_size = {"fraction": fraction} if by_fraction else {"distance": distance}
+        given_size = {"fraction": fraction, "offset": offset} if by_fraction else {"distance": distance}
         bar, level = first_trailing_hit(high, low, start, stop, anchor, side, **given_size)
         expected = [
-            trailing_hit(high, low, *q, f, None if by_fraction else d)
-            for *q, f, d in zip(start, stop, anchor, side, fraction, distance)
+            trailing_hit(high, low, *q, f, None if by_fraction else d, o if by_fraction else 0.0)
+            for *q, f, d, o in zip(start, stop, anchor, side, fraction, distance, offset)
         ]
         assert [e[0] for e in expected] == bar.tolist()
         np.testing.assert_array_equal(np.array([e[1] for e in expected]), level)

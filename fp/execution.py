@@ -128,7 +128,7 @@ def _fill(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     closing = position - held
     closed_price = _price(s, event, -closing)
     cash_after_close = cash + closing * closed_price - _fee(s, -closing, closed_price)
-    equity = cash_after_close + held * ref
+    equity = cash_after_close + held * ref + _others(event)
     magnitude = np.abs(target)
     budget = equity * magnitude if "all_in" in s.uniform else equity * magnitude * s.fraction
     sizing = s.sizing
@@ -138,9 +138,13 @@ def _fill(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     if sizing is not None and np.any(sizing == _UNITS):
         units = np.where(s.whole, np.floor(s.size * magnitude), s.size * magnitude)
         requested = np.where(sizing == _UNITS, np.minimum(units, _affordable(s, event, equity, side)), requested)
+    if event.others_value is not None:  # a shared-cash portfolio: a buy spends only the cash it has
+        requested = np.where(side > 0.0, np.minimum(requested, held + _affordable(s, event, cash_after_close, side)),
+                             requested)
     requested = np.where(side != 0.0, requested, 0.0)
     decision = review_fill(s.limits, order.max_quantity, order.lane, event.bar, side, requested, np.abs(held), ref,
-                           cash + position * ref, halt, s.whole)
+                           cash + position * ref + _others(event), halt, s.whole, others_gross=event.others_gross,
+                           others_net=0.0 if event.others_net is None else event.others_net)
     quantity = np.where(idle, 0.0, side * decision.allowed - position)
     working = state.working
     if working is not None:
@@ -176,30 +180,40 @@ def _watch(state: LaneState, event: FillQuote) -> tuple[RiskWatch | None, np.nda
         return None, None
     limits, p = state.settings.limits, state.portfolio
     cash, position = p.cash, p.position
-    now = cash + position * event.price
-    holding = position != 0.0
-    long = position > 0.0
-    with np.errstate(invalid="ignore"):
-        best = np.where(holding, cash + position * np.where(long, event.mark_high, event.mark_low), cash)
-        worst_today = np.where(holding, cash + position * np.where(long, event.day_low, event.day_high), cash)
+    now = cash + position * event.price + _others(event)
     drawdown = limits.max_drawdown
-    halted = watch.halted | (now <= np.fmax(watch.peak, np.fmax(best, now)) * (1.0 - drawdown))
-    search = ~halted & ~np.isnan(drawdown) & holding & (event.since < event.bar)
-    if np.any(search):
-        rows = np.flatnonzero(search)
-        q, c, d = position[rows], cash[rows], drawdown[rows]
-        hit, _ = first_trailing_hit(event.closes, event.closes, event.since[rows], event.bar[rows],
-                                    (watch.peak[rows] - c) / q, np.sign(q), fraction=np.where(q > 0.0, d, -d),
-                                    offset=d * c / np.abs(q))
-        halted[rows] |= hit < event.bar[rows]
+    if event.equity_high is not None:  # a portfolio: its driver marked equity between quotes
+        best, worst_today, opening = event.equity_high, event.equity_low_today, event.day_equity
+        halted = watch.halted | event.drawdown_hit
+        halted |= now <= np.fmax(watch.peak, np.fmax(best, now)) * (1.0 - drawdown)
+    else:
+        holding = position != 0.0
+        long = position > 0.0
+        with np.errstate(invalid="ignore"):
+            best = np.where(holding, cash + position * np.where(long, event.mark_high, event.mark_low), cash)
+            worst_today = np.where(holding, cash + position * np.where(long, event.day_low, event.day_high), cash)
+        opening = cash + position * event.day_close
+        halted = watch.halted | (now <= np.fmax(watch.peak, np.fmax(best, now)) * (1.0 - drawdown))
+        search = ~halted & ~np.isnan(drawdown) & holding & (event.since < event.bar)
+        if np.any(search):
+            rows = np.flatnonzero(search)
+            q, c, d = position[rows], cash[rows], drawdown[rows]
+            hit, _ = first_trailing_hit(event.closes, event.closes, event.since[rows], event.bar[rows],
+                                        (watch.peak[rows] - c) / q, np.sign(q), fraction=np.where(q > 0.0, d, -d),
+                                        offset=d * c / np.abs(q))
+            halted[rows] |= hit < event.bar[rows]
     peak = np.fmax(watch.peak, np.fmax(best, now))
     new_day = event.day != watch.day
-    opening = cash + position * event.day_close
     day_start = np.where(new_day & ~np.isnan(opening), opening, watch.day_start)
     lost = np.fmin(worst_today, now) <= day_start * (1.0 - limits.daily_loss)
     halt_day = np.where(lost, event.day, np.where(new_day, -1, watch.halt_day))
     halt = np.where(halted, _MAX_DRAWDOWN, np.where(halt_day == event.day, _DAILY_LOSS, -1)).astype(np.int8)
     return RiskWatch(peak, np.asarray(event.day, np.int64), day_start, halt_day, halted), halt
+
+
+def _others(event: FillQuote) -> np.ndarray | float:
+    """The value of a portfolio's holdings in its other symbols (0 for one-symbol lanes)."""
+    return 0.0 if event.others_value is None else event.others_value
 
 
 def _price(s: LaneSettings, event: FillQuote, quantity: np.ndarray) -> np.ndarray:

@@ -156,6 +156,9 @@ SETTINGS: dict[str, Settings] = {
             Param("fractional", "bool", False, doc="trade fractional units instead of whole ones"),
             Param("direction", "str", "long_only", choices=("long_only", "long_short"),
                   doc="long_only turns short signals into flat"),
+            Param("shared_cash", "bool", False,
+                  doc="one portfolio per combination trades every symbol of the data from one cash account "
+                      "(sizing and risk see the whole portfolio); by default each symbol gets its own"),
         ), "Cash, sizing and direction of each lane's portfolio."),
         Settings("execution", (
             Param("fill", "str", "next_open", choices=("next_open", "close"),
@@ -211,7 +214,8 @@ SETTINGS: dict[str, Settings] = {
             Param("max_net_exposure", "float", None, minimum=0.0, doc="cap on the absolute sum of position values"),
             Param("max_leverage", "float", None, minimum=0.0, doc="cap on gross exposure / equity"),
             Param("max_concentration", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True,
-                  doc="cap on one symbol's share of gross exposure (portfolios of several symbols)"),
+                  doc="cap on one symbol's share of gross exposure beside the other holdings of a shared-cash "
+                      "portfolio"),
             Param("daily_loss_limit", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True,
                   doc="no new entries for the rest of the day once this fraction of the day's equity is lost"),
             Param("max_drawdown_limit", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True,

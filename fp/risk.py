@@ -49,7 +49,8 @@ def review_fill(limits: RiskLimits | None, max_quantity: np.ndarray, lane: np.nd
     absolute position the portfolio already holds on that side; ``price`` the quote, ``equity``
     the portfolio's equity there; ``halt`` a rejection code per row while a loss halt holds (-1
     none); ``others_gross`` / ``others_net`` the exposure the portfolio holds in *other* symbols
-    (``None``: a one-symbol portfolio, where concentration does not apply). ``allowed`` is
+    (``None``: a one-symbol portfolio, where concentration does not apply; a position is
+    concentrated only beside others: the first one a portfolio opens is not capped by it). ``allowed`` is
     ``min(requested, caps)``, floored to whole units where ``whole``, and never above ``held``
     while halted; an order is not ``approved`` when it wanted more exposure and gets none.
 
@@ -69,7 +70,8 @@ def review_fill(limits: RiskLimits | None, max_quantity: np.ndarray, lane: np.nd
                      _cap((limits.max_gross_exposure - others) / price),
                      _cap((limits.max_net_exposure - side * others_net) / price),
                      _cap((limits.max_leverage * equity - others) / price),
-                     _cap(limits.max_concentration * others / (1.0 - limits.max_concentration) / price)
+                     np.where(others > 0.0, _cap(limits.max_concentration * others / (1.0 - limits.max_concentration)
+                                                 / price), np.inf)
                      if others_gross is not None else np.full(np.shape(requested), np.inf),
                      np.where(limits.restricted, 0.0, np.inf)]
     stacked = np.vstack(caps)

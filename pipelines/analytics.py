@@ -3,7 +3,7 @@ canned analyses (parameter sensitivity, equity correlation, regimes, a trade's c
 
 A run folder (``admf run SPEC --out DIR``) holds ``manifest.json`` and Parquet tables; each table
 present becomes a view of the same name: ``results``, ``trades``, ``regime_stats``, ``equity``,
-``events``, ``windows``, and in a signal store ``signals`` and ``combos``. A table may also be a
+``events``, ``windows``, ``symbol_stats`` (shared-cash portfolios), and in a signal store ``signals`` and ``combos``. A table may also be a
 folder of Parquet files (``events/**/*.parquet``, hive partitions become columns).
 
 An example session::
@@ -93,7 +93,8 @@ class QueryError(AdmfError, ValueError):
 
 #: The tables a run folder may hold, in the order views are listed: ``<name>.parquet`` or a
 #: folder ``<name>/`` of Parquet files.
-TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "equity", "events", "windows", "signals", "combos")
+TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "equity", "events", "windows", "symbol_stats", "signals",
+                           "combos")
 
 #: Columns of ``results`` that identify a row rather than describe a parameter.
 _ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy"})
@@ -101,8 +102,8 @@ _METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for
     "selected", "rank", "status", "error"}  # train/test runs carry train_/test_ metrics and the selection
 
 _RUN_FOLDER = ("a run folder (admf run SPEC --out DIR) holds results.parquet, trades.parquet and "
-               "manifest.json, and when asked for equity.parquet, events.parquet, regime_stats.parquet or "
-               "windows.parquet; a signal store holds signals.parquet and combos.parquet")
+               "manifest.json, and when asked for equity.parquet, events.parquet, regime_stats.parquet, "
+               "symbol_stats.parquet or windows.parquet; a signal store holds signals.parquet and combos.parquet")
 
 #: First keywords of the statements :func:`query` runs.
 _READ_KEYWORDS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE", "DESCRIBE", "SHOW", "SUMMARIZE",

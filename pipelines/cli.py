@@ -122,10 +122,14 @@ def _report(result, out: Path, top: int) -> None:
         return
     spec = result.plan.spec
     n = result.results.num_rows
-    print(f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} symbol(s) "
+    shape = (f"{len(result.plan.combos)} shared-cash portfolio(s) of {len(result.plan.symbols)} symbol(s)"
+             if result.symbol_stats is not None else
+             f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} "
+             "symbol(s)")
+    print(f"{shape} "
           f"on {result.market.source} ({', '.join(f'{s}: {b} bars' for s, b in result.manifest['data']['bars'].items())}) "
           f"in {result.manifest['run_seconds']:.2f} s")
-    written = ["results.parquet", "trades.parquet"]
+    written = ["results.parquet", f"trades.parquet ({result.trades.num_rows} trades)"]
     if result.windows is not None:
         print(f"walk-forward: {result.windows.num_rows} window(s); per window, the best on training by {spec.objective}:")
         print(format_windows(result.windows))
@@ -141,6 +145,8 @@ def _report(result, out: Path, top: int) -> None:
             print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
             print(format_regimes(result.regime_stats, ranked.column("combo_id").to_pylist()[:top]))
             written.append("regime_stats.parquet")
+        if result.symbol_stats is not None:
+            written.append("symbol_stats.parquet")
     stats = result.manifest.get("overfitting")
     if stats:
         print(f"overfitting: probability of backtest overfitting {stats['pbo']:.2f} over {stats['pbo_splits']:,} "
@@ -153,7 +159,7 @@ def _report(result, out: Path, top: int) -> None:
         written.append("equity.parquet")
     elif result.windows is not None:
         written.append("equity.parquet (stitched)")
-    print(f"wrote {out}/{', '.join(written)} ({result.trades.num_rows} trades), manifest.json")
+    print(f"wrote {out}/{', '.join(written)}, manifest.json")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,13 +18,11 @@ import json
 import os
 import shutil
 import sys
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -40,7 +38,7 @@ from state.spec import ExecutionOptions
 __all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "parse_memory", "run_chunked"]
 
 EXECUTORS = ("local", "processes", "dask")
-_TABLES = ("results", "trades", "regime_stats", "equity", "events", "final")
+_TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats")
 _RETRIES = 2
 
 
@@ -235,7 +233,7 @@ def _merge(parts: Sequence[Path]) -> RunTables:
     merged = {name: pa.concat_tables(tables, promote_options="default") if tables else None
               for name, tables in found.items()}
     return RunTables(merged["results"], merged["trades"], merged["regime_stats"], merged["equity"], None,
-                     merged["events"], merged["final"])
+                     merged["events"], merged["final"], merged["symbol_stats"])
 
 
 def _renumbered(events: pa.Table, offset: int) -> pa.Table:

@@ -58,7 +58,7 @@ def lane_settings(combos: Sequence[Combination], symbol: str | None = None) -> L
     if costs is not None:
         commission = costs.rate  # a tiered lane's proportional rate is its first tier's
     restricted = np.array([symbol is not None and symbol in x["restricted"] for x in s], bool)
-    limited = any(x[name] is not None for x in s for name in _LIMITS) or bool(restricted.any())
+    limited = any(x[name] is not None for x in s for name in _LIMITS) or any(x["restricted"] for x in s)
     limits = RiskLimits(*(_column(s, name) for name in _LIMITS), restricted) if limited else None
     return LaneSettings(
         initial_cash=_column(s, "initial_cash"),

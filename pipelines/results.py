@@ -50,6 +50,7 @@ class RunResult:
     windows: pa.Table | None = None
     events: pa.Table | None = None
     final: pa.Table | None = None
+    symbol_stats: pa.Table | None = None
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
@@ -103,11 +104,11 @@ def check_run_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
-    """Write ``result`` (results, trades, regime stats when present, manifest) to ``out_dir``
+    """Write ``result`` (results, trades, the optional tables it has, manifest) to ``out_dir``
     atomically; see :func:`write_dir`."""
     from pipelines.trace import write_events
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
-    for name in ("regime_stats", "equity", "windows"):
+    for name in ("regime_stats", "equity", "windows", "symbol_stats"):
         if getattr(result, name) is not None:
             tables[f"{name}.parquet"] = getattr(result, name)
     writers = {} if result.events is None else {"events": lambda folder: write_events(result.events, folder)}

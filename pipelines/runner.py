@@ -25,6 +25,7 @@ from pipelines.backtest import Folded, fold_sparse
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
+from state.errors import AdmfError
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
@@ -49,7 +50,8 @@ SignalSource = Callable[[Plan, Bars], SymbolSignals]
 class RunTables:
     """What a run produces: results, trades, per-regime attribution when classifiers ran, each
     lane's final portfolio, and on request the equity curves, each symbol's per-bar returns
-    (bars × combinations) and the trace of the fold's events."""
+    (bars × combinations) and the trace of the fold's events; shared-cash portfolios add their
+    per-symbol statistics (``pipelines.portfolios``)."""
 
     results: pa.Table
     trades: pa.Table
@@ -58,6 +60,7 @@ class RunTables:
     returns: tuple[tuple[str, np.ndarray], ...] | None = None
     events: pa.Table | None = None
     final: pa.Table | None = None
+    symbol_stats: pa.Table | None = None
 
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
@@ -167,6 +170,11 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
     fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
     """
+    if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
+        if window is not None or trace is not None:
+            raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
+        from pipelines.portfolios import run_portfolios  # it builds on this module's tables
+        return run_portfolios(plan, market, signals=signals, equity=equity, returns=returns)
     container = container_for(PATTERNS[plan.pattern])
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []

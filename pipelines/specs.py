@@ -171,6 +171,7 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
     portfolio, execution, risk = (_settings(name, doc.get(name, {})) for name in _SETTINGS_SECTIONS)
     _check_fraction_needs_fixed_fraction(doc.get("portfolio", {}), portfolio)
     _check_sizing(doc.get("portfolio", {}), portfolio)
+    _check_shared_cash(doc, workflow, portfolio, data)
     exits = _exits(doc["exits"], "exits") if "exits" in doc else None
     replay = workflow.type == "signal_replay"
     if "strategies" not in doc and not replay and not fed:
@@ -460,6 +461,24 @@ def _check_sizing(raw: Mapping, portfolio: ComponentSpec) -> None:
     if "size" in raw and not fixed:
         raise SpecError("portfolio.size", "only applies to sizing: fixed_units or fixed_cash; set one of them or "
                                           "remove size")
+
+
+def _check_shared_cash(doc: Mapping, workflow: WorkflowSpec, portfolio: ComponentSpec, data: DataSpec) -> None:
+    """``shared_cash`` is one choice for the whole run, and folds one timeline: not windowed runs
+    (train/test, walk-forward) nor a trace yet."""
+    values = next(axis.values for axis in portfolio.axes if axis.name == "shared_cash")
+    if len(values) > 1:
+        raise SpecError("portfolio.shared_cash", "one value for the whole run (true or false), not a grid: run "
+                                                 "shared and separate portfolios as two specs")
+    if not values[0]:
+        return
+    windowed = workflow.type == "walk_forward" or (workflow.type == "optimization" and data.split is not None)
+    if windowed:
+        raise SpecError("portfolio.shared_cash", "not supported with train/test or walk-forward windows yet; run "
+                                                 "a backtest or an optimization without data.split")
+    if trace_filter(doc.get("trace")) is not None:
+        raise SpecError("trace", "tracing does not cover shared-cash portfolios yet; remove trace or "
+                                 "portfolio.shared_cash")
 
 
 def _check_fraction_needs_fixed_fraction(raw: Mapping, portfolio: ComponentSpec) -> None:

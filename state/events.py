@@ -91,6 +91,12 @@ class FillQuote:
     ``mark_low``) and of those on the quote's trading day (``day_high``, ``day_low``), the trading
     ``day`` of the bar, ``day_close`` (the last close before that day), and ``closes``, the
     symbol's whole close series (shared by every row, for the drawdown search).
+
+    In a shared-cash portfolio (``pipelines.portfolios``) the quote also carries the value of the
+    portfolio's holdings in its other symbols (``others_value``, ``others_gross``, ``others_net``)
+    and, for the loss halts, the portfolio's equity between quotes as its driver marked it:
+    ``equity_high``, ``equity_low_today``, ``drawdown_hit`` and ``day_equity`` (the day's opening
+    equity), which then replace the one-symbol marks.
     """
 
     bar: np.ndarray
@@ -109,6 +115,13 @@ class FillQuote:
     day_high: np.ndarray | None = None
     day_low: np.ndarray | None = None
     closes: np.ndarray | None = attrs.field(default=None, metadata={"shared": True})
+    others_value: np.ndarray | None = None
+    others_gross: np.ndarray | None = None
+    others_net: np.ndarray | None = None
+    equity_high: np.ndarray | None = None
+    equity_low_today: np.ndarray | None = None
+    drawdown_hit: np.ndarray | None = None
+    day_equity: np.ndarray | None = None
 
 
 @attrs.frozen(eq=False)

@@ -58,7 +58,7 @@ def spec(direction: str = "long_only", fast=None, slow=None) -> dict:
     if fast is None:
         entry["constraints"] = ["fast_period < slow_period"]
     return {
-        "workflow": {"type": "optimization" if fast is None else "backtest"},
+        "workflow": {"type": "backtest"},  # a grid run + best pick, as the peers time it (no PBO / DSR)
         "portfolio": {"initial_cash": C.CASH, "direction": direction},
         "execution": {"fill": "next_open", "commission": C.COMMISSION},
         "strategies": [entry],

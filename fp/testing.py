@@ -57,7 +57,6 @@ from hypothesis import strategies as st
 
 from fp.classifiers import Classifier, TrainingDataError
 from fp.components import Component, batch_outputs, outputs_of, streaming_outputs
-from fp.features import Feature
 from fp.hub import compute_features, registry_for_refs
 from fp.strategies import Strategy
 from state.market import Bars, MarketData

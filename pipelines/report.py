@@ -7,7 +7,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from fp.registry import lookup
 from state.plan import Plan
 
 __all__ = ["format_plan", "format_regimes", "format_store", "format_table", "format_top", "format_windows"]

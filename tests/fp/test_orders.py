@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fp.orders import Tape, order_schedule
 from state.market import Bars
-from state.orders import ORDER_KINDS, ORDER_TYPES, OrderRules
+from state.orders import ORDER_KINDS, OrderRules
 
 OPEN, INTRABAR, CLOSE = 0, 1, 2
 KIND = {name: i for i, name in enumerate(ORDER_KINDS)}

@@ -1,5 +1,4 @@
 """Law 5 (event sourcing): folding a run's recorded fills reproduces every lane's final portfolio."""
-import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

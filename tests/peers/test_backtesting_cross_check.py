@@ -14,7 +14,7 @@ from pipelines.backtest import fold_sparse
 from pipelines.lanes import lane_settings
 from pipelines.runner import signal_of
 from fp.hub import compute_features
-from fp.strategies import STRATEGIES, signal_changes
+from fp.strategies import signal_changes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PINNED = json.load(open(os.path.join(HERE, "backtesting_py_goog_sma.json")))

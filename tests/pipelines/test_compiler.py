@@ -1,5 +1,4 @@
 """The compiler: grids, constraints, unions of entries, stable ids, the shared feature set."""
-import pytest
 
 from pipelines.compiler import plan_from_spec
 from pipelines.specs import spec_from_mapping, spec_from_yaml

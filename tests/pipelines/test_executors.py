@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,7 +47,7 @@ def test_chunking_never_changes_a_result(data, lanes):
 def test_every_executor_gives_the_local_results(executor, tmp_path):
     if executor == "dask":
         pytest.importorskip("distributed")
-    local = pipelines.run(GRID, out=tmp_path / "local")
+    pipelines.run(GRID, out=tmp_path / "local")
     other = pipelines.run(GRID, out=tmp_path / executor,
                           execution=ExecutionOptions(executor, workers=2, memory_limit=60_000_000))
     for name in ("results.parquet", "trades.parquet"):

@@ -1,5 +1,4 @@
 """Train/test, walk-forward, objectives and phases on GOOG: shapes, selection rules and errors."""
-import sys
 
 import pytest
 

@@ -58,7 +58,6 @@ def test_one_kind_routed_to_two_sparse_stages_is_refused():
 
 
 def test_container_fold_is_depth_first_and_logs_emitted_events():
-    log = []
     routes = {int: lambda s, e: (s + [e], (str(e),) if e < 2 else ()), str: lambda s, e: (s + [e], ())}
     state, emitted = fold(Container("t", routes), [], [1, 2])
     assert [1, "1", 2] == state and ["1"] == emitted

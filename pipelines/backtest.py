@@ -244,41 +244,48 @@ def schedule_quotes(settings: LaneSettings, schedule: Schedule, tape: Tape, *, w
     return attrs.evolve(q, **extra) if extra else q
 
 
-def _columns(event, n: int) -> tuple[list[np.ndarray], list[int]]:
-    """A batch event's distinct arrays (broadcast to ``n`` rows) and, per field, which one it is
-    (-1: the field is ``None``; a 1-tuple: a field every row shares whole).
+def _columns(event, n: int) -> tuple[list[np.ndarray], tuple[list, tuple[tuple[int, int], ...]]]:
+    """A batch event's distinct arrays (broadcast to ``n`` rows) and its layout: a template of
+    the fields (``None``, or a field every row shares whole) and, for each other field, its
+    position and which distinct array it is.
 
     Fields holding the same array (a quote's buy and sell price without slippage) stay one object
     when sliced, so steps can tell by identity.
     """
     fields = attrs.fields(type(event))
-    arrays = [getattr(event, f.name) for f in fields]
-    shared = [f.metadata.get("shared", False) for f in fields]  # whole to every row (FillQuote.closes)
-    distinct: dict[int, int] = {}
-    for a, whole in zip(arrays, shared):
-        if a is not None and not whole:
-            distinct.setdefault(id(a), len(distinct))
-    uniques = {id(a): np.broadcast_to(a, (n,)) for a, whole in zip(arrays, shared) if a is not None and not whole}
-    return list(uniques.values()), [-1 if a is None else (a,) if whole else distinct[id(a)]
-                                    for a, whole in zip(arrays, shared)]
+    template, slots, distinct, uniques = [], [], {}, []
+    for position, f in enumerate(fields):
+        a = getattr(event, f.name)
+        if a is None or f.metadata.get("shared", False):  # whole to every row (FillQuote.closes)
+            template.append(a)
+            continue
+        if id(a) not in distinct:
+            distinct[id(a)] = len(uniques)
+            uniques.append(np.broadcast_to(a, (n,)))
+        template.append(None)
+        slots.append((position, distinct[id(a)]))
+    return uniques, (template, tuple(slots))
 
 
-def _round_major(kind, columns: tuple[list[np.ndarray], list[int]], slot: np.ndarray):
+def _round_major(kind, columns: tuple[list[np.ndarray], tuple], slot: np.ndarray):
     """An event's lane-major columns moved to the round-major layout (``slot``: where each row goes)."""
-    uniques, which = columns
+    uniques, layout = columns
     moved = []
     for column in uniques:
         out = np.empty(len(slot), column.dtype)
         out[slot] = column
         moved.append(out)
-    return kind, (moved, which)
+    return kind, (moved, layout)
 
 
-def _slice(kind, columns: tuple[list[np.ndarray], list[int]], lo: int, hi: int):
-    """The rows ``lo:hi`` of a batch event laid out by ``_columns``."""
-    uniques, which = columns
+def _slice(kind, columns: tuple[list[np.ndarray], tuple], lo: int, hi: int):
+    """The rows ``lo:hi`` of a batch event laid out by ``_columns`` (the round loop's hot path)."""
+    uniques, (template, slots) = columns
     views = [u[lo:hi] for u in uniques]
-    return kind(*[i[0] if isinstance(i, tuple) else None if i < 0 else views[i] for i in which])
+    args = template.copy()
+    for position, i in slots:
+        args[position] = views[i]
+    return kind(*args)
 
 
 def _concat_states(parts: list[PortfolioState]) -> PortfolioState:

@@ -110,11 +110,11 @@ def metrics(
         zeros = n_returns - len(returns)
         mean = float(returns.sum()) / n_returns
         deviation = returns - mean
-        variance = (float(np.dot(deviation, deviation)) + zeros * mean * mean) / (n_returns - 1)
+        variance = (float(np.square(deviation).sum()) + zeros * mean * mean) / (n_returns - 1)  # not BLAS
         std = math.sqrt(variance)
         sharpe = mean / std * scale if std > 0.0 else _NAN
         down = np.minimum(returns, 0.0)
-        downside = math.sqrt(float(np.dot(down, down)) / n_returns)
+        downside = math.sqrt(float(np.square(down).sum()) / n_returns)
         sortino = mean / downside * scale if downside > 0.0 else _NAN
     drawdown = max_drawdown(values) * 100.0
     growth = final / initial_cash

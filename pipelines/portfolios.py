@@ -212,7 +212,7 @@ def _between(cash, held, marks, since, at, phase, watch: RiskWatch, limits, time
     for i in range(m):
         if since[i] >= at[i]:
             continue
-        path = cash[i] + np.nan_to_num(marks[since[i]:at[i]]) @ held[i]
+        path = cash[i] + (np.nan_to_num(marks[since[i]:at[i]]) * held[i]).sum(axis=1)  # not BLAS: deterministic
         best[i] = path.max()
         today = day[since[i]:at[i]] == day[at[i]]
         if today.any():

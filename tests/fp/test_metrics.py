@@ -63,3 +63,19 @@ def test_max_drawdown_by_blocks_equals_the_direct_formula(steps, block):
     values = 1000.0 * np.cumprod(1.0 + np.array(steps))
     direct = 1.0 - float(np.min(values / np.maximum.accumulate(values)))
     assert direct == max_drawdown(values, block=block)
+
+
+def test_metrics_do_not_depend_on_how_many_threads_blas_uses():
+    """Sharpe and Sortino reduce with numpy's own (single-threaded, order-fixed) sums, never BLAS:
+    a multi-threaded BLAS splits a long dot product by thread count, so a Dask worker (one
+    thread) and the local process (one per core) would round differently."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(3)
+    equity = 10_000.0 * np.cumprod(1.0 + rng.normal(0.0, 0.01, 200_000))
+    curve = compress_equity(equity, np.ones(len(equity)))
+    def run():
+        return metrics(curve, np.array([1.0]), 0.0, initial_cash=10_000.0, periods_per_year=252.0, years=1.0)
+    many = run()
+    with threadpoolctl.threadpool_limits(1):
+        one = run()
+    assert (many["sharpe"], many["sortino"]) == (one["sharpe"], one["sortino"])

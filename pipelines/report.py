@@ -69,6 +69,8 @@ def format_plan(plan: Plan) -> str:
     lines = [
         f"plan for {spec.source}: workflow {spec.workflow.type} (pattern {plan.pattern})",
         f"  combinations: {len(plan.combos)} = {n_strategy} strategy × {n_classifier} classifier × {n_settings} settings",
+        f"  portfolios (shared cash): {len(plan.combos)}, each trading {len(plan.symbols)} symbol(s) "
+        f"[{', '.join(plan.symbols)}]" if any(dict(c.settings).get("shared_cash") for c in plan.combos) else
         f"  lanes (isolated portfolios): {plan.n_lanes} = {len(plan.combos)} combinations × {len(plan.symbols)} symbol(s) "
         f"[{', '.join(plan.symbols)}]",
         f"  shared containers: {', '.join(plan.shared)}",

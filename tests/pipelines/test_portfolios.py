@@ -156,3 +156,14 @@ def test_symbol_stats_is_a_sql_view_of_the_run(tmp_path):
     pipelines.run(two_symbol_spec(tmp_path), out=tmp_path / "run")
     table = query(tmp_path / "run", "SELECT symbol, count(*) AS n FROM symbol_stats GROUP BY 1 ORDER BY 1")
     assert [("AAA", 4), ("BBB", 4)] == list(zip(*(table.column(c).to_pylist() for c in ("symbol", "n"))))
+
+
+def test_replaying_stored_signals_into_shared_cash_portfolios_equals_the_backtest(tmp_path):
+    spec = two_symbol_spec(tmp_path)
+    store = pipelines.generate_signals({"data": spec["data"], "strategies": spec["strategies"]})
+    pipelines.write_store(store, tmp_path / "signals")
+    replayed = pipelines.replay({"workflow": {"type": "signal_replay"}, "signals": str(tmp_path / "signals"),
+                                 **{k: spec[k] for k in ("data", "portfolio", "execution", "exits")}})
+    backtest = pipelines.run(spec)
+    for name in ("results", "trades", "symbol_stats"):
+        assert getattr(backtest, name).equals(getattr(replayed, name)), name

@@ -59,8 +59,8 @@ def review_fill(limits: RiskLimits | None, max_quantity: np.ndarray, lane: np.nd
     >>> limits = RiskLimits(np.array([5_000.0]), nan, nan, nan, nan, nan, nan, nan, np.array([False]))
     >>> d = review_fill(limits, np.array([np.inf]), np.array([0]), np.array([7]), np.array([1.0]),
     ...                 np.array([80.0]), np.array([0.0]), np.array([100.0]), np.array([10_000.0]), whole=True)
-    >>> d.allowed.tolist(), [REJECTION_REASONS[r] for r in d.reason], d.approved.tolist()
-    ([50.0], ['risk_max_position_value'], [True])
+    >>> d.allowed.tolist(), [REJECTION_REASONS[r] for r in d.reason], d.approved.tolist(), d.portfolio_id.tolist()
+    ([50.0], ['risk_max_position_value'], [True], [0])
     """
     caps = [np.broadcast_to(max_quantity, np.shape(requested))]
     if limits is not None:

@@ -177,3 +177,8 @@ class RiskDecision:
     reason: np.ndarray
     requested: np.ndarray
     allowed: np.ndarray
+
+    @property
+    def portfolio_id(self) -> np.ndarray:
+        """The portfolio each decision is about (its lane)."""
+        return self.lane

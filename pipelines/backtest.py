@@ -127,16 +127,7 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     rules = OrderRules.market(np.where(settings.fill_on_close, 0, 1)) if rules is None else rules
     tape = Tape.of(bars) if tape is None else tape
     schedule, expired = order_schedule(changes, rules, tape)
-    counts = np.bincount(schedule.lane, minlength=n_lanes)
-    order = np.argsort(-counts, kind="stable")
-    rounds = int(counts[order[0]]) if n_lanes else 0
-    active = n_lanes - np.cumsum(np.bincount(counts[order], minlength=rounds + 1))[:rounds]
-    offsets = np.concatenate(([0], np.cumsum(active)))
-    rank = np.empty(n_lanes, np.int64)
-    rank[order] = np.arange(n_lanes)
-    ordinal = np.arange(len(schedule)) - (np.cumsum(counts) - counts)[schedule.lane]
-    slot = offsets[ordinal] + rank[schedule.lane]  # where each order (lane-major) sits round-major
-    del ordinal
+    order, rank, active, offsets, slot = _round_layout(schedule.lane, n_lanes)
 
     watched = settings.limits is not None and settings.limits.watches
     inputs, book, sunk, early = _hoist(container, settings, schedule, tape, watched)
@@ -184,6 +175,22 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
         schedule.lane, schedule.origin, schedule.kind, _signal_targets(changes, schedule), schedule.level,
         schedule.target, approved.target, np.broadcast_to(approved.max_quantity, np.shape(approved.target)),
         schedule.bar, *(column[slot] for column in stacked), refused[slot], expired))
+
+
+def _round_layout(lane: np.ndarray, n_lanes: int) -> tuple[np.ndarray, ...]:
+    """The rounds of a fold over orders sorted by lane (then time): ``order`` the lanes by how
+    many orders they have (most first), ``rank`` each lane's place in it, ``active[k]`` how many
+    lanes have a ``k``-th order, ``offsets[k]`` where round ``k`` starts in the round-major
+    layout and ``slot`` where each order (lane-major) sits in it."""
+    counts = np.bincount(lane, minlength=n_lanes)
+    order = np.argsort(-counts, kind="stable")
+    rounds = int(counts[order[0]]) if n_lanes else 0
+    active = n_lanes - np.cumsum(np.bincount(counts[order], minlength=rounds + 1))[:rounds]
+    offsets = np.concatenate(([0], np.cumsum(active)))
+    rank = np.empty(n_lanes, np.int64)
+    rank[order] = np.arange(n_lanes)
+    ordinal = np.arange(len(lane)) - (np.cumsum(counts) - counts)[lane]
+    return order, rank, active, offsets, offsets[ordinal] + rank[lane]
 
 
 def _signal_targets(changes: Sequence[tuple[np.ndarray, np.ndarray]], schedule: Schedule) -> np.ndarray:

@@ -29,7 +29,7 @@ from fp.ledger import compress_equity, trades_from_fills
 from fp.metrics import metrics
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
-from pipelines.backtest import _columns, _round_major, _slice, schedule_quotes
+from pipelines.backtest import _columns, _round_layout, _round_major, _slice, schedule_quotes
 from pipelines.container import Container, fold
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
@@ -128,15 +128,7 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
                          np.concatenate([np.broadcast_to(getattr(p[1], name), (len(p[0]),)) for p in parts])[order]
                          for name in quote_fields))
 
-    counts = np.bincount(schedule.lane, minlength=n_lanes)
-    by_count = np.argsort(-counts, kind="stable")
-    rounds = int(counts[by_count[0]]) if n_lanes else 0
-    active = n_lanes - np.cumsum(np.bincount(counts[by_count], minlength=rounds + 1))[:rounds]
-    offsets = np.concatenate(([0], np.cumsum(active)))
-    rank = np.empty(n_lanes, np.int64)
-    rank[by_count] = np.arange(n_lanes)
-    ordinal = np.arange(len(schedule)) - (np.cumsum(counts) - counts)[schedule.lane]
-    slot = offsets[ordinal] + rank[schedule.lane]
+    by_count, rank, active, offsets, slot = _round_layout(schedule.lane, n_lanes)
 
     hoisted = container.restricted(is_settings_only)
     rows = settings.rows(schedule.lane)
@@ -197,7 +189,7 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
         change_cash.append(cash[:m].copy())
         change_positions.append(positions[:m].copy())
     return _assembled(time, tuple(b.symbol for b in bars), marks, fills, rejections, change_cash, change_positions,
-                      by_count, slot, schedule, cash, positions, bars)
+                      by_count, cash, positions, bars)
 
 
 def _between(cash, held, marks, since, at, phase, watch: RiskWatch, limits, time) -> dict[str, Any]:
@@ -233,8 +225,9 @@ def _day_equity(cash, held, marks, day, at) -> np.ndarray:
     return opening
 
 
-def _assembled(time, symbols, marks, fills, rejections, change_cash, change_positions, by_count, slot, schedule,
-               cash, positions, bars) -> PortfolioFold:
+def _assembled(time, symbols, marks, fills, rejections, change_cash, change_positions, by_count, cash, positions,
+               bars) -> PortfolioFold:
+    """The rounds' events and states as lane-major tables (lanes back in their own order)."""
     n_symbols = len(symbols)
     restore = np.argsort(by_count, kind="stable")
     if fills:

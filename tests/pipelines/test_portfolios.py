@@ -8,6 +8,7 @@ import pipelines
 from pipelines.patterns import FULL_BACKTEST, container_for
 from pipelines.portfolios import fold_portfolios
 from state.errors import SpecError
+from state.events import REJECTION_REASONS
 from state.market import Bars
 from state.orders import OrderRules
 from state.portfolio import LaneSettings, RiskLimits
@@ -76,6 +77,29 @@ def test_concentration_caps_a_symbol_against_the_portfolios_other_holdings():
     out = fold_portfolios(container_for(FULL_BACKTEST), settings, changes, (a, b),
                           [OrderRules.market(np.array([1]))] * 2, np.zeros((1, 2), bool))
     assert [30.0, 20.0] == out.fills.quantity.tolist()
+
+
+@pytest.mark.parametrize("limit, halted", [(0.2, True), (0.3, False)])
+def test_the_drawdown_halt_watches_the_whole_portfolio_between_its_fills(limit, halted):
+    # A (midnight) is bought with half the equity, closes at 5 on day 2 and back at 10 on day 3:
+    # between its fills the portfolio fell to 500 + 50 × 5 = 750, 25 % below its peak, though it
+    # is whole again when B's entry comes (noon, day 3). A 20 % drawdown limit refuses that entry
+    # for the rest of the run; under a 30 % one it goes through.
+    a = flat_bars("A", [0, 1, 2, 3, 4], 0, [10, 10, 10, 5, 10], [10, 10, 5, 10, 10])
+    b = flat_bars("B", [0, 1, 2, 3, 4], 12, [10] * 5, [10] * 5)
+    changes = [[(np.array([0]), np.array([1.0]))], [(np.array([2]), np.array([1.0]))]]
+    nan = np.array([np.nan])
+    settings = attrs.evolve(one_lane(0.5), limits=RiskLimits(nan, nan, nan, nan, nan, nan, nan, np.array([limit]),
+                                                             np.array([False])), uniform=None)
+    out = fold_portfolios(container_for(FULL_BACKTEST), settings, changes, (a, b),
+                          [OrderRules.market(np.array([1]))] * 2, np.zeros((1, 2), bool))
+    if halted:
+        assert [50.0] == out.fills.quantity.tolist()
+        assert ["max_drawdown"] == [REJECTION_REASONS[r] for r in out.rejections.reason]
+        assert [1] == out.rejection_symbol.tolist()
+    else:
+        assert [50.0, 50.0] == out.fills.quantity.tolist()  # 0.5 × 1000 / 10
+        assert 0 == len(out.rejections.reason)
 
 
 def test_a_buy_spends_only_the_cash_the_portfolio_has():

@@ -205,8 +205,11 @@ def order_schedule(changes: Sequence[tuple[np.ndarray, np.ndarray]], rules: Orde
 
 def _sorted(schedule: Schedule) -> Schedule:
     """By lane, time (bar, phase), signal bar, and an order before its exit and continuations."""
-    return schedule.take(np.lexsort((schedule.kind >= len(ORDER_TYPES), schedule.origin,
-                                     schedule.bar * 3 + schedule.phase, schedule.lane)))
+    time = schedule.bar * 3 + schedule.phase
+    step_lane, step_time = np.diff(schedule.lane), np.diff(time)
+    if np.all((step_lane > 0) | ((step_lane == 0) & (step_time > 0))):
+        return schedule  # already strictly in order (market orders without exits): nothing ties
+    return schedule.take(np.lexsort((schedule.kind >= len(ORDER_TYPES), schedule.origin, time, schedule.lane)))
 
 
 def _continuations(schedule: Schedule, rules: OrderRules, tape: Tape) -> Schedule:
@@ -237,12 +240,15 @@ def _change_of(schedule: Schedule, lane: np.ndarray, bar: np.ndarray, own: np.nd
 
 
 def _rows(lane, bar, phase, price, slipped, target, kind, origin, level) -> Schedule:
-    return Schedule(lane.astype(np.int64), bar.astype(np.int64), np.asarray(phase, np.int8), price.astype(np.float64),
-                    slipped, target.astype(np.float64), kind.astype(np.int8), origin.astype(np.int64),
-                    level.astype(np.float64))
+    return Schedule(lane.astype(np.int64, copy=False), bar.astype(np.int64, copy=False), np.asarray(phase, np.int8),
+                    price.astype(np.float64, copy=False), slipped, target.astype(np.float64, copy=False),
+                    kind.astype(np.int8, copy=False), origin.astype(np.int64, copy=False),
+                    level.astype(np.float64, copy=False))
 
 
 def _concat(parts: list[Schedule]) -> Schedule:
+    if len(parts) == 1:
+        return parts[0]
     return Schedule(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in attrs.fields(Schedule)))
 
 

@@ -207,12 +207,9 @@ def expand(axes: tuple[Axis, ...], constraints: tuple[Constraint, ...] = ()) -> 
     No axes give one empty point. Returns a new tuple; the inputs are not modified.
 
     >>> axes = (Axis("fast", (10, 20)), Axis("slow", (15, 30)))
-    >>> for point in expand(axes):
-    ...     print(point)
-    (('fast', 10), ('slow', 15))
-    (('fast', 10), ('slow', 30))
-    (('fast', 20), ('slow', 15))
-    (('fast', 20), ('slow', 30))
+    >>> expand(axes)  # doctest: +NORMALIZE_WHITESPACE
+    ((('fast', 10), ('slow', 15)), (('fast', 10), ('slow', 30)),
+     (('fast', 20), ('slow', 15)), (('fast', 20), ('slow', 30)))
     >>> expand(axes, (parse_constraint("fast < slow", "constraints[0]"),))
     ((('fast', 10), ('slow', 15)), (('fast', 10), ('slow', 30)), (('fast', 20), ('slow', 30)))
 

@@ -79,6 +79,7 @@ __all__ = [
     "connect",
     "correlation",
     "format_result",
+    "positive_int",
     "query",
     "query_command",
     "regimes",
@@ -635,14 +636,15 @@ ANALYSES: dict[str, Callable[..., pa.Table]] = {
 # command line
 
 
-def _positive_int(text: str) -> int:
-    """argparse type of ``--top`` and ``--trade``: an integer >= 1."""
+def positive_int(text: str) -> int:
+    """argparse type of the commands' counts (``--top``, ``--trade``, ``--workers``...): an integer
+    >= 1; argparse reports a bad one (exit code 2)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a whole number such as 10") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1: give a whole number such as 10")
     return value
 
 
@@ -663,9 +665,9 @@ def add_query_parser(subparsers) -> argparse.ArgumentParser:
                            "\"SELECT fast_period, avg(sharpe) FROM results GROUP BY 1\"")
     what.add_argument("--analysis", choices=sorted(ANALYSES), help="a canned analysis instead of SQL")
     p.add_argument("--metric", help="sensitivity: the metric to marginalise (default sharpe)")
-    p.add_argument("--top", type=_positive_int, help="correlation: pairs to show (default 20)")
+    p.add_argument("--top", type=positive_int, help="correlation: pairs to show (default 20)")
     p.add_argument("--combo", help="causation: the combination id whose trade to trace")
-    p.add_argument("--trade", type=_positive_int, help="causation: which trade of the combination, 1-based (default 1)")
+    p.add_argument("--trade", type=positive_int, help="causation: which trade of the combination, 1-based (default 1)")
     p.add_argument("--symbol", help="causation: only trades on this symbol")
     p.add_argument("--by", help="regimes: comma-separated results columns to group by as well, e.g. strategy,n_states")
     out = p.add_mutually_exclusive_group()

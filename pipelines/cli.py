@@ -14,7 +14,7 @@ from pathlib import Path
 
 import attrs
 
-from pipelines.analytics import add_query_parser
+from pipelines.analytics import add_query_parser, positive_int
 from pipelines.executors import parse_memory
 from pipelines.report import format_plan, format_regimes, format_store, format_table, format_top, format_windows
 from pipelines.store import SignalStore
@@ -33,17 +33,6 @@ def _default_out(spec_path: str) -> Path:
         n += 1
         out = base.with_name(f"{base.name}-{n}")
     return out
-
-
-def _positive_int(text: str) -> int:
-    """argparse type of ``--top``: an integer >= 1 (argparse reports the error, exit code 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a row count such as 10") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1: give a row count such as 10")
-    return value
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -170,11 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
     p_run.add_argument("--resume", metavar="RUN_DIR", help="continue a chunked run that stopped, skipping finished chunks")
     p_run.add_argument("--executor", choices=("local", "processes", "dask"), help="where chunks of lanes run")
-    p_run.add_argument("--workers", type=_positive_int, help="worker processes (processes, dask)")
+    p_run.add_argument("--workers", type=positive_int, help="worker processes (processes, dask)")
     p_run.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (implies --executor dask)")
     p_run.add_argument("--memory-limit", metavar="SIZE", help="memory budget that sizes chunks, e.g. 2GB "
                                                               "(default: a quarter of this machine's memory)")
-    p_run.add_argument("--top", type=_positive_int, help="rows of the printed table (default: the spec's top, 10)")
+    p_run.add_argument("--top", type=positive_int, help="rows of the printed table (default: the spec's top, 10)")
     p_run.add_argument("--equity", action="store_true", help="also record every combination's equity curve")
     p_run.add_argument("--trace", action="store_true", help="record every event of the fold (events.parquet)")
     p_run.set_defaults(func=_cmd_run, usage=p_run)
@@ -190,8 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     p_check.add_argument("component", help="a built-in (sma, momentum, trend_regime, ...) or module:attribute")
     p_check.add_argument("--kind", choices=("feature", "strategy", "classifier"),
                          help="the component's kind, when a name is ambiguous or to insist on one")
-    p_check.add_argument("--examples", type=_positive_int, help="generated cases per law (default: each law's own)")
-    p_check.add_argument("--bars", type=_positive_int, help="longest generated series (default: each law's own)")
+    p_check.add_argument("--examples", type=positive_int, help="generated cases per law (default: each law's own)")
+    p_check.add_argument("--bars", type=positive_int, help="longest generated series (default: each law's own)")
     p_check.set_defaults(func=_cmd_check)
     add_query_parser(sub)
     return parser

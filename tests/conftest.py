@@ -1,4 +1,8 @@
-"""Shared fixtures: the bundled data sets, loaded once per session."""
+"""Shared fixtures: the bundled data sets (loaded once per session), and ``author`` for tests of
+custom components."""
+import sys
+import textwrap
+
 import pytest
 
 from pipelines.data import load_market_data
@@ -13,3 +17,18 @@ def goog():
 @pytest.fixture(scope="session")
 def eurusd():
     return load_market_data(DataSpec(dataset="EURUSD")).bars[0]
+
+
+@pytest.fixture
+def author(tmp_path, monkeypatch):
+    """Write modules into an importable folder: ``author(name, text)``; they are forgotten afterwards."""
+    written = []
+
+    def write(name: str, text: str) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(text))
+        written.append(name)
+        return name
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)

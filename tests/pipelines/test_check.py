@@ -41,20 +41,6 @@ def calm_momentum(p, f):
 '''
 
 
-@pytest.fixture
-def author(tmp_path, monkeypatch):
-    written = []
-
-    def write(name: str, text: str) -> str:
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(text))
-        written.append(name)
-        return name
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield write
-    for name in written:
-        sys.modules.pop(name, None)
-
-
 def table(out: str) -> dict[str, str]:
     """law -> result, from the printed table."""
     rows = {}

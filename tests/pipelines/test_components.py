@@ -3,7 +3,6 @@ treat them like built-ins (parameters checked, features shared, classifiers fitt
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 
 import pytest
@@ -56,21 +55,6 @@ def undeclared(p, f):
 def helper(p, f):
     return 0.0
 '''
-
-
-@pytest.fixture
-def author(tmp_path, monkeypatch):
-    """Write modules into an importable folder: ``author(name, text)``; they are forgotten afterwards."""
-    written = []
-
-    def write(name: str, text: str) -> str:
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(text))
-        written.append(name)
-        return name
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield write
-    for name in written:
-        sys.modules.pop(name, None)
 
 
 @pytest.fixture

@@ -191,3 +191,27 @@ def test_replaying_stored_signals_into_shared_cash_portfolios_equals_the_backtes
     backtest = pipelines.run(spec)
     for name in ("results", "trades", "symbol_stats"):
         assert getattr(backtest, name).equals(getattr(replayed, name)), name
+
+
+FRAGILE = '''
+import numpy as np
+from fp.components import Param, ref, strategy
+
+@strategy(params=(Param("period", "int", 10, minimum=2),), features=lambda p: {"close": ref("price")})
+def fragile(p, f):
+    if p["period"] == 7 and len(f["close"]) < 300:  # fails on BBB (267 bars) only, not on AAA (320)
+        raise ValueError("period 7 is not supported")
+    return np.sign(np.diff(f["close"], prepend=f["close"][0]))
+'''
+
+
+def test_a_combination_failing_on_one_symbol_is_an_error_row_and_trades_no_symbol(tmp_path, author):
+    author("portfolio_fragile", FRAGILE)
+    spec = {**two_symbol_spec(tmp_path), "strategies": [{"type": "portfolio_fragile:fragile",
+                                                         "parameters": {"period": [5, 7]}}]}
+    result = pipelines.run(spec)
+    rows = {r["period"]: r for r in result.results.to_pylist()}
+    assert rows[5]["status"] == "ok" and rows[5]["final_equity"] is not None
+    assert rows[7]["status"] == "error" and "period 7 is not supported" in rows[7]["error"]
+    assert rows[7]["final_equity"] is None
+    assert not [t for t in result.trades.to_pylist() if t["combo_id"] == rows[7]["combo_id"]]

@@ -14,7 +14,8 @@ def efficiency(p, window, x):
     if len(window) <= n:
         return window, (math.nan,)
     path = sum(abs(b - a) for a, b in zip(window, window[1:]))
-    return window, (abs(window[-1] - window[0]) / path if path > 0 else 0.0,)
+    # at most 1 (the net move never exceeds the path), also where rounding of the path says otherwise
+    return window, (min(abs(window[-1] - window[0]) / path, 1.0) if path > 0 else 0.0,)
 
 
 @strategy(

@@ -1,7 +1,8 @@
 """Spec loading: a YAML file, YAML text or a mapping in, a validated :class:`state.spec.Spec` out.
 
 YAML is read with ``yaml.safe_load`` semantics only (plain data: no ``!!python/...`` tags) and a
-key given twice in one mapping is refused. Every key, component name, parameter value and
+key given twice in one mapping is refused. Numbers are read as people write them (YAML 1.2's
+floats: ``1e-3``, ``1.0e12`` and ``1E5`` are numbers; see ``docs/semantics.md``, "Numbers in YAML"). Every key, component name, parameter value and
 constraint is checked here, at the boundary, and the first problem raises a
 :class:`state.errors.SpecError` whose message starts with the spec path (``path=value: what was
 expected``), e.g. ``strategies[0].parameters.lookback_period=-5: must be an integer >= 1``.
@@ -300,6 +301,29 @@ class _SpecLoader(yaml.SafeLoader):
 
 
 _SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
+
+#: Numbers as a person writes them (YAML 1.2's core schema, plus ``_`` between digits): a float
+#: has a dot or an exponent, the exponent's sign optional (``1e-3``, ``1.0e12``, ``1E5``, ``.5``,
+#: ``-2e-3``, ``1_000.5``); ``.inf`` and ``.nan`` as in YAML 1.1. YAML 1.1's base-60 numbers are
+#: gone (``17:00`` is the text ``'17:00'``, not 1020); integers are otherwise YAML 1.1's.
+_FLOAT = re.compile(r"""^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                               |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                               |[0-9][0-9_]*[eE][-+]?[0-9]+
+                               |\.(?:inf|Inf|INF))$
+                    |^\.(?:nan|NaN|NAN)$""", re.X)
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+
+
+def _numbers_as_written(loader: type[yaml.SafeLoader]) -> None:
+    """Give ``loader`` (and only it) the number rules of :data:`_FLOAT` and :data:`_INT`."""
+    numbers = ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int")
+    loader.yaml_implicit_resolvers = {first: [(tag, rule) for tag, rule in resolvers if tag not in numbers]
+                                      for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+_numbers_as_written(_SpecLoader)
 
 
 def _yaml_error(source: str, exc: yaml.YAMLError) -> SpecError:

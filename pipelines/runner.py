@@ -22,7 +22,7 @@ from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
-from pipelines.lanes import lane_settings, order_rules, sized_changes
+from pipelines.lanes import lane_settings, order_rules, require_volume, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
 from state.errors import AdmfError
@@ -169,7 +169,10 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
     returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
     fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
+    Settings that read volume (participation, impact) are refused on data without it
+    (``pipelines.lanes.require_volume``).
     """
+    require_volume(plan.combos, market)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")

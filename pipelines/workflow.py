@@ -24,6 +24,7 @@ from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
 from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.lanes import require_volume
 from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
@@ -131,6 +132,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                  out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool) -> RunResult:
     import shutil
     import tempfile
+    require_volume(the_plan.combos, market)  # before anything is written
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
     work.mkdir(parents=True, exist_ok=True)
     if not resume:

@@ -12,7 +12,8 @@ Grammar (every section but ``strategies`` optional)::
     workflow: {type: backtest | optimization | signal_generation | signal_replay, base_pattern: full_backtest}
     signals: runs/my-signals        (signal_replay only: the store to replay; no strategies then)
     data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
-           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252}
+           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252,
+           timezone: America/New_York, session: {start: '17:00', timezone: America/New_York}}
           (at most one of dataset, path, paths; none means the bundled GOOG data)
     portfolio: {initial_cash, sizing, fraction, fractional, direction}
     execution: {fill, commission, slippage_bps}
@@ -77,7 +78,9 @@ _BARS = Param("bars", "int", None, minimum=1)
 _ANCHORED = Param("anchored", "bool", False)
 _TOP_K = Param("top_k", "int", 1, minimum=1)
 _MIN_TRADES = Param("min_trades", "int", 0, minimum=0)
-_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "split", "start", "symbol")
+_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "session", "split", "start", "symbol",
+              "timezone")
+_SESSION_KEYS = ("start", "timezone")
 _SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
 _ENTRY_KEYS = ("constraints", "parameters", "type")
@@ -419,7 +422,34 @@ def _data(raw: Any, base_dir: str) -> DataSpec:
         periods_per_year=_PERIODS_PER_YEAR.check(section.get("periods_per_year"), "data.periods_per_year"),
         base_dir=base_dir,
         split=_split(section["split"]) if "split" in section else None,
+        timezone=_zone(section["timezone"], "data.timezone") if "timezone" in section else None,
+        **_session(section["session"]) if "session" in section else {},
     )
+
+
+def _zone(raw: Any, path: str) -> str:
+    """An IANA time zone name that Python's ``zoneinfo`` knows (``America/New_York``, ``UTC``)."""
+    import zoneinfo
+    if isinstance(raw, str) and raw.strip():
+        try:
+            zoneinfo.ZoneInfo(raw.strip())
+            return raw.strip()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    raise SpecError(f"{path}={_short.repr(raw)}", "must be an IANA time zone name such as America/New_York, "
+                                                  "Europe/London, Australia/Sydney or UTC")
+
+
+def _session(raw: Any) -> dict[str, str | None]:
+    """``{start: '17:00', timezone: America/New_York}``: when each trading day begins (local time)."""
+    section = _require_mapping(raw, "data.session", "{start: '17:00', timezone: America/New_York}")
+    _require_known_keys(section, "data.session", _SESSION_KEYS)
+    start = section.get("start")
+    if not isinstance(start, str) or not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?", start.strip()):
+        raise SpecError(f"data.session.start={_short.repr(start)}", "must be a time of day, HH:MM or HH:MM:SS, "
+                                                                    "such as '17:00' (when a trading day begins)")
+    zone = _zone(section["timezone"], "data.session.timezone") if "timezone" in section else None
+    return {"session_start": start.strip(), "session_timezone": zone}
 
 
 def _split(raw: Any) -> tuple[str, Any]:

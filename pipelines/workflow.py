@@ -273,7 +273,8 @@ def _portable(data: DataSpec) -> dict[str, Any]:
         "path": os.path.join(base, data.path) if data.path else None,
         "paths": [[symbol, os.path.join(base, path)] for symbol, path in data.paths],
         "symbol": data.symbol, "start": data.start, "end": data.end,
-        "periods_per_year": data.periods_per_year, "base_dir": base,
+        "periods_per_year": data.periods_per_year, "base_dir": base, "timezone": data.timezone,
+        "session_start": data.session_start, "session_timezone": data.session_timezone,
     }
 
 
@@ -294,6 +295,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _calendars(spec: Spec, the_plan: Plan, market: MarketData) -> dict[str, Any]:
+    """The manifest's record of the data's calendars: each symbol's periods per year and where it
+    came from, the shared-cash portfolio's (its merged timeline), the zone time columns are
+    written in, the session, and what the loader warned about."""
+    out: dict[str, Any] = {"periods_per_year": {
+        b.symbol: {"value": a.periods_per_year, "from": a.rule}
+        for b, a in zip(market.bars, (market.annualisation_of(i) for i in range(len(market.bars))))}}
+    if any(dict(c.settings).get("shared_cash", False) for c in the_plan.combos):
+        out["portfolio_periods_per_year"] = {"value": market.periods_per_year, "from": market.rule}
+    out["timezone"] = market.timezone
+    out["session"] = {"start": spec.data.session_start or "00:00",
+                      "timezone": spec.data.session_timezone or spec.data.timezone or market.timezone}
+    out["warnings"] = list(market.warnings)
+    return out
+
+
 def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, seconds: float) -> dict[str, Any]:
     return {
         "spec": json.loads(spec.document),
@@ -304,7 +321,7 @@ def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime,
             "sha256": market.sha256,
             "symbols": list(market.symbols),
             "bars": {b.symbol: len(b) for b in market.bars},
-            "periods_per_year": market.periods_per_year,
+            **_calendars(spec, the_plan, market),
         },
         "workflow": spec.workflow.type,
         "pattern": the_plan.pattern,

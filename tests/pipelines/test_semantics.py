@@ -325,3 +325,67 @@ def test_a_jump_other_symbols_make_too_is_a_market_move(tmp_path):
 def test_the_bundled_data_has_no_split_like_jump():
     for name in ("GOOG", "EURUSD", "BTCUSD"):
         assert () == load_market_data(DataSpec(dataset=name)).warnings
+
+
+# --------------------------------------------------------------------------------------------
+# Fees: every round trip pays its entry's and its exit's commission
+
+
+def leg_fee(model: dict, size: float, price: float) -> float:
+    """One fill's commission under a model, by hand."""
+    notional = size * price
+    rate = model.get("commission", 0.0)
+    for bound, tier_rate in model.get("commission_tiers") or ():
+        if notional >= bound:
+            rate = tier_rate
+    fee = rate * notional + model.get("commission_per_share", 0.0) * size + model.get("commission_fixed", 0.0)
+    return max(model.get("commission_min", 0.0), fee)
+
+
+@pytest.mark.parametrize("model", [
+    {"commission": 0.002},
+    {"commission_per_share": 0.05, "commission_min": 5.0},
+    {"commission_tiers": [[0, 0.003], [10_500, 0.001]]},
+    {"commission_fixed": 7.5},
+    {"commission": 0.001, "commission_per_share": 0.01, "commission_fixed": 1.0, "commission_min": 4.0},
+])
+def test_every_round_trip_pays_the_entry_and_exit_commission(model):
+    spec = {"data": {"dataset": "GOOG", "end": "2008-12-31"}, "execution": model,
+            "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": 10, "slow_period": 30}}]}
+    result = pipelines.run(spec)
+    trades = [t for t in result.trades.to_pylist() if t["exit_time"] is not None]
+    assert len(trades) > 10
+    for t in trades:
+        fees = t["size"] * (t["exit_price"] - t["entry_price"]) - t["pnl"]
+        expected = leg_fee(model, t["size"], t["entry_price"]) + leg_fee(model, t["size"], t["exit_price"])
+        assert pytest.approx(expected, rel=1e-9) == fees
+        if set(model) == {"commission"}:
+            notional = t["size"] * (t["entry_price"] + t["exit_price"])
+            assert pytest.approx(notional * model["commission"], rel=1e-12) == fees
+
+
+def test_reversals_split_a_proportional_commission_by_units():
+    spec = {"data": {"dataset": "GOOG", "end": "2008-12-31"}, "execution": {"commission": 0.002},
+            "portfolio": {"direction": "long_short"},
+            "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": 10, "slow_period": 30}}]}
+    trades = [t for t in pipelines.run(spec).trades.to_pylist() if t["exit_time"] is not None]
+    assert {1.0, -1.0} == {math.copysign(1.0, t["size"]) for t in trades}
+    for t in trades:
+        fees = t["size"] * (t["exit_price"] - t["entry_price"]) - t["pnl"]
+        assert pytest.approx(abs(t["size"]) * (t["entry_price"] + t["exit_price"]) * 0.002, rel=1e-9) == fees
+
+
+def test_a_late_gappy_symbol_makes_no_shared_cash_metric_nan(tmp_path):
+    days = [datetime(2021, 1, 4) + timedelta(days=i) for i in range(200)]
+    days = [d for d in days if d.weekday() < 5]
+    rng = np.random.default_rng(11)
+    a = np.round(100 * np.cumprod(1 + rng.normal(0, 0.01, len(days))), 2).tolist()
+    b = np.round(50 * np.cumprod(1 + rng.normal(0, 0.01, len(days))), 2).tolist()
+    keep = [i for i in range(len(days)) if 30 <= i < 120 and not 60 <= i < 75]  # late start, a gap, early end
+    one = write_bars(tmp_path / "a.csv", [d.date().isoformat() for d in days], a)
+    two = write_bars(tmp_path / "b.csv", [days[i].date().isoformat() for i in keep], [b[i] for i in keep])
+    result = pipelines.run({"data": {"paths": {"A": one, "B": two}}, "portfolio": {"shared_cash": True},
+                            "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": [3, 5],
+                                                                                    "slow_period": 10}}]})
+    for row in result.results.to_pylist():
+        assert all(not (isinstance(v, float) and math.isnan(v)) for v in row.values() if v is not None), row

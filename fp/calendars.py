@@ -27,7 +27,10 @@ import numpy as np
 
 from state.market import Annualisation
 
-__all__ = ["infer_annualisation"]
+__all__ = ["ESTIMATED", "infer_annualisation"]
+
+#: How the rule of an estimate begins: bars per elapsed year, where no calendar was recognised.
+ESTIMATED = "inferred: bars per elapsed year"
 
 _NS_PER_DAY = 86_400 * 10**9
 _SECONDS_PER_YEAR = 365.25 * 86_400
@@ -57,7 +60,7 @@ def infer_annualisation(time: np.ndarray, day: np.ndarray) -> Annualisation:
         raise ValueError("infer_annualisation needs increasing times")
     step = float(np.median(np.diff(ns))) / _NS_PER_DAY
     by_elapsed_year = (ns.size - 1) / (elapsed / 1e9 / _SECONDS_PER_YEAR)
-    elapsed_rule = (f"inferred: bars per elapsed year ({ns.size - 1} bar spacings over "
+    elapsed_rule = (f"{ESTIMATED} ({ns.size - 1} bar spacings over "
                     f"{elapsed / 1e9 / _SECONDS_PER_YEAR:.4g} years of 365.25 days)")
     if step <= 1 + _SLACK:
         return _by_trading_days(np.asarray(day, np.int64), by_elapsed_year, elapsed_rule)

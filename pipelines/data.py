@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from fp.calendars import infer_annualisation
+from fp.calendars import ESTIMATED, infer_annualisation
 from state.errors import DataError, SpecError
 from state.market import Annualisation, Bars, MarketData
 from state.spec import DataSpec
@@ -85,6 +85,7 @@ class _Loaded:
     bars: Bars
     rows: "_Rows"
     first_row: int
+    notes: tuple[str, ...] = ()
 
 
 def load_market_data(spec: DataSpec) -> MarketData:
@@ -131,7 +132,7 @@ def load_market_data(spec: DataSpec) -> MarketData:
             loaded = [_read_between(str(path), name, start, end, spec)]
         source = name
 
-    bars, notes = _one_zone([item.bars for item in loaded], spec)
+    bars, notes = _one_zone([item.bars for item in loaded], [n for item in loaded for n in item.notes])
     if spec.periods_per_year is None:
         own = tuple(infer_annualisation(b.time, b.day) for b in bars)
         whole = own[0] if len(bars) == 1 else _merged_annualisation(bars)
@@ -140,7 +141,10 @@ def load_market_data(spec: DataSpec) -> MarketData:
         own = (whole,) * len(bars)
     else:
         raise SpecError("data.periods_per_year", f"must be a positive number, got {spec.periods_per_year!r}")
-    warnings = tuple(notes) + tuple(_jump_warnings(loaded))
+    estimates = [f"{b.symbol}: {a.periods_per_year:,.6g} periods a year, {a.rule.removeprefix('inferred: ')}; set "
+                 "data.session (when a trading day begins, in data.timezone) or data.periods_per_year to be exact"
+                 for b, a in zip(bars, own) if a.rule.startswith(ESTIMATED)]
+    warnings = tuple(notes) + tuple(estimates) + tuple(_jump_warnings(loaded))
     pa.default_memory_pool().release_unused()  # the parse buffers are gone; give their pages back
     return MarketData(bars=bars, source=source, sha256=_fingerprint(bars), periods_per_year=whole.periods_per_year,
                       annualisation=own, rule=whole.rule, warnings=warnings)
@@ -236,6 +240,10 @@ def _within(bars: Bars, bound: tuple[str, np.datetime64], *, end: bool) -> np.nd
 def _read_between(path: str, symbol: str, start, end, spec: DataSpec) -> _Loaded:
     """The file's bars in the spec's calendar, keeping those within the inclusive bounds (views, no copy)."""
     bars, rows = _read(path, symbol)
+    notes = ()
+    if bars.timezone == "UTC" and bars.utc_offset is not None and np.any(bars.utc_offset) and not spec.timezone:
+        notes = (f"{symbol}: the UTC offsets of its times vary, so its zone is unknown: times are written in UTC; "
+                 "set data.timezone to write them in the market's zone",)
     bars = _in_calendar(bars, rows, spec)
     lo = 0 if start is None else int(np.argmax(np.append(_within(bars, start, end=False), True)))
     hi = len(bars) if end is None else len(bars) - int(np.argmax(np.append(_within(bars, end, end=True)[::-1], True)))
@@ -243,7 +251,7 @@ def _read_between(path: str, symbol: str, start, end, spec: DataSpec) -> _Loaded
         raise DataError(path, f"no bars between start {spec.start or '(none)'} and end "
                               f"{spec.end or '(none)'}: the file spans {_show_time(bars.local_time[0])} to "
                               f"{_show_time(bars.local_time[-1])}; widen data.start/data.end")
-    return _Loaded(bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi), rows, lo)
+    return _Loaded(bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi), rows, lo, notes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,12 +307,9 @@ def _int64(times: pa.Array) -> np.ndarray:
     return np.asarray(times.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
 
 
-def _one_zone(bars: list[Bars], spec: DataSpec) -> tuple[tuple[Bars, ...], list[str]]:
+def _one_zone(bars: list[Bars], notes: list[str]) -> tuple[tuple[Bars, ...], list[str]]:
     """Every symbol's times written in one zone: theirs when they agree, UTC when they differ
     (each symbol's trading days stay in its own zone); naive and zoned times do not mix."""
-    notes = [f"{b.symbol}: the UTC offsets of its times vary, so its zone is unknown: times are written in UTC "
-             "(trading days follow each row's own offset); set data.timezone to write them in the market's zone"
-             for b in bars if b.timezone == "UTC" and b.utc_offset is not None and np.any(b.utc_offset)]
     zones = {b.timezone for b in bars}
     if len(zones) == 1:
         return tuple(bars), notes

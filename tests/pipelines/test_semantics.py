@@ -197,10 +197,11 @@ def test_varying_offsets_without_a_zone_are_written_in_utc_and_said(tmp_path):
     data = load_market_data(DataSpec(path=write_bars(tmp_path / "x.csv", rows, [1.0, 1.0])))
     assert "UTC" == data.timezone
     assert ["2021-10-02", "2021-10-04"] == data["x"].day.astype("datetime64[D]").astype(str).tolist()
-    (note,) = data.warnings
-    assert note.startswith("x: the UTC offsets of its times vary, so its zone is unknown: times are written in UTC")
+    note = data.warnings[0]  # (then: two bars two days apart are an estimated calendar)
+    assert ("x: the UTC offsets of its times vary, so its zone is unknown: times are written in UTC; set "
+            "data.timezone to write them in the market's zone") == note
     named = load_market_data(DataSpec(path=str(tmp_path / "x.csv"), timezone="Australia/Sydney"))
-    assert "Australia/Sydney" == named.timezone and () == named.warnings
+    assert "Australia/Sydney" == named.timezone and data.warnings[1:] == named.warnings
 
 
 def test_naive_times_are_local_times_of_data_timezone(tmp_path):
@@ -324,7 +325,19 @@ def test_a_jump_other_symbols_make_too_is_a_market_move(tmp_path):
 
 def test_the_bundled_data_has_no_split_like_jump():
     for name in ("GOOG", "EURUSD", "BTCUSD"):
-        assert () == load_market_data(DataSpec(dataset=name)).warnings
+        assert not [w for w in load_market_data(DataSpec(dataset=name)).warnings if "split-like" in w]
+
+
+def test_an_estimated_calendar_is_said_and_a_session_makes_it_exact():
+    (note,) = load_market_data(DataSpec(dataset="EURUSD")).warnings
+    assert note.startswith("EURUSD: 6,205.22 periods a year, bars per elapsed year (4999 bar spacings over 0.8056 "
+                           "years of 365.25 days): 16% of the trading days fall on a weekend")
+    assert note.endswith("set data.session (when a trading day begins, in data.timezone) or data.periods_per_year "
+                         "to be exact")
+    fx = load_market_data(DataSpec(dataset="EURUSD", timezone="UTC", session_start="17:00",
+                                   session_timezone="America/New_York"))
+    assert (24 * 252.0, ()) == (fx.periods_per_year, fx.warnings)
+    assert () == load_market_data(DataSpec(dataset="EURUSD", periods_per_year=6048)).warnings
 
 
 # --------------------------------------------------------------------------------------------

@@ -74,7 +74,12 @@ def infer_annualisation(time: np.ndarray, day: np.ndarray) -> Annualisation:
 
 def _by_trading_days(day: np.ndarray, by_elapsed_year: float, elapsed_rule: str) -> Annualisation:
     """Daily and intraday bars: bars per trading day (median) × trading days per year."""
-    days, counts = np.unique(day, return_counts=True)
+    step = np.diff(day)
+    if np.all(step >= 0):  # trading days in order (always, but for offsets that jump back): no sort
+        starts = np.concatenate(([0], np.flatnonzero(step) + 1))
+        days, counts = day[starts], np.diff(np.append(starts, len(day)))
+    else:
+        days, counts = np.unique(day, return_counts=True)
     weekend = float(np.mean((days + 3) % 7 >= 5))  # 1970-01-01 was a Thursday: (d + 3) % 7 is 0 on Mondays
     if _WEEKDAYS_ONLY < weekend < _EVERY_DAY:
         return Annualisation(by_elapsed_year, elapsed_rule + f": {weekend:.0%} of the trading days fall on a weekend, "

@@ -402,3 +402,27 @@ def test_a_late_gappy_symbol_makes_no_shared_cash_metric_nan(tmp_path):
                                                                                     "slow_period": 10}}]})
     for row in result.results.to_pylist():
         assert all(not (isinstance(v, float) and math.isnan(v)) for v in row.values() if v is not None), row
+
+
+def test_a_bars_time_labels_the_whole_bar(tmp_path, author):
+    # the signal at bar 0's close fills at bar 1's open: the trade carries bar 1's label; equity at
+    # a bar's label is marked at that bar's close
+    author("semantics_hold", HOLD)
+    times = ["2024-01-08 10:00", "2024-01-08 11:00", "2024-01-08 12:00"]
+    spec = {**hold_spec(write_bars(tmp_path / "x.csv", times, [100.0, 110.0, 121.0], opens=[100.0, 105.0, 115.0])),
+            "execution": {"fill": "next_open"}}
+    result = pipelines.run(spec, equity=True)
+    (trade,) = result.trades.to_pylist()
+    assert (datetime(2024, 1, 8, 11), 105.0) == (trade["entry_time"], trade["entry_price"])
+    assert [10_000.0, 10_000.0 / 105.0 * 110.0, 10_000.0 / 105.0 * 121.0] == pytest.approx(
+        result.equity.column("equity").to_pylist(), rel=1e-12)
+
+
+def test_close_stamped_bars_start_their_session_one_minute_later(tmp_path):
+    # bars stamped at their close: the bar stamped 17:00 (16:00 to 17:00) ends the old session
+    times = ["2024-01-08 16:00", "2024-01-08 17:00", "2024-01-08 18:00"]
+    path = write_bars(tmp_path / "x.csv", times, [1.0, 1.0, 1.0])
+    opened = load_market_data(DataSpec(path=path, session_start="17:00"))["x"].day
+    closed = load_market_data(DataSpec(path=path, session_start="17:01"))["x"].day
+    assert [0, 1, 1] == (opened - opened[0]).tolist()
+    assert [0, 0, 1] == (closed - closed[0]).tolist()

@@ -299,15 +299,21 @@ def _calendars(spec: Spec, the_plan: Plan, market: MarketData) -> dict[str, Any]
     """The manifest's record of the data's calendars: each symbol's periods per year and where it
     came from, the shared-cash portfolio's (its merged timeline), the zone time columns are
     written in, the session, and what the loader warned about."""
-    out: dict[str, Any] = {"periods_per_year": {
-        b.symbol: {"value": a.periods_per_year, "from": a.rule}
-        for b, a in zip(market.bars, (market.annualisation_of(i) for i in range(len(market.bars))))}}
+    own = [market.annualisation_of(i) for i in range(len(market.bars))]
+    out: dict[str, Any] = {"periods_per_year": {b.symbol: {"value": a.periods_per_year, "from": a.rule}
+                                                for b, a in zip(market.bars, own)}}
+    warnings = list(market.warnings)
     if any(dict(c.settings).get("shared_cash", False) for c in the_plan.combos):
         out["portfolio_periods_per_year"] = {"value": market.periods_per_year, "from": market.rule}
+        if len({a.periods_per_year for a in own}) > 1:
+            mixed = ", ".join(f"{b.symbol}: {a.periods_per_year:,.6g}" for b, a in zip(market.bars, own))
+            warnings.append(f"shared-cash portfolios mix calendars ({mixed}): their metrics annualise with the "
+                            f"{market.periods_per_year:,.6g} periods a year of the timeline they are marked on, "
+                            f"{market.rule.removeprefix('inferred ')}")
     out["timezone"] = market.timezone
     out["session"] = {"start": spec.data.session_start or "00:00",
                       "timezone": spec.data.session_timezone or spec.data.timezone or market.timezone}
-    out["warnings"] = list(market.warnings)
+    out["warnings"] = warnings
     return out
 
 

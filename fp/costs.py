@@ -8,8 +8,9 @@ The cost functions, with ``side`` = +1 for a buy and -1 for a sell and ``q = |qu
 
 * ``fill_price = clip(reference * (1 + side * slippage) + side * slippage_fixed
   + side * reference * impact * q / volume, low, high)``. Impact is linear in the participation
-  ``q / volume``; where ``volume`` is not positive (0, negative or NaN: the bar's volume is
-  unknown) the participation counts as 0, so there is no impact.
+  ``q / volume``; a bar whose ``volume`` is not positive (0, or NaN: unknown) has no liquidity,
+  so with ``impact > 0`` any ``q > 0`` fills at the bar's worst price (``high`` for a buy,
+  ``low`` for a sell: the unbounded impact clipped to the bar).
 * ``commission = 0`` where ``q == 0``, else ``max(minimum, tier_rate(notional) * notional
   + per_share * q + fixed)`` with ``notional = q * price``. ``tier_rate`` is ``tier_rates[k]``
   for the largest ``k`` with ``tier_bounds[k] <= notional``; a row without tiers has the single
@@ -17,7 +18,8 @@ The cost functions, with ``side`` = +1 for a buy and -1 for a sell and ``q = |qu
 * ``cost(q) = q * fill_price(q) + commission(q, fill_price(q))``: what a fill of ``q`` units
   costs. :func:`affordable_units` is the largest ``q`` whose cost fits a budget.
 * :func:`fillable_units` ``= sign(wanted) * min(|wanted|, participation * volume)``: the part of
-  an order one bar can fill; the engine fills the rest on the following bars.
+  an order one bar can fill; the engine fills the rest on the following bars. A bar without
+  volume (0 or NaN) has no capacity: a capped order fills nothing there.
 
 Laws, for models built by :meth:`CostModel.of` (non-negative parameters), positive prices and
 ``low <= high`` (each one a property test in ``tests/fp/test_costs.py``):
@@ -38,8 +40,8 @@ Laws, for models built by :meth:`CostModel.of` (non-negative parameters), positi
 6. Fast path: on rows that use only ``rate`` (and proportional ``slippage``), whole rows get
    ``np.floor_divide(budget, reference * (1 + rate))`` and fractional rows
    ``budget / (reference * (1 + rate))``, bit for bit, floored at 0.
-7. Fillable: ``fillable_units`` keeps the sign of ``wanted``, never exceeds ``|wanted|``, and never
-   exceeds ``participation * volume`` where the volume is known.
+7. Fillable: ``fillable_units`` keeps the sign of ``wanted``, never exceeds ``|wanted|``, never
+   exceeds ``participation * volume``, and is 0 on a capped row whose bar has no volume.
 """
 from __future__ import annotations
 
@@ -92,8 +94,10 @@ class CostModel:
       has the single tier ``(0, rate)``: tiers *replace* ``rate``, they do not add to it;
     * ``slippage`` — fraction of the reference price against the trader (``bps / 1e4``);
     * ``slippage_fixed`` — price units per unit against the trader;
-    * ``impact`` — the price moves against the trader by ``reference * impact * |q| / volume``;
-    * ``participation`` — cap on ``|q| / volume`` of one bar's fill (``inf`` = no cap).
+    * ``impact`` — the price moves against the trader by ``reference * impact * |q| / volume``
+      (to the bar's worst price where the bar has no volume);
+    * ``participation`` — cap on ``|q| / volume`` of one bar's fill (``inf`` = no cap; a bar
+      without volume fills nothing).
 
     ``uniform`` records facts that hold for every row, derived at construction and valid for any
     subset of rows; the functions use them to skip work that is the identity for every row:
@@ -299,8 +303,9 @@ def _price(slippage, slippage_fixed, impact, side, reference, size, volume, low,
     """The fill price of ``size = |quantity|`` units; the one formula every caller shares."""
     base = reference * (1.0 + side * slippage) + side * slippage_fixed
     with np.errstate(divide="ignore", invalid="ignore"):
-        participation = np.where(volume > 0.0, size / volume, 0.0)
-    return np.minimum(np.maximum(base + side * (reference * impact * participation), low), high)
+        participation = np.where(volume > 0.0, size / volume, np.where(size > 0.0, np.inf, 0.0))  # no volume: no liquidity
+        shift = np.where(impact > 0.0, reference * impact * participation, 0.0)
+    return np.minimum(np.maximum(base + side * shift, low), high)
 
 
 def _fee(rate, per_share, minimum, fixed, size, notional):
@@ -322,9 +327,9 @@ def fill_price(model: CostModel, side, reference, quantity, volume, low, high) -
     """The price a fill of ``quantity`` units gets: reference moved against the trader, clipped to the bar.
 
     ``reference * (1 + side * slippage) + side * slippage_fixed + side * reference * impact *
-    |quantity| / volume``, clipped to ``[low, high]``; ``side`` is +1 (buy) or -1 (sell). Where
-    ``volume`` is not positive (0, negative, NaN: unknown) the participation counts as 0: no
-    impact. Laws (exact in floats, for non-negative parameters, ``reference >= 0``, ``low <=
+    |quantity| / volume``, clipped to ``[low, high]``; ``side`` is +1 (buy) or -1 (sell). A bar
+    whose ``volume`` is not positive (0, NaN: unknown) has no liquidity: with ``impact > 0`` a
+    fill of any size gets the bar's worst price (the unbounded impact, clipped). Laws (exact in floats, for non-negative parameters, ``reference >= 0``, ``low <=
     high``): the price lies in ``[low, high]``; a buy's is ``>= clip(reference, low, high)`` and
     a sell's ``<=`` it; a buy's never falls and a sell's never rises as ``|quantity|`` grows.
 
@@ -333,8 +338,8 @@ def fill_price(model: CostModel, side, reference, quantity, volume, low, high) -
     [100.61]
     >>> fill_price(m, 1.0, 100.0, 500.0, 10_000.0, 90.0, 100.5).tolist()  # clipped to the bar's high
     [100.5]
-    >>> fill_price(m, -1.0, 100.0, 500.0, 0.0, 90.0, 110.0).round(10).tolist()  # volume unknown: no impact
-    [99.89]
+    >>> fill_price(m, -1.0, 100.0, 500.0, 0.0, 90.0, 110.0).tolist()  # no volume, no liquidity: the bar's low
+    [90.0]
 
     See Also: :func:`commission`, :func:`affordable_units`.
     """
@@ -376,14 +381,15 @@ def fillable_units(model: CostModel, wanted, volume, *, whole=False) -> np.ndarr
 
     ``sign(wanted) * min(|wanted|, participation * volume)``; with ``whole`` (per row or for all)
     the cap ``participation * volume`` is floored to whole units (``wanted`` is taken as given).
-    Where ``volume`` is not positive (0, negative, NaN: unknown), as for impact, nothing caps
-    the fill. Laws: the sign of ``wanted`` is kept, ``|fillable| <= |wanted|``, and
-    ``|fillable| <= participation * volume`` where the volume is known.
+    A bar whose ``volume`` is not positive (0, NaN: unknown) has no capacity: a capped row
+    fills nothing there (an uncapped row, ``participation = inf``, fills ``wanted``). Laws: the
+    sign of ``wanted`` is kept, ``|fillable| <= |wanted|``, ``|fillable| <= participation *
+    volume``, and 0 where a capped row's bar has no volume.
 
     >>> m = CostModel.of(participation=0.1)
     >>> fillable_units(m, np.array([500.0, -500.0, 50.0, 500.0]), np.array([1234.0, 1234.0, 1234.0, 0.0]),
     ...                whole=True).tolist()
-    [123.0, -123.0, 50.0, 500.0]
+    [123.0, -123.0, 50.0, 0.0]
 
     See Also: :func:`affordable_units`.
     """
@@ -392,7 +398,8 @@ def fillable_units(model: CostModel, wanted, volume, *, whole=False) -> np.ndarr
         return wanted
     volume = np.asarray(volume, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        cap = np.where(volume > 0.0, model.participation * volume, np.inf)
+        cap = np.where(np.isinf(model.participation), np.inf,
+                       np.where(volume > 0.0, model.participation * volume, 0.0))  # no volume: no capacity
     if np.any(whole):
         cap = np.where(whole, np.floor(cap), cap)
     return np.copysign(np.minimum(np.abs(wanted), cap), wanted)
@@ -430,7 +437,7 @@ def affordable_units(model: CostModel, budget, reference, side, volume, low, hig
     One exception: a sell's fill price falls with size under impact, so its notional ``q * p(q)``
     peaks where the unclipped price reaches half its slipped value ``A = reference * (1 -
     slippage) - slippage_fixed``, unless ``low`` clips it first (``low >= A / 2``). Past that
-    peak selling more raises less, so a sell row with ``impact > 0``, known volume and ``low < A
+    peak selling more raises less, so a sell row with ``impact > 0``, a positive volume and ``low < A
     / 2`` never sizes beyond ``max(A - high, A / 2) / (reference * impact / volume)`` units.
 
     >>> fee = CostModel.of(rate=0.001, fixed=1.0)  # 100.1 q + 1 <= 1000
@@ -485,6 +492,8 @@ def _largest_affordable(m: CostModel, budget, reference, side, volume, low, high
     with np.errstate(all="ignore"):
         base = reference * (1.0 + side * m.slippage) + side * m.slippage_fixed
         slope = np.where((volume > 0.0) & (m.impact > 0.0), reference * m.impact / volume, 0.0)
+        dry = (m.impact > 0.0) & ~(volume > 0.0)  # no liquidity: every size fills at the bar's worst price
+        base = np.where(dry, np.where(side > 0.0, high, low), base)
         cap = np.where((side < 0.0) & (slope > 0.0) & (low < base / 2.0),
                        np.maximum(base - high, base / 2.0) / slope, np.inf)
     cap = np.where(cap >= 0.0, cap, 0.0)  # NaN (no price) sizes nothing

@@ -65,9 +65,10 @@ _STOP_LOSS, _TAKE_PROFIT, _TRAILING, _MAX_HOLDING, _CONTINUATION = (ORDER_KINDS.
 @attrs.frozen(eq=False, slots=False)
 class Tape:
     """One symbol's bars with what first-passage searches and risk marks need, each built on first
-    use: range extremes of the lows, highs and closes, the trading ``day`` of every bar (its
-    calendar date, as an integer), the first bar of its day (``day_first``) and of the next day
-    (``day_end``), and the last close before the bar's day (``day_close``, NaN on the first day)."""
+    use: range extremes of the lows, highs and closes, the trading ``day`` of every bar (``Bars.day``:
+    its session's date in the data's own zone, never the UTC date), the first bar of its day
+    (``day_first``) and of the next day (``day_end``), and the last close before the bar's day
+    (``day_close``, NaN on the first day)."""
 
     bars: Bars
 
@@ -89,7 +90,7 @@ class Tape:
 
     @functools.cached_property
     def day(self) -> np.ndarray:
-        return self.bars.time.astype("datetime64[D]").astype(np.int64)
+        return self.bars.day
 
     @functools.cached_property
     def day_first(self) -> np.ndarray:

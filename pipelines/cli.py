@@ -103,7 +103,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _report(result, out: Path, top: int) -> None:
-    """Print one workflow's outcome: a store's summary, or the best rows and what was written."""
+    """Print one workflow's outcome: a store's summary, or the best rows and what was written;
+    what the data loader warned about goes to stderr first (it is also in the manifest)."""
+    for note in result.manifest.get("data", {}).get("warnings", ()):
+        print(f"admf: warning: {note}", file=sys.stderr)
     if isinstance(result, SignalStore):
         print(format_store(result))
         print(f"wrote {out}/signals.parquet, combos.parquet, manifest.json "

@@ -7,10 +7,22 @@ the line (header = line 1, first data row = line 2; Parquet files have no lines,
 say ``row N``, counting data rows from 1).
 
 File format: the first column is the timestamp (its header empty or ``timestamp``, ``date``,
-``time`` or ``datetime``, any case; ISO 8601 values, a date alone meaning midnight, values with a UTC
-offset converted to naive UTC), then ``open``, ``high``, ``low``, ``close`` (required, any case) and
-``volume`` (optional, NaN when absent); other columns are ignored. Times become ``datetime64[ns]``,
-values ``float64``, and every array is read-only.
+``time`` or ``datetime``, any case; ISO 8601 values, a date alone meaning midnight), then ``open``,
+``high``, ``low``, ``close`` (required, any case) and ``volume`` (optional, NaN when absent); other
+columns are ignored. Times become ``datetime64[ns]``, values ``float64``, and every array is read-only.
+
+Time zones and trading days (``docs/semantics.md``, "Time zones and trading days"): times with a
+UTC offset (``+11:00``, ``Z``) or a zone-aware Parquet column keep their zone — each bar's
+instant in ``Bars.time`` (UTC), its offset in ``Bars.utc_offset`` — and are written back in that
+zone (a UTC offset when every row has the same one, else UTC). ``data.timezone`` names the
+market's zone: naive times are local times there, aware ones are converted to it.
+``data.session`` sets when a trading day begins. Trading days (``Bars.day``) are local dates,
+never UTC dates. ``data.start``/``data.end``: a date alone bounds trading days, a naive timestamp
+local times, a timestamp with an offset instants.
+
+The loader also infers each symbol's bars per year from its own calendar (``fp.calendars``) and
+the whole data's from the union of the symbols' times, unless ``data.periods_per_year`` sets it,
+and warns (``MarketData.warnings``) about split-like jumps (:func:`split_like_jumps`).
 
 Nothing here prints, caches or keeps state between calls.
 """
@@ -19,6 +31,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.resources
+import math
 import os
 import re
 from datetime import date, datetime, timezone
@@ -32,11 +45,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from fp.calendars import ESTIMATED, infer_annualisation
 from state.errors import DataError, SpecError
-from state.market import Bars, MarketData
+from state.market import Annualisation, Bars, MarketData
 from state.spec import DataSpec
 
-__all__ = ["bundled_datasets", "load_market_data", "periods_per_year", "read_bars"]
+__all__ = ["JUMP_RATIO", "bundled_datasets", "load_market_data", "read_bars", "split_like_jumps"]
 
 _BUNDLE_PACKAGE = "pipelines.datasets"
 _DEFAULT_DATASET = "GOOG"
@@ -45,8 +59,12 @@ _PRICES = ("open", "high", "low", "close")
 _CSV_SUFFIXES = (".csv",)
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _NS_PER_DAY = 86_400 * 10**9
-_SECONDS_PER_YEAR = 365.25 * 86_400
 _ISO_EXAMPLES = "such as 2024-01-31, 2024-01-31 09:30:00 or 2024-01-31T09:30:00+01:00"
+_OFFSET = r"(\d)(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"  # a UTC offset ending an ISO 8601 date-time (after a digit)
+
+#: A bar opening at this multiple of the previous close or more, or at its inverse or less, is a
+#: split-like jump (a 2-for-1 split halves the price).
+JUMP_RATIO = 2.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,14 +77,28 @@ def bundled_datasets() -> tuple[str, ...]:
     return tuple(sorted(p.name[: -len(".csv")] for p in folder.iterdir() if p.name.endswith(".csv")))
 
 
+@attrs.frozen(eq=False)
+class _Loaded:
+    """One symbol's bars as loaded, with the file they came from (for messages) and the first
+    file row they hold."""
+
+    bars: Bars
+    rows: "_Rows"
+    first_row: int
+    notes: tuple[str, ...] = ()
+
+
 def load_market_data(spec: DataSpec) -> MarketData:
     """Load, validate and trim the market data a spec's ``data`` section asks for.
 
     ``spec.dataset`` names a bundled data set (case-insensitive; the symbol is its canonical name);
     ``spec.path`` is one CSV/Parquet file (symbol ``spec.symbol`` or the file stem); ``spec.paths``
     gives one ``(symbol, path)`` per symbol, kept in that order. Relative paths are resolved against
-    ``spec.base_dir``; with nothing given the bundled GOOG data is used. ``spec.start``/``spec.end``
-    are inclusive bounds applied to every symbol (a date-only ``end`` includes that whole day).
+    ``spec.base_dir``; with nothing given the bundled GOOG data is used. ``spec.timezone`` and the
+    session apply to every symbol; ``spec.start``/``spec.end`` are inclusive bounds applied to
+    every symbol in its own calendar (a date-only bound is a trading day, so ``end`` includes that
+    whole day). Each symbol is annualised with its own calendar, the whole data with its merged
+    timeline (``spec.periods_per_year`` sets both).
 
     Raises :class:`SpecError` for bad spec values and :class:`DataError` for missing or malformed
     files, or when no bar is left between the bounds.
@@ -75,9 +107,9 @@ def load_market_data(spec: DataSpec) -> MarketData:
                                       ("paths", spec.paths)) if value]
     if len(given) > 1:
         raise SpecError("data", f"give only one of dataset, path or paths (got {' and '.join(given)})")
-    start = _parse_bound("data.start", spec.start, whole_day=False)
-    end = _parse_bound("data.end", spec.end, whole_day=True)
-    if start is not None and end is not None and start > end:
+    start = _parse_bound("data.start", spec.start)
+    end = _parse_bound("data.end", spec.end)
+    if start is not None and end is not None and start[1] > end[1] + (end[0] == "day") * np.timedelta64(_NS_PER_DAY - 1, "ns"):
         raise SpecError("data.start", f"start {spec.start} is after end {spec.end}: swap or fix the bounds")
 
     if spec.paths:
@@ -86,28 +118,36 @@ def load_market_data(spec: DataSpec) -> MarketData:
         if duplicated:
             raise SpecError("data.paths", f"symbol {duplicated[0]!r} is given more than once: one file per symbol")
         files = [(symbol, _resolve(spec.base_dir, path)) for symbol, path in spec.paths]
-        bars = tuple(_read_between(path, symbol, start, end, spec) for symbol, path in files)
+        loaded = [_read_between(path, symbol, start, end, spec) for symbol, path in files]
         source = ",".join(f"{symbol}={path}" for symbol, path in spec.paths)
     elif spec.path:
         path = _resolve(spec.base_dir, spec.path)
         symbol = spec.symbol or Path(spec.path).stem
-        bars = (_read_between(path, symbol, start, end, spec),)
+        loaded = [_read_between(path, symbol, start, end, spec)]
         source = spec.path
     else:
         name = _bundled_name(spec.dataset) if spec.dataset else _DEFAULT_DATASET
         resource = importlib.resources.files(_BUNDLE_PACKAGE) / f"{name}.csv"
         with importlib.resources.as_file(resource) as path:
-            bars = (_read_between(str(path), name, start, end, spec),)
+            loaded = [_read_between(str(path), name, start, end, spec)]
         source = name
 
+    bars, notes = _one_zone([item.bars for item in loaded], [n for item in loaded for n in item.notes])
     if spec.periods_per_year is None:
-        ppy = periods_per_year(bars[0].time)
+        own = tuple(infer_annualisation(b.time, b.day) for b in bars)
+        whole = own[0] if len(bars) == 1 else _merged_annualisation(bars)
     elif float(spec.periods_per_year) > 0:
-        ppy = float(spec.periods_per_year)
+        whole = Annualisation(float(spec.periods_per_year), "set: data.periods_per_year")
+        own = (whole,) * len(bars)
     else:
         raise SpecError("data.periods_per_year", f"must be a positive number, got {spec.periods_per_year!r}")
+    estimates = [f"{b.symbol}: {a.periods_per_year:,.6g} periods a year, {a.rule.removeprefix('inferred: ')}; set "
+                 "data.session (when a trading day begins, in data.timezone) or data.periods_per_year to be exact"
+                 for b, a in zip(bars, own) if a.rule.startswith(ESTIMATED)]
+    warnings = tuple(notes) + tuple(estimates) + tuple(_jump_warnings(loaded))
     pa.default_memory_pool().release_unused()  # the parse buffers are gone; give their pages back
-    return MarketData(bars=bars, source=source, sha256=_fingerprint(bars), periods_per_year=ppy)
+    return MarketData(bars=bars, source=source, sha256=_fingerprint(bars), periods_per_year=whole.periods_per_year,
+                      annualisation=own, rule=whole.rule, warnings=warnings)
 
 
 def read_bars(path: str, symbol: str) -> Bars:
@@ -116,46 +156,40 @@ def read_bars(path: str, symbol: str) -> Bars:
     The file must be complete and clean: a parseable timestamp and open/high/low/close on every
     row, positive prices with low <= open, close <= high, volume >= 0 when given, and strictly
     increasing timestamps. The first violation raises a :class:`DataError` naming ``path`` and the
-    line (CSV) or row (Parquet).
+    line (CSV) or row (Parquet). Times with a zone are returned as instants with their offsets
+    (see :class:`state.market.Bars`).
     """
-    path = str(path)
-    suffix = Path(path).suffix.lower()
-    if suffix not in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
-        raise DataError(path, f"unsupported file type {suffix or '(no suffix)'!r}: market data must be "
-                              "a .csv or a .parquet (.pq) file")
-    if not os.path.exists(path):
-        raise DataError(path, f"file not found (looked for {os.path.abspath(path)}): check the file "
-                              "name and folder")
-    if os.path.isdir(path):
-        raise DataError(path, f"{os.path.abspath(path)} is a folder, not a file")
-    read = _read_csv if suffix in _CSV_SUFFIXES else _read_parquet
-    return _bars_from_table(*read(path), symbol)  # no local name keeps the Arrow table alive
+    return _read(path, symbol)[0]
 
 
-def periods_per_year(time: np.ndarray) -> float:
-    """Bars per year, to annualise returns, from the median spacing of increasing timestamps.
+def split_like_jumps(bars: Sequence[Bars], *, ratio: float = JUMP_RATIO) -> list[tuple[int, int, float]]:
+    """``(symbol index, bar, open / previous close)`` of every split-like jump, in symbol then bar order.
 
-    About one day -> 252.0 (trading days; weekend gaps do not move the median), about seven days
-    -> 52.0, 28 to 31 days -> 12.0, 365 or 366 days -> 1.0; any other spacing (intraday, irregular)
-    -> ``(len(time) - 1) / years elapsed`` with a year of 365.25 days. Fewer than two bars -> 252.0.
+    A bar jumps when it opens at ``ratio`` times its previous close or more, or at ``1 / ratio``
+    or less (a 2-for-1 split halves the price; an unadjusted split is a gap no trader could
+    trade). A jump is a market move, not a split, when another symbol with a bar at the same
+    time gaps the same way by at least half as much (in log terms).
+
+    >>> t = np.arange(3).astype("datetime64[D]").astype("datetime64[ns]")
+    >>> a = Bars("A", t, np.array([100.0, 50.0, 51.0]), *[np.array([100.0, 100.0, 51.0])] * 2,
+    ...          np.array([100.0, 50.0, 51.0]), np.ones(3))
+    >>> split_like_jumps([a])
+    [(0, 1, 0.5)]
     """
-    ns = np.asarray(time).astype("datetime64[ns]", copy=False).view(np.int64)
-    if ns.size < 2:
-        return 252.0
-    elapsed = int(ns[-1]) - int(ns[0])
-    if elapsed <= 0:
-        raise ValueError("periods_per_year needs increasing timestamps")
-    step = float(np.median(np.diff(ns))) / _NS_PER_DAY  # in days
-    slack = 2 / 24  # two hours, enough for daylight-saving shifts of converted local times
-    if abs(step - 1) <= slack:
-        return 252.0
-    if abs(step - 7) <= slack:
-        return 52.0
-    if 28 - slack <= step <= 31 + slack:
-        return 12.0
-    if 365 - slack <= step <= 366 + slack:
-        return 1.0
-    return (ns.size - 1) / (elapsed / 1e9 / _SECONDS_PER_YEAR)
+    found = []
+    logs = [np.log(b.open[1:] / b.close[:-1]) for b in bars]
+    for s, (b, log) in enumerate(zip(bars, logs)):
+        for i in np.flatnonzero(np.abs(log) >= math.log(ratio) * (1 - 1e-12)):
+            at = b.time[i + 1]
+            matched = False
+            for o, (other, other_log) in enumerate(zip(bars, logs)):
+                j = int(np.searchsorted(other.time, at))
+                if o != s and 0 < j < len(other) and other.time[j] == at:
+                    matched |= bool(np.sign(other_log[j - 1]) == np.sign(log[i])
+                                    and abs(other_log[j - 1]) >= abs(log[i]) / 2)
+            if not matched:
+                found.append((s, int(i) + 1, float(b.open[i + 1] / b.close[i])))
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,12 +209,10 @@ def _resolve(base_dir: str, path: str) -> str:
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
 
 
-def _parse_bound(where: str, value: object, *, whole_day: bool) -> np.datetime64 | None:
-    """An inclusive ``start``/``end`` bound as ``datetime64[ns]`` (UTC offsets converted to naive UTC).
-
-    With ``whole_day`` a date-only value means the last instant of that day, so ``end: 2020-01-31``
-    keeps the intraday bars of January 31st.
-    """
+def _parse_bound(where: str, value: object) -> tuple[str, np.datetime64] | None:
+    """An inclusive ``start``/``end`` bound: ``("day", midnight of the date)`` for a date alone
+    (a trading day), ``("local", t)`` for a naive timestamp (a local time), ``("instant", t)``
+    for a timestamp with a UTC offset (converted to UTC)."""
     if value is None or value == "":
         return None
     text = value.isoformat() if isinstance(value, (date, datetime)) else str(value).strip()
@@ -188,25 +220,132 @@ def _parse_bound(where: str, value: object, *, whole_day: bool) -> np.datetime64
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise SpecError(where, f"{text!r} is not an ISO date or timestamp ({_ISO_EXAMPLES})") from None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return "day", np.datetime64(moment.date(), "ns")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    bound = np.datetime64(moment, "ns")
-    if whole_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        bound = bound + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
-    return bound
+        return "instant", np.datetime64(moment.astimezone(timezone.utc).replace(tzinfo=None), "ns")
+    return "local", np.datetime64(moment, "ns")
 
 
-def _read_between(path: str, symbol: str, start: np.datetime64 | None, end: np.datetime64 | None,
-                  spec: DataSpec) -> Bars:
-    """``read_bars``, then keep the bars within the inclusive bounds (views, no copy)."""
-    bars = read_bars(path, symbol)
-    lo = 0 if start is None else int(np.searchsorted(bars.time, start, side="left"))
-    hi = len(bars) if end is None else int(np.searchsorted(bars.time, end, side="right"))
+def _within(bars: Bars, bound: tuple[str, np.datetime64], *, end: bool) -> np.ndarray:
+    """Which bars a bound keeps (an end keeps bars at or before it, a start at or after it)."""
+    kind, at = bound
+    if kind == "day":
+        values, at = bars.day, at.astype("datetime64[D]").astype(np.int64)
+    else:
+        values = bars.time if kind == "instant" else bars.local_time
+    return values <= at if end else values >= at
+
+
+def _read_between(path: str, symbol: str, start, end, spec: DataSpec) -> _Loaded:
+    """The file's bars in the spec's calendar, keeping those within the inclusive bounds (views, no copy)."""
+    bars, rows = _read(path, symbol)
+    notes = ()
+    if bars.timezone == "UTC" and bars.utc_offset is not None and np.any(bars.utc_offset) and not spec.timezone:
+        notes = (f"{symbol}: the UTC offsets of its times vary, so its zone is unknown: times are written in UTC; "
+                 "set data.timezone to write them in the market's zone",)
+    bars = _in_calendar(bars, rows, spec)
+    lo = 0 if start is None else int(np.argmax(np.append(_within(bars, start, end=False), True)))
+    hi = len(bars) if end is None else len(bars) - int(np.argmax(np.append(_within(bars, end, end=True)[::-1], True)))
     if hi <= lo:
         raise DataError(path, f"no bars between start {spec.start or '(none)'} and end "
-                              f"{spec.end or '(none)'}: the file spans {_show_time(bars.time[0])} to "
-                              f"{_show_time(bars.time[-1])}; widen data.start/data.end")
-    return bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi)
+                              f"{spec.end or '(none)'}: the file spans {_show_time(bars.local_time[0])} to "
+                              f"{_show_time(bars.local_time[-1])}; widen data.start/data.end")
+    return _Loaded(bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi), rows, lo, notes)
+
+
+# --------------------------------------------------------------------------------------------
+# calendars: zones, sessions, bars per year
+
+
+def _in_calendar(bars: Bars, rows: "_Rows", spec: DataSpec) -> Bars:
+    """``bars`` in the spec's zone and session: naive times read as local times of
+    ``spec.timezone``, aware ones converted to it; offsets of the session's zone; its start."""
+    time, offset, zone = bars.time, bars.utc_offset, bars.timezone
+    if spec.timezone:
+        if offset is None:
+            time = _instants(bars.time, spec.timezone, rows)
+        offset, zone = _offsets(time, spec.timezone), spec.timezone
+    if spec.session_timezone:
+        if offset is None:
+            raise SpecError("data.session.timezone", f"{rows.source}: the times have no UTC offset, so their zone "
+                                                     "is unknown: set data.timezone to the zone they are written in")
+        offset = _offsets(time, spec.session_timezone)
+    for array in (time, offset):
+        if array is not None:
+            array.flags.writeable = False
+    start = 0
+    if spec.session_start:
+        h, m, *sec = (int(x) for x in spec.session_start.split(":"))
+        start = ((h * 60 + m) * 60 + (sec[0] if sec else 0)) * 10**9
+    return attrs.evolve(bars, time=time, utc_offset=offset, timezone=zone, session_start=start)
+
+
+def _instants(local: np.ndarray, zone: str, rows: "_Rows") -> np.ndarray:
+    """Naive local times of ``zone`` as UTC instants; a time the clocks skip (a daylight-saving
+    gap) is an error naming its row, a time they repeat is its first occurrence."""
+    naive = pa.array(local, pa.timestamp("ns"))
+    try:
+        aware = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="raise")
+    except pa.ArrowInvalid:
+        early = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+        late = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="latest")
+        row = int(np.argmax(_int64(early) != _int64(late)))
+        raise rows.error(row, f"{_show_time(local[row])} does not exist in {zone} (the clocks skip it when "
+                              "daylight saving starts): fix the time, or write times with a UTC offset") from None
+    return _int64(aware).view("datetime64[ns]")
+
+
+def _offsets(instants: np.ndarray, zone: str) -> np.ndarray:
+    """Local time minus UTC (int64 ns) of each instant in ``zone`` (an IANA name or a UTC offset)."""
+    utc = pa.array(instants, pa.timestamp("ns", "UTC"))
+    local = pc.local_timestamp(utc.cast(pa.timestamp("ns", zone)))
+    return _int64(local) - instants.view(np.int64)
+
+
+def _int64(times: pa.Array) -> np.ndarray:
+    return np.asarray(times.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _one_zone(bars: list[Bars], notes: list[str]) -> tuple[tuple[Bars, ...], list[str]]:
+    """Every symbol's times written in one zone: theirs when they agree, UTC when they differ
+    (each symbol's trading days stay in its own zone); naive and zoned times do not mix."""
+    zones = {b.timezone for b in bars}
+    if len(zones) == 1:
+        return tuple(bars), notes
+    if None in zones:
+        naive = [b.symbol for b in bars if b.timezone is None]
+        zoned = [b.symbol for b in bars if b.timezone is not None]
+        raise SpecError("data.timezone", f"the times of {', '.join(naive)} have no zone but those of "
+                                         f"{', '.join(zoned)} have one: set data.timezone to the zone the times "
+                                         "without one are in (every symbol's times are then read in or converted "
+                                         "to it)")
+    notes.append(f"the symbols' zones differ ({', '.join(f'{b.symbol}: {b.timezone}' for b in bars)}): time "
+                 "columns are written in UTC; each symbol's trading days stay in its own zone")
+    return tuple(attrs.evolve(b, timezone="UTC") for b in bars), notes
+
+
+def _merged_annualisation(bars: tuple[Bars, ...]) -> Annualisation:
+    """Bars per year of the union of the symbols' times (each time's trading day: the first
+    symbol's with a bar there): the timeline a shared-cash portfolio is marked on."""
+    time = np.concatenate([b.time for b in bars])
+    day = np.concatenate([b.day for b in bars])
+    merged, first = np.unique(time, return_index=True)
+    found = infer_annualisation(merged, day[first])
+    return Annualisation(found.periods_per_year, found.rule.replace(
+        "inferred: ", f"inferred from the union of the symbols' times ({len(merged)} timestamps): ", 1))
+
+
+def _jump_warnings(loaded: list[_Loaded]) -> list[str]:
+    out = []
+    for s, bar, ratio in split_like_jumps([item.bars for item in loaded]):
+        item = loaded[s]
+        b = item.bars
+        out.append(f"{b.symbol} ({item.rows.source}, {item.rows.ref(item.first_row + bar)}, "
+                   f"{_show_time(b.local_time[bar])}): opens at {b.open[bar]:g} after closing at {b.close[bar - 1]:g} "
+                   f"(×{ratio:.3g}), a split-like jump no other symbol made; it is traded as given: check that "
+                   "the prices are split-adjusted")
+    return out
 
 
 def _fingerprint(bars: Sequence[Bars]) -> str:
@@ -222,6 +361,22 @@ def _fingerprint(bars: Sequence[Bars]) -> str:
 
 # --------------------------------------------------------------------------------------------
 # reading files into a table with columns time, open, high, low, close[, volume]
+
+
+def _read(path: str, symbol: str) -> tuple[Bars, "_Rows"]:
+    """:func:`read_bars`, and the file's rows (for messages naming them)."""
+    path = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
+        raise DataError(path, f"unsupported file type {suffix or '(no suffix)'!r}: market data must be "
+                              "a .csv or a .parquet (.pq) file")
+    if not os.path.exists(path):
+        raise DataError(path, f"file not found (looked for {os.path.abspath(path)}): check the file "
+                              "name and folder")
+    if os.path.isdir(path):
+        raise DataError(path, f"{os.path.abspath(path)} is a folder, not a file")
+    table, rows = (_read_csv if suffix in _CSV_SUFFIXES else _read_parquet)(path)
+    return _bars_from_table(table, rows, symbol), rows
 
 
 @attrs.frozen
@@ -367,7 +522,7 @@ def _bars_from_table(table: pa.Table, rows: _Rows, symbol: str) -> Bars:
         raise rows.file_error("no data rows after the header: the file needs at least one bar")
     columns = dict(zip(table.column_names, table.columns))
     del table
-    time = _time_values(columns.pop("time"), rows)
+    time, zone, offset = _time_values(columns.pop("time"), rows)
     prices = {name: _float_values(columns.pop(name), name, rows) for name in _PRICES}
     if "volume" in columns:
         volume = _float_values(columns.pop("volume"), "volume", rows)
@@ -377,20 +532,26 @@ def _bars_from_table(table: pa.Table, rows: _Rows, symbol: str) -> Bars:
     else:
         volume = np.full(size, np.nan)
     _validate(time, prices, volume, rows)
-    for array in (time, volume, *prices.values()):
-        array.flags.writeable = False
+    for array in (time, volume, offset, *prices.values()):
+        if array is not None:
+            array.flags.writeable = False
     return Bars(symbol=symbol, time=time, volume=volume, price_precision=_price_precision(prices.values()),
-                **prices)
+                timezone=zone, utc_offset=offset, **prices)
 
 
 def _cast_times(text: pa.Array | pa.ChunkedArray):
-    """ISO 8601 text as ``timestamp[ns]`` (UTC offsets converted to naive UTC), or None if any value fails."""
-    for target in (pa.timestamp("ns"), pa.timestamp("ns", "UTC")):
-        try:
-            return pc.cast(pc.cast(text, target), pa.timestamp("ns"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    return None
+    """ISO 8601 text as ``(times, local)``: naive values as ``timestamp[ns]`` and ``local`` None;
+    values with a UTC offset as UTC instants and ``local`` their wall-clock times. None if any
+    value fails."""
+    try:
+        return pc.cast(text, pa.timestamp("ns")), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:
+        instants = pc.cast(pc.cast(text, pa.timestamp("ns", "UTC")), pa.timestamp("ns"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return instants, pc.cast(pc.replace_substring_regex(text, _OFFSET, r"\1"), pa.timestamp("ns"))
 
 
 def _first_failure(values: pa.ChunkedArray, convert: Callable) -> int:
@@ -406,13 +567,20 @@ def _first_failure(values: pa.ChunkedArray, convert: Callable) -> int:
     return ok
 
 
-def _time_values(column: pa.ChunkedArray, rows: _Rows) -> np.ndarray:
-    kind = column.type
+def _time_values(column: pa.ChunkedArray, rows: _Rows) -> tuple[np.ndarray, str | None, np.ndarray | None]:
+    """The times (UTC instants when they have a zone), their zone and UTC offsets (``None``, ``None``: naive).
+
+    Text with one UTC offset on every row keeps it as its zone (``+11:00``; ``UTC`` for ``Z``);
+    text whose offsets vary (daylight saving) keeps each row's offset for its trading day and is
+    written in UTC; a zone-aware Parquet column keeps its zone.
+    """
+    kind, local = column.type, None
+    zone = kind.tz if pa.types.is_timestamp(kind) else None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         parsed = _cast_times(column)
         if parsed is None:
             raise _bad_time(column, rows)
-        column = parsed
+        column, local = parsed
     elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
         column = pc.cast(column, pa.timestamp("ns", kind.tz) if pa.types.is_timestamp(kind) else pa.timestamp("ns"))
         column = pc.cast(column, pa.timestamp("ns"))
@@ -422,7 +590,20 @@ def _time_values(column: pa.ChunkedArray, rows: _Rows) -> np.ndarray:
     if column.null_count:
         row = pc.index(column.is_null(), True).as_py()
         raise rows.error(row, "the timestamp is missing: fill it in or remove the row")
-    return _to_numpy(pc.cast(column, pa.int64()), np.int64).view("datetime64[ns]")
+    time = _to_numpy(pc.cast(column, pa.int64()), np.int64).view("datetime64[ns]")
+    if local is not None:
+        offset = _to_numpy(pc.cast(local, pa.int64()), np.int64) - time.view(np.int64)
+        zone = _offset_name(int(offset[0])) if np.all(offset == offset[0]) else "UTC"
+        return time, zone, offset
+    return time, zone, None if zone is None else _offsets(time, zone)
+
+
+def _offset_name(offset_ns: int) -> str:
+    """A UTC offset as a zone name: ``UTC``, ``+11:00``, ``-05:30``."""
+    if offset_ns == 0:
+        return "UTC"
+    minutes = abs(offset_ns) // 60_000_000_000
+    return f"{'+' if offset_ns > 0 else '-'}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _bad_time(column: pa.ChunkedArray, rows: _Rows) -> DataError:

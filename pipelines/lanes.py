@@ -5,7 +5,7 @@ limits), ``order_rules`` the :class:`state.orders.OrderRules` the order schedule
 types, exits, with ATR series computed once per period and symbol), and ``sized_changes`` the
 signal changes scaled by a dynamic sizer (volatility, ATR, Kelly), computed once per distinct
 sizer and symbol. Settings a combination does not carry (a strategy entry without exits) take
-their defaults.
+their defaults. ``require_volume`` refuses settings that read each bar's volume on data that has none.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from fp.costs import CostModel
 from fp.features import FEATURES
 from fp.registry import SETTINGS
 from fp.sizing import DYNAMIC_SIZERS, scaled_targets, sizing_factors
-from state.market import Bars
+from state.errors import SpecError
+from state.market import Bars, MarketData
 from state.orders import ORDER_TYPES, OrderRules
 from state.plan import Combination
 from state.portfolio import SIZING, LaneSettings, RiskLimits
 
-__all__ = ["lane_settings", "order_rules", "sized_changes"]
+__all__ = ["lane_settings", "order_rules", "require_volume", "sized_changes"]
 
 _DEFAULTS = {param.name: param.default for section in SETTINGS.values() for param in section.params}
 _COST_EXTRAS = ("commission_per_share", "commission_min", "commission_fixed", "slippage_fixed", "impact")
@@ -128,3 +129,26 @@ def sized_changes(combos: Sequence[Combination], changes: list[tuple[np.ndarray,
                                           periods_per_year=periods_per_year)
         out.append(scaled_targets(lane_changes, factors[key]))
     return out
+
+
+def require_volume(combos: Sequence[Combination], market: MarketData) -> None:
+    """Refuse ``participation`` or ``impact`` when a symbol's data lacks a bar's volume.
+
+    Both read each bar's volume (a bar with volume 0 has no liquidity, see ``fp.costs``); a bar
+    whose volume is unknown (no volume column, or an empty cell) would silently mean something
+    else, so the run is refused with a :class:`SpecError` naming the setting, the symbol, the data
+    and the first bar without volume.
+    """
+    s = _values(combos)
+    used = [name for name in ("participation", "impact") if any(x[name] for x in s)]
+    if not used:
+        return
+    for bars in market.bars:
+        missing = np.isnan(bars.volume)
+        if missing.any():
+            first = int(np.argmax(missing))
+            when = str(bars.time[first].astype("datetime64[s]")).replace("T", " ").removesuffix(" 00:00:00")
+            what = "has no volume column" if missing.all() else f"has no volume on bar {first} ({when})"
+            raise SpecError(f"execution.{used[0]}", f"needs each bar's volume, but {bars.symbol} (data: "
+                                                    f"{market.source}) {what}: give data with a volume for every "
+                                                    f"bar, or remove execution.{used[0]}")

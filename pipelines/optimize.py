@@ -27,7 +27,8 @@ import pyarrow as pa
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
 from pipelines.objectives import select
-from pipelines.runner import RunTables, SignalSource, SymbolSignals, computed_signals, run_plan, split_index
+from pipelines.runner import (RunTables, SignalSource, SymbolSignals, computed_signals, run_plan, split_index,
+                              with_zone)
 from pipelines.store import SignalStore, store_signals
 from state.errors import SpecError
 from state.market import Bars, MarketData
@@ -126,7 +127,7 @@ def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
             raise SpecError("workflow.train_bars", f"one window needs train_bars + test_bars = "
                                                    f"{w.train_bars + w.test_bars} bars but {bars.symbol} has {len(bars)}; "
                                                    "shorten the windows or give more data")
-        single = MarketData((bars,), market.source, market.sha256, market.periods_per_year)
+        single = market.only(bars.symbol)  # its own calendar annualises it
         row, rows, trades, curve = _walk_symbol(plan, single, store, windows)
         results_rows.append(row)
         window_rows += rows
@@ -134,7 +135,7 @@ def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
         equity_parts.append(curve)
     results = pa.Table.from_pylist(results_rows)
     return RunTables(results, pa.concat_tables(trade_parts), None, pa.concat_tables(equity_parts)), \
-        pa.Table.from_pylist(window_rows)
+        with_zone(pa.Table.from_pylist(window_rows), market.timezone)
 
 
 def _generated(plan: Plan, market: MarketData) -> SignalStore:

@@ -15,6 +15,13 @@ metrics and the loss halts, is marked the same way at every merged timestamp. Re
 row per combination (``symbol`` is the symbols joined by ``+``) and ``symbol_stats`` one row per
 combination and symbol (trades, pnl, commission, exposure).
 
+Calendars: the portfolio's equity lives on the merged timeline, so its metrics annualise with
+the whole data's periods per year (``MarketData.periods_per_year``: inferred from the merged
+timeline by the rules of ``fp.calendars``, or ``data.periods_per_year``; the manifest records
+which as ``portfolio_periods_per_year``); a symbol's dynamic sizer reads its own bars and uses
+its own calendar. The loss halts' trading day at a merged timestamp is that of the first symbol
+(in data order) with a bar there, in its own zone and session.
+
 Law (shared cash ≡ one symbol): a portfolio of one symbol gives the fills of the per-symbol fold.
 """
 from __future__ import annotations
@@ -33,8 +40,8 @@ from pipelines.backtest import _columns, _round_layout, _round_major, _slice, sc
 from pipelines.container import Container, fold
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
-from pipelines.runner import (_EQUITY_SCHEMA, _NO_CHANGES, _TRADE_SCHEMA, _YEAR_NS, RunTables, SignalSource,
-                              _results_table, _row, computed_signals)
+from pipelines.runner import (_NO_CHANGES, _YEAR_NS, RunTables, SignalSource, _results_table, _row, computed_signals,
+                              equity_schema, time_type, trade_schema)
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted
 from state.ledger import Trades
 from state.market import Bars, MarketData
@@ -102,6 +109,15 @@ def _marks(time: np.ndarray, bars: tuple[Bars, ...]) -> np.ndarray:
     return out
 
 
+def _merged_days(time: np.ndarray, bars: tuple[Bars, ...]) -> np.ndarray:
+    """The trading day of each merged timestamp: that of the first symbol (in data order) with a
+    bar there, in its own zone and session; never decreasing, so a day once begun stays begun."""
+    day = np.full(len(time), np.iinfo(np.int64).min)
+    for b in reversed(bars):
+        day[np.searchsorted(time, b.time)] = b.day
+    return np.maximum.accumulate(day)
+
+
 def fold_portfolios(container: Container, settings: LaneSettings, changes: list[list[tuple[np.ndarray, np.ndarray]]],
                     bars: tuple[Bars, ...], rules: list[OrderRules], restricted: np.ndarray) -> PortfolioFold:
     """Fold shared-cash portfolios: ``changes[s][lane]`` are a lane's signal changes on symbol
@@ -112,6 +128,7 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
     settings = attrs.evolve(settings, uniform=settings.uniform - {"plain"})  # sizing sees the other holdings
     time = np.unique(np.concatenate([b.time for b in bars]))
     marks = _marks(time, bars)
+    day = _merged_days(time, bars)
     parts = []
     for s, (b, lane_changes, rule) in enumerate(zip(bars, changes, rules)):
         tape = Tape.of(b)
@@ -170,7 +187,7 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
                           None if working is None else working[here, sym])
         if watched:
             quote = attrs.evolve(quote, **_between(cash[:m], held, marks, since[:m], at, phase, watch.rows(here),
-                                                   lane_settings_now.limits, time))
+                                                   lane_settings_now.limits, day))
         state, log = fold(container, state, (quote,))
         for e in log:
             if type(e) is OrderFilled:  # one row per order of the round
@@ -192,15 +209,15 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
                       by_count, cash, positions, bars)
 
 
-def _between(cash, held, marks, since, at, phase, watch: RiskWatch, limits, time) -> dict[str, Any]:
+def _between(cash, held, marks, since, at, phase, watch: RiskWatch, limits, day) -> dict[str, Any]:
     """The loss halts' view of equity between a portfolio's quotes, marked at every merged
-    timestamp ``[since, at)``: its peak there, its lowest on the quote's day, and whether the
-    drawdown limit was reached (the running peak counted from the peak before)."""
+    timestamp ``[since, at)``: its peak there, its lowest on the quote's trading day (``day``,
+    per merged timestamp), and whether the drawdown limit was reached (the running peak counted
+    from the peak before)."""
     m = len(cash)
     best = np.full(m, -np.inf)
     worst_today = np.full(m, np.inf)
     hit = np.zeros(m, bool)
-    day = time.astype("datetime64[D]").astype(np.int64)
     for i in range(m):
         if since[i] >= at[i]:
             continue
@@ -296,7 +313,8 @@ def run_portfolios(plan: Plan, market: MarketData, *, signals: SignalSource = co
             except Exception as exc:  # a failing component is data: its combination becomes an error row
                 failed.setdefault(combo.combo_id, f"{type(exc).__name__}: {exc}")
                 per_lane.append(_NO_CHANGES)
-        changes.append(sized_changes(plan.combos, per_lane, bars, market.periods_per_year))
+        own = market.annualisation_of(market.symbols.index(bars.symbol)).periods_per_year  # sizing: its own calendar
+        changes.append(sized_changes(plan.combos, per_lane, bars, own))
         rules.append(order_rules(plan.combos, bars))
     for per_lane in changes:  # a combination failing on one symbol trades none
         for i, combo in enumerate(plan.combos):
@@ -350,37 +368,38 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
                                 "position": folded.final_positions[i]}))
         if equity:
             equity_parts.append(pa.table({
-                "time": pa.array(np.repeat(time, n_symbols), pa.timestamp("ns")),
+                "time": pa.array(np.repeat(time, n_symbols), time_type(market.timezone)),
                 "combo_id": pa.array([combo.combo_id] * (len(time) * n_symbols), pa.string()),
                 "symbol": pa.array(list(symbols) * len(time), pa.string()),
                 "equity": pa.array(np.repeat(curve, n_symbols)), "cash": pa.array(np.repeat(cash, n_symbols)),
                 "position": pa.array(held.reshape(-1)),
-            }, schema=_EQUITY_SCHEMA))
+            }, schema=equity_schema(market.timezone)))
         curves.append(curve)
     returned = None
     if returns:
         matrix = np.array(curves).T
         returned = ((name, matrix[1:] / matrix[:-1] - 1.0),)
-    curves_table = (pa.concat_tables(equity_parts) if equity_parts else _EQUITY_SCHEMA.empty_table()) if equity else None
-    return RunTables(_results_table(plan, rows), _trades(plan, folded), None, curves_table, returned, None,
+    curves_table = (pa.concat_tables(equity_parts) if equity_parts else
+                    equity_schema(market.timezone).empty_table()) if equity else None
+    return RunTables(_results_table(plan, rows), _trades(plan, folded, market.timezone), None, curves_table, returned, None,
                      pa.concat_tables(finals) if finals else None,
                      pa.Table.from_pylist(stats, schema=_SYMBOL_STATS_SCHEMA))
 
 
-def _trades(plan: Plan, folded: PortfolioFold) -> pa.Table:
+def _trades(plan: Plan, folded: PortfolioFold, zone: str | None) -> pa.Table:
     t = folded.trades
     if not len(t):
-        return _TRADE_SCHEMA.empty_table()
+        return trade_schema(zone).empty_table()
     n_symbols = len(folded.symbols)
     ids = pa.array([c.combo_id for c in plan.combos], pa.string())
     return pa.table({
         "combo_id": pa.DictionaryArray.from_arrays(pa.array(t.lane // n_symbols), ids).cast(pa.string()),
         "symbol": pa.DictionaryArray.from_arrays(pa.array((t.lane % n_symbols).astype(np.int32)),
                                                  pa.array(list(folded.symbols), pa.string())).cast(pa.string()),
-        "entry_time": pa.array(folded.time[t.entry_bar], type=pa.timestamp("ns")),
+        "entry_time": pa.array(folded.time[t.entry_bar], type=time_type(zone)),
         "entry_price": pa.array(t.entry_price),
-        "exit_time": pa.array(folded.time[np.maximum(t.exit_bar, 0)], type=pa.timestamp("ns"), mask=~t.closed),
+        "exit_time": pa.array(folded.time[np.maximum(t.exit_bar, 0)], type=time_type(zone), mask=~t.closed),
         "exit_price": pa.array(t.exit_price, mask=~t.closed),
         "size": pa.array(t.size),
         "pnl": pa.array(t.pnl),
-    }, schema=_TRADE_SCHEMA)
+    }, schema=trade_schema(zone))

@@ -7,7 +7,9 @@ the ledger marks equity and matches trades; metrics are computed per lane. Pure 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -22,7 +24,7 @@ from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
-from pipelines.lanes import lane_settings, order_rules, sized_changes
+from pipelines.lanes import lane_settings, order_rules, require_volume, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
 from state.errors import AdmfError
@@ -30,8 +32,9 @@ from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar",
-           "results_columns", "run_plan", "signal_of", "split_index"]
+__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "equity_schema", "from_bar",
+           "results_columns", "run_plan", "signal_of", "split_index", "time_type", "trade_schema",
+           "with_zone"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -79,16 +82,23 @@ def signal_of(strategy_name: str, params: dict, features: dict, registry: Regist
 
 
 def split_index(split: tuple[str, object] | None, bars: Bars) -> int | None:
-    """The first test bar of a ``data.split``: a fraction of the bars, or the bar after ``train_end``."""
+    """The first test bar of a ``data.split``: a fraction of the bars, or the bar after ``train_end``
+    (a date: the last training trading day; a naive timestamp: a local time of the data; one with
+    a UTC offset: an instant)."""
     if split is None:
         return None
     kind, value = split
     if kind == "train":
         return int(round(float(value) * len(bars)))
-    end = np.datetime64(str(value).replace(" ", "T"))
-    if "T" not in str(value) and " " not in str(value):
-        end = end + np.timedelta64(1, "D") - np.timedelta64(1, "ns")  # a date covers its whole day
-    return int(np.searchsorted(bars.time, end, side="right"))
+    text = str(value).strip()
+    moment = datetime.fromisoformat(text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # a date covers its whole trading day
+        return int(np.searchsorted(bars.day, np.datetime64(moment.date(), "D").astype(np.int64), side="right"))
+    if moment.tzinfo is not None:
+        before = bars.time <= np.datetime64(moment.astimezone(timezone.utc).replace(tzinfo=None), "ns")
+    else:
+        before = bars.local_time <= np.datetime64(moment, "ns")
+    return int(np.flatnonzero(before)[-1]) + 1 if before.any() else 0
 
 
 def _classifier_key(combo: Combination) -> tuple:
@@ -169,7 +179,10 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
     returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
     fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
+    Settings that read volume (participation, impact) are refused on data without it
+    (``pipelines.lanes.require_volume``).
     """
+    require_volume(plan.combos, market)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
@@ -191,7 +204,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                 failed[(c.combo_id, bars.symbol)] = f"{type(exc).__name__}: {exc}"
                 changes.append(_NO_CHANGES)
         settings = lane_settings(plan.combos, bars.symbol)
-        changes = sized_changes(plan.combos, changes, bars, market.periods_per_year)
+        annualisation = market.annualisation_of(symbol_index)  # each symbol its own calendar
+        changes = sized_changes(plan.combos, changes, bars, annualisation.periods_per_year)
         folded = fold_sparse(container, settings, changes, bars, rules=order_rules(plan.combos, bars),
                              trace=trace is not None)
         if trace is not None:
@@ -211,7 +225,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             lo, hi = trade_at[i], trade_at[i + 1]
             m = metrics(folded.equity_points(i, bars.close, cash0, start=start), folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
-                        initial_cash=cash0, periods_per_year=market.periods_per_year, years=years)
+                        initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
@@ -237,8 +251,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
     stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if any(c.classifier for c in plan.combos) else None
-    curves_table = (pa.concat_tables(equity_parts) if equity_parts else _EQUITY_SCHEMA.empty_table()) if equity else None
-    trades = _TRADE_SCHEMA.empty_table()
+    curves_table = (pa.concat_tables(equity_parts) if equity_parts else
+                    equity_schema(market.timezone).empty_table()) if equity else None
+    trades = trade_schema(market.timezone).empty_table()
     if trade_parts:
         lane = np.concatenate([k[0] for k in trade_keys])
         symbol = np.concatenate([k[1] for k in trade_keys])
@@ -272,18 +287,34 @@ def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.nda
 def _equity_table(combo: Combination, bars: Bars, start: int, curve: np.ndarray, position: np.ndarray) -> pa.Table:
     n = len(curve)
     return pa.table({
-        "time": pa.array(bars.time[start:start + n], pa.timestamp("ns")),
+        "time": pa.array(bars.time[start:start + n], time_type(bars.timezone)),
         "combo_id": pa.array([combo.combo_id] * n, pa.string()),
         "symbol": pa.array([bars.symbol] * n, pa.string()),
         "equity": pa.array(curve), "cash": pa.array(curve - position * bars.close[start:start + n]),
         "position": pa.array(position),
-    }, schema=_EQUITY_SCHEMA)
+    }, schema=equity_schema(bars.timezone))
 
 
-_EQUITY_SCHEMA = pa.schema([
-    ("time", pa.timestamp("ns")), ("combo_id", pa.string()), ("symbol", pa.string()),
-    ("equity", pa.float64()), ("cash", pa.float64()), ("position", pa.float64()),
-])
+def time_type(zone: str | None) -> pa.DataType:
+    """The Arrow type of a time column: UTC instants tagged with the data's zone, or naive times."""
+    return pa.timestamp("ns", zone)
+
+
+def with_zone(table: pa.Table, zone: str | None) -> pa.Table:
+    """``table`` with its naive time columns (UTC instants, as ``Bars.time``) tagged with ``zone``."""
+    if zone is None:
+        return table
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is None:
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp(field.type.unit, zone)))
+    return table
+
+
+def equity_schema(zone: str | None) -> pa.Schema:
+    return pa.schema([
+        ("time", time_type(zone)), ("combo_id", pa.string()), ("symbol", pa.string()),
+        ("equity", pa.float64()), ("cash", pa.float64()), ("position", pa.float64()),
+    ])
 
 
 _REGIME_SCHEMA = pa.schema([
@@ -334,28 +365,29 @@ def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:
                             pa.array(table.column("error").to_pylist(), pa.string()))
 
 
-_TRADE_SCHEMA = pa.schema([
-    ("combo_id", pa.string()), ("symbol", pa.string()),
-    ("entry_time", pa.timestamp("ns")), ("entry_price", pa.float64()),
-    ("exit_time", pa.timestamp("ns")), ("exit_price", pa.float64()),
-    ("size", pa.float64()), ("pnl", pa.float64()),
-])
+def trade_schema(zone: str | None) -> pa.Schema:
+    return pa.schema([
+        ("combo_id", pa.string()), ("symbol", pa.string()),
+        ("entry_time", time_type(zone)), ("entry_price", pa.float64()),
+        ("exit_time", time_type(zone)), ("exit_price", pa.float64()),
+        ("size", pa.float64()), ("pnl", pa.float64()),
+    ])
 
 
 def _trades_table(plan: Plan, bars: Bars, folded: Folded) -> pa.Table:
     if not len(folded.trades):
-        return _TRADE_SCHEMA.empty_table()
+        return trade_schema(bars.timezone).empty_table()
     t = folded.trades
     ids = pa.array([c.combo_id for c in plan.combos], pa.string())
-    exit_time = pa.array(bars.time[np.maximum(t.exit_bar, 0)], type=pa.timestamp("ns"), mask=~t.closed)
+    exit_time = pa.array(bars.time[np.maximum(t.exit_bar, 0)], type=time_type(bars.timezone), mask=~t.closed)
     return pa.table({
         "combo_id": pa.DictionaryArray.from_arrays(pa.array(t.lane), ids).cast(pa.string()),
         "symbol": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(t), np.int32)),
                                                  pa.array([bars.symbol], pa.string())).cast(pa.string()),
-        "entry_time": pa.array(bars.time[t.entry_bar], type=pa.timestamp("ns")),
+        "entry_time": pa.array(bars.time[t.entry_bar], type=time_type(bars.timezone)),
         "entry_price": pa.array(t.entry_price),
         "exit_time": exit_time,
         "exit_price": pa.array(t.exit_price, mask=~t.closed),
         "size": pa.array(t.size),
         "pnl": pa.array(t.pnl),
-    }, schema=_TRADE_SCHEMA)
+    }, schema=trade_schema(bars.timezone))

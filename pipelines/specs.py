@@ -1,7 +1,8 @@
 """Spec loading: a YAML file, YAML text or a mapping in, a validated :class:`state.spec.Spec` out.
 
 YAML is read with ``yaml.safe_load`` semantics only (plain data: no ``!!python/...`` tags) and a
-key given twice in one mapping is refused. Every key, component name, parameter value and
+key given twice in one mapping is refused. Numbers are read as people write them (YAML 1.2's
+floats: ``1e-3``, ``1.0e12`` and ``1E5`` are numbers; see ``docs/semantics.md``, "Numbers in YAML"). Every key, component name, parameter value and
 constraint is checked here, at the boundary, and the first problem raises a
 :class:`state.errors.SpecError` whose message starts with the spec path (``path=value: what was
 expected``), e.g. ``strategies[0].parameters.lookback_period=-5: must be an integer >= 1``.
@@ -11,7 +12,8 @@ Grammar (every section but ``strategies`` optional)::
     workflow: {type: backtest | optimization | signal_generation | signal_replay, base_pattern: full_backtest}
     signals: runs/my-signals        (signal_replay only: the store to replay; no strategies then)
     data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
-           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252}
+           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252,
+           timezone: America/New_York, session: {start: '17:00', timezone: America/New_York}}
           (at most one of dataset, path, paths; none means the bundled GOOG data)
     portfolio: {initial_cash, sizing, fraction, fractional, direction}
     execution: {fill, commission, slippage_bps}
@@ -76,7 +78,9 @@ _BARS = Param("bars", "int", None, minimum=1)
 _ANCHORED = Param("anchored", "bool", False)
 _TOP_K = Param("top_k", "int", 1, minimum=1)
 _MIN_TRADES = Param("min_trades", "int", 0, minimum=0)
-_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "split", "start", "symbol")
+_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "session", "split", "start", "symbol",
+              "timezone")
+_SESSION_KEYS = ("start", "timezone")
 _SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
 _ENTRY_KEYS = ("constraints", "parameters", "type")
@@ -301,6 +305,29 @@ class _SpecLoader(yaml.SafeLoader):
 
 _SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _SpecLoader.construct_yaml_timestamp)
 
+#: Numbers as a person writes them (YAML 1.2's core schema, plus ``_`` between digits): a float
+#: has a dot or an exponent, the exponent's sign optional (``1e-3``, ``1.0e12``, ``1E5``, ``.5``,
+#: ``-2e-3``, ``1_000.5``); ``.inf`` and ``.nan`` as in YAML 1.1. YAML 1.1's base-60 numbers are
+#: gone (``17:00`` is the text ``'17:00'``, not 1020); integers are otherwise YAML 1.1's.
+_FLOAT = re.compile(r"""^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                               |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                               |[0-9][0-9_]*[eE][-+]?[0-9]+
+                               |\.(?:inf|Inf|INF))$
+                    |^\.(?:nan|NaN|NAN)$""", re.X)
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+
+
+def _numbers_as_written(loader: type[yaml.SafeLoader]) -> None:
+    """Give ``loader`` (and only it) the number rules of :data:`_FLOAT` and :data:`_INT`."""
+    numbers = ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int")
+    loader.yaml_implicit_resolvers = {first: [(tag, rule) for tag, rule in resolvers if tag not in numbers]
+                                      for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+_numbers_as_written(_SpecLoader)
+
 
 def _yaml_error(source: str, exc: yaml.YAMLError) -> SpecError:
     """A :class:`SpecError` carrying the file, line and column of a YAML error."""
@@ -395,7 +422,34 @@ def _data(raw: Any, base_dir: str) -> DataSpec:
         periods_per_year=_PERIODS_PER_YEAR.check(section.get("periods_per_year"), "data.periods_per_year"),
         base_dir=base_dir,
         split=_split(section["split"]) if "split" in section else None,
+        timezone=_zone(section["timezone"], "data.timezone") if "timezone" in section else None,
+        **_session(section["session"]) if "session" in section else {},
     )
+
+
+def _zone(raw: Any, path: str) -> str:
+    """An IANA time zone name that Python's ``zoneinfo`` knows (``America/New_York``, ``UTC``)."""
+    import zoneinfo
+    if isinstance(raw, str) and raw.strip():
+        try:
+            zoneinfo.ZoneInfo(raw.strip())
+            return raw.strip()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    raise SpecError(f"{path}={_short.repr(raw)}", "must be an IANA time zone name such as America/New_York, "
+                                                  "Europe/London, Australia/Sydney or UTC")
+
+
+def _session(raw: Any) -> dict[str, str | None]:
+    """``{start: '17:00', timezone: America/New_York}``: when each trading day begins (local time)."""
+    section = _require_mapping(raw, "data.session", "{start: '17:00', timezone: America/New_York}")
+    _require_known_keys(section, "data.session", _SESSION_KEYS)
+    start = section.get("start")
+    if not isinstance(start, str) or not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?", start.strip()):
+        raise SpecError(f"data.session.start={_short.repr(start)}", "must be a time of day, HH:MM or HH:MM:SS, "
+                                                                    "such as '17:00' (when a trading day begins)")
+    zone = _zone(section["timezone"], "data.session.timezone") if "timezone" in section else None
+    return {"session_start": start.strip(), "session_timezone": zone}
 
 
 def _split(raw: Any) -> tuple[str, Any]:

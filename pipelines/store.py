@@ -48,6 +48,11 @@ _SIGNAL_SCHEMA = pa.schema([
 ])
 
 
+def _signal_schema(zone: str | None) -> pa.Schema:
+    """The signals table's schema, its times in the data's zone (naive when it has none)."""
+    return _SIGNAL_SCHEMA.set(3, pa.field("time", pa.timestamp("ns", zone)))
+
+
 @attrs.frozen(eq=False)
 class SignalStore:
     """A signal store in memory: its tables, its manifest, and the changes grouped per lane."""
@@ -117,10 +122,10 @@ def store_signals(plan: Plan, market: MarketData, changes: Iterable[tuple[Combin
             "combo_id": pa.array(np.full(len(index), combo.combo_id, dtype=object), pa.string()),
             "symbol": pa.array(np.full(len(index), bars.symbol, dtype=object), pa.string()),
             "bar_index": pa.array(index, pa.int64()),
-            "time": pa.array(bars.time[index], pa.timestamp("ns")),
+            "time": pa.array(bars.time[index], pa.timestamp("ns", bars.timezone)),
             "value": pa.array(values, pa.float64()),
-        }, schema=_SIGNAL_SCHEMA))
-    signals = pa.concat_tables(parts) if parts else _SIGNAL_SCHEMA.empty_table()
+        }, schema=_signal_schema(bars.timezone)))
+    signals = pa.concat_tables(parts) if parts else _signal_schema(market.timezone).empty_table()
     n_bars = sum(len(b) for b in market.bars)
     manifest = {**manifest, "kind": STORE_KIND, "version": STORE_VERSION, "changes": signals.num_rows,
                 "dense_size": len(plan.combos) * n_bars}
@@ -163,7 +168,8 @@ def read_store(path: str | os.PathLike) -> SignalStore:
     _require_columns(folder / "combos.parquet", combos,
                      ["combo_id", "strategy", "parameters", "classifier", "classifier_parameters"])
     try:
-        signals = signals.select([f.name for f in _SIGNAL_SCHEMA]).cast(_SIGNAL_SCHEMA)
+        zone = signals.schema.field("time").type.tz if pa.types.is_timestamp(signals.schema.field("time").type) else None
+        signals = signals.select([f.name for f in _SIGNAL_SCHEMA]).cast(_signal_schema(zone))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise StoreError(f"{folder / 'signals.parquet'}: columns of the wrong type ({exc})") from None
     if signals.num_rows != manifest.get("changes"):

@@ -239,13 +239,13 @@ def _table(plan: Plan, bars: Bars, run: str, event, lanes, kind, cause, bar, col
     return pa.table({
         "event_id": event, "correlation_id": pa.array(correlation[lanes], pa.string()),
         "causation_id": pa.array(cause, pa.int64(), mask=cause < 0), "sequence": sequence,
-        "time": pa.array(bars.time[bar], pa.timestamp("ns")), "bar_index": bar,
+        "time": pa.array(bars.time[bar], pa.timestamp("ns", bars.timezone)), "bar_index": bar,
         "kind": pa.array(kind, pa.string()), "component": pa.array(component, pa.string()),
         "params": pa.array([params_of[(int(l), c)] for l, c in zip(lanes, component)], pa.string()),
         "combo_id": pa.array(ids[lanes], pa.string()), "symbol": pa.array([bars.symbol] * total, pa.string()),
         **{name: pa.array(values, mask=np.isnan(values)) for name, values in columns.items()},
         "reason": pa.array(reason, pa.string()), "order_kind": pa.array(kind_name, pa.string()),
-    }, schema=_SCHEMA)
+    }, schema=_SCHEMA.set(_SCHEMA.get_field_index("time"), pa.field("time", pa.timestamp("ns", bars.timezone))))
 
 
 def write_events(table: pa.Table, folder: Path) -> str:

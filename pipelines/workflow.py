@@ -24,6 +24,7 @@ from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
 from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.lanes import require_volume
 from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
@@ -131,6 +132,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                  out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool) -> RunResult:
     import shutil
     import tempfile
+    require_volume(the_plan.combos, market)  # before anything is written
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
     work.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -271,7 +273,8 @@ def _portable(data: DataSpec) -> dict[str, Any]:
         "path": os.path.join(base, data.path) if data.path else None,
         "paths": [[symbol, os.path.join(base, path)] for symbol, path in data.paths],
         "symbol": data.symbol, "start": data.start, "end": data.end,
-        "periods_per_year": data.periods_per_year, "base_dir": base,
+        "periods_per_year": data.periods_per_year, "base_dir": base, "timezone": data.timezone,
+        "session_start": data.session_start, "session_timezone": data.session_timezone,
     }
 
 
@@ -292,6 +295,28 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _calendars(spec: Spec, the_plan: Plan, market: MarketData) -> dict[str, Any]:
+    """The manifest's record of the data's calendars: each symbol's periods per year and where it
+    came from, the shared-cash portfolio's (its merged timeline), the zone time columns are
+    written in, the session, and what the loader warned about."""
+    own = [market.annualisation_of(i) for i in range(len(market.bars))]
+    out: dict[str, Any] = {"periods_per_year": {b.symbol: {"value": a.periods_per_year, "from": a.rule}
+                                                for b, a in zip(market.bars, own)}}
+    warnings = list(market.warnings)
+    if any(dict(c.settings).get("shared_cash", False) for c in the_plan.combos):
+        out["portfolio_periods_per_year"] = {"value": market.periods_per_year, "from": market.rule}
+        if len({a.periods_per_year for a in own}) > 1:
+            mixed = ", ".join(f"{b.symbol}: {a.periods_per_year:,.6g}" for b, a in zip(market.bars, own))
+            warnings.append(f"shared-cash portfolios mix calendars ({mixed}): their metrics annualise with the "
+                            f"{market.periods_per_year:,.6g} periods a year of the timeline they are marked on, "
+                            f"{market.rule.removeprefix('inferred ')}")
+    out["timezone"] = market.timezone
+    out["session"] = {"start": spec.data.session_start or "00:00",
+                      "timezone": spec.data.session_timezone or spec.data.timezone or market.timezone}
+    out["warnings"] = warnings
+    return out
+
+
 def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, seconds: float) -> dict[str, Any]:
     return {
         "spec": json.loads(spec.document),
@@ -302,7 +327,7 @@ def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime,
             "sha256": market.sha256,
             "symbols": list(market.symbols),
             "bars": {b.symbol: len(b) for b in market.bars},
-            "periods_per_year": market.periods_per_year,
+            **_calendars(spec, the_plan, market),
         },
         "workflow": spec.workflow.type,
         "pattern": the_plan.pattern,

@@ -15,7 +15,7 @@ from state.events import (
     SignalChanged,
 )
 from state.ledger import EquityPoints, Trades
-from state.market import BarClosed, Bars, MarketData
+from state.market import Annualisation, BarClosed, Bars, MarketData
 from state.params import REQUIRED, Param
 from state.plan import Combination, FeatureKey, Plan
 from state.portfolio import LaneSettings, LaneState, PortfolioState
@@ -23,6 +23,7 @@ from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, S
 
 __all__ = [
     "AdmfError",
+    "Annualisation",
     "Axis",
     "BarClosed",
     "Bars",

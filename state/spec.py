@@ -48,6 +48,9 @@ class DataSpec:
     (the spec file's folder). ``periods_per_year`` overrides the frequency inferred from the data.
     ``split`` divides the bars into a training and a test part: ``("train", 0.7)`` (a fraction of
     each symbol's bars) or ``("train_end", "2010-12-31")`` (the last training bar, inclusive).
+    ``timezone`` (an IANA name) is the market's zone: times without a UTC offset are local times
+    there, times with one are converted to it; trading days are its dates, or sessions starting
+    at ``session_start`` (``"17:00"``) in ``session_timezone`` (default: the data's zone).
     """
 
     dataset: str | None = None
@@ -59,6 +62,9 @@ class DataSpec:
     periods_per_year: float | None = None
     base_dir: str = "."
     split: tuple[str, object] | None = None
+    timezone: str | None = None
+    session_start: str | None = None
+    session_timezone: str | None = None
 
     @property
     def is_default(self) -> bool:

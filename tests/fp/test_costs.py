@@ -113,6 +113,8 @@ def test_fill_price_follows_its_formula_and_the_fast_path_is_the_formula(drawn):
         participation = np.where(volume > 0, q / volume, 0.0)
     expected = clip(reference * (1 + side * model.slippage) + side * model.slippage_fixed
                     + side * (reference * model.impact * participation), low, high)
+    dry = ~(volume > 0) & (model.impact > 0) & (q > 0)  # no volume, no liquidity: the bar's worst price
+    expected = np.where(dry, np.where(side > 0, high, low), expected)
     assert expected.tolist() == fill_price(model, side, reference, q, volume, low, high).tolist()
     assert expected.tolist() == fill_price(without_facts(model), side, reference, q, volume, low, high).tolist()
     frictionless = CostModel.of(rate=model.rate)
@@ -126,8 +128,10 @@ def test_fill_price_by_hand():
     # buy 500 of 10,000: 100 * 1.001 + 0.01 + 100 * 0.1 * 0.05 = 100.1 + 0.01 + 0.5
     assert [100.61, 99.39] == fill_price(m, np.array([1.0, -1.0]), 100.0, 500.0, 10_000.0, 90.0, 110.0).round(9).tolist()
     assert [100.5, 99.5] == fill_price(m, np.array([1.0, -1.0]), 100.0, 500.0, 10_000.0, 99.5, 100.5).tolist()
-    # unknown volume: no impact, only the slippage
-    assert [100.11, 100.11] == fill_price(m, 1.0, 100.0, 500.0, np.array([0.0, np.nan]), 90.0, 110.0).round(9).tolist()
+    # no volume (0 or unknown): no liquidity, the bar's worst price; nothing traded moves nothing
+    assert [110.0, 110.0] == fill_price(m, 1.0, 100.0, 500.0, np.array([0.0, np.nan]), 90.0, 110.0).tolist()
+    assert [90.0, 90.0] == fill_price(m, -1.0, 100.0, 500.0, np.array([0.0, np.nan]), 90.0, 110.0).tolist()
+    assert [100.11] == fill_price(m, 1.0, 100.0, 0.0, 0.0, 90.0, 110.0).round(9).tolist()
 
 
 # ---- commission ---------------------------------------------------------------------------------
@@ -304,6 +308,9 @@ def test_impact_sizes_by_hand():
     assert [100.0] == affordable_units(m, 9_900.0, 100.0, -1.0, 1_000.0, 90.0, 110.0, True).tolist()
     # a sell whose low (10) is below half the price: sized up to the notional's peak, 5,000 units at 50
     assert [5_000.0] == affordable_units(m, 1e6, 100.0, -1.0, 1_000.0, 10.0, 110.0, True).tolist()
+    # a bar without volume fills at its worst price: 10,100 / 110 = 91.8 units (a sell at 90 needs 112.2)
+    assert [91.0] == affordable_units(m, 10_100.0, 100.0, 1.0, 0.0, 90.0, 110.0, True).tolist()
+    assert [112.0] == affordable_units(m, 10_100.0, 100.0, -1.0, np.nan, 90.0, 110.0, True).tolist()
 
 
 # ---- fillable units -----------------------------------------------------------------------------
@@ -318,9 +325,9 @@ def test_fillable_units_keep_the_sign_and_respect_the_cap(drawn):
     got = fillable_units(model, wanted, volume, whole=whole)
     assert np.all(np.sign(got) * np.sign(wanted) >= 0) and np.all(np.abs(got) <= np.abs(wanted))
     known = volume > 0
-    assert np.all(np.abs(got)[known] <= model.participation[known] * volume[known])
-    assert np.all(got[~known] == wanted[~known])
     uncapped = np.isinf(model.participation)
+    assert np.all(np.abs(got)[known] <= model.participation[known] * volume[known])
+    assert np.all(got[~known & ~uncapped] == 0.0)  # a bar without volume has no capacity
     assert np.all(got[uncapped] == wanted[uncapped])
 
 
@@ -328,6 +335,9 @@ def test_fillable_units_by_hand():
     m = CostModel.of(participation=[0.1, 0.1, np.inf])
     assert [123.4, -50.0, 1e9] == fillable_units(m, np.array([500.0, -50.0, 1e9]), 1234.0).tolist()
     assert [123.0, -50.0, 1e9] == fillable_units(m, np.array([500.0, -50.0, 1e9]), 1234.0, whole=True).tolist()
+    # zero or unknown volume: no capacity under a cap (it was unlimited), no effect without one
+    assert [0.0, -0.0, 1e9] == fillable_units(m, np.array([500.0, -50.0, 1e9]), 0.0).tolist()
+    assert [0.0, -0.0, 1e9] == fillable_units(m, np.array([500.0, -50.0, 1e9]), np.nan).tolist()
 
 
 # ---- the record ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +42,7 @@ def walk(bars: Bars, bars_changed, targets, rule: dict, atr=None):
     """One lane's rows and expiries, found by visiting every bar in order (the rules, literally)."""
     o, h, l, c = bars.open, bars.high, bars.low, bars.close
     n = len(c)
-    day = bars.time.astype("datetime64[D]")
+    day = bars.day  # the trading day, in the data's own zone
     delay = rule.get("delay", 1)
     otype = rule.get("order_type", 0)
     tf = rule.get("target_first", False)
@@ -342,6 +343,29 @@ def test_stop_loss_fills_at_its_level_or_at_the_open_after_a_gap():
     assert [(1, "market", OPEN, 100.0), (2, "stop_loss", INTRABAR, 95.0)] == rows
     rows, _ = one_lane([100, 100, 93], [101, 101, 94], [99, 99, 92], [100, 100, 93], [0], [1.0], stop_loss=0.05)
     assert [(1, "market", OPEN, 100.0), (2, "stop_loss", OPEN, 93.0)] == rows
+
+
+@pytest.mark.parametrize("case, o, h, l, c, target, rule, expected", [
+    # entries the bar opens through (signal at bar 0's close, 100)
+    ("a sell stop 1 % below, the next bar opens at 97", [100, 97, 97], [101, 98, 98], [99, 96, 96], [100, 97, 97],
+     -1.0, {"order_type": 2, "stop_offset": 0.01}, [(1, "stop", OPEN, 97.0)]),
+    ("a sell limit 2 % above, the next bar opens at 104: better", [100, 104, 103], [101, 105, 104],
+     [99, 103, 102], [100, 104, 103], -1.0, {"order_type": 1, "limit_offset": 0.02}, [(1, "limit", OPEN, 104.0)]),
+    # exits the bar opens through (entry at bar 1's open, 100)
+    ("a short's stop-loss at 105, bar 2 opens at 107", [100, 100, 107], [101, 101, 108], [99, 99, 106],
+     [100, 100, 107], -1.0, {"stop_loss": 0.05}, [(1, "market", OPEN, 100.0), (2, "stop_loss", OPEN, 107.0)]),
+    ("a long's trailing stop at 90, bar 2 opens at 85", [100, 100, 85], [101, 100, 86], [99, 99, 84],
+     [100, 100, 85], 1.0, {"trailing_stop": 0.1}, [(1, "market", OPEN, 100.0), (2, "trailing_stop", OPEN, 85.0)]),
+    ("a short's trailing stop at 110, bar 2 opens at 115", [100, 100, 115], [101, 101, 116], [99, 100, 114],
+     [100, 100, 115], -1.0, {"trailing_stop": 0.1}, [(1, "market", OPEN, 100.0), (2, "trailing_stop", OPEN, 115.0)]),
+    ("a long's take-profit at 110, bar 2 opens at 112: better", [100, 100, 112], [101, 101, 113], [99, 99, 111],
+     [100, 100, 112], 1.0, {"take_profit": 0.1}, [(1, "market", OPEN, 100.0), (2, "take_profit", OPEN, 112.0)]),
+    ("a short's take-profit at 90, bar 2 opens at 88: better", [100, 100, 88], [101, 101, 89], [99, 99, 87],
+     [100, 100, 88], -1.0, {"take_profit": 0.1}, [(1, "market", OPEN, 100.0), (2, "take_profit", OPEN, 88.0)]),
+])
+def test_a_level_the_bar_opens_through_fills_at_the_open(case, o, h, l, c, target, rule, expected):
+    rows, _ = one_lane(o, h, l, c, [0], [target], **rule)
+    assert expected == rows, case
 
 
 def test_a_bar_reaching_stop_and_target_exits_at_the_stop_unless_target_first():

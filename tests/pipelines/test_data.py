@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.data import bundled_datasets, load_market_data, periods_per_year, read_bars
+from pipelines.data import bundled_datasets, load_market_data, read_bars
 from state.errors import DataError, SpecError
 from state.spec import DataSpec
 
@@ -402,35 +402,3 @@ def test_price_precision(tmp_path, prices, expected):
     rows = [f"2020-01-0{i + 1},{p},{p},{p},{p}" for i, p in enumerate(prices)]
     path = write_csv(tmp_path, rows, header="timestamp,open,high,low,close")
     assert expected == read_bars(str(path), "X").price_precision
-
-
-# --------------------------------------------------------------------------------------------
-# periods_per_year
-
-
-def test_periods_per_year_daily_with_weekends():
-    time = np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]")
-    weekdays = time[np.is_busday(time)].astype("datetime64[ns]")
-    assert 252.0 == periods_per_year(weekdays)
-
-
-def test_periods_per_year_weekly_monthly_yearly():
-    assert 52.0 == periods_per_year(np.arange("2020-01-06", "2021-01-01", 7, dtype="datetime64[D]"))
-    month_ends = np.arange("2020-02", "2022-02", dtype="datetime64[M]").astype("datetime64[D]") - 1
-    assert 12.0 == periods_per_year(month_ends)
-    assert 1.0 == periods_per_year(np.array(["2020-12-31", "2021-12-31", "2022-12-31"], dtype="datetime64[D]"))
-
-
-def test_periods_per_year_one_minute_continuous():
-    time = np.arange(0, 10_000, dtype=np.int64).astype("datetime64[m]").astype("datetime64[ns]")
-    assert pytest.approx(525_960.0, rel=1e-12) == periods_per_year(time)
-
-
-def test_periods_per_year_irregular_uses_bars_per_elapsed_year():
-    time = days("2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01", "2021-01-01")  # quarterly
-    years = (time[-1] - time[0]) / np.timedelta64(1, "s") / (365.25 * 86400)
-    assert pytest.approx(4 / years, rel=1e-12) == periods_per_year(time)
-
-
-def test_periods_per_year_single_bar():
-    assert 252.0 == periods_per_year(days("2020-01-01"))

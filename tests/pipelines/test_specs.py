@@ -464,3 +464,41 @@ def test_the_readme_spec_reference_is_a_valid_spec():
     block = readme.split("## Spec reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     spec = spec_from_text(block)
     assert spec.exits is not None and spec.strategies and spec.classifiers
+
+
+# --------------------------------------------------------------------------------------------
+# numbers as written (YAML 1.2 floats on the safe loader)
+
+
+@pytest.mark.parametrize("written, value", [
+    ("1e-3", 0.001), ("1E-3", 0.001), ("-2e-3", -0.002), ("+1e-3", 0.001), ("1.0e-3", 0.001), ("1e+0", 1.0),
+    (".5", 0.5), ("0.5", 0.5), ("1.", 1.0), ("5", 5), ("1_000", 1000), ("1_000.5", 1000.5),
+])
+def test_numbers_are_read_as_written(written, value):
+    loaded = specs.yaml.load(f"x: {written}", Loader=specs._SpecLoader)["x"]
+    assert (type(value), value) == (type(loaded), loaded)
+
+
+@pytest.mark.parametrize("cash, cash_value, commission, commission_value", [
+    ("1E5", 100_000.0, "1e-3", 0.001), ("1.0e12", 1e12, "-0e-3", 0.0), ("1_000", 1000, ".5", 0.5),
+    ("2.5e+6", 2_500_000.0, "2E-4", 0.0002),
+])
+def test_exponent_numbers_are_accepted_as_settings(cash, cash_value, commission, commission_value):
+    spec = spec_from_text(f"portfolio: {{initial_cash: {cash}}}\nexecution: {{commission: [{commission}]}}\n" + MOMENTUM)
+    assert (cash_value,) == axes_of(spec.portfolio)["initial_cash"]
+    assert (commission_value,) == axes_of(spec.execution)["commission"]
+
+
+def test_times_of_day_and_odd_words_stay_text():
+    loaded = specs.yaml.load("[17:00, '1:30', 1.2.3, e5, 1e, 2024-01-31]", Loader=specs._SpecLoader)
+    assert ["17:00", "1:30", "1.2.3", "e5", "1e"] == loaded[:5]
+    assert "2024-01-31" == loaded[5].isoformat()
+
+
+def test_number_rules_do_not_change_pyyamls_safe_loader():
+    assert "1e-3" == specs.yaml.safe_load("1e-3")
+
+
+def test_loading_stays_safe_and_refuses_duplicate_keys_with_numbers():
+    assert "could not determine a constructor" in str(spec_error("x: !!python/object:os.system 1e-3\n"))
+    assert "duplicate key 'commission'" in str(spec_error("execution: {commission: 1e-3, commission: 2e-3}\n" + MOMENTUM))

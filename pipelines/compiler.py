@@ -18,6 +18,7 @@ from typing import Any
 
 from fp.grid import expand, parse_constraint
 from fp.registry import BUILTINS, SETTINGS, Registry, registry_of
+from pipelines.columns import check_columns
 from pipelines.patterns import PATTERNS, Pattern
 from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
@@ -182,6 +183,7 @@ def _plan(spec: Spec, pattern: Pattern, combos: tuple[Combination, ...], symbols
         for name in names:  # a strategy entry without exits has none: None, like an unset exit
             values[name].add(repr(given.get(name)))
     varying = tuple(f"{section_of[name]}_{name}" for name, seen in values.items() if len(seen) > 1)
+    check_columns(combos, varying)
     return Plan(
         spec=spec,
         pattern=pattern.name,

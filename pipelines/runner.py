@@ -17,11 +17,12 @@ import pyarrow as pa
 from fp.classifiers import classify, default_train_end
 from fp.hub import compute_features
 from fp.ledger import regime_stats
-from fp.metrics import METRICS, metrics
+from fp.metrics import metrics
 from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
+from pipelines.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
@@ -292,12 +293,6 @@ _REGIME_SCHEMA = pa.schema([
 ])
 
 
-def _param_columns(plan: Plan) -> tuple[list[str], list[str]]:
-    strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
-    classifier_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.classifier_params))
-    return strategy_columns, classifier_columns
-
-
 def _cell(value: Any) -> Any:
     """A parameter value as a table cell: scalars as they are, an ensemble's members as text."""
     if isinstance(value, tuple):
@@ -306,11 +301,8 @@ def _cell(value: Any) -> Any:
 
 
 def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]:
-    row: dict[str, Any] = {"combo_id": combo.combo_id, "symbol": symbol, "strategy": combo.strategy}
-    row.update((k, _cell(v)) for k, v in combo.strategy_params)
-    if combo.classifier is not None:
-        row["classifier"] = combo.classifier
-        row.update({f"classifier_{k}" if k in row else k: v for k, v in combo.classifier_params})
+    row: dict[str, Any] = {"combo_id": combo.combo_id, "symbol": symbol, "strategy": combo.strategy,
+                           **parameter_cells(combo, _cell)}
     settings = dict(combo.settings)
     row.update({column: _cell(settings.get(column.split("_", 1)[1])) for column in plan.varying})
     row.update(m)
@@ -318,20 +310,22 @@ def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]
 
 
 def results_columns(plan: Plan) -> list[str]:
-    """The columns of a plan's results, in order: ids, parameters, gridded settings, metrics, status."""
-    strategy_columns, classifier_columns = _param_columns(plan)
+    """The columns of a plan's results, in order: ids, parameters, gridded settings, outcomes
+    (``pipelines.columns``)."""
+    strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
     columns = ["combo_id", "symbol", "strategy", *strategy_columns]
     if any(c.classifier for c in plan.combos):
-        columns += ["classifier", *[f"classifier_{k}" if k in strategy_columns else k for k in classifier_columns]]
-    columns += [*plan.varying, *METRICS, "n_rejected", "status", "error"]
-    return list(dict.fromkeys(columns))
+        columns += ["classifier", *classifier_columns(plan.combos)]
+    return [*columns, *plan.varying, *OUTCOME_COLUMNS]
+
+
+#: Types of the outcome columns that may be null in every row.
+_OUTCOME_TYPES = {"error": pa.string()}
 
 
 def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:
-    columns = results_columns(plan)
-    table = pa.table({name: [r.get(name) for r in rows] for name in columns})
-    return table.set_column(table.schema.get_field_index("error"), "error",
-                            pa.array(table.column("error").to_pylist(), pa.string()))
+    return pa.table({name: pa.array([r.get(name) for r in rows], _OUTCOME_TYPES.get(name))
+                     for name in results_columns(plan)})
 
 
 _TRADE_SCHEMA = pa.schema([

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from fp.portfolio import apply_fill
 from fp.registry import SETTINGS
 from pipelines.backtest import FoldTrace
+from pipelines.columns import classifier_column
 from state.errors import AdmfError, SpecError
 from state.events import REJECTION_REASONS, OrderFilled
 from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
@@ -109,7 +110,7 @@ def _params(combo: Combination, component: str) -> str:
     if component == "strategy":
         doc = {"strategy": combo.strategy, **{k: _plain(v) for k, v in combo.strategy_params}}
         if combo.classifier:
-            doc.update(classifier=combo.classifier, **{k: v for k, v in combo.classifier_params})
+            doc.update(classifier=combo.classifier, **{classifier_column(k): v for k, v in combo.classifier_params})
     else:
         section_of = {param.name: name for name, section in SETTINGS.items() for param in section.params}
         sections = {"orders": ("exits", "execution"), "risk": ("risk",), "execution": ("execution", "portfolio")}

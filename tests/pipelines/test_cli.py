@@ -353,8 +353,8 @@ def test_the_seed_spec_runs_verbatim_with_regime_attribution(capsys, tmp_path):
     assert {"results.parquet", "trades.parquet", "regime_stats.parquet", "manifest.json"} == set(os.listdir(out))
     results = pq.read_table(out / "results.parquet")
     assert 24 == results.num_rows
-    assert {"lookback_period", "signal_threshold", "classifier", "model_type", "lookback_days", "n_states",
-            "regime_policy"} <= set(results.column_names)
+    assert {"lookback_period", "signal_threshold", "classifier", "classifier_model_type", "classifier_lookback_days",
+            "classifier_n_states", "classifier_regime_policy"} <= set(results.column_names)
     stats = pq.read_table(out / "regime_stats.parquet")
     assert ["combo_id", "symbol", "regime", "bars", "return_pct", "trades", "exposure_pct"] == stats.column_names
     assert set(results.column("combo_id").to_pylist()) == set(stats.column("combo_id").to_pylist())

@@ -125,8 +125,9 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
     registry = registry_of(spec)
     symbols = symbols_of(spec.data) if symbols is None else tuple(symbols)
     classifiers: list[tuple[str | None, Point]] = [
-        (c.type, point + (("regime_policy", c.option("regime_policy", "gate")),))
-        for c in spec.classifiers for point in _points(c)] or [(None, ())]
+        (c.type, point + (("regime_policy", policy),))
+        for c in spec.classifiers for point in _points(c) for policy in c.option("regime_policy", ("gate",))
+    ] or [(None, ())]
     combos: list[Combination] = []
     feature_sets: list[tuple[FeatureKey, ...]] = []
     seen: set[str] = set()

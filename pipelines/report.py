@@ -89,7 +89,9 @@ def format_plan(plan: Plan) -> str:
         lines.append("  classifiers:")
         for entry in spec.classifiers:
             axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
-            lines.append(f"    {entry.path} {entry.type}: {axes}; regime_policy {entry.option('regime_policy', 'gate')}")
+            policies = entry.option("regime_policy", ("gate",))
+            lines.append(f"    {entry.path} {entry.type}: {axes}; regime_policy "
+                         f"{policies[0] if len(policies) == 1 else list(policies)}")
         fits = Counter((c.classifier, tuple(p for p in c.classifier_params if p[0] != "regime_policy"))
                        for c in plan.combos if c.classifier)
         lines.append(f"  classifier fits (shared, one per classifier point and symbol): "

@@ -7,6 +7,7 @@ the ledger marks equity and matches trades; metrics are computed per lane. Pure 
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from pipelines.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cel
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
-from state.errors import AdmfError
+from state.errors import AdmfError, SpecError
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
@@ -105,8 +106,10 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
     classified combination's target is the strategy's held target times its regime policy's factor.
     """
     registry = registry_of(plan.spec)
-    features = compute_features(bars, plan.features, registry=registry)
     split = split_index(plan.spec.data.split, bars)
+    if split is None:
+        _require_labels(plan, bars, registry)
+    features = compute_features(bars, plan.features, registry=registry)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}
@@ -152,6 +155,22 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
         return None if combo.classifier is None else regime(combo).labels
 
     return SymbolSignals(changes, labels_of)
+
+
+def _require_labels(plan: Plan, bars: Bars, registry: Registry) -> None:
+    """Refuse a classifier point whose warm-up (``fp.classifiers.default_train_end``) takes every
+    bar of ``bars``: it would label no bar, and every combination with it would stay flat."""
+    for name, params in dict.fromkeys(_classifier_key(c) for c in plan.combos if c.classifier is not None):
+        warm_up = default_train_end(dict(params), registry.classifier(name), sys.maxsize)
+        if warm_up < len(bars):
+            continue
+        index = next((i for i, entry in enumerate(plan.spec.classifiers) if entry.type == name), None)
+        where = f"classifiers[{index}]" if index is not None else f"classifier {name}"
+        args = ", ".join(f"{k}={v}" for k, v in params)
+        raise SpecError(where, f"{name}({args}) fits on its first {warm_up} bars (max(252, 4 × its window)) and "
+                               f"labels only the bars after them, but {bars.symbol} has {len(bars)} bars: it would "
+                               "label none and every combination with it would stay flat; give it more than "
+                               f"{warm_up} bars of data" + (", or a shorter window" if warm_up > 252 else ""))
 
 
 #: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.

@@ -502,3 +502,18 @@ def test_subprocess_usage_error_exits_2(tmp_path):
     assert 2 == done.returncode
     assert "Traceback" not in done.stderr
     assert "usage: admf run" in done.stderr
+
+
+@pytest.mark.parametrize("classifier, fragments", [
+    ("{type: trend_regime, parameters: {period: 30}}",
+     ("classifiers[0]: trend_regime(period=30) fits on its first 252 bars", "bars has 40 bars",
+      "give it more than 252 bars of data")),
+    ("{type: volatility_regime, parameters: {period: 100}}",
+     ("classifiers[0]: volatility_regime(period=100, quantile=0.5) fits on its first 400 bars",
+      "give it more than 400 bars of data, or a shorter window")),
+])
+def test_a_classifier_that_can_never_label_a_bar_is_refused(capsys, tmp_path, classifier, fragments):
+    """Every combination with it would stay flat, with NaN Sharpe and no word said."""
+    write_csv(tmp_path, good_rows())
+    spec = write_spec(tmp_path, "data: {path: bars.csv}\n" + SMA + f"classifiers: [{classifier}]\n")
+    assert_refused(capsys, tmp_path, spec, *fragments)

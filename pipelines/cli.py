@@ -1,12 +1,15 @@
 """The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC``, ``admf check COMPONENT`` and
-``admf query RUN_DIR SQL``.
+``admf query RUN_DIR SQL`` (``admf --version`` prints the installed version).
 
 Every error a user can cause is reported as one line naming where it is (spec path, file and
-line) with exit code 2 and no traceback; nothing half-written is left on disk.
+line) with exit code 2 and no traceback; nothing half-written is left on disk. Output piped into
+a reader that stops early (``admf run SPEC | head -2``) ends quietly with exit code 141, like a
+command killed by SIGPIPE.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from datetime import datetime, timezone
@@ -23,6 +26,14 @@ from state.errors import AdmfError, SpecError
 from state.spec import ExecutionOptions
 
 __all__ = ["main"]
+
+
+def _version() -> str:
+    """The installed package's version (``pyproject.toml``), or a note when admf runs uninstalled."""
+    try:
+        return importlib.metadata.version("admf")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: running from a source tree)"
 
 
 def _default_out(spec_path: str) -> Path:
@@ -153,6 +164,7 @@ def _report(result, out: Path, top: int) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="admf", description="Pure-functional trading-strategy research engine.")
+    parser.add_argument("--version", action="version", version=f"admf {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run a spec and write its results")
     p_run.add_argument("spec", nargs="?", help="the YAML spec file")
@@ -186,6 +198,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code when the reader of the output went away (``admf run … | head``): 128 + SIGPIPE, what
+#: a command killed by the signal reports.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -198,6 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("admf: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader closed the pipe (| head): stop quietly; what a run writes is written before it
+        # prints, so nothing is lost. Point stdout at devnull so the flush at exit cannot fail again.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured): nothing will flush to a pipe
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import attrs
 
 from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
-from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
+from pipelines.results import RunDirError, RunResult, check_run_dir, objective_values, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
@@ -145,6 +145,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats)
+    _score(result)
     if out is None:
         shutil.rmtree(work, ignore_errors=True)
         return result
@@ -193,9 +194,17 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats)
+    _score(result)
     if out is not None:
         write_run(result, out)
     return result
+
+
+def _score(result: RunResult) -> None:
+    """Run an author's objective (``module:function``) on every row before anything is written:
+    if it raises, the run fails with one line and nothing on disk, not after the folder exists."""
+    if ":" in result.plan.spec.objective:
+        objective_values(result.results, result.plan.spec.objective)
 
 
 def _train_view(results) -> Any:

@@ -517,3 +517,42 @@ def test_a_classifier_that_can_never_label_a_bar_is_refused(capsys, tmp_path, cl
     write_csv(tmp_path, good_rows())
     spec = write_spec(tmp_path, "data: {path: bars.csv}\n" + SMA + f"classifiers: [{classifier}]\n")
     assert_refused(capsys, tmp_path, spec, *fragments)
+
+
+OBJECTIVE = '''
+def score(row):
+    return row["sharpe"] / (row["slow_period"] - 8)  # 0 for slow_period 8: ZeroDivisionError
+'''
+
+
+@pytest.mark.parametrize("workflow", ["backtest", "optimization"])
+def test_an_objective_that_raises_is_one_line_and_writes_nothing(capsys, tmp_path, author, workflow):
+    """Today: exit 1 with a traceback (and, for a backtest, a run folder already written)."""
+    author("author_objective", OBJECTIVE)
+    write_csv(tmp_path, good_rows())
+    spec = write_spec(tmp_path, f"workflow: {{type: {workflow}}}\ndata: {{path: bars.csv}}\n" + SMA
+                      + "objective: author_objective:score\n")
+    assert_refused(capsys, tmp_path, spec,
+                   "objective='author_objective:score': raised ZeroDivisionError: float division by zero (",
+                   "author_objective.py, line 3) on the row of combination ")
+
+
+def test_a_run_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
+    """``admf run SPEC | head``: no BrokenPipeError traceback; the run folder is complete."""
+    spec = csv_spec(tmp_path, good_rows())
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(spec), "--out", str(out)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    process.stdout.close()  # the reader is gone before the first line is printed
+    stderr = process.stderr.read().decode()
+    assert (141, "") == (process.wait(timeout=120), stderr)
+    assert RUN_FILES == sorted(p.name for p in out.iterdir())
+
+
+def test_version_prints_the_installed_package_version(capsys):
+    import importlib.metadata
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert 0 == info.value.code
+    assert f"admf {importlib.metadata.version('admf')}\n" == capsys.readouterr().out

@@ -2,7 +2,7 @@
 canned analyses (parameter sensitivity, equity correlation, regimes, a trade's causation chain).
 
 A run folder (``admf run SPEC --out DIR``) holds ``manifest.json`` and Parquet tables; each table
-present becomes a view of the same name: ``results``, ``trades``, ``regime_stats``, ``equity``,
+present becomes a view of the same name: ``results``, ``trades``, ``regime_stats``, ``regimes``, ``equity``,
 ``events``, ``windows``, ``symbol_stats`` (shared-cash portfolios), and in a signal store ``signals`` and ``combos``. A table may also be a
 folder of Parquet files (``events/**/*.parquet``, hive partitions become columns).
 
@@ -94,8 +94,8 @@ class QueryError(AdmfError, ValueError):
 
 #: The tables a run folder may hold, in the order views are listed: ``<name>.parquet`` or a
 #: folder ``<name>/`` of Parquet files.
-TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "equity", "events", "windows", "symbol_stats", "signals",
-                           "combos")
+TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "regimes", "equity", "events", "windows", "symbol_stats",
+                           "signals", "combos")
 
 #: Columns of ``results`` that identify a row rather than describe a parameter (``classifier``
 #: counts as a parameter: it tells classifier choices apart).
@@ -106,7 +106,7 @@ _METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for
     "selected", "rank"}
 
 _RUN_FOLDER = ("a run folder (admf run SPEC --out DIR) holds results.parquet, trades.parquet and "
-               "manifest.json, and when asked for equity.parquet, events.parquet, regime_stats.parquet, "
+               "manifest.json, and when asked for equity.parquet, events.parquet, regime_stats.parquet, regimes.parquet, "
                "symbol_stats.parquet or windows.parquet; a signal store holds signals.parquet and combos.parquet")
 
 #: First keywords of the statements :func:`query` runs.

@@ -145,6 +145,8 @@ def _report(result, out: Path, top: int) -> None:
             print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
             print(format_regimes(result.regime_stats, ranked.column("combo_id").to_pylist()[:top]))
             written.append("regime_stats.parquet")
+        if result.regimes is not None:
+            written.append(f"regimes.parquet ({result.regimes.num_rows:,} regime changes)")
         if result.symbol_stats is not None:
             written.append("symbol_stats.parquet")
     stats = result.manifest.get("overfitting")

@@ -52,7 +52,7 @@ def train_test(plan: Plan, market: MarketData, *, signals: SignalSource = comput
     test = run_plan(picked, market, signals=signals, window=lambda b: (split_index(split, b), len(b)))
     results = _side_by_side(train.results, test.results, chosen)
     trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
-    return RunTables(results, trades, test.regime_stats, None, train.returns)
+    return RunTables(results, trades, test.regime_stats, None, train.returns, regimes=test.regimes)
 
 
 def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:

@@ -51,6 +51,7 @@ class RunResult:
     events: pa.Table | None = None
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
+    regimes: pa.Table | None = None
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
@@ -108,7 +109,7 @@ def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     atomically; see :func:`write_dir`."""
     from pipelines.trace import write_events
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
-    for name in ("regime_stats", "equity", "windows", "symbol_stats"):
+    for name in ("regime_stats", "regimes", "equity", "windows", "symbol_stats"):
         if getattr(result, name) is not None:
             tables[f"{name}.parquet"] = getattr(result, name)
     writers = {} if result.events is None else {"events": lambda folder: write_events(result.events, folder)}

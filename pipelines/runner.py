@@ -26,6 +26,7 @@ from pipelines.backtest import Folded, fold_sparse
 from pipelines.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
+from pipelines.regime_labels import regimes_table
 from pipelines.trace import events_table
 from state.errors import AdmfError, SpecError
 from state.market import Bars, MarketData
@@ -50,10 +51,10 @@ SignalSource = Callable[[Plan, Bars], SymbolSignals]
 
 @attrs.frozen(eq=False)
 class RunTables:
-    """What a run produces: results, trades, per-regime attribution when classifiers ran, each
-    lane's final portfolio, and on request the equity curves, each symbol's per-bar returns
-    (bars × combinations) and the trace of the fold's events; shared-cash portfolios add their
-    per-symbol statistics (``pipelines.portfolios``)."""
+    """What a run produces: results, trades, per-regime attribution and the regime labels
+    (``pipelines.regime_labels``) when classifiers ran, each lane's final portfolio, and on request
+    the equity curves, each symbol's per-bar returns (bars × combinations) and the trace of the
+    fold's events; shared-cash portfolios add their per-symbol statistics (``pipelines.portfolios``)."""
 
     results: pa.Table
     trades: pa.Table
@@ -63,6 +64,7 @@ class RunTables:
     events: pa.Table | None = None
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
+    regimes: pa.Table | None = None
 
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
@@ -199,6 +201,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
     failed: dict[tuple[str, str], str] = {}
+    point_order = {key: i for i, key in enumerate(dict.fromkeys(
+        _classifier_key(c) for c in plan.combos if c.classifier is not None))}
+    labelled: dict[tuple[int, int], tuple] = {}  # (point, symbol) -> (point, bars, labels, start)
     for symbol_index, bars in enumerate(market.bars):
         start, stop = window(bars) if window is not None else (0, len(bars))
         bars = bars.slice(0, stop)
@@ -240,6 +245,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             if error is not None:
                 continue
             labels = source.labels(combo)
+            if labels is not None:  # each classifier point's labels once per symbol
+                labelled.setdefault((point_order[_classifier_key(combo)], symbol_index),
+                                    (_classifier_key(combo), bars, labels, start))
             if labels is not None or equity or returns:
                 curve, position = folded.equity(i, bars.close, cash0, start=start)
                 if labels is not None:
@@ -265,8 +273,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         # combination order, then symbol, keeping each lane's chronological order
         trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
     events = pa.concat_tables(event_parts) if event_parts else None
+    regimes = regimes_table([labelled[k] for k in sorted(labelled)]) if labelled else None
     return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
-                     pa.concat_tables(finals) if finals else None)
+                     pa.concat_tables(finals) if finals else None, regimes=regimes)
 
 
 _NO_CHANGES = (np.empty(0, np.int64), np.empty(0))

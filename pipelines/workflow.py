@@ -144,7 +144,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes)
     _score(result)
     if out is None:
         shutil.rmtree(work, ignore_errors=True)
@@ -193,7 +193,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                              "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes)
     _score(result)
     if out is not None:
         write_run(result, out)

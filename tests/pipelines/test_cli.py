@@ -350,7 +350,8 @@ def test_the_seed_spec_runs_verbatim_with_regime_attribution(capsys, tmp_path):
     assert 0 == main(["run", str(SPECS / "seed.yaml"), "--out", str(out), "--top", "3"])
     printed = capsys.readouterr().out
     assert "24 lane(s)" in printed and "regime attribution" in printed
-    assert {"results.parquet", "trades.parquet", "regime_stats.parquet", "manifest.json"} == set(os.listdir(out))
+    assert {"results.parquet", "trades.parquet", "regime_stats.parquet", "regimes.parquet", "manifest.json"} == set(
+        os.listdir(out))
     results = pq.read_table(out / "results.parquet")
     assert 24 == results.num_rows
     assert {"lookback_period", "signal_threshold", "classifier", "classifier_model_type", "classifier_lookback_days",

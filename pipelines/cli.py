@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
 import os
 import sys
 from datetime import datetime, timezone
@@ -151,10 +152,13 @@ def _report(result, out: Path, top: int) -> None:
             written.append("symbol_stats.parquet")
     stats = result.manifest.get("overfitting")
     if stats:
-        print(f"overfitting: probability of backtest overfitting {stats['pbo']:.2f} over {stats['pbo_splits']:,} "
-              f"CSCV splits of {stats['n_blocks']} blocks; deflated Sharpe ratio of the selection "
-              f"{stats['deflated_sharpe']:.3f} (its Sharpe {stats['sharpe']:.4f} per bar vs "
-              f"{stats['expected_max_sharpe']:.4f} expected from the best of {stats['n_trials']} trials)")
+        said: set[str] = set()
+        print(f"overfitting: probability of backtest overfitting {_statistic(stats, 'pbo', '.2f', said)} over "
+              f"{stats['pbo_splits']:,} CSCV splits of {stats['n_blocks']} blocks; deflated Sharpe ratio of the "
+              f"selection {_statistic(stats, 'deflated_sharpe', '.3f', said)} (its Sharpe "
+              f"{_statistic(stats, 'sharpe', '.4f', said)} per bar vs "
+              f"{_statistic(stats, 'expected_max_sharpe', '.4f', said)} expected from the best of "
+              f"{stats['n_trials']} trials)")
     if result.events is not None:
         written.append(f"events ({result.events.num_rows:,} events)")
     if result.equity is not None and result.windows is None:
@@ -162,6 +166,19 @@ def _report(result, out: Path, top: int) -> None:
     elif result.windows is not None:
         written.append("equity.parquet (stitched)")
     print(f"wrote {out}/{', '.join(written)}, manifest.json")
+
+
+def _statistic(stats: dict, name: str, spec: str, said: set[str]) -> str:
+    """A statistic as printed: its number, or ``undefined (why)`` when it has none (a reason
+    already in ``said`` is not repeated)."""
+    value = stats.get(name)
+    if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        return format(value, spec)
+    reason = stats.get("reasons", {}).get(name, "no reason recorded")
+    if reason in said:
+        return "undefined"
+    said.add(reason)
+    return f"undefined ({reason})"
 
 
 def _parser() -> argparse.ArgumentParser:

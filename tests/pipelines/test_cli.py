@@ -557,3 +557,17 @@ def test_version_prints_the_installed_package_version(capsys):
         main(["--version"])
     assert 0 == info.value.code
     assert f"admf {importlib.metadata.version('admf')}\n" == capsys.readouterr().out
+
+
+def test_an_undefined_pbo_is_null_in_the_manifest_and_printed_as_undefined(capsys, tmp_path):
+    """A grid where nothing trades printed 'probability of backtest overfitting 1.00'."""
+    out = tmp_path / "flat"
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\n"
+                                "strategies: [{type: breakout, parameters: {period: [5000, 6000]}}]\n")
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out)
+    assert 0 == code
+    stats = json.loads((out / "manifest.json").read_text())["overfitting"]
+    assert (None, None, None) == (stats["pbo"], stats["deflated_sharpe"], stats["sharpe"])
+    assert stats["reasons"]["pbo"].startswith("no combination's returns vary on any in-sample half (nothing traded)")
+    assert "probability of backtest overfitting undefined (no combination's returns vary" in stdout
+    assert "deflated Sharpe ratio of the selection undefined (the selected combination's returns never vary" in stdout

@@ -123,6 +123,8 @@ def _report(result, out: Path, top: int) -> None:
         return
     spec = result.plan.spec
     n = result.results.num_rows
+    for warning in result.manifest.get("warnings", ()):
+        print(f"admf: warning: {warning}", file=sys.stderr)
     shape = (f"{len(result.plan.combos)} shared-cash portfolio(s) of {len(result.plan.symbols)} symbol(s)"
              if result.symbol_stats is not None else
              f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} "

@@ -9,9 +9,10 @@ One column per value, and one owner per column (``docs/semantics.md``, "Result c
   ``classifier_regime_policy``), whatever the strategies' parameters are called, so a strategy's
   ``period`` and a classifier's ``period`` never share a column;
 * gridded settings as ``<section>_<name>`` (``execution_commission``);
-* then the outcome of the run: the metrics (``fp.metrics.METRICS``), ``n_rejected``, ``status``
-  and ``error`` (train/test runs prefix metrics ``train_`` and ``test_``; walk-forward tables add
-  their window columns).
+* then the outcome of the run: the metrics (``fp.metrics.METRICS``), ``n_rejected``, ``ruined``,
+  ``ruin_time`` (when the lane's equity reached 0, ``docs/semantics.md``), ``notes`` (why a metric
+  is undefined), ``status`` and ``error`` (train/test runs prefix the outcome ``train_`` and
+  ``test_``; walk-forward tables add their window columns).
 
 :func:`check_columns` refuses a plan in which two of these would be one column (a custom
 strategy's parameter named ``sharpe``, ``classifier_period`` or ``execution_commission``),
@@ -26,14 +27,17 @@ from fp.metrics import METRICS
 from state.errors import SpecError
 from state.plan import Combination
 
-__all__ = ["CLASSIFIER_PREFIX", "ID_COLUMNS", "OUTCOME_COLUMNS", "RESERVED", "check_columns", "classifier_column",
-           "classifier_columns", "parameter_cells"]
+__all__ = ["CLASSIFIER_PREFIX", "ID_COLUMNS", "OUTCOME_COLUMNS", "PART_COLUMNS", "RESERVED", "check_columns",
+           "classifier_column", "classifier_columns", "parameter_cells"]
 
 #: Columns that identify a row.
 ID_COLUMNS: tuple[str, ...] = ("combo_id", "symbol", "strategy", "classifier")
 
 #: Columns a run's outcome fills, in the order results show them (after the parameters).
-OUTCOME_COLUMNS: tuple[str, ...] = (*METRICS, "n_rejected", "status", "error")
+OUTCOME_COLUMNS: tuple[str, ...] = (*METRICS, "n_rejected", "ruined", "ruin_time", "notes", "status", "error")
+
+#: The outcome columns a train/test run reports per part (``train_<name>``, ``test_<name>``).
+PART_COLUMNS: tuple[str, ...] = OUTCOME_COLUMNS[:-2]
 
 #: The prefix of every classifier parameter's column.
 CLASSIFIER_PREFIX = "classifier_"

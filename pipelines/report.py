@@ -39,7 +39,7 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
     """The first ``top`` rows of a ranked results table, with the columns that tell combos apart."""
     rows = ranked.slice(0, top).to_pylist()
-    fixed = {"combo_id", "symbol", "strategy", "selected", "rank"}
+    fixed = {"combo_id", "symbol", "strategy", "selected", "rank", "ruined", "ruin_time", "notes"}
     metric_like = _metric_columns(ranked)
     params = [c for c in ranked.column_names
               if c not in fixed and c not in metric_like and not c.startswith(("train_", "test_"))
@@ -51,7 +51,8 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
     if "rank" in ranked.column_names:  # train/test: the selection, trained then tested
         shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
                  "test_n_trades"]
-    return format_table(rows, columns + shown)
+    ruin = [name for name in ("ruin_time", "train_ruin_time", "test_ruin_time") if any(r.get(name) for r in rows)]
+    return format_table(rows, columns + shown + ruin)
 
 
 def _metric_columns(table: pa.Table) -> set[str]:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from fp.classifiers import classify, default_train_end
 from fp.hub import compute_features
 from fp.ledger import regime_stats
-from fp.metrics import metrics
+from fp.metrics import metrics, undefined_reasons
 from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
@@ -29,12 +29,13 @@ from pipelines.patterns import PATTERNS, container_for
 from pipelines.regime_labels import regimes_table
 from pipelines.trace import events_table
 from state.errors import AdmfError, SpecError
+from state.ledger import EquityPoints
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar",
-           "results_columns", "run_plan", "signal_of", "split_index"]
+__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "bar_returns", "computed_signals", "from_bar",
+           "outcome_notes", "results_columns", "run_plan", "signal_of", "split_index"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -230,14 +231,17 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         trade_at = folded.lane_bounds(len(plan.combos), folded.trades.lane)
         reject_at = folded.lane_bounds(len(plan.combos), folded.rejections.lane)
         closed = folded.trades.closed
+        ruin = dict(zip(folded.ruined.lane.tolist(), zip(folded.ruined.bar.tolist(), folded.ruined.deficit.tolist())))
         curves = []
         for i, combo in enumerate(plan.combos):
             cash0 = float(settings.initial_cash[i])
             lo, hi = trade_at[i], trade_at[i + 1]
-            m = metrics(folded.equity_points(i, bars.close, cash0, start=start), folded.trades.pnl[lo:hi][closed[lo:hi]],
+            curve = folded.equity_points(i, bars.close, cash0, start=start)
+            m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                         initial_cash=cash0, periods_per_year=market.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
+            m.update(outcome_notes(m, curve, bars, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
                 m = {name: None for name in m}
@@ -259,8 +263,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                 if returns:
                     curves.append(curve)
         if returns:
-            matrix = np.array(curves).T
-            return_parts.append((bars.symbol, matrix[1:] / matrix[:-1] - 1.0))
+            return_parts.append((bars.symbol, bar_returns(np.array(curves).T)))
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
@@ -279,6 +282,43 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
 
 
 _NO_CHANGES = (np.empty(0, np.int64), np.empty(0))
+
+
+def bar_returns(equity: np.ndarray) -> np.ndarray:
+    """Per-bar returns of equity curves (bars × curves): ``equity[t] / equity[t-1] - 1``, and 0
+    after a ruined curve reached 0 (an empty account neither gains nor loses).
+
+    >>> bar_returns(np.array([[100.0], [50.0], [0.0], [0.0]])).ravel().tolist()
+    [-0.5, -1.0, 0.0]
+    """
+    before = equity[:-1]
+    return np.divide(equity[1:], before, out=np.ones_like(before), where=before != 0.0) - 1.0
+
+
+def _when(time: np.datetime64) -> str:
+    """A bar's time as people write it: the date alone at midnight.
+
+    >>> _when(np.datetime64("2005-01-03T00:00:00", "ns")), _when(np.datetime64("2005-01-03T09:30:00", "ns"))
+    ('2005-01-03', '2005-01-03 09:30:00')
+    """
+    text = str(time.astype("datetime64[s]")).replace("T", " ")
+    return text.removesuffix(" 00:00:00")
+
+
+def outcome_notes(m: dict[str, Any], curve: EquityPoints, bars: Bars, ruin: tuple[int, float] | None) -> dict[str, Any]:
+    """The ``ruined``, ``ruin_time`` and ``notes`` cells of a lane's row: whether and when its equity
+    reached 0 (``ruin``: its bar and the deficit written off), and why each undefined metric is NaN
+    (``None`` when every metric is a number and the lane was not ruined)."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in undefined_reasons(m, curve).items():
+        by_reason.setdefault(reason, []).append(name)
+    notes = [f"{', '.join(names)} undefined: {reason}" for reason, names in by_reason.items()]
+    if ruin is not None:
+        notes.insert(0, f"ruined at {_when(bars.time[ruin[0]])}: equity "
+                        f"{-ruin[1]:,.2f} at that close; position closed there, {ruin[1]:,.2f} written off, no "
+                        "order after")
+    return {"ruined": ruin is not None, "ruin_time": bars.time[ruin[0]] if ruin is not None else None,
+            "notes": "; ".join(notes) or None}
 
 
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:
@@ -348,7 +388,7 @@ def results_columns(plan: Plan) -> list[str]:
 
 
 #: Types of the outcome columns that may be null in every row.
-_OUTCOME_TYPES = {"error": pa.string()}
+_OUTCOME_TYPES = {"ruined": pa.bool_(), "ruin_time": pa.timestamp("ns"), "notes": pa.string(), "error": pa.string()}
 
 
 def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:

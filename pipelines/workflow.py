@@ -142,6 +142,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                          run_options={"equity": spec.equity, "trace": spec.trace, "run": run})
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
+    _warn_ruined(manifest, tables.results)
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats, regimes=tables.regimes)
@@ -183,6 +184,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["run_id"] = run
     manifest.update(extra or {})
+    _warn_ruined(manifest, tables.results)
     if stats is not None:
         manifest["overfitting"] = stats
     if tables.events is not None:
@@ -198,6 +200,20 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     if out is not None:
         write_run(result, out)
     return result
+
+
+def _warn_ruined(manifest: dict[str, Any], results: Any) -> None:
+    """Say in the manifest's ``warnings`` how many lanes were ruined (equity reached 0 at a close:
+    ``docs/semantics.md``), per part of a train/test run; the CLI prints every warning."""
+    for part in ("", "train_", "test_"):
+        name = f"{part}ruined"
+        if name in results.column_names:
+            n = sum(1 for value in results.column(name).to_pylist() if value)
+            if n:
+                where = {"": "", "train_": " on the training part", "test_": " on the test part"}[part]
+                manifest.setdefault("warnings", []).append(
+                    f"{n} of {results.num_rows} lane(s) ruined{where}: equity reached 0 at a close, the position "
+                    f"was closed there and the lane traded no more (results.{name}, {part}ruin_time, {part}notes)")
 
 
 def _score(result: RunResult) -> None:

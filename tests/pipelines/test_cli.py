@@ -140,7 +140,8 @@ def test_run_writes_exactly_the_three_files(capsys, tmp_path):
 
     results = pq.read_table(out / "results.parquet")
     assert 4 == results.num_rows  # one row per combination (one symbol)
-    assert ["combo_id", "symbol", "strategy", *SMA_PARAMS, *METRICS, "n_rejected", "status", "error"] == results.column_names
+    assert ["combo_id", "symbol", "strategy", *SMA_PARAMS, *METRICS, "n_rejected", "ruined", "ruin_time", "notes",
+            "status", "error"] == results.column_names
     assert 4 == len(set(results.column("combo_id").to_pylist()))
     assert {"bars"} == set(results.column("symbol").to_pylist())
     assert {(2, 5), (2, 8), (3, 5), (3, 8)} == set(zip(*(results.column(p).to_pylist() for p in SMA_PARAMS)))

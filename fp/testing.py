@@ -9,6 +9,8 @@ Generators (hypothesis strategies):
 * :func:`bars` — a valid OHLCV series of one symbol with realistic shapes: random-walk stretches,
   trends, flat stretches, gaps between a close and the next open, extreme moves (crashes and
   spikes), very short series (1–3 bars); prices on a decimal grid (``precision``) or off it;
+* :func:`jumping` — such a series with every price from one bar on multiplied (a gap that ruins
+  a position held against it);
 * :func:`market` — several symbols (a :class:`state.market.MarketData`) on a common timeline or a
   ragged one (each symbol trading on its own subset of a base timeline);
 * :func:`params_for` — one parameter dict drawn from a component's declared schema;
@@ -77,6 +79,7 @@ __all__ = [
     "batch_outputs",
     "component_of",
     "grids_for",
+    "jumping",
     "laws_for",
     "market",
     "params_for",
@@ -152,6 +155,25 @@ def bars(draw, *, min_size: int = 1, max_size: int = 120, precision: int | None 
     low = np.maximum(np.minimum.reduce([low, open_, close]), 0.005)
     time = _START + np.arange(n) * _DAY
     return Bars(symbol, time, open_, high, low, close, volume, precision)
+
+
+@st.composite
+def jumping(draw, data: st.SearchStrategy[Bars], *, factor: float = 3.0) -> Bars:
+    """Bars drawn from ``data`` (at least 3) whose prices are multiplied by ``factor`` from a drawn
+    bar on (the second or later): a gap that ruins an all-in short held across it (``factor`` 3)
+    or a long levered ``k`` times (``factor`` below ``1 - 1/k``). Volume is kept.
+
+    >>> from hypothesis import Phase, find, settings
+    >>> once = settings(database=None, derandomize=True, phases=[Phase.generate])
+    >>> b = find(jumping(bars(min_size=5, max_size=5, precision=None)), lambda b: True, settings=once)
+    >>> bool(np.any(b.close[1:] / b.close[:-1] > 2.0))
+    True
+    """
+    base = draw(data.filter(lambda b: len(b) >= 3))
+    t = draw(st.integers(2, len(base) - 1))
+    scaled = lambda x: np.concatenate((x[:t], x[t:] * factor))
+    return Bars(base.symbol, base.time, scaled(base.open), scaled(base.high), scaled(base.low), scaled(base.close),
+                base.volume, None)
 
 
 @st.composite

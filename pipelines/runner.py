@@ -241,7 +241,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                         initial_cash=cash0, periods_per_year=market.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
-            m.update(outcome_notes(m, curve, bars, ruin.get(i)))
+            m.update(outcome_notes(m, curve, bars.time, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
                 m = {name: None for name in m}
@@ -305,19 +305,20 @@ def _when(time: np.datetime64) -> str:
     return text.removesuffix(" 00:00:00")
 
 
-def outcome_notes(m: dict[str, Any], curve: EquityPoints, bars: Bars, ruin: tuple[int, float] | None) -> dict[str, Any]:
+def outcome_notes(m: dict[str, Any], curve: EquityPoints, time: np.ndarray,
+                  ruin: tuple[int, float] | None) -> dict[str, Any]:
     """The ``ruined``, ``ruin_time`` and ``notes`` cells of a lane's row: whether and when its equity
-    reached 0 (``ruin``: its bar and the deficit written off), and why each undefined metric is NaN
-    (``None`` when every metric is a number and the lane was not ruined)."""
+    reached 0 (``ruin``: its bar in ``time`` and the deficit written off), and why each undefined
+    metric is NaN (``None`` when every metric is a number and the lane was not ruined)."""
     by_reason: dict[str, list[str]] = {}
     for name, reason in undefined_reasons(m, curve).items():
         by_reason.setdefault(reason, []).append(name)
     notes = [f"{', '.join(names)} undefined: {reason}" for reason, names in by_reason.items()]
     if ruin is not None:
-        notes.insert(0, f"ruined at {_when(bars.time[ruin[0]])}: equity "
+        notes.insert(0, f"ruined at {_when(time[ruin[0]])}: equity "
                         f"{-ruin[1]:,.2f} at that close; position closed there, {ruin[1]:,.2f} written off, no "
                         "order after")
-    return {"ruined": ruin is not None, "ruin_time": bars.time[ruin[0]] if ruin is not None else None,
+    return {"ruined": ruin is not None, "ruin_time": time[ruin[0]] if ruin is not None else None,
             "notes": "; ".join(notes) or None}
 
 

@@ -2,15 +2,14 @@
 portfolio."""
 import sys
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipelines
-from fp.testing import bars
+from fp.testing import bars, jumping
 from pipelines.trace import replay_trace
-from state.market import Bars, MarketData
+from state.market import MarketData
 
 ALWAYS_SHORT = """
 import numpy as np
@@ -33,14 +32,6 @@ def always_short(tmp_path_factory):
     sys.modules.pop("es_always_short", None)
 
 
-@st.composite
-def jumping(draw):
-    """Bars whose prices triple from a random bar on: a short held over the jump is ruined."""
-    data = draw(bars(min_size=5, max_size=80))
-    t = draw(st.integers(2, len(data) - 1))
-    tripled = lambda x: np.concatenate((x[:t], x[t:] * 3.0))
-    return Bars(data.symbol, data.time, tripled(data.open), tripled(data.high), tripled(data.low),
-                tripled(data.close), data.volume, None)
 
 LAWS = settings(max_examples=15, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -48,7 +39,7 @@ LAWS = settings(max_examples=15, deadline=None, derandomize=True,
 
 
 @LAWS
-@given(st.one_of(bars(min_size=5, max_size=80), jumping()), st.sampled_from(["long_only", "long_short"]),
+@given(st.one_of(bars(min_size=5, max_size=80), jumping(bars(min_size=5, max_size=80))), st.sampled_from(["long_only", "long_short"]),
        st.sampled_from([False, True]), st.sampled_from([0.0, 0.002]))
 def test_replaying_the_trace_gives_the_runs_final_portfolios_bit_for_bit(tmp_path_factory, always_short, data,
                                                                           direction, fractional, commission):

@@ -102,3 +102,20 @@ def test_train_test_results_say_which_part_ruined_a_lane(author, goog):
     assert (True, False) == (short["train_ruined"], momentum["train_ruined"])
     assert short["test_ruined"] == (short["test_ruin_time"] is not None)
     assert any("on the training part" in w for w in result.manifest["warnings"])
+
+
+def test_a_shared_cash_portfolio_is_ruined_like_a_lane(author, goog):
+    """Two symbols (GOOG, and GOOG at half the price), both always short, sharing cash."""
+    author("ruin_signals", ALWAYS_SHORT)
+    half = Bars("HALF", goog.time, goog.open / 2, goog.high / 2, goog.low / 2, goog.close / 2, goog.volume, None)
+    market = MarketData((goog, half), "two", "x", 252.0)
+    spec = {"portfolio": {"direction": "long_short", "shared_cash": True},
+            "strategies": [{"type": "ruin_signals:always_short"}]}
+    result = pipelines.run(spec, market=market)
+    (row,) = result.results.to_pylist()
+    assert (True, -100.0, 100.0, 0.0) == (row["ruined"], row["total_return_pct"], row["max_drawdown_pct"],
+                                         row["final_equity"])
+    assert math.isnan(row["sharpe"]) and row["notes"].startswith("ruined at ")
+    assert [0.0, 0.0] == result.final.column("position").to_pylist() and {0.0} == set(result.final.column("cash").to_pylist())
+    # both shorts were closed at the ruin's timestamp, the last trades of the run
+    assert {np.datetime64(row["ruin_time"])} == {np.datetime64(t) for t in result.trades.column("exit_time").to_pylist()}

@@ -12,8 +12,13 @@ always a prefix). A lane with 50 trades costs ~100 events, not one step per bar.
 the orders scheduled for the bar meet it one after the other through the *same* container, risk
 marks equity at every close, and equity is marked at the close.
 
-Law (sparse ≡ streaming): both give the same fills, trades, rejections, final portfolios and
-equity curves, bit for bit.
+A lane whose close-marked equity reaches zero is ruined (``docs/semantics.md``): closed out at that
+close, the deficit written off, no later order. The streaming fold stops it as it goes; the sparse
+fold finds the ruin after folding its orders (``fp.ledger.ruin_bars``) and drops what came after,
+which is the same, since a lane's fold up to a bar depends on nothing after it.
+
+Law (sparse ≡ streaming): both give the same fills, trades, rejections, ruins, final portfolios
+and equity curves, bit for bit.
 """
 from __future__ import annotations
 

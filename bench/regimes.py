@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     expected = {}
     for c, d in zip(COMMISSIONS, full):
         for r in pipelines.run(d, market=market).results.to_pylist():
-            expected[(r["lookback_period"], r["signal_threshold"], r["model_type"], r["lookback_days"], c)] = r["final_equity"]
-    got = {(r["lookback_period"], r["signal_threshold"], r["model_type"], r["lookback_days"], r["execution_commission"]):
+            expected[(r["lookback_period"], r["signal_threshold"], r["classifier_model_type"], r["classifier_lookback_days"], c)] = r["final_equity"]
+    got = {(r["lookback_period"], r["signal_threshold"], r["classifier_model_type"], r["classifier_lookback_days"], r["execution_commission"]):
            r["final_equity"] for r in replayed.results.to_pylist()}
     mismatches = sum(expected[k] != got.get(k) for k in expected)
     print(f"\n## {result.results.num_rows} combinations × {len(COMMISSIONS)} commissions\n")

@@ -13,7 +13,7 @@ import numpy as np
 
 from state.ledger import EquityPoints, Trades
 
-__all__ = ["compress_equity", "equity_curve", "equity_points", "regime_stats", "trades_from_fills"]
+__all__ = ["compress_equity", "equity_curve", "equity_points", "regime_stats", "ruin_bars", "trades_from_fills"]
 
 
 def equity_curve(
@@ -70,6 +70,59 @@ def equity_points(
     return EquityPoints(values, n, int(lengths[holding].sum()))
 
 
+#: Most (state × bar) equity marks :func:`ruin_bars` computes at once.
+_MARKS = 1 << 20
+
+
+def ruin_bars(close: np.ndarray, lane: np.ndarray, bar: np.ndarray, cash: np.ndarray, position: np.ndarray,
+              n_lanes: int) -> np.ndarray:
+    """Each lane's ruin bar: the first bar at whose close its equity is zero or below, or
+    ``len(close)`` for a lane never ruined.
+
+    ``lane``, ``bar``, ``cash``, ``position`` are the state after each change (the fold's change
+    rows, sorted by lane then bar); the state after a change at ``b`` holds from ``b``'s close until
+    the lane's next change, so equity at bar ``t`` is ``cash + position × close[t]`` of the last
+    change at or before ``t`` — the very expression the bar-by-bar fold marks, so both find the
+    same bar. A lane starts with positive cash and no position: nothing before its first change.
+
+    Only states that could reach zero at the series' lowest (a long) or highest (a short) close
+    are marked bar by bar (rounding is monotone, so a state whose equity at that extreme is
+    positive is positive at every close); the marks are taken in batches of bounded size.
+
+    >>> ruin_bars(np.array([10.0, 12.0, 21.0, 30.0]), np.array([0, 1]), np.array([0, 1]), np.array([200.0, 50.0]),
+    ...           np.array([-10.0, 1.0]), 2).tolist()
+    [2, 4]
+    """
+    n = len(close)
+    out = np.full(n_lanes, n, np.int64)
+    if not len(lane) or not n:
+        return out
+    lowest, highest = np.fmin.reduce(close), np.fmax.reduce(close)  # NaN left out (all NaN: NaN, no hit)
+    stop = np.append(bar[1:], n)
+    stop[np.append(lane[1:] != lane[:-1], True)] = n
+    worst = np.where(position > 0.0, cash + position * lowest, np.where(position < 0.0, cash + position * highest, cash))
+    candidates = np.flatnonzero((worst <= 0.0) & (stop > bar))
+    lengths = stop[candidates] - bar[candidates]
+    ends = np.cumsum(lengths)
+    start = 0
+    while start < len(candidates):
+        # a batch of candidates whose marks fit the budget (at least one), lanes already ruined skipped
+        stop_at = max(start + 1, int(np.searchsorted(ends, (ends[start - 1] if start else 0) + _MARKS, "right")))
+        batch = candidates[start:stop_at]
+        batch = batch[out[lane[batch]] == n]
+        start = stop_at
+        if not len(batch):
+            continue
+        size = stop[batch] - bar[batch]
+        row = np.repeat(batch, size)
+        t = bar[row] + (np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size))
+        hit = np.flatnonzero(cash[row] + position[row] * close[t] <= 0.0)
+        # rows are by lane, then time: the first hit of each lane is its earliest
+        ruined, first = np.unique(lane[row[hit]], return_index=True)
+        out[ruined] = np.minimum(out[ruined], t[hit[first]])
+    return out
+
+
 def compress_equity(equity: np.ndarray, position: np.ndarray) -> EquityPoints:
     """Compress a full equity curve: keep bars holding a position and each flat stretch's first bar."""
     keep = position != 0.0
@@ -83,13 +136,16 @@ def regime_stats(labels: np.ndarray, equity: np.ndarray, position: np.ndarray,
                  entry_bars: np.ndarray) -> list[dict]:
     """Per-regime attribution of one lane: for each regime seen, the bars labelled with it, the
     compounded return of the equity over those bars (each bar's return goes to the regime of the
-    bar it ends), the trades entered in it and the share of its bars holding a position.
+    bar it ends; 0 after equity reached 0), the trades entered in it and the share of its bars
+    holding a position.
 
     >>> regime_stats(np.array([np.nan, 0.0, 1.0, 1.0]), np.array([100.0, 110.0, 99.0, 99.0]),
     ...              np.array([0.0, 1.0, 1.0, 0.0]), np.array([1]))
     [{'regime': 0, 'bars': 1, 'return_pct': 10.000000000000009, 'trades': 1, 'exposure_pct': 100.0}, {'regime': 1, 'bars': 2, 'return_pct': -9.999999999999998, 'trades': 0, 'exposure_pct': 50.0}]
     """
-    growth = np.concatenate(([1.0], equity[1:] / equity[:-1]))
+    before = equity[:-1]
+    # an empty account (a ruined lane's equity stays 0) neither gains nor loses
+    growth = np.concatenate(([1.0], np.divide(equity[1:], before, out=np.ones_like(before), where=before != 0.0)))
     out = []
     for k in np.unique(labels[~np.isnan(labels)]):
         bars = labels == k

@@ -12,6 +12,12 @@ so two runs with equal curves have equal metrics. Conventions:
 * ``cagr_pct`` over the calendar span of the data; ``exposure_pct`` = bars holding a position;
 * ``win_rate_pct`` and ``profit_factor`` over closed trades (NaN with none; profit factor is
   ``inf`` with wins and no losses).
+
+A metric that cannot be defined is NaN, never a made-up number, and :func:`undefined_reasons`
+says why: ``sharpe`` and ``sortino`` need at least two returns and returns that vary (a lane that
+never trades has none), and a curve that reaches zero — a ruined lane, whose equity stays 0 from
+its ruin on (``docs/semantics.md``) — has no return after it (0 / 0), so neither is defined for
+it; its ``total_return_pct`` and ``cagr_pct`` are -100 and its ``max_drawdown_pct`` 100.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import numpy as np
 
 from state.ledger import EquityPoints
 
-__all__ = ["METRICS", "max_drawdown", "metrics"]
+__all__ = ["METRICS", "max_drawdown", "metrics", "undefined_reasons"]
 
 #: Metric columns, in the order results show them.
 METRICS: tuple[str, ...] = (
@@ -104,7 +110,7 @@ def metrics(
     scale = math.sqrt(periods_per_year)
     sharpe = sortino = _NAN
     n_returns = n_bars - 1
-    if n_returns > 1:
+    if n_returns > 1 and values.min() > 0.0:  # no return is defined after equity reaches zero
         returns = values[1:] / values[:-1]
         returns -= 1.0
         zeros = n_returns - len(returns)
@@ -145,3 +151,29 @@ def metrics(
         "exposure_pct": curve.exposure_bars / n_bars * 100.0,
         "commission": float(commission),
     }
+
+
+def undefined_reasons(m: dict[str, float], curve: EquityPoints) -> dict[str, str]:
+    """Why each NaN metric of ``m`` (:func:`metrics` of ``curve``) has no value, by metric.
+
+    >>> from fp.ledger import compress_equity
+    >>> flat = compress_equity(np.full(5, 100.0), np.zeros(5))
+    >>> m = metrics(flat, np.array([]), 0.0, initial_cash=100.0, periods_per_year=252.0, years=1.0)
+    >>> undefined_reasons(m, flat)["sharpe"]
+    'equity never moved (no position held)'
+    """
+    values = curve.values
+    if curve.n_bars < 3:
+        moves = f"{curve.n_bars} bar(s): a ratio needs at least two returns"
+    elif not values.min() > 0.0:
+        moves = "equity reached 0 (ruin): no return is defined after it"
+    elif curve.exposure_bars == 0:
+        moves = "equity never moved (no position held)"
+    else:
+        moves = "the returns never vary"
+    why = {"sharpe": moves,
+           "sortino": moves if math.isnan(m["sharpe"]) else "no bar lost: the downside deviation is 0",
+           "cagr_pct": "the data spans no time",
+           "win_rate_pct": "no closed trade",
+           "profit_factor": "no closed trade" if m["n_trades"] == 0 else "no closed trade won or lost"}
+    return {name: reason for name, reason in why.items() if isinstance(m.get(name), float) and math.isnan(m[name])}

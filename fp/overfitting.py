@@ -71,6 +71,8 @@ _CHUNK_ELEMENTS = 1 << 22
 _NAN = float("nan")
 _STANDARD_NORMAL = NormalDist()
 
+_NO_BEST = "every combination's objective is NaN on every in-sample half: no split has a best combination to choose"
+
 
 class StatisticsError(AdmfError, ValueError):
     """An argument an overfitting statistic cannot be computed from; the message names it."""
@@ -91,7 +93,10 @@ class PBO:
     * ``degradation_slope``, ``degradation_intercept`` — the least-squares line of the chosen
       combination's out-of-sample objective on its in-sample objective, over the splits where
       both are finite (NaN with fewer than two such splits or no spread in-sample). A slope well
-      below 1 means in-sample performance does not carry over.
+      below 1 means in-sample performance does not carry over;
+    * ``n_defined_splits`` — the splits with a best in-sample combination (some column's
+      in-sample objective is a number); the fractions above are over these, and ``reason`` says
+      why ``probability`` is NaN when there is none (empty otherwise).
     """
 
     probability: float
@@ -101,6 +106,8 @@ class PBO:
     probability_of_loss: float
     degradation_slope: float
     degradation_intercept: float
+    n_defined_splits: int = 0
+    reason: str = ""
 
 
 @attrs.frozen
@@ -236,6 +243,11 @@ def probability_of_backtest_overfitting(
        (The paper writes λ < 0; <= also counts a chosen combination tied with the median, e.g.
        every OOS objective equal, as overfit.)
 
+    A split whose IS objectives are all NaN has no best combination to choose (with the Sharpe
+    ratio: no column's returns vary on that half, e.g. nothing traded): it says nothing about
+    overfitting, so its logit is NaN and it is left out of every fraction. With no split left,
+    the PBO is undefined: NaN, with the ``reason``.
+
     ``objective(mean, variance, count)`` receives each half's mean, sample variance (ddof 1;
     exactly 0 for a constant half) and bar count for every column at once (see
     :func:`sharpe_of`); ``lambda mean, variance, count: mean`` ranks by mean return. Each block's
@@ -263,6 +275,7 @@ def probability_of_backtest_overfitting(
     # objectives are computed once and serve the pair of splits (i, n_splits - 1 - i).
     count = block_size * (n_blocks // 2)
     chosen_is, chosen_oos, ranks = (np.empty(n_splits) for _ in range(3))
+    defined = np.empty(n_splits, bool)
     chunk = max(1, _CHUNK_ELEMENTS // (n_blocks * n_columns))
     for start in range(0, n_splits // 2, chunk):
         first = np.arange(start, min(start + chunk, n_splits // 2))
@@ -274,19 +287,23 @@ def probability_of_backtest_overfitting(
         ]
         for rows, is_objectives, oos_objectives in ((first, *objectives), (mirror, *objectives[::-1])):
             chosen_is[rows], chosen_oos[rows], ranks[rows] = _rank_of_is_best(is_objectives, oos_objectives)
+            defined[rows] = ~np.all(np.isnan(is_objectives), axis=1)
 
     omega = ranks / (n_columns + 1)
-    logits = np.log(omega / (1.0 - omega))
-    overfit = 2.0 * ranks <= n_columns + 1  # λ <= 0, exactly: ranks are halves of integers
-    slope, intercept = _least_squares_line(chosen_is, chosen_oos)
+    logits = np.where(defined, np.log(omega / (1.0 - omega)), _NAN)
+    overfit = 2.0 * ranks[defined] <= n_columns + 1  # λ <= 0, exactly: ranks are halves of integers
+    n_defined = int(np.count_nonzero(defined))
+    slope, intercept = _least_squares_line(chosen_is[defined], chosen_oos[defined])
     return PBO(
-        probability=float(np.mean(overfit)),
+        probability=float(np.mean(overfit)) if n_defined else _NAN,
         logits=tuple(logits.tolist()),
         n_splits=n_splits,
         n_blocks=n_blocks,
-        probability_of_loss=float(np.mean(chosen_oos < 0.0)),
+        probability_of_loss=float(np.mean(chosen_oos[defined] < 0.0)) if n_defined else _NAN,
         degradation_slope=slope,
         degradation_intercept=intercept,
+        n_defined_splits=n_defined,
+        reason="" if n_defined else _NO_BEST,
     )
 
 
@@ -419,11 +436,16 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
       of the chosen column over all its bars, with ``n_trials`` = the number of columns and the
       trials' Sharpe variance = the sample variance (ddof 1) of the columns' per-bar Sharpe
       ratios, over the columns whose Sharpe ratio is defined (NaN with fewer than two);
-    * ``n_trials`` — the number of columns.
+    * ``n_trials`` — the number of columns;
+    * ``reasons`` — for each of these statistics that is undefined (NaN), why (a new dict,
+      empty when every one is a number).
 
     >>> returns = np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 0.0], [2.0, 2.0]])
-    >>> sorted(selection_statistics(returns, 0, n_blocks=2).items())[-2:]
-    [('pbo_splits', 2), ('sharpe', 1.161895003862225)]
+    >>> sorted(selection_statistics(returns, 0, n_blocks=2).items())[-3:]
+    [('pbo_splits', 2), ('reasons', {}), ('sharpe', 1.161895003862225)]
+    >>> flat = selection_statistics(np.zeros((4, 2)), 0, n_blocks=2)
+    >>> flat["pbo"], flat["reasons"]["pbo"][:51]
+    (nan, "no combination's returns vary on any in-sample half")
     """
     matrix = _returns_matrix(returns_matrix, "returns_matrix")
     n_rows, n_columns = matrix.shape
@@ -438,7 +460,7 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
     dsr = deflated_sharpe_ratio(moments.sharpe, n_trials=n_columns, n_observations=n_rows,
                                 skewness=moments.skewness, kurtosis=moments.kurtosis,
                                 trials_sharpe_variance=variance)
-    return {
+    stats = {
         "pbo": pbo.probability,
         "pbo_splits": pbo.n_splits,
         "deflated_sharpe": dsr.probability,
@@ -446,6 +468,16 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
         "sharpe": dsr.sharpe,
         "n_trials": n_columns,
     }
+    flat = "the selected combination's returns never vary (it never traded)"
+    few = (f"{len(defined)} of {n_columns} combinations have returns that vary (traded); the spread of the "
+           "trials' Sharpe ratios needs two")
+    why = {"pbo": "no combination's returns vary on any in-sample half (nothing traded): no split has a best "
+                  "combination to choose" if pbo.reason else "",
+           "sharpe": flat, "expected_max_sharpe": few,
+           "deflated_sharpe": (flat if math.isnan(dsr.sharpe) else few if math.isnan(dsr.expected_max_sharpe) else
+                               "its Sharpe ratio lies outside what its skewness and kurtosis allow")}
+    stats["reasons"] = {name: why[name] for name in why if math.isnan(stats[name])}
+    return stats
 
 
 # ---- argument checks -------------------------------------------------------------------------------

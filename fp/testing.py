@@ -9,13 +9,16 @@ Generators (hypothesis strategies):
 * :func:`bars` — a valid OHLCV series of one symbol with realistic shapes: random-walk stretches,
   trends, flat stretches, gaps between a close and the next open, extreme moves (crashes and
   spikes), very short series (1–3 bars); prices on a decimal grid (``precision``) or off it;
+* :func:`jumping` — such a series with every price from one bar on multiplied (a gap that ruins
+  a position held against it);
 * :func:`market` — several symbols (a :class:`state.market.MarketData`) on a common timeline or a
   ragged one (each symbol trading on its own subset of a base timeline);
 * :func:`params_for` — one parameter dict drawn from a component's declared schema;
 * :func:`grids_for` — a parameter grid: a small list of distinct such dicts.
 
 Law checkers, each running hypothesis over a feature, strategy or classifier (a record: built-in,
-decorated with ``fp.components``, or loaded by import path) and failing with an
+decorated with ``fp.components``, or loaded by import path; or a built-in's name, ``"sma"``, see
+:func:`component_of`) and failing with an
 ``AssertionError`` that names the minimal counterexample in domain terms — which bar, which
 parameter values, how many bars — followed by hypothesis' falsifying example:
 
@@ -46,7 +49,9 @@ Example (an author's test file)::
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -56,8 +61,9 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from fp.classifiers import Classifier, TrainingDataError
-from fp.components import Component, batch_outputs, outputs_of, streaming_outputs
+from fp.components import Component, ComponentError, batch_outputs, kind_of, outputs_of, streaming_outputs
 from fp.hub import compute_features, registry_for_refs
+from fp.registry import BUILTINS, COMPONENT_KINDS
 from fp.strategies import Strategy
 from state.market import Bars, MarketData
 from state.params import Param
@@ -71,7 +77,9 @@ __all__ = [
     "assert_streaming_equals_batch",
     "bars",
     "batch_outputs",
+    "component_of",
     "grids_for",
+    "jumping",
     "laws_for",
     "market",
     "params_for",
@@ -150,6 +158,25 @@ def bars(draw, *, min_size: int = 1, max_size: int = 120, precision: int | None 
 
 
 @st.composite
+def jumping(draw, data: st.SearchStrategy[Bars], *, factor: float = 3.0) -> Bars:
+    """Bars drawn from ``data`` (at least 3) whose prices are multiplied by ``factor`` from a drawn
+    bar on (the second or later): a gap that ruins an all-in short held across it (``factor`` 3)
+    or a long levered ``k`` times (``factor`` below ``1 - 1/k``). Volume is kept.
+
+    >>> from hypothesis import Phase, find, settings
+    >>> once = settings(database=None, derandomize=True, phases=[Phase.generate])
+    >>> b = find(jumping(bars(min_size=5, max_size=5, precision=None)), lambda b: True, settings=once)
+    >>> bool(np.any(b.close[1:] / b.close[:-1] > 2.0))
+    True
+    """
+    base = draw(data.filter(lambda b: len(b) >= 3))
+    t = draw(st.integers(2, len(base) - 1))
+    scaled = lambda x: np.concatenate((x[:t], x[t:] * factor))
+    return Bars(base.symbol, base.time, scaled(base.open), scaled(base.high), scaled(base.low), scaled(base.close),
+                base.volume, None)
+
+
+@st.composite
 def market(draw, *, symbols: int | tuple[str, ...] = 2, ragged: bool | None = None, min_size: int = 1,
            max_size: int = 80, precision: int | None | object = ...) -> MarketData:
     """Several symbols' bars as a :class:`MarketData` (daily, 252 periods a year).
@@ -187,6 +214,42 @@ def market(draw, *, symbols: int | tuple[str, ...] = 2, ragged: bool | None = No
     return MarketData(tuple(out), "fp.testing.market", digest.hexdigest(), 252.0)
 
 
+# ---- components by record or by name ----------------------------------------------------------------
+
+def component_of(component: Component | str, *, caller: str = "component_of") -> Component:
+    """The record a checker or generator runs on: a component record as given, or the built-in
+    named ``component`` (``"sma"``, ``"momentum"``, ``"trend_regime"``).
+
+    Anything else raises :class:`fp.components.ComponentError` (a ``TypeError``) saying what is
+    accepted; an author's own component is passed as its record (the decorated function, or the
+    ``Classifier``), never by name.
+
+    >>> component_of("sma").name, component_of("trend_regime").name
+    ('sma', 'trend_regime')
+    >>> component_of("smaa")
+    Traceback (most recent call last):
+    ...
+    fp.components.ComponentError: component_of('smaa'): not a built-in feature, strategy or classifier (did you mean 'sma'?); pass your own component's record itself, e.g. component_of(mypkg.signals.ema_ribbon)
+    """
+    if isinstance(component, str):
+        found = [(kind, BUILTINS.of(kind)[component]) for kind in COMPONENT_KINDS if component in BUILTINS.of(kind)]
+        if len(found) == 1:
+            return found[0][1]
+        if found:
+            kinds = " and a built-in ".join(kind for kind, _ in found)
+            raise ComponentError(f"{caller}({component!r}): names a built-in {kinds}; pass the record, e.g. "
+                                 f"{caller}(fp.registry.BUILTINS.{found[0][0]}({component!r}))")
+        known = sorted(name for kind in COMPONENT_KINDS for name in BUILTINS.of(kind))
+        close = difflib.get_close_matches(component, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ComponentError(f"{caller}({component!r}): not a built-in feature, strategy or classifier{hint}; pass "
+                             f"your own component's record itself, e.g. {caller}(mypkg.signals.ema_ribbon)")
+    if kind_of(component) is None:
+        raise ComponentError(f"{caller}: expects a feature, strategy or classifier (a record, or a built-in's name "
+                             f"such as 'sma'); got {type(component).__name__} {reprlib.repr(component)}")
+    return component
+
+
 # ---- parameters -------------------------------------------------------------------------------------
 
 def _param_strategy(p: Param, *, window_cap: int) -> st.SearchStrategy:
@@ -212,15 +275,16 @@ def _param_strategy(p: Param, *, window_cap: int) -> st.SearchStrategy:
     return values
 
 
-def params_for(component: Component, *, window_cap: int = 30) -> st.SearchStrategy[dict[str, Any]]:
+def params_for(component: Component | str, *, window_cap: int = 30) -> st.SearchStrategy[dict[str, Any]]:
     """Parameter dicts within the component's declared schema: choices, booleans, and numbers
     within their bounds (integers capped at ``window_cap`` above their minimum, so windows fit
     generated series; unbounded floats within 5 of their minimum, or of -10), the declared
-    default among them when it lies within those bounds."""
+    default among them when it lies within those bounds. ``component``: a record or a built-in's name."""
+    component = component_of(component, caller="params_for")
     return st.fixed_dictionaries({p.name: _param_strategy(p, window_cap=window_cap) for p in component.params})
 
 
-def grids_for(component: Component, *, min_size: int = 1, max_size: int = 4,
+def grids_for(component: Component | str, *, min_size: int = 1, max_size: int = 4,
               window_cap: int = 30) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Parameter grids of a component: lists of ``min_size`` to ``max_size`` distinct parameter
     dicts drawn from its schema (see :func:`params_for`).
@@ -232,6 +296,7 @@ def grids_for(component: Component, *, min_size: int = 1, max_size: int = 4,
     >>> len(grid), len({g["period"] for g in grid})
     (3, 3)
     """
+    component = component_of(component, caller="grids_for")
     return st.lists(params_for(component, window_cap=window_cap), min_size=min_size, max_size=max_size,
                     unique_by=lambda params: tuple(sorted((k, repr(v)) for k, v in params.items())))
 
@@ -355,12 +420,14 @@ def _run(check: Callable, strategy: st.SearchStrategy, max_examples: int) -> Non
 
 # ---- the law checkers -------------------------------------------------------------------------------
 
-def assert_streaming_equals_batch(component: Component, *, max_examples: int = 60, max_bars: int = 80) -> None:
+def assert_streaming_equals_batch(component: Component | str, *, max_examples: int = 60, max_bars: int = 80) -> None:
     """Law: the streaming form folded bar by bar equals the batch form, bit for bit.
 
     For a classifier, the streaming form labels bar ``t`` from bars ``0..t`` alone (the model fitted
     once on the training bars): a label must not depend on how much of the series was available.
     """
+    component = component_of(component, caller="assert_streaming_equals_batch")
+
     def check(case: _Case) -> None:
         batch, stream = _outputs(component, case), _outputs(component, case, streaming=True)
         for name, b, s in zip(outputs_of(component), batch, stream):
@@ -382,12 +449,14 @@ def _perturbed(data: Bars, t: int, factor: float) -> Bars:
                 tail(data.volume) * 2.0 if len(data.volume) else data.volume, None)
 
 
-def assert_no_lookahead(component: Component, *, max_examples: int = 60, max_bars: int = 80) -> None:
+def assert_no_lookahead(component: Component | str, *, max_examples: int = 60, max_bars: int = 80) -> None:
     """Law: changing the bars after ``t`` changes no output at or before ``t``.
 
     The bars after ``t`` are scaled (prices by 0.5, 1.7 or 3.0, volume doubled); both series are
     taken off the decimal grid so only the future differs.
     """
+    component = component_of(component, caller="assert_no_lookahead")
+
     def check(case: _Case) -> None:
         t = case.cut
         plain = attrs.evolve(case.data, price_precision=None)
@@ -407,9 +476,11 @@ def _fresh(data: Bars) -> Bars:
                 data.volume.copy(), data.price_precision)
 
 
-def assert_deterministic(component: Component, *, max_examples: int = 30, max_bars: int = 80) -> None:
+def assert_deterministic(component: Component | str, *, max_examples: int = 30, max_bars: int = 80) -> None:
     """Law: the same parameters and bars give bit-identical outputs, run after run (on a fresh copy
     of the bars too), and the component does not modify the bars it is given."""
+    component = component_of(component, caller="assert_deterministic")
+
     def check(case: _Case) -> None:
         original = _fresh(case.data)
         first = _outputs(component, case)
@@ -427,9 +498,10 @@ def assert_deterministic(component: Component, *, max_examples: int = 30, max_ba
     _run(check, _cases(component, min_bars=1, max_bars=max_bars), max_examples)
 
 
-def assert_isolated(strategy: Strategy, *, max_examples: int = 30, max_bars: int = 80, grid_size: int = 4) -> None:
+def assert_isolated(strategy: Strategy | str, *, max_examples: int = 30, max_bars: int = 80, grid_size: int = 4) -> None:
     """Law: a strategy's signal computed within a grid (the FeatureHub computing every distinct
     feature once for all points) equals the signal of that point computed alone."""
+    strategy = component_of(strategy, caller="assert_isolated")
     if not isinstance(strategy, Strategy):
         raise TypeError(f"assert_isolated checks a Strategy (features and classifiers share nothing across a "
                         f"grid); got {type(strategy).__name__}")
@@ -451,13 +523,15 @@ def assert_isolated(strategy: Strategy, *, max_examples: int = 30, max_bars: int
     _run(check, _cases(strategy, min_bars=1, max_bars=max_bars, grid_size=grid_size), max_examples)
 
 
-def assert_schema_respected(component: Component, *, max_examples: int = 40, max_bars: int = 60) -> None:
+def assert_schema_respected(component: Component | str, *, max_examples: int = 40, max_bars: int = 60) -> None:
     """Law: every parameter value within the declared bounds runs without error and returns one
     value per bar for every output (windows up to 200 bars, longer than the series).
 
     A classifier may refuse a series with too few training bars for its parameters
     (``TrainingDataError``, a precise message): that is its declared contract, not a failure.
     """
+    component = component_of(component, caller="assert_schema_respected")
+
     def check(case: _Case) -> None:
         try:
             outputs = _outputs(component, case)
@@ -482,11 +556,12 @@ LAWS: dict[str, Callable[..., None]] = {
 }
 
 
-def laws_for(component: Component) -> tuple[str, ...]:
+def laws_for(component: Component | str) -> tuple[str, ...]:
     """The names of the laws that apply to ``component`` (isolation: strategies only).
 
     >>> from fp.features import FEATURES
     >>> laws_for(FEATURES["sma"])
     ('no_lookahead', 'streaming_equals_batch', 'deterministic', 'schema_respected')
     """
+    component = component_of(component, caller="laws_for")
     return tuple(name for name in LAWS if name != "isolated" or isinstance(component, Strategy))

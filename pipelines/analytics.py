@@ -2,7 +2,7 @@
 canned analyses (parameter sensitivity, equity correlation, regimes, a trade's causation chain).
 
 A run folder (``admf run SPEC --out DIR``) holds ``manifest.json`` and Parquet tables; each table
-present becomes a view of the same name: ``results``, ``trades``, ``regime_stats``, ``equity``,
+present becomes a view of the same name: ``results``, ``trades``, ``regime_stats``, ``regimes``, ``equity``,
 ``events``, ``windows``, ``symbol_stats`` (shared-cash portfolios), and in a signal store ``signals`` and ``combos``. A table may also be a
 folder of Parquet files (``events/**/*.parquet``, hive partitions become columns).
 
@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from fp.metrics import METRICS
+from pipelines.columns import OUTCOME_COLUMNS
 from state.errors import AdmfError, MissingExtraError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,16 +94,19 @@ class QueryError(AdmfError, ValueError):
 
 #: The tables a run folder may hold, in the order views are listed: ``<name>.parquet`` or a
 #: folder ``<name>/`` of Parquet files.
-TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "equity", "events", "windows", "symbol_stats", "signals",
-                           "combos")
+TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "regimes", "equity", "events", "windows", "symbol_stats",
+                           "signals", "combos")
 
-#: Columns of ``results`` that identify a row rather than describe a parameter.
+#: Columns of ``results`` that identify a row rather than describe a parameter (``classifier``
+#: counts as a parameter: it tells classifier choices apart).
 _ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy"})
-_METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in (*METRICS, "n_rejected")) | {
-    "selected", "rank", "status", "error"}  # train/test runs carry train_/test_ metrics and the selection
+#: Columns of a run's outcome (``pipelines.columns``): train/test runs carry ``train_``/``test_``
+#: metrics and the selection.
+_METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in OUTCOME_COLUMNS) | {
+    "selected", "rank"}
 
 _RUN_FOLDER = ("a run folder (admf run SPEC --out DIR) holds results.parquet, trades.parquet and "
-               "manifest.json, and when asked for equity.parquet, events.parquet, regime_stats.parquet, "
+               "manifest.json, and when asked for equity.parquet, events.parquet, regime_stats.parquet, regimes.parquet, "
                "symbol_stats.parquet or windows.parquet; a signal store holds signals.parquet and combos.parquet")
 
 #: First keywords of the statements :func:`query` runs.
@@ -494,7 +497,7 @@ def regimes(run_dir: str | os.PathLike, *, by: Sequence[str] = ()) -> pa.Table:
     """Performance by regime: ``regime_stats`` joined with the parameters of ``results``.
 
     One row per regime (and per value of the ``by`` columns of ``results``, e.g.
-    ``("strategy", "n_states")``, which come first): ``n_combos`` (distinct combinations),
+    ``("strategy", "classifier_n_states")``, which come first): ``n_combos`` (distinct combinations),
     ``mean_bars`` (bars per combination and symbol in that regime), ``mean_return_pct`` and
     ``median_return_pct``, ``mean_exposure_pct`` (NaN values left out), and ``trades`` (total).
     Sorted by the ``by`` columns, then regime. Regime labels are per fit (0 = the fit's lowest
@@ -669,7 +672,7 @@ def add_query_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--combo", help="causation: the combination id whose trade to trace")
     p.add_argument("--trade", type=positive_int, help="causation: which trade of the combination, 1-based (default 1)")
     p.add_argument("--symbol", help="causation: only trades on this symbol")
-    p.add_argument("--by", help="regimes: comma-separated results columns to group by as well, e.g. strategy,n_states")
+    p.add_argument("--by", help="regimes: comma-separated results columns to group by as well, e.g. strategy,classifier_n_states")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     out.add_argument("--json", action="store_true", help="print JSON lines (one object per row)")

@@ -12,8 +12,13 @@ always a prefix). A lane with 50 trades costs ~100 events, not one step per bar.
 the orders scheduled for the bar meet it one after the other through the *same* container, risk
 marks equity at every close, and equity is marked at the close.
 
-Law (sparse ≡ streaming): both give the same fills, trades, rejections, final portfolios and
-equity curves, bit for bit.
+A lane whose close-marked equity reaches zero is ruined (``docs/semantics.md``): closed out at that
+close, the deficit written off, no later order. The streaming fold stops it as it goes; the sparse
+fold finds the ruin after folding its orders (``fp.ledger.ruin_bars``) and drops what came after,
+which is the same, since a lane's fold up to a bar depends on nothing after it.
+
+Law (sparse ≡ streaming): both give the same fills, trades, rejections, ruins, final portfolios
+and equity curves, bit for bit.
 """
 from __future__ import annotations
 
@@ -25,12 +30,13 @@ import numpy as np
 
 from fp.execution import quote
 from fp.hub import FeatureStream, feature_of, registry_for_refs
-from fp.ledger import equity_curve, equity_points, trades_from_fills
+from fp.ledger import equity_curve, equity_points, ruin_bars, trades_from_fills
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.container import Container, fold
-from state.events import FillQuote, OrderApproved, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted
+from state.events import (FillQuote, OrderApproved, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted,
+                          PortfolioRuined)
 from state.ledger import EquityPoints, Trades
 from state.market import Bars
 from state.orders import OrderRules, Schedule
@@ -52,8 +58,10 @@ class Folded:
     """What the fold of some lanes on one symbol produced, every table sorted by lane.
 
     ``fills`` holds only fills of a non-zero quantity; ``change_*`` is each lane's cash and
-    position after each of its fills; ``trades`` come from the ledger; ``final`` is the
-    portfolios at the end, by lane; ``expired`` the resting entries that never filled.
+    position after each of its fills and, for a ruined lane, the write-off at its ruin (cash and
+    position 0, its last row); ``trades`` come from the ledger; ``final`` is the portfolios at the
+    end, by lane; ``expired`` the resting entries that never filled; ``ruined`` the lanes ruined
+    (their equity reached zero at a close: ``state.events.PortfolioRuined``), by lane.
     """
 
     fills: OrderFilled
@@ -66,6 +74,7 @@ class Folded:
     final: PortfolioState
     trace: "FoldTrace | None" = None
     expired: OrderExpired | None = None
+    ruined: PortfolioRuined | None = None
 
     def lane_bounds(self, lanes: int, lane_of: np.ndarray) -> np.ndarray:
         """Start offsets of each lane's rows in a table sorted by lane (length ``lanes + 1``)."""
@@ -91,7 +100,8 @@ class FoldTrace:
     came from (its signal bar, ``kind`` as in ``state.orders.ORDER_KINDS``, the signal's target or
     NaN for an exit, the trigger ``level`` of an exit or resting entry), the order submitted and
     approved, its fill (quantity 0: nothing traded) and rejection ``reason`` (-1: none), with the
-    expired entries apart. Kept only when a fold is asked to trace."""
+    expired entries and the ruined lanes apart (a ruined lane's orders of later bars are not
+    here: they never reached the market). Kept only when a fold is asked to trace."""
 
     lane: np.ndarray
     signal_bar: np.ndarray
@@ -107,6 +117,7 @@ class FoldTrace:
     commission: np.ndarray
     reason: np.ndarray
     expired: OrderExpired
+    ruined: PortfolioRuined
 
 
 def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -171,10 +182,15 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     stacked = [np.concatenate([getattr(e, name) for e in fills]) if fills else np.empty(0)
                for name in ("quantity", "price", "commission")]
     approved = next(e for e in early if type(e) is OrderApproved)
-    return attrs.evolve(folded, trace=FoldTrace(
+    every = FoldTrace(
         schedule.lane, schedule.origin, schedule.kind, _signal_targets(changes, schedule), schedule.level,
         schedule.target, approved.target, np.broadcast_to(approved.max_quantity, np.shape(approved.target)),
-        schedule.bar, *(column[slot] for column in stacked), refused[slot], expired))
+        schedule.bar, *(column[slot] for column in stacked), refused[slot], folded.expired, folded.ruined)
+    until = np.full(n_lanes, len(bars))
+    until[folded.ruined.lane] = folded.ruined.bar
+    reached = schedule.bar <= until[schedule.lane]  # a ruined lane's later orders never reach the market
+    return attrs.evolve(folded, trace=every if reached.all() else attrs.evolve(every, **{
+        f.name: getattr(every, f.name)[reached] for f in attrs.fields(FoldTrace) if f.name not in ("expired", "ruined")}))
 
 
 def _round_layout(lane: np.ndarray, n_lanes: int) -> tuple[np.ndarray, ...]:
@@ -302,10 +318,14 @@ def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
 
 def _assemble(fills: list, rejections: list, cash: list, position: list, final: PortfolioState, bars: Bars,
               by_lane: np.ndarray | None = None, lanes_and_bars: tuple | None = None,
-              expired: OrderExpired | None = None) -> Folded:
+              expired: OrderExpired | None = None, ruined: PortfolioRuined | None = None) -> Folded:
     """Stack what the rounds emitted into lane-major tables (``by_lane`` orders the stacked rows by
     lane then time; by default they are sorted by lane and bar). ``lanes_and_bars`` gives the
-    fills' lanes and bars when the driver already knows them (one fill row per order)."""
+    fills' lanes and bars when the driver already knows them (one fill row per order).
+
+    ``ruined`` is the ruin the driver applied as it went (the bar-by-bar fold); without it the
+    lanes are stopped at their ruin here (:func:`_stopped_at_ruin`, the sparse fold).
+    """
     if lanes_and_bars is None or not fills:
         fill = _stack(OrderFilled, fills)
     else:
@@ -323,10 +343,68 @@ def _assemble(fills: list, rejections: list, cash: list, position: list, final: 
     fill = _take(fill, by_lane)
     cash, position = cash[by_lane], position[by_lane]
     rejected = _take(rejected, np.lexsort((rejected.bar, rejected.lane)))
+    expired = _stack(OrderExpired, []) if expired is None else expired
+    if ruined is None:
+        fill, cash, position, final, ruined = _stopped_at_ruin(fill, cash, position, final, bars.close)
+    if len(ruined.lane):  # nothing of a later bar than its ruin: rejections, expiries
+        until = np.full(len(final), len(bars))
+        until[ruined.lane] = ruined.bar
+        rejected = _take(rejected, rejected.bar <= until[rejected.lane])
+        expired = _take(expired, expired.until <= until[expired.lane])
     mark = np.full(len(final), bars.close[-1] if len(bars) else np.nan)
     trades = trades_from_fills(fill.lane, fill.bar, fill.quantity, fill.price, fill.commission, position, mark)
-    expired = _stack(OrderExpired, []) if expired is None else expired
-    return Folded(fill, trades, rejected, fill.lane, fill.bar, cash, position, final, expired=expired)
+    lane, bar, cash, position = _written_off(fill.lane, fill.bar, cash, position, ruined)
+    return Folded(fill, trades, rejected, lane, bar, cash, position, final, expired=expired, ruined=ruined)
+
+
+def _stopped_at_ruin(fill: OrderFilled, cash: np.ndarray, position: np.ndarray, final: PortfolioState,
+                     close: np.ndarray) -> tuple[OrderFilled, np.ndarray, np.ndarray, PortfolioState, PortfolioRuined]:
+    """Stop each lane at its ruin (``fp.ledger.ruin_bars``): its fills after that bar dropped, its
+    position closed at the close by a fill without costs, its final portfolio empty.
+
+    A lane's fold up to a bar depends on nothing after it, so stopping it afterwards equals
+    stopping it as it goes (law: sparse ≡ bar-by-bar, ``tests/laws/test_backtest_laws.py``).
+    Returns the fills (liquidations included) with each one's cash and position after, the final
+    portfolios and the :class:`PortfolioRuined` rows.
+    """
+    ruin = ruin_bars(close, fill.lane, fill.bar, cash, position, len(final))
+    lanes = np.flatnonzero(ruin < len(close))
+    if not len(lanes):
+        return fill, cash, position, final, _NOT_RUINED
+    keep = fill.bar <= ruin[fill.lane]
+    fill, cash, position = _take(fill, keep), cash[keep], position[keep]
+    at = ruin[lanes]
+    last = np.searchsorted(fill.lane, lanes, side="right") - 1  # each ruined lane's state at its ruin
+    price = close[at]
+    quantity = -position[last]
+    deficit = -(cash[last] + position[last] * price)
+    holding = quantity != 0.0
+    liquidated = OrderFilled(lanes[holding], at[holding], quantity[holding], price[holding],
+                             np.zeros(int(holding.sum())), None if fill.slippage is None else np.zeros(int(holding.sum())))
+    where = last[holding] + 1
+    fill = OrderFilled(*(None if getattr(fill, f.name) is None else
+                         np.insert(getattr(fill, f.name), where, getattr(liquidated, f.name))
+                         for f in attrs.fields(OrderFilled)))
+    cash = np.insert(cash, where, cash[last[holding]] - quantity[holding] * price[holding] - 0.0)
+    position = np.insert(position, where, position[last[holding]] + quantity[holding])
+    final = PortfolioState(final.cash.copy(), final.position.copy())
+    final.cash[lanes], final.position[lanes] = 0.0, 0.0
+    return fill, cash, position, final, PortfolioRuined(lanes, at, price, quantity, deficit)
+
+
+def _written_off(lane: np.ndarray, bar: np.ndarray, cash: np.ndarray, position: np.ndarray,
+                 ruined: PortfolioRuined) -> tuple[np.ndarray, ...]:
+    """The change rows: one per fill, then each ruined lane's write-off at its ruin bar (cash and
+    position 0; after the lane's fills, its last row)."""
+    if not len(ruined.lane):
+        return lane, bar, cash, position
+    where = np.searchsorted(lane, ruined.lane, side="right")
+    zeros = np.zeros(len(ruined.lane))
+    return (np.insert(lane, where, ruined.lane), np.insert(bar, where, ruined.bar), np.insert(cash, where, zeros),
+            np.insert(position, where, zeros))
+
+
+_NOT_RUINED = PortfolioRuined(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0))
 
 
 _DTYPES = {"lane": np.int64, "bar": np.int64, "until": np.int64, "reason": np.int8, "kind": np.int8}
@@ -352,7 +430,8 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
     Features step and strategies evaluate bar by bar; the orders their changes schedule are
     folded at their bar, one lane's orders in their order within the bar; the risk watch (equity
     peak, day's opening equity, halts) is brought up to date at every close instead of being
-    searched between quotes.
+    searched between quotes; a lane whose equity at a close is zero or below is ruined there (its
+    position closed at that close without costs, the deficit written off, no later order placed).
     """
     n_lanes, n_bars = len(signals), len(bars)
     rules = OrderRules.market(np.where(settings.fill_on_close, 0, 1)) if rules is None else rules
@@ -366,7 +445,8 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
                       RiskWatch.initial(settings.initial_cash) if limits is not None and limits.watches else None,
                       np.full(n_lanes, np.nan) if _capped(settings) else None)
     watched = state.watch is not None
-    logs, history = [], []
+    logs, history, ruins = [], [], []
+    ruined = np.zeros(n_lanes, bool)
     equity = np.empty((n_lanes, n_bars))
     by_bar = np.argsort(schedule.bar, kind="stable")
     starts = np.searchsorted(schedule.bar[by_bar], np.arange(n_bars + 1))
@@ -377,6 +457,7 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
                 state.watch, day=np.full(n_lanes, tape.day[t]), day_start=p.cash + p.position * bars.close[t - 1],
                 halt_day=np.full(n_lanes, -1)))
         today = by_bar[starts[t]:starts[t + 1]]
+        today = today[~ruined[schedule.lane[today]]]  # a ruined lane places no more orders
         for k in range(int(within[today].max()) + 1 if len(today) else 0):
             rows = today[within[today] == k]
             lanes = schedule.lane[rows]
@@ -395,6 +476,20 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
             state = _scatter(state, lanes, part)
         p = state.portfolio
         equity[:, t] = p.cash + p.position * bars.close[t]
+        fresh = np.flatnonzero((equity[:, t] <= 0.0) & ~ruined)
+        if len(fresh):  # ruin: close the position at this close without costs, write the deficit off
+            price = np.full(len(fresh), bars.close[t])
+            quantity = -p.position[fresh]
+            held = quantity != 0.0
+            m = int(held.sum())
+            logs.append((OrderFilled(fresh[held], np.full(m, t), quantity[held], price[held], np.zeros(m), np.zeros(m)),))
+            history.append(PortfolioState(p.cash[fresh][held] - quantity[held] * price[held] - 0.0,
+                                          p.position[fresh][held] + quantity[held]))
+            ruins.append(PortfolioRuined(fresh, np.full(len(fresh), t), price, quantity, -equity[fresh, t]))
+            empty = PortfolioState(np.zeros(len(fresh)), np.zeros(len(fresh)))
+            state = _scatter(state, fresh, attrs.evolve(state.rows(fresh), portfolio=empty))
+            equity[fresh, t] = 0.0
+            ruined[fresh] = True
         if watched:
             w, limits = state.watch, settings.limits
             peak = np.fmax(w.peak, equity[:, t])
@@ -403,8 +498,10 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
                                                    tape.day[t], w.halt_day),
                 w.halted | (equity[:, t] <= peak * (1.0 - limits.max_drawdown))))
     events = [e for log in logs for e in log]
+    ruins = _stack(PortfolioRuined, ruins)
     folded = _assemble([e for e in events if type(e) is OrderFilled], [e for e in events if type(e) is OrderRejected],
-                       [p.cash for p in history], [p.position for p in history], state.portfolio, bars, expired=expired)
+                       [p.cash for p in history], [p.position for p in history], state.portfolio, bars, expired=expired,
+                       ruined=_take(ruins, np.argsort(ruins.lane, kind="stable")))
     return folded, equity
 
 

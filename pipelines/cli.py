@@ -1,12 +1,16 @@
 """The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC``, ``admf check COMPONENT`` and
-``admf query RUN_DIR SQL``.
+``admf query RUN_DIR SQL`` (``admf --version`` prints the installed version).
 
 Every error a user can cause is reported as one line naming where it is (spec path, file and
-line) with exit code 2 and no traceback; nothing half-written is left on disk.
+line) with exit code 2 and no traceback; nothing half-written is left on disk. Output piped into
+a reader that stops early (``admf run SPEC | head -2``) ends quietly with exit code 141, like a
+command killed by SIGPIPE.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import math
 import os
 import sys
 from datetime import datetime, timezone
@@ -23,6 +27,14 @@ from state.errors import AdmfError, SpecError
 from state.spec import ExecutionOptions
 
 __all__ = ["main"]
+
+
+def _version() -> str:
+    """The installed package's version (``pyproject.toml``), or a note when admf runs uninstalled."""
+    try:
+        return importlib.metadata.version("admf")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: running from a source tree)"
 
 
 def _default_out(spec_path: str) -> Path:
@@ -114,6 +126,8 @@ def _report(result, out: Path, top: int) -> None:
         return
     spec = result.plan.spec
     n = result.results.num_rows
+    for warning in result.manifest.get("warnings", ()):
+        print(f"admf: warning: {warning}", file=sys.stderr)
     shape = (f"{len(result.plan.combos)} shared-cash portfolio(s) of {len(result.plan.symbols)} symbol(s)"
              if result.symbol_stats is not None else
              f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} "
@@ -137,14 +151,19 @@ def _report(result, out: Path, top: int) -> None:
             print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
             print(format_regimes(result.regime_stats, ranked.column("combo_id").to_pylist()[:top]))
             written.append("regime_stats.parquet")
+        if result.regimes is not None:
+            written.append(f"regimes.parquet ({result.regimes.num_rows:,} regime changes)")
         if result.symbol_stats is not None:
             written.append("symbol_stats.parquet")
     stats = result.manifest.get("overfitting")
     if stats:
-        print(f"overfitting: probability of backtest overfitting {stats['pbo']:.2f} over {stats['pbo_splits']:,} "
-              f"CSCV splits of {stats['n_blocks']} blocks; deflated Sharpe ratio of the selection "
-              f"{stats['deflated_sharpe']:.3f} (its Sharpe {stats['sharpe']:.4f} per bar vs "
-              f"{stats['expected_max_sharpe']:.4f} expected from the best of {stats['n_trials']} trials)")
+        said: set[str] = set()
+        print(f"overfitting: probability of backtest overfitting {_statistic(stats, 'pbo', '.2f', said)} over "
+              f"{stats['pbo_splits']:,} CSCV splits of {stats['n_blocks']} blocks; deflated Sharpe ratio of the "
+              f"selection {_statistic(stats, 'deflated_sharpe', '.3f', said)} (its Sharpe "
+              f"{_statistic(stats, 'sharpe', '.4f', said)} per bar vs "
+              f"{_statistic(stats, 'expected_max_sharpe', '.4f', said)} expected from the best of "
+              f"{stats['n_trials']} trials)")
     if result.events is not None:
         written.append(f"events ({result.events.num_rows:,} events)")
     if result.equity is not None and result.windows is None:
@@ -154,8 +173,22 @@ def _report(result, out: Path, top: int) -> None:
     print(f"wrote {out}/{', '.join(written)}, manifest.json")
 
 
+def _statistic(stats: dict, name: str, spec: str, said: set[str]) -> str:
+    """A statistic as printed: its number, or ``undefined (why)`` when it has none (a reason
+    already in ``said`` is not repeated)."""
+    value = stats.get(name)
+    if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        return format(value, spec)
+    reason = stats.get("reasons", {}).get(name, "no reason recorded")
+    if reason in said:
+        return "undefined"
+    said.add(reason)
+    return f"undefined ({reason})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="admf", description="Pure-functional trading-strategy research engine.")
+    parser.add_argument("--version", action="version", version=f"admf {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run a spec and write its results")
     p_run.add_argument("spec", nargs="?", help="the YAML spec file")
@@ -189,6 +222,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code when the reader of the output went away (``admf run … | head``): 128 + SIGPIPE, what
+#: a command killed by the signal reports.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -201,6 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("admf: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader closed the pipe (| head): stop quietly; what a run writes is written before it
+        # prints, so nothing is lost. Point stdout at devnull so the flush at exit cannot fail again.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured): nothing will flush to a pipe
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

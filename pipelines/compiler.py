@@ -18,6 +18,7 @@ from typing import Any
 
 from fp.grid import expand, parse_constraint
 from fp.registry import BUILTINS, SETTINGS, Registry, registry_of
+from pipelines.columns import check_columns
 from pipelines.patterns import PATTERNS, Pattern
 from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
@@ -124,8 +125,9 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
     registry = registry_of(spec)
     symbols = symbols_of(spec.data) if symbols is None else tuple(symbols)
     classifiers: list[tuple[str | None, Point]] = [
-        (c.type, point + (("regime_policy", c.option("regime_policy", "gate")),))
-        for c in spec.classifiers for point in _points(c)] or [(None, ())]
+        (c.type, point + (("regime_policy", policy),))
+        for c in spec.classifiers for point in _points(c) for policy in c.option("regime_policy", ("gate",))
+    ] or [(None, ())]
     combos: list[Combination] = []
     feature_sets: list[tuple[FeatureKey, ...]] = []
     seen: set[str] = set()
@@ -182,6 +184,7 @@ def _plan(spec: Spec, pattern: Pattern, combos: tuple[Combination, ...], symbols
         for name in names:  # a strategy entry without exits has none: None, like an unset exit
             values[name].add(repr(given.get(name)))
     varying = tuple(f"{section_of[name]}_{name}" for name, seen in values.items() if len(seen) > 1)
+    check_columns(combos, varying)
     return Plan(
         spec=spec,
         pattern=pattern.name,

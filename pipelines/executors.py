@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.results import RunDirError, _statistics_columns
+from pipelines.regime_labels import in_point_order
 from pipelines.runner import RunTables, results_columns, run_plan
 from state.errors import AdmfError, MissingExtraError, SpecError
 from state.market import MarketData
@@ -38,7 +39,7 @@ from state.spec import ExecutionOptions
 __all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "parse_memory", "run_chunked"]
 
 EXECUTORS = ("local", "processes", "dask")
-_TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats")
+_TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
 _RETRIES = 2
 
 
@@ -141,7 +142,8 @@ def run_chunked(plan: Plan, market: MarketData, work_dir: Path, options: Executi
         if progress is not None:
             progress.close()
     merged = _merge(parts)
-    return attrs.evolve(merged, results=_in_plan_order(merged.results, plan))
+    regimes = None if merged.regimes is None else in_point_order(merged.regimes, plan.combos)
+    return attrs.evolve(merged, results=_in_plan_order(merged.results, plan), regimes=regimes)
 
 
 def _in_plan_order(results: pa.Table, plan: Plan) -> pa.Table:
@@ -230,10 +232,24 @@ def _merge(parts: Sequence[Path]) -> RunTables:
                     table = _renumbered(table, events_before)
                     events_before += table.num_rows
                 found[name].append(table)
+    found["regimes"] = _first_labels(found["regimes"])
     merged = {name: pa.concat_tables(tables, promote_options="default") if tables else None
               for name, tables in found.items()}
     return RunTables(merged["results"], merged["trades"], merged["regime_stats"], merged["equity"], None,
-                     merged["events"], merged["final"], merged["symbol_stats"])
+                     merged["events"], merged["final"], merged["symbol_stats"], merged["regimes"])
+
+
+def _first_labels(parts: list[pa.Table]) -> list[pa.Table]:
+    """Each classifier point's labels from the first chunk that has them (chunks sharing a point
+    label it identically): the table an unchunked run writes."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for table in parts:
+        keys = list(zip(table.column("classifier_id").to_pylist(), table.column("symbol").to_pylist()))
+        fresh = {key for key in dict.fromkeys(keys) if key not in seen}
+        seen |= fresh
+        out.append(table.filter(pa.array([key in fresh for key in keys], pa.bool_())))
+    return out
 
 
 def _renumbered(events: pa.Table, offset: int) -> pa.Table:

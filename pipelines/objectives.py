@@ -1,8 +1,10 @@
 """Objectives: what ranks combinations, by name or by import path, and how the best are chosen.
 
 An objective is a result metric (``sharpe``), a metric to minimise (``-max_drawdown_pct``), or a
-pure function ``module:function`` taking one result row (a mapping of column to value) and
-returning a number; higher is better. Importing that module is the only way spec text loads code.
+pure function ``module:function`` taking one result row (a mapping of column to value, named as in
+``pipelines.columns``) and returning a number; higher is better. Importing that module is the only
+way spec text loads code; an exception the function raises becomes a :class:`SpecError` naming
+the objective, the error, where it was raised and the combination.
 ``select`` ranks rows and keeps the best ``top_k`` among those with at least ``min_trades``
 closed trades; an undefined (NaN) objective ranks after every defined one, ties by row order.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,7 +37,22 @@ def objective_function(objective: str) -> Objective:
     function = getattr(module, attribute, None)
     if not callable(function):
         raise SpecError(f"objective={objective!r}", f"module {module_name!r} has no function {attribute!r}")
-    return lambda row: _number(function(row))
+
+    def score(row: Mapping[str, Any]) -> float:
+        try:
+            return _number(function(row))
+        except Exception as exc:  # the author's code: one line naming it, the row and where it broke
+            raise SpecError(f"objective={objective!r}", f"raised {type(exc).__name__}: {exc} "
+                                                        f"({_where(exc)}) on the row of combination "
+                                                        f"{row.get('combo_id')!r}; it takes one result row (column "
+                                                        "-> value) and returns a number") from None
+    return score
+
+
+def _where(exc: BaseException) -> str:
+    """The file and line an exception was raised at (the innermost frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else "no traceback"
 
 
 def _number(value: Any) -> float:

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
+from pipelines.columns import PART_COLUMNS
 from pipelines.objectives import select
 from pipelines.runner import (RunTables, SignalSource, SymbolSignals, computed_signals, run_plan, split_index,
                               with_zone)
@@ -53,7 +54,7 @@ def train_test(plan: Plan, market: MarketData, *, signals: SignalSource = comput
     test = run_plan(picked, market, signals=signals, window=lambda b: (split_index(split, b), len(b)))
     results = _side_by_side(train.results, test.results, chosen)
     trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
-    return RunTables(results, trades, test.regime_stats, None, train.returns)
+    return RunTables(results, trades, test.regime_stats, None, train.returns, regimes=test.regimes)
 
 
 def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
@@ -78,15 +79,15 @@ def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
 def _side_by_side(train: pa.Table, test: pa.Table, chosen: dict[str, int]) -> pa.Table:
     """Train metrics for every row, then ``selected``/``rank``, then test metrics (null unless selected)."""
     columns = {name: train.column(name) for name in train.column_names
-               if name not in METRICS and name not in ("n_rejected", "status", "error")}
-    for name in (*METRICS, "n_rejected"):
+               if name not in PART_COLUMNS and name not in ("status", "error")}
+    for name in PART_COLUMNS:
         columns[f"train_{name}"] = train.column(name)
     ids = train.column("combo_id").to_pylist()
     columns["selected"] = pa.array([c in chosen for c in ids])
     columns["rank"] = pa.array([chosen.get(c) for c in ids], pa.int64())
     tested = {(r["combo_id"], r["symbol"]): r for r in test.to_pylist()}
     symbols = train.column("symbol").to_pylist()
-    for name in (*METRICS, "n_rejected"):
+    for name in PART_COLUMNS:
         columns[f"test_{name}"] = pa.array([tested.get((c, s), {}).get(name) for c, s in zip(ids, symbols)],
                                            train.schema.field(name).type)
     return pa.table(columns)
@@ -168,7 +169,7 @@ def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) ->
             "window": number, "symbol": bars.symbol,
             "train_start": bars.time[train_start], "train_end": bars.time[train_end - 1],
             "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1],
-            **{k: v for k, v in train_row.items() if k not in METRICS and k not in ("n_rejected", "symbol", "status", "error")},
+            **{k: v for k, v in train_row.items() if k not in PART_COLUMNS and k not in ("symbol", "status", "error")},
             **{f"train_{m}": train_row[m] for m in METRICS},
             **{f"test_{m}": test_row[m] for m in METRICS},
         })

@@ -22,7 +22,12 @@ which as ``portfolio_periods_per_year``); a symbol's dynamic sizer reads its own
 its own calendar. The loss halts' trading day at a merged timestamp is that of the first symbol
 (in data order) with a bar there, in its own zone and session.
 
-Law (shared cash ≡ one symbol): a portfolio of one symbol gives the fills of the per-symbol fold.
+A portfolio whose equity reaches zero at a merged timestamp is ruined there, as a lane is
+(``docs/semantics.md``): its holdings closed at their marks without costs, the deficit written off,
+nothing of a later timestamp kept.
+
+Law (shared cash ≡ one symbol): a portfolio of one symbol gives the fills of the per-symbol fold,
+ruin included.
 """
 from __future__ import annotations
 
@@ -40,8 +45,8 @@ from pipelines.backtest import _columns, _round_layout, _round_major, _slice, sc
 from pipelines.container import Container, fold
 from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
-from pipelines.runner import (_NO_CHANGES, _YEAR_NS, RunTables, SignalSource, _results_table, _row, computed_signals,
-                              equity_schema, time_type, trade_schema)
+from pipelines.runner import (_NO_CHANGES, _YEAR_NS, RunTables, SignalSource, _results_table, _row, bar_returns,
+                              computed_signals, equity_schema, outcome_notes, time_type, trade_schema)
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted
 from state.ledger import Trades
 from state.market import Bars, MarketData
@@ -60,9 +65,11 @@ class PortfolioFold:
 
     ``fills`` and ``rejections`` carry the merged index as ``bar``, with ``fill_symbol`` /
     ``rejection_symbol`` the symbol index of each; ``change_*`` is each lane's cash and positions
-    (lanes × symbols) after each of its fills; ``marks`` each symbol's latest close at every
-    merged timestamp (NaN before its first bar); ``trades`` are matched per lane and symbol
-    (``trades.lane`` is ``lane × symbols + symbol``).
+    (lanes × symbols) after each of its fills and, for a ruined portfolio, the write-off at its
+    ruin (its last row); ``marks`` each symbol's latest close at every merged timestamp (NaN before
+    its first bar); ``trades`` are matched per lane and symbol (``trades.lane`` is
+    ``lane × symbols + symbol``); ``ruin_bar`` the merged timestamp each portfolio was ruined at
+    (-1: never) and ``ruin_deficit`` what was written off there.
     """
 
     time: np.ndarray
@@ -79,6 +86,8 @@ class PortfolioFold:
     final_positions: np.ndarray
     marks: np.ndarray
     trades: Trades
+    ruin_bar: np.ndarray | None = None
+    ruin_deficit: np.ndarray | None = None
 
     def holdings(self, lane: int, initial_cash: float) -> tuple[np.ndarray, np.ndarray]:
         """The lane's cash at every merged timestamp and its units in each symbol (time × symbols)."""
@@ -265,12 +274,7 @@ def _assembled(time, symbols, marks, fills, rejections, change_cash, change_posi
     lane, qty, price, fee, sym, at = lane[keep], qty[keep], price[keep], fee[keep], sym[keep], at[keep]
     after_cash, after_pos = after_cash[keep], after_pos[keep]
     filled = OrderFilled(lane, at, qty, price, fee)
-    key = lane * n_symbols + sym
-    by_key = np.lexsort((np.arange(len(key)), key))
-    held_after = after_pos[by_key, sym[by_key]]
-    last_close = np.array([b.close[-1] for b in bars])
-    mark = np.tile(last_close, len(restore))  # indexed by lane × symbols + symbol
-    trades = trades_from_fills(key[by_key], at[by_key], qty[by_key], price[by_key], fee[by_key], held_after, mark)
+    trades = _trades_of(filled, sym, after_pos, len(restore), bars)
     if rejections:
         r_lane = np.concatenate([e.lane for e, _, _ in rejections])
         r_bar = np.concatenate([a for _, _, a in rejections])
@@ -280,9 +284,96 @@ def _assembled(time, symbols, marks, fills, rejections, change_cash, change_posi
         r_lane = r_bar = r_sym = np.empty(0, np.int64)
         r_reason = np.empty(0, np.int8)
     by_lane = np.lexsort((r_bar, r_lane))
-    return PortfolioFold(time, symbols, filled, sym, OrderRejected(r_lane[by_lane], r_bar[by_lane], r_reason[by_lane]),
-                         r_sym[by_lane], lane, at, after_cash, after_pos, cash[restore], positions[restore], marks,
-                         trades)
+    folded = PortfolioFold(time, symbols, filled, sym, OrderRejected(r_lane[by_lane], r_bar[by_lane],
+                                                                     r_reason[by_lane]),
+                           r_sym[by_lane], lane, at, after_cash, after_pos, cash[restore], positions[restore], marks,
+                           trades)
+    return _stopped_at_ruin(folded, bars)
+
+
+def _trades_of(fills: OrderFilled, symbol: np.ndarray, after: np.ndarray, n_lanes: int, bars) -> Trades:
+    """Trades of fills sorted by lane then time, matched per lane and symbol (``after``: the
+    positions, lanes × symbols, after each fill); open ones marked at each symbol's last close."""
+    n_symbols = after.shape[1]
+    key = fills.lane * n_symbols + symbol
+    by_key = np.lexsort((np.arange(len(key)), key))
+    held_after = after[by_key, symbol[by_key]]
+    mark = np.tile(np.array([b.close[-1] for b in bars]), n_lanes)  # indexed by lane × symbols + symbol
+    return trades_from_fills(key[by_key], fills.bar[by_key], fills.quantity[by_key], fills.price[by_key],
+                             fills.commission[by_key], held_after, mark)
+
+
+def _stopped_at_ruin(folded: PortfolioFold, bars) -> PortfolioFold:
+    """Stop each portfolio at its ruin, as ``pipelines.backtest`` stops a lane
+    (``docs/semantics.md``): at the first merged timestamp whose equity (cash plus every holding at
+    its latest close) is zero or below, each holding is closed at that mark without costs (in
+    symbol order), the deficit written off, and nothing of a later timestamp is kept.
+
+    Only portfolios whose holdings could mark at zero at the marks' extremes (a bound with a
+    rounding margin) have their equity marked at every timestamp to find the exact one.
+    """
+    n_lanes, n_symbols = len(folded.final_cash), len(folded.symbols)
+    never = np.full(n_lanes, -1, np.int64)
+    marks = np.nan_to_num(folded.marks)
+    if not len(folded.change_lane) or not len(marks):
+        return attrs.evolve(folded, ruin_bar=never, ruin_deficit=np.zeros(n_lanes))
+    low, high = marks.min(axis=0), marks.max(axis=0)
+    held = folded.change_positions
+    worst = folded.change_cash + np.where(held > 0.0, held * low, held * high).sum(axis=1)
+    size = np.abs(folded.change_cash) + (np.abs(held) * np.maximum(np.abs(low), np.abs(high))).sum(axis=1)
+    ruin_bar, deficit = never.copy(), np.zeros(n_lanes)
+    for lane in np.unique(folded.change_lane[worst <= 1e-9 * size]).tolist():
+        # before its first fill a portfolio holds its (positive) initial cash: mark from that fill on
+        first = folded.change_bar[np.searchsorted(folded.change_lane, lane)]
+        curve = folded.equity(lane, np.nan)[0][first:]
+        hit = np.flatnonzero(curve <= 0.0)
+        if len(hit):
+            ruin_bar[lane] = first + hit[0]
+            deficit[lane] = -curve[hit[0]]
+    ruined = np.flatnonzero(ruin_bar >= 0)
+    if not len(ruined):
+        return attrs.evolve(folded, ruin_bar=ruin_bar, ruin_deficit=deficit)
+    until = np.where(ruin_bar >= 0, ruin_bar, len(folded.time))
+    keep = folded.fills.bar <= until[folded.fills.lane]
+    fills = OrderFilled(*(getattr(folded.fills, f.name)[keep] for f in attrs.fields(OrderFilled)
+                          if getattr(folded.fills, f.name) is not None))
+    symbol, cash, positions = folded.fill_symbol[keep], folded.change_cash[keep], folded.change_positions[keep]
+    pieces = []  # per ruined lane: where its close-outs go, and the rows themselves
+    for lane in ruined.tolist():
+        at = int(np.searchsorted(fills.lane, lane, side="right"))
+        left_cash, left = cash[at - 1], positions[at - 1].copy()
+        rows = []
+        for s in np.flatnonzero(left != 0.0).tolist():
+            quantity, price = -left[s], marks[ruin_bar[lane], s]
+            left_cash = left_cash - quantity * price - 0.0
+            left[s] = left[s] + quantity
+            rows.append((lane, ruin_bar[lane], quantity, price, s, left_cash, left.copy()))
+        pieces.append((at, rows))
+    where = np.concatenate([[at] * len(rows) for at, rows in pieces]).astype(np.int64)
+    rows = [row for _, rows in pieces for row in rows]
+    column = lambda k, dtype=np.float64: np.array([row[k] for row in rows], dtype)
+    fills = OrderFilled(np.insert(fills.lane, where, column(0, np.int64)), np.insert(fills.bar, where, column(1, np.int64)),
+                        np.insert(fills.quantity, where, column(2)), np.insert(fills.price, where, column(3)),
+                        np.insert(fills.commission, where, np.zeros(len(rows))))
+    symbol = np.insert(symbol, where, column(4, np.int64))
+    cash = np.insert(cash, where, column(5))
+    positions = np.insert(positions, where, np.array([row[6] for row in rows]).reshape(-1, n_symbols), axis=0)
+    trades = _trades_of(fills, symbol, positions, n_lanes, bars)
+    # the write-offs: each ruined portfolio's last change row, cash and holdings 0
+    after = np.searchsorted(fills.lane, ruined, side="right")
+    change_lane = np.insert(fills.lane, after, ruined)
+    change_bar = np.insert(fills.bar, after, ruin_bar[ruined])
+    change_cash = np.insert(cash, after, 0.0)
+    change_positions = np.insert(positions, after, np.zeros((len(ruined), n_symbols)), axis=0)
+    rejections = folded.rejections
+    kept = rejections.bar <= until[rejections.lane]
+    final_cash, final_positions = folded.final_cash.copy(), folded.final_positions.copy()
+    final_cash[ruined], final_positions[ruined] = 0.0, 0.0
+    return attrs.evolve(folded, fills=fills, fill_symbol=symbol,
+                        rejections=OrderRejected(rejections.lane[kept], rejections.bar[kept], rejections.reason[kept]),
+                        rejection_symbol=folded.rejection_symbol[kept], change_lane=change_lane, change_bar=change_bar,
+                        change_cash=change_cash, change_positions=change_positions, final_cash=final_cash,
+                        final_positions=final_positions, trades=trades, ruin_bar=ruin_bar, ruin_deficit=deficit)
 
 
 _SYMBOL_STATS_SCHEMA = pa.schema([
@@ -347,9 +438,12 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         lo, hi = trade_at[i], trade_at[i + 1]
         closed = trades.closed[lo:hi]
         fees = folded.fills.commission[fill_at[i]:fill_at[i + 1]]
-        m = metrics(compress_equity(curve, gross), trades.pnl[lo:hi][closed], float(fees.sum()), initial_cash=cash0,
+        points = compress_equity(curve, gross)
+        m = metrics(points, trades.pnl[lo:hi][closed], float(fees.sum()), initial_cash=cash0,
                     periods_per_year=market.periods_per_year, years=years)
         m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
+        ruin = (int(folded.ruin_bar[i]), float(folded.ruin_deficit[i])) if folded.ruin_bar[i] >= 0 else None
+        m.update(outcome_notes(m, points, time, ruin))
         error = failed.get(combo.combo_id)
         if error is not None:
             m = {key: None for key in m}
@@ -377,8 +471,7 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         curves.append(curve)
     returned = None
     if returns:
-        matrix = np.array(curves).T
-        returned = ((name, matrix[1:] / matrix[:-1] - 1.0),)
+        returned = ((name, bar_returns(np.array(curves).T)),)
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else
                     equity_schema(market.timezone).empty_table()) if equity else None
     return RunTables(_results_table(plan, rows), _trades(plan, folded, market.timezone), None, curves_table, returned, None,

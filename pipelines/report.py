@@ -39,7 +39,7 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
     """The first ``top`` rows of a ranked results table, with the columns that tell combos apart."""
     rows = ranked.slice(0, top).to_pylist()
-    fixed = {"combo_id", "symbol", "strategy", "selected", "rank"}
+    fixed = {"combo_id", "symbol", "strategy", "selected", "rank", "ruined", "ruin_time", "notes"}
     metric_like = _metric_columns(ranked)
     params = [c for c in ranked.column_names
               if c not in fixed and c not in metric_like and not c.startswith(("train_", "test_"))
@@ -51,7 +51,8 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
     if "rank" in ranked.column_names:  # train/test: the selection, trained then tested
         shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
                  "test_n_trades"]
-    return format_table(rows, columns + shown)
+    ruin = [name for name in ("ruin_time", "train_ruin_time", "test_ruin_time") if any(r.get(name) for r in rows)]
+    return format_table(rows, columns + shown + ruin)
 
 
 def _metric_columns(table: pa.Table) -> set[str]:
@@ -89,7 +90,9 @@ def format_plan(plan: Plan) -> str:
         lines.append("  classifiers:")
         for entry in spec.classifiers:
             axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
-            lines.append(f"    {entry.path} {entry.type}: {axes}; regime_policy {entry.option('regime_policy', 'gate')}")
+            policies = entry.option("regime_policy", ("gate",))
+            lines.append(f"    {entry.path} {entry.type}: {axes}; regime_policy "
+                         f"{policies[0] if len(policies) == 1 else list(policies)}")
         fits = Counter((c.classifier, tuple(p for p in c.classifier_params if p[0] != "regime_policy"))
                        for c in plan.combos if c.classifier)
         lines.append(f"  classifier fits (shared, one per classifier point and symbol): "

@@ -29,7 +29,7 @@ from state.errors import AdmfError
 from state.market import MarketData
 from state.plan import Plan
 
-__all__ = ["RunDirError", "RunResult", "check_run_dir", "objective_values", "write_dir", "write_run"]
+__all__ = ["RunDirError", "RunResult", "check_run_dir", "json_safe", "objective_values", "write_dir", "write_run"]
 
 
 class RunDirError(AdmfError, OSError):
@@ -51,6 +51,7 @@ class RunResult:
     events: pa.Table | None = None
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
+    regimes: pa.Table | None = None
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
@@ -83,9 +84,24 @@ def objective_values(results: pa.Table, objective: str) -> list[float]:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     return str(value)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` (a manifest) as standard JSON holds it: a NaN or infinite float becomes ``None``
+    (``null``; the statistic says why beside it, e.g. ``overfitting.reasons``), containers are
+    converted recursively; a new object, ``value`` is not modified.
+
+    >>> json_safe({"pbo": float("nan"), "n": [1.0, float("inf")]})
+    {'pbo': None, 'n': [1.0, None]}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def check_run_dir(out_dir: str | os.PathLike) -> Path:
@@ -108,7 +124,7 @@ def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     atomically; see :func:`write_dir`."""
     from pipelines.trace import write_events
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
-    for name in ("regime_stats", "equity", "windows", "symbol_stats"):
+    for name in ("regime_stats", "regimes", "equity", "windows", "symbol_stats"):
         if getattr(result, name) is not None:
             tables[f"{name}.parquet"] = getattr(result, name)
     writers = {} if result.events is None else {"events": lambda folder: write_events(result.events, folder)}
@@ -145,7 +161,7 @@ def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manife
         for write in writers.values():
             write(tmp)
         with open(tmp / "manifest.json", "w") as f:
-            json.dump(manifest, f, indent=2, sort_keys=True, default=_json_default)
+            json.dump(json_safe(manifest), f, indent=2, sort_keys=True, default=_json_default, allow_nan=False)
             f.write("\n")
         if out.exists():
             out.rmdir()  # an empty folder (check_run_dir); a file added since makes this fail

@@ -8,6 +8,7 @@ the ledger marks equity and matches trades; metrics are computed per lane. Pure 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -19,22 +20,25 @@ import pyarrow as pa
 from fp.classifiers import classify, default_train_end
 from fp.hub import compute_features
 from fp.ledger import regime_stats
-from fp.metrics import METRICS, metrics
+from fp.metrics import metrics, undefined_reasons
 from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
 from pipelines.backtest import Folded, fold_sparse
+from pipelines.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
 from pipelines.lanes import lane_settings, order_rules, require_volume, sized_changes
 from pipelines.patterns import PATTERNS, container_for
+from pipelines.regime_labels import regimes_table
 from pipelines.trace import events_table
-from state.errors import AdmfError
+from state.errors import AdmfError, SpecError
+from state.ledger import EquityPoints
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "equity_schema", "from_bar",
-           "results_columns", "run_plan", "signal_of", "split_index", "time_type", "trade_schema",
-           "with_zone"]
+__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "bar_returns", "computed_signals", "equity_schema",
+           "from_bar", "outcome_notes", "results_columns", "run_plan", "signal_of", "split_index", "time_type",
+           "trade_schema", "with_zone"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -51,10 +55,10 @@ SignalSource = Callable[[Plan, Bars], SymbolSignals]
 
 @attrs.frozen(eq=False)
 class RunTables:
-    """What a run produces: results, trades, per-regime attribution when classifiers ran, each
-    lane's final portfolio, and on request the equity curves, each symbol's per-bar returns
-    (bars × combinations) and the trace of the fold's events; shared-cash portfolios add their
-    per-symbol statistics (``pipelines.portfolios``)."""
+    """What a run produces: results, trades, per-regime attribution and the regime labels
+    (``pipelines.regime_labels``) when classifiers ran, each lane's final portfolio, and on request
+    the equity curves, each symbol's per-bar returns (bars × combinations) and the trace of the
+    fold's events; shared-cash portfolios add their per-symbol statistics (``pipelines.portfolios``)."""
 
     results: pa.Table
     trades: pa.Table
@@ -64,6 +68,7 @@ class RunTables:
     events: pa.Table | None = None
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
+    regimes: pa.Table | None = None
 
 
 _YEAR_NS = 365.25 * 86_400 * 1e9
@@ -114,8 +119,10 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
     classified combination's target is the strategy's held target times its regime policy's factor.
     """
     registry = registry_of(plan.spec)
-    features = compute_features(bars, plan.features, registry=registry)
     split = split_index(plan.spec.data.split, bars)
+    if split is None:
+        _require_labels(plan, bars, registry)
+    features = compute_features(bars, plan.features, registry=registry)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}
@@ -163,6 +170,22 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
     return SymbolSignals(changes, labels_of)
 
 
+def _require_labels(plan: Plan, bars: Bars, registry: Registry) -> None:
+    """Refuse a classifier point whose warm-up (``fp.classifiers.default_train_end``) takes every
+    bar of ``bars``: it would label no bar, and every combination with it would stay flat."""
+    for name, params in dict.fromkeys(_classifier_key(c) for c in plan.combos if c.classifier is not None):
+        warm_up = default_train_end(dict(params), registry.classifier(name), sys.maxsize)
+        if warm_up < len(bars):
+            continue
+        index = next((i for i, entry in enumerate(plan.spec.classifiers) if entry.type == name), None)
+        where = f"classifiers[{index}]" if index is not None else f"classifier {name}"
+        args = ", ".join(f"{k}={v}" for k, v in params)
+        raise SpecError(where, f"{name}({args}) fits on its first {warm_up} bars (max(252, 4 × its window)) and "
+                               f"labels only the bars after them, but {bars.symbol} has {len(bars)} bars: it would "
+                               "label none and every combination with it would stay flat; give it more than "
+                               f"{warm_up} bars of data" + (", or a shorter window" if warm_up > 252 else ""))
+
+
 #: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.
 Window = Callable[[Bars], tuple[int, int]]
 
@@ -192,6 +215,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
     failed: dict[tuple[str, str], str] = {}
+    point_order = {key: i for i, key in enumerate(dict.fromkeys(
+        _classifier_key(c) for c in plan.combos if c.classifier is not None))}
+    labelled: dict[tuple[int, int], tuple] = {}  # (point, symbol) -> (point, bars, labels, start)
     for symbol_index, bars in enumerate(market.bars):
         start, stop = window(bars) if window is not None else (0, len(bars))
         bars = bars.slice(0, stop)
@@ -219,14 +245,17 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         trade_at = folded.lane_bounds(len(plan.combos), folded.trades.lane)
         reject_at = folded.lane_bounds(len(plan.combos), folded.rejections.lane)
         closed = folded.trades.closed
+        ruin = dict(zip(folded.ruined.lane.tolist(), zip(folded.ruined.bar.tolist(), folded.ruined.deficit.tolist())))
         curves = []
         for i, combo in enumerate(plan.combos):
             cash0 = float(settings.initial_cash[i])
             lo, hi = trade_at[i], trade_at[i + 1]
-            m = metrics(folded.equity_points(i, bars.close, cash0, start=start), folded.trades.pnl[lo:hi][closed[lo:hi]],
+            curve = folded.equity_points(i, bars.close, cash0, start=start)
+            m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                         initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
+            m.update(outcome_notes(m, curve, bars.time, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
                 m = {name: None for name in m}
@@ -234,6 +263,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             if error is not None:
                 continue
             labels = source.labels(combo)
+            if labels is not None:  # each classifier point's labels once per symbol
+                labelled.setdefault((point_order[_classifier_key(combo)], symbol_index),
+                                    (_classifier_key(combo), bars, labels, start))
             if labels is not None or equity or returns:
                 curve, position = folded.equity(i, bars.close, cash0, start=start)
                 if labels is not None:
@@ -245,8 +277,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                 if returns:
                     curves.append(curve)
         if returns:
-            matrix = np.array(curves).T
-            return_parts.append((bars.symbol, matrix[1:] / matrix[:-1] - 1.0))
+            return_parts.append((bars.symbol, bar_returns(np.array(curves).T)))
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
@@ -260,11 +291,50 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         # combination order, then symbol, keeping each lane's chronological order
         trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
     events = pa.concat_tables(event_parts) if event_parts else None
+    regimes = regimes_table([labelled[k] for k in sorted(labelled)]) if labelled else None
     return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
-                     pa.concat_tables(finals) if finals else None)
+                     pa.concat_tables(finals) if finals else None, regimes=regimes)
 
 
 _NO_CHANGES = (np.empty(0, np.int64), np.empty(0))
+
+
+def bar_returns(equity: np.ndarray) -> np.ndarray:
+    """Per-bar returns of equity curves (bars × curves): ``equity[t] / equity[t-1] - 1``, and 0
+    after a ruined curve reached 0 (an empty account neither gains nor loses).
+
+    >>> bar_returns(np.array([[100.0], [50.0], [0.0], [0.0]])).ravel().tolist()
+    [-0.5, -1.0, 0.0]
+    """
+    before = equity[:-1]
+    return np.divide(equity[1:], before, out=np.ones_like(before), where=before != 0.0) - 1.0
+
+
+def _when(time: np.datetime64) -> str:
+    """A bar's time as people write it: the date alone at midnight.
+
+    >>> _when(np.datetime64("2005-01-03T00:00:00", "ns")), _when(np.datetime64("2005-01-03T09:30:00", "ns"))
+    ('2005-01-03', '2005-01-03 09:30:00')
+    """
+    text = str(time.astype("datetime64[s]")).replace("T", " ")
+    return text.removesuffix(" 00:00:00")
+
+
+def outcome_notes(m: dict[str, Any], curve: EquityPoints, time: np.ndarray,
+                  ruin: tuple[int, float] | None) -> dict[str, Any]:
+    """The ``ruined``, ``ruin_time`` and ``notes`` cells of a lane's row: whether and when its equity
+    reached 0 (``ruin``: its bar in ``time`` and the deficit written off), and why each undefined
+    metric is NaN (``None`` when every metric is a number and the lane was not ruined)."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in undefined_reasons(m, curve).items():
+        by_reason.setdefault(reason, []).append(name)
+    notes = [f"{', '.join(names)} undefined: {reason}" for reason, names in by_reason.items()]
+    if ruin is not None:
+        notes.insert(0, f"ruined at {_when(time[ruin[0]])}: equity "
+                        f"{-ruin[1]:,.2f} at that close; position closed there, {ruin[1]:,.2f} written off, no "
+                        "order after")
+    return {"ruined": ruin is not None, "ruin_time": time[ruin[0]] if ruin is not None else None,
+            "notes": "; ".join(notes) or None}
 
 
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,12 +393,6 @@ _REGIME_SCHEMA = pa.schema([
 ])
 
 
-def _param_columns(plan: Plan) -> tuple[list[str], list[str]]:
-    strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
-    classifier_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.classifier_params))
-    return strategy_columns, classifier_columns
-
-
 def _cell(value: Any) -> Any:
     """A parameter value as a table cell: scalars as they are, an ensemble's members as text."""
     if isinstance(value, tuple):
@@ -337,11 +401,8 @@ def _cell(value: Any) -> Any:
 
 
 def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]:
-    row: dict[str, Any] = {"combo_id": combo.combo_id, "symbol": symbol, "strategy": combo.strategy}
-    row.update((k, _cell(v)) for k, v in combo.strategy_params)
-    if combo.classifier is not None:
-        row["classifier"] = combo.classifier
-        row.update({f"classifier_{k}" if k in row else k: v for k, v in combo.classifier_params})
+    row: dict[str, Any] = {"combo_id": combo.combo_id, "symbol": symbol, "strategy": combo.strategy,
+                           **parameter_cells(combo, _cell)}
     settings = dict(combo.settings)
     row.update({column: _cell(settings.get(column.split("_", 1)[1])) for column in plan.varying})
     row.update(m)
@@ -349,20 +410,22 @@ def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]
 
 
 def results_columns(plan: Plan) -> list[str]:
-    """The columns of a plan's results, in order: ids, parameters, gridded settings, metrics, status."""
-    strategy_columns, classifier_columns = _param_columns(plan)
+    """The columns of a plan's results, in order: ids, parameters, gridded settings, outcomes
+    (``pipelines.columns``)."""
+    strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
     columns = ["combo_id", "symbol", "strategy", *strategy_columns]
     if any(c.classifier for c in plan.combos):
-        columns += ["classifier", *[f"classifier_{k}" if k in strategy_columns else k for k in classifier_columns]]
-    columns += [*plan.varying, *METRICS, "n_rejected", "status", "error"]
-    return list(dict.fromkeys(columns))
+        columns += ["classifier", *classifier_columns(plan.combos)]
+    return [*columns, *plan.varying, *OUTCOME_COLUMNS]
+
+
+#: Types of the outcome columns that may be null in every row.
+_OUTCOME_TYPES = {"ruined": pa.bool_(), "ruin_time": pa.timestamp("ns"), "notes": pa.string(), "error": pa.string()}
 
 
 def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:
-    columns = results_columns(plan)
-    table = pa.table({name: [r.get(name) for r in rows] for name in columns})
-    return table.set_column(table.schema.get_field_index("error"), "error",
-                            pa.array(table.column("error").to_pylist(), pa.string()))
+    return pa.table({name: pa.array([r.get(name) for r in rows], _OUTCOME_TYPES.get(name))
+                     for name in results_columns(plan)})
 
 
 def trade_schema(zone: str | None) -> pa.Schema:

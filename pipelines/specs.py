@@ -599,7 +599,7 @@ def _entry(kind: str, raw: Any, path: str, loaded: _Loaded) -> _Entry:
             raise SpecError(f"{constraint.path}={constraint.text!r}",
                             f"{kind} {name!r} has no parameter {unknown[0]!r}; its parameters are "
                             f"{', '.join(axis.name for axis in axes)}")
-    options = (("regime_policy", _regime_policy(entry["regime_policy"], f"{path}.regime_policy")),) \
+    options = (("regime_policy", _regime_policies(entry["regime_policy"], f"{path}.regime_policy")),) \
         if "regime_policy" in entry else ()
     if "exits" in entry:
         options += (("exits", _exits(entry["exits"], f"{path}.exits")),)
@@ -676,11 +676,21 @@ def _entry_points(entry: ComponentSpec) -> list[Point]:
     return list(iter_points(entry.axes, constraints))
 
 
+def _regime_policies(raw: Any, path: str) -> tuple[str, ...]:
+    """A classifier's ``regime_policy``: one policy, or a list of them (a grid: every classifier
+    point runs under each), as canonical texts without repeats."""
+    if isinstance(raw, (list, tuple)):
+        if not raw:
+            raise SpecError(f"{path}=[]", "empty grid: give at least one policy, e.g. [gate, {scale: {0: 0.5, 1: 1.0}}]")
+        return tuple(dict.fromkeys(_regime_policy(item, f"{path}[{i}]") for i, item in enumerate(raw)))
+    return (_regime_policy(raw, path),)
+
+
 def _regime_policy(raw: Any, path: str) -> str:
     """``gate`` or ``{scale: {regime: factor}}``, as canonical text (``scale(0=0.0,1=1.0)``)."""
     if raw == "gate":
         return "gate"
-    section = _require_mapping(raw, path, "gate, or {scale: {0: 0.0, 1: 1.0}}")
+    section = _require_mapping(raw, path, "gate, {scale: {0: 0.0, 1: 1.0}}, or a list of these (a grid)")
     _require_known_keys(section, path, ("scale",))
     scale = _require_mapping(section.get("scale"), f"{path}.scale", "{0: 0.0, 1: 1.0}")
     if not scale:

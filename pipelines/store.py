@@ -7,7 +7,8 @@ A store is a folder with
   combination, symbol and bar;
 * ``combos.parquet`` — one row per stored combination: ``combo_id``, ``strategy``, the strategy's
   parameters as columns and exactly as JSON (``parameters``), ``classifier`` and
-  ``classifier_parameters`` likewise;
+  ``classifier_parameters`` likewise (a classifier parameter's column is ``classifier_<name>``, as
+  in results: ``pipelines.columns``);
 * ``manifest.json`` — ``kind`` (``admf.signal-store``), ``version``, the spec, the data it was
   generated on (source, the data spec, sha256, symbols, bars per symbol, periods per year), the
   number of changes and the size of the equivalent dense store.
@@ -29,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.columns import classifier_column
 from pipelines.compiler import signal_id
 from pipelines.results import write_dir
 from pipelines.runner import SymbolSignals
@@ -147,6 +149,8 @@ def _combos_table(combos: Iterable[Combination]) -> pa.Table:
             values = [dict(c.strategy_params).get(name) for c in combos]
             if not any(isinstance(v, tuple) for v in values):  # an ensemble's members stay in the JSON only
                 columns[name] = values
+    for name in dict.fromkeys(k for c in combos for k, _ in c.classifier_params):
+        columns[classifier_column(name)] = [dict(c.classifier_params).get(name) for c in combos]
     return pa.table(columns)
 
 

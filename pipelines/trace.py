@@ -4,7 +4,9 @@ A traced run records, per lane (combination × symbol), each signal change and w
 ``SignalChanged`` (strategy) → ``OrderSubmitted`` (orders: a signal's order, or an exit caused by
 the fill that opened its position) → ``OrderApproved`` (risk) → ``OrderFilled`` or
 ``OrderRejected`` (execution), and ``OrderExpired`` (orders) for resting entries that never
-filled. Each row has a run-unique ``event_id``, the ``correlation_id`` of its lane (``<run
+filled, and ``PortfolioRuined`` (portfolio) for a lane whose equity reached 0 at a close: its
+position closed at that close (``quantity``, ``price``; the deficit written off in ``reason``),
+its last event. Each row has a run-unique ``event_id``, the ``correlation_id`` of its lane (``<run
 id>:<combo id>:<symbol>``), the ``causation_id`` of the event that caused it, its ``sequence``
 within the lane, the bar and its time, the ``kind``, the emitting ``component`` and that
 component's parameters (JSON), and the payload as columns (``target``, ``quantity``, ``price`` —
@@ -14,11 +16,11 @@ max_holding, continuation). The run id is derived from the spec and the data, so
 gives the same ids.
 
 A filter keeps what a large sweep needs: ``trace: {kinds: [ORDER, FILL], combos: [id, ...]}``
-(kinds by name or alias: SIGNAL, ORDER, APPROVAL, FILL, REJECTION, EXPIRY). Without tracing
+(kinds by name or alias: SIGNAL, ORDER, APPROVAL, FILL, REJECTION, EXPIRY, RUIN). Without tracing
 nothing is recorded or computed.
 
-Law (event sourcing): folding a run's recorded fills through the portfolio reducer reproduces
-every lane's final portfolio bit for bit (:func:`replay_trace`).
+Law (event sourcing): folding a run's recorded fills and ruins through the portfolio reducers
+reproduces every lane's final portfolio bit for bit (:func:`replay_trace`).
 """
 from __future__ import annotations
 
@@ -34,11 +36,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fp.portfolio import apply_fill
+from fp.portfolio import apply_fill, apply_ruin
 from fp.registry import SETTINGS
 from pipelines.backtest import FoldTrace
+from pipelines.columns import classifier_column
 from state.errors import AdmfError, SpecError
-from state.events import REJECTION_REASONS, OrderFilled
+from state.events import REJECTION_REASONS, OrderFilled, PortfolioRuined
 from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
 from state.market import Bars
 from state.plan import Combination, Plan
@@ -50,9 +53,10 @@ __all__ = ["KINDS", "TraceError", "events_table", "read_events", "replay_trace",
 
 #: Event kinds a trace records, in causal order, with the component that emits each.
 KINDS: dict[str, str] = {"SignalChanged": "strategy", "OrderSubmitted": "orders", "OrderApproved": "risk",
-                         "OrderFilled": "execution", "OrderRejected": "execution", "OrderExpired": "orders"}
+                         "OrderFilled": "execution", "OrderRejected": "execution", "OrderExpired": "orders",
+                         "PortfolioRuined": "portfolio"}
 _ALIASES = {"SIGNAL": "SignalChanged", "ORDER": "OrderSubmitted", "APPROVAL": "OrderApproved",
-            "FILL": "OrderFilled", "REJECTION": "OrderRejected", "EXPIRY": "OrderExpired"}
+            "FILL": "OrderFilled", "REJECTION": "OrderRejected", "EXPIRY": "OrderExpired", "RUIN": "PortfolioRuined"}
 #: Above this many events a trace is written partitioned by combination (``events/combo_id=…``).
 PARTITION_ROWS = 1_000_000
 
@@ -109,10 +113,11 @@ def _params(combo: Combination, component: str) -> str:
     if component == "strategy":
         doc = {"strategy": combo.strategy, **{k: _plain(v) for k, v in combo.strategy_params}}
         if combo.classifier:
-            doc.update(classifier=combo.classifier, **{k: v for k, v in combo.classifier_params})
+            doc.update(classifier=combo.classifier, **{classifier_column(k): v for k, v in combo.classifier_params})
     else:
         section_of = {param.name: name for name, section in SETTINGS.items() for param in section.params}
-        sections = {"orders": ("exits", "execution"), "risk": ("risk",), "execution": ("execution", "portfolio")}
+        sections = {"orders": ("exits", "execution"), "risk": ("risk",), "execution": ("execution", "portfolio"),
+                    "portfolio": ("portfolio",)}
         doc = {k: v for k, v in settings.items() if section_of.get(k) in sections[component]}
     return json.dumps(doc, sort_keys=True, default=str)
 
@@ -217,6 +222,20 @@ def events_table(plan: Plan, bars: Bars, trace: FoldTrace, *, run: str, keep: Tr
                       np.array(ORDER_KINDS, object)[expired.kind[mine]],
                       sequence_from=np.bincount(lanes, minlength=len(plan.combos)))
         table = pa.concat_tables([table, more])
+    ruined = trace.ruined
+    mine = np.flatnonzero(wanted[ruined.lane]) if len(ruined.lane) else np.empty(0, np.int64)
+    if len(mine):  # each ruined lane's last event, after its expiries
+        m, lane = len(mine), ruined.lane[mine]
+        columns = {name: np.full(m, np.nan) for name in columns}
+        columns.update(quantity=ruined.quantity[mine], price=ruined.price[mine], commission=np.zeros(m))
+        reason = np.array([f"equity {-d:,.2f} at the close: position closed, {d:,.2f} written off"
+                           for d in ruined.deficit[mine]], object)
+        before = np.bincount(lanes, minlength=len(plan.combos)) + np.bincount(
+            trace.expired.lane[wanted[trace.expired.lane]], minlength=len(plan.combos))
+        more = _table(plan, bars, run, np.arange(m, dtype=np.int64) + first_id + table.num_rows, lane,
+                      np.full(m, "PortfolioRuined", object), np.full(m, -1, np.int64), ruined.bar[mine], columns,
+                      reason, np.full(m, None, object), sequence_from=before)
+        table = pa.concat_tables([table, more])
     keep_rows = np.isin(table.column("kind").to_numpy(zero_copy_only=False), list(keep.kinds))
     return table.filter(pa.array(keep_rows)) if not keep_rows.all() else table
 
@@ -271,9 +290,10 @@ def read_events(run_dir: str | os.PathLike) -> pa.Table:
 
 
 def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioState]:
-    """Fold a traced run's fills back through the portfolio reducer: each lane's final portfolio.
+    """Fold a traced run's fills and ruins back through the portfolio reducers: each lane's final
+    portfolio.
 
-    Lanes the trace does not cover, or whose fills it filtered out, are refused with the reason.
+    Lanes the trace does not cover, or whose fills (or ruins) it filtered out, are refused with the reason.
     """
     from pipelines.compiler import plan_from_spec
     from pipelines.lanes import lane_settings
@@ -288,14 +308,19 @@ def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioS
     if "OrderFilled" not in trace.get("kinds", ()):
         raise TraceError(f"{root}: the trace has no OrderFilled events (kinds {trace.get('kinds')}); "
                          "run again with every kind traced to replay it")
+    ruined = any("ruined" in warning for warning in manifest.get("warnings", ()))
+    if ruined and "PortfolioRuined" not in trace.get("kinds", ()):
+        raise TraceError(f"{root}: lanes were ruined but the trace has no PortfolioRuined events (kinds "
+                         f"{trace.get('kinds')}); run again with every kind traced to replay it")
     spec = spec_from_mapping(manifest["spec"], base_dir=str(root))
     the_plan = plan_from_spec(spec, symbols=tuple(manifest["data"]["symbols"]))
     settings = lane_settings(the_plan.combos)
     events = read_events(root)
-    fills = events.filter(pc.equal(events.column("kind"), "OrderFilled")).sort_by(
+    fills = events.filter(pc.is_in(events.column("kind"), pa.array(["OrderFilled", "PortfolioRuined"]))).sort_by(
         [("correlation_id", "ascending"), ("sequence", "ascending")])
     by_lane: dict[tuple[str, str], list[dict]] = {}
-    for row in fills.select(["combo_id", "symbol", "bar_index", "quantity", "price", "commission"]).to_pylist():
+    for row in fills.select(["kind", "combo_id", "symbol", "bar_index", "quantity", "price",
+                             "commission"]).to_pylist():
         by_lane.setdefault((row["combo_id"], row["symbol"]), []).append(row)
     covered = set(trace.get("combos") or [c.combo_id for c in the_plan.combos])
     out = {}
@@ -305,6 +330,11 @@ def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioS
         for symbol in the_plan.symbols:
             state = LaneState(settings.rows(slice(i, i + 1)), PortfolioState.initial(settings.initial_cash[i:i + 1]))
             for row in by_lane.get((combo.combo_id, symbol), ()):
+                if row["kind"] == "PortfolioRuined":
+                    state, _ = apply_ruin(state, PortfolioRuined(np.array([i]), np.array([row["bar_index"]]),
+                                                                 np.array([row["price"]]), np.array([row["quantity"]]),
+                                                                 np.array([np.nan])))
+                    continue
                 fill = OrderFilled(np.array([i]), np.array([row["bar_index"]]), np.array([row["quantity"]]),
                                    np.array([row["price"]]), np.array([row["commission"]]))
                 state, _ = apply_fill(state, fill)

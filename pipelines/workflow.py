@@ -22,7 +22,7 @@ import attrs
 
 from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
-from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
+from pipelines.results import RunDirError, RunResult, check_run_dir, objective_values, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.lanes import require_volume
 from pipelines.optimize import overfitting, train_test, walk_forward
@@ -144,9 +144,11 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                          run_options={"equity": spec.equity, "trace": spec.trace, "run": run})
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
+    _warn_ruined(manifest, tables.results)
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes)
+    _score(result)
     if out is None:
         shutil.rmtree(work, ignore_errors=True)
         return result
@@ -184,6 +186,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["run_id"] = run
     manifest.update(extra or {})
+    _warn_ruined(manifest, tables.results)
     if stats is not None:
         manifest["overfitting"] = stats
     if tables.events is not None:
@@ -194,10 +197,32 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                              "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes)
+    _score(result)
     if out is not None:
         write_run(result, out)
     return result
+
+
+def _warn_ruined(manifest: dict[str, Any], results: Any) -> None:
+    """Say in the manifest's ``warnings`` how many lanes were ruined (equity reached 0 at a close:
+    ``docs/semantics.md``), per part of a train/test run; the CLI prints every warning."""
+    for part in ("", "train_", "test_"):
+        name = f"{part}ruined"
+        if name in results.column_names:
+            n = sum(1 for value in results.column(name).to_pylist() if value)
+            if n:
+                where = {"": "", "train_": " on the training part", "test_": " on the test part"}[part]
+                manifest.setdefault("warnings", []).append(
+                    f"{n} of {results.num_rows} lane(s) ruined{where}: equity reached 0 at a close, the position "
+                    f"was closed there and the lane traded no more (results.{name}, {part}ruin_time, {part}notes)")
+
+
+def _score(result: RunResult) -> None:
+    """Run an author's objective (``module:function``) on every row before anything is written:
+    if it raises, the run fails with one line and nothing on disk, not after the folder exists."""
+    if ":" in result.plan.spec.objective:
+        objective_values(result.results, result.plan.spec.objective)
 
 
 def _train_view(results) -> Any:

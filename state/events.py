@@ -20,6 +20,7 @@ __all__ = [
     "OrderFilled",
     "OrderRejected",
     "OrderSubmitted",
+    "PortfolioRuined",
     "RiskDecision",
     "SignalChanged",
 ]
@@ -159,6 +160,20 @@ class OrderExpired:
     bar: np.ndarray
     until: np.ndarray
     kind: np.ndarray
+
+
+@attrs.frozen(eq=False)
+class PortfolioRuined:
+    """Lanes ruined at ``bar``: their equity marked at that bar's close was zero or below. The
+    position was closed at the close ``price`` without costs (``quantity`` units traded, 0 when
+    flat), the ``deficit`` (minus that equity, >= 0) written off so cash and equity are 0, and no
+    order of a later bar reaches the market (``docs/semantics.md``, "Undefined statistics and ruin")."""
+
+    lane: np.ndarray
+    bar: np.ndarray
+    price: np.ndarray
+    quantity: np.ndarray
+    deficit: np.ndarray
 
 
 @attrs.frozen(eq=False)

@@ -149,7 +149,8 @@ class TraceSpec:
     """Which events a traced run records: ``kinds`` (event class names) of the ``combos`` given
     (combination ids; empty: every combination)."""
 
-    kinds: tuple[str, ...] = ("SignalChanged", "OrderSubmitted", "OrderApproved", "OrderFilled", "OrderRejected")
+    kinds: tuple[str, ...] = ("SignalChanged", "OrderSubmitted", "OrderApproved", "OrderFilled", "OrderRejected",
+                              "PortfolioRuined")
     combos: tuple[str, ...] = ()
 
 

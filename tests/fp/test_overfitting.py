@@ -287,7 +287,9 @@ def test_selection_statistics_by_hand():
     deflated = phi((a - benchmark) * math.sqrt(3.0) / math.sqrt(1.0 + 0.64 / 4.0 * a * a))
     expected = {"pbo": 0.5, "pbo_splits": 2, "deflated_sharpe": deflated, "expected_max_sharpe": benchmark,
                 "sharpe": a, "n_trials": 2}
-    assert pytest.approx(expected, rel=1e-9) == selection_statistics(HAND, 0, n_blocks=2)
+    stats = selection_statistics(HAND, 0, n_blocks=2)
+    assert {} == stats.pop("reasons")
+    assert pytest.approx(expected, rel=1e-9) == stats
     for chosen in (2, -1, 0.0, True):
         with pytest.raises(StatisticsError, match="chosen"):
             selection_statistics(HAND, chosen, n_blocks=2)
@@ -298,3 +300,34 @@ def test_records_are_frozen():
     assert isinstance(pbo, PBO) and "logits" not in repr(pbo)
     with pytest.raises(AttributeError):
         pbo.probability = 0.0
+
+
+def test_pbo_is_undefined_when_nothing_varies():
+    """Nothing traded: every Sharpe ratio is NaN, no split has a best combination (was 1.0)."""
+    pbo = probability_of_backtest_overfitting(np.zeros((40, 3)), n_blocks=4)
+    assert (0, 6) == (pbo.n_defined_splits, pbo.n_splits)
+    assert math.isnan(pbo.probability) and math.isnan(pbo.probability_of_loss)
+    assert all(math.isnan(x) for x in pbo.logits)
+    assert "every combination's objective is NaN on every in-sample half: no split has a best combination to " \
+           "choose" == pbo.reason
+
+
+def test_a_split_without_an_in_sample_best_is_left_out():
+    """Column 0 moves only in block 1, column 1 never: the split with block 0 in-sample has nothing
+    to choose (was: column 0 by index, counted as not overfit); the other chooses column 0, whose
+    out-of-sample Sharpe ties column 1's (both NaN): rank 1.5 of 2, λ = 0, overfit."""
+    returns = np.column_stack([[0.0, 0.0, 1.0, 3.0], np.zeros(4)])
+    pbo = probability_of_backtest_overfitting(returns, n_blocks=2)
+    assert (1.0, 1, 2) == (pbo.probability, pbo.n_defined_splits, pbo.n_splits)
+    assert math.isnan(pbo.logits[0]) and 0.0 == pbo.logits[1]
+    assert "" == pbo.reason
+
+
+def test_selection_statistics_say_why_a_statistic_is_undefined():
+    stats = selection_statistics(np.zeros((40, 3)), 1, n_blocks=4)
+    assert all(math.isnan(stats[name]) for name in ("pbo", "deflated_sharpe", "expected_max_sharpe", "sharpe"))
+    assert {"pbo", "deflated_sharpe", "expected_max_sharpe", "sharpe"} == set(stats["reasons"])
+    assert "the selected combination's returns never vary (it never traded)" == stats["reasons"]["sharpe"]
+    assert stats["reasons"]["sharpe"] == stats["reasons"]["deflated_sharpe"]
+    assert stats["reasons"]["expected_max_sharpe"].startswith("0 of 3 combinations have returns that vary")
+    assert stats["reasons"]["pbo"].startswith("no combination's returns vary on any in-sample half")

@@ -1,12 +1,16 @@
 """fp.testing's generators: valid market data with the shapes the laws must survive, and
-parameter values and grids within a component's declared schema."""
+parameter values and grids within a component's declared schema; components by record or name."""
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from fp.classifiers import CLASSIFIERS
+from fp.components import ComponentError
+from fp.features import FEATURES
 from fp.strategies import STRATEGIES
-from fp.testing import LAWS, bars, grids_for, laws_for, market, params_for
+from fp.testing import (LAWS, assert_isolated, assert_no_lookahead, bars, component_of, grids_for, laws_for, market,
+                        params_for)
 from state.market import Bars, MarketData
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,3 +106,36 @@ def test_the_laws_that_apply():
     assert ("no_lookahead", "streaming_equals_batch", "deterministic", "isolated", "schema_respected") == tuple(LAWS)
     assert tuple(LAWS) == laws_for(STRATEGIES["breakout"])
     assert "isolated" not in laws_for(CLASSIFIERS["trend_regime"])
+
+
+# ---- components by name ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("checker", sorted(LAWS))
+def test_every_checker_takes_a_builtins_name(checker):
+    """``assert_no_lookahead("sma")`` raised AttributeError: 'str' object has no attribute 'params'."""
+    name = "breakout" if checker == "isolated" else "sma"
+    LAWS[checker](name, max_examples=3, max_bars=20)
+
+
+def test_generators_and_laws_for_take_a_name_too():
+    assert laws_for(CLASSIFIERS["trend_regime"]) == laws_for("trend_regime")
+    assert drawn(params_for("breakout"), 20) == drawn(params_for(STRATEGIES["breakout"]), 20)
+    assert component_of("sma") is FEATURES["sma"] and component_of(FEATURES["sma"]) is FEATURES["sma"]
+
+
+@pytest.mark.parametrize("given, message", [
+    ("smaa", "assert_no_lookahead('smaa'): not a built-in feature, strategy or classifier (did you mean 'sma'?); "
+             "pass your own component's record itself, e.g. assert_no_lookahead(mypkg.signals.ema_ribbon)"),
+    (42, "assert_no_lookahead: expects a feature, strategy or classifier (a record, or a built-in's name such as "
+         "'sma'); got int 42"),
+])
+def test_anything_else_is_a_clear_error(given, message):
+    with pytest.raises(ComponentError) as info:
+        assert_no_lookahead(given)
+    assert message == str(info.value)
+
+
+def test_isolation_of_a_feature_named_is_refused_as_for_the_record():
+    with pytest.raises(TypeError, match="assert_isolated checks a Strategy"):
+        assert_isolated("sma")

@@ -18,8 +18,10 @@ LAWS = settings(max_examples=60, deadline=None, derandomize=True,
 
 
 @st.composite
-def lanes(draw, max_lanes=4):
-    """Strategies with parameters and per-lane settings covering every execution option."""
+def lanes(draw, max_lanes=4, fractions=(1.0, 0.5, 0.3, 4.0), caps=(np.inf, 3.0, 40.0, 0.0),
+          directions=(True, False)):
+    """Strategies with parameters and per-lane settings covering every execution option; a
+    fraction above 1 is leverage (4: a 25 % move against the position ruins the lane)."""
     n = draw(st.integers(1, max_lanes))
     signals = []
     for _ in range(n):
@@ -28,15 +30,20 @@ def lanes(draw, max_lanes=4):
     pick = lambda values: np.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)))
     s = LaneSettings(
         initial_cash=pick([1_000.0, 10_000.0, 123_456.78]),
-        fraction=pick([1.0, 0.5, 0.3]),
+        fraction=pick(list(fractions)),
         whole=pick([True, False]),
-        long_only=pick([True, False]),
-        max_position=pick([np.inf, 3.0, 40.0, 0.0]),
+        long_only=pick(list(directions)),
+        max_position=pick(list(caps)),
         commission=pick([0.0, 0.001, 0.002, 0.01]),
         slippage=pick([0.0, 0.0005, 0.01]),
         fill_on_close=pick([False, True]),
     )
     return signals, s
+
+
+#: Leveraged long/short lanes without a position cap on series of 30+ bars: about half the
+#: examples ruin a lane (its equity reaches 0 at a close), so the laws are checked through ruin.
+ruinous = lanes(fractions=(4.0, 10.0, 25.0), caps=(np.inf,), directions=(False,))
 
 
 def sparse(signals, s, data: Bars):
@@ -73,6 +80,33 @@ def test_sparse_fold_equals_bar_by_bar_streaming(case, data):
         points = fast.equity_points(i, data.close, float(s.initial_cash[i]))
         assert np.array_equal(full.values, points.values)
         assert (full.n_bars, full.exposure_bars) == (points.n_bars, points.exposure_bars)
+
+
+@LAWS
+@given(ruinous, bars(min_size=30, max_size=90))
+def test_sparse_fold_equals_bar_by_bar_streaming_through_ruin(case, data):
+    """Ruin (equity <= 0 at a close: position closed there, deficit written off, no later order)
+    is found by the sparse fold after the fact and by the streaming fold as it goes: the same."""
+    signals, s = case
+    fast = sparse(signals, s, data)
+    reference, equity = fold_streaming(CONTAINER, s, signals, data)
+    for name in ("fills", "rejections", "trades", "final", "ruined", "expired"):
+        same_record(getattr(reference, name), getattr(fast, name))
+    for name in ("change_lane", "change_bar", "change_cash", "change_position"):
+        assert np.array_equal(getattr(reference, name), getattr(fast, name)), name
+    assert np.array_equal(equity, equity_of(fast, s, data, len(signals)))
+    for lane, bar in zip(fast.ruined.lane, fast.ruined.bar):
+        assert np.all(equity[lane, bar:] == 0.0) and np.all(equity[lane, :bar] > 0.0)
+        assert not np.any(fast.fills.bar[fast.fills.lane == lane] > bar)
+
+
+def test_the_ruinous_lanes_do_ruin_lanes():
+    """The generator above reaches ruin (else the law above would check nothing new)."""
+    from hypothesis import Phase, find
+    once = settings(database=None, derandomize=True, phases=[Phase.generate], max_examples=200)
+    signals, s, data = find(st.tuples(ruinous, bars(min_size=30, max_size=90)).map(lambda c: (*c[0], c[1])),
+                            lambda c: len(sparse(*c).ruined.lane) > 0, settings=once)
+    assert len(sparse(signals, s, data).ruined.lane) > 0
 
 
 @LAWS
@@ -119,11 +153,15 @@ def test_determinism_same_inputs_same_bits(case, data):
 
 
 @LAWS
-@given(lanes(), bars(min_size=1, max_size=90))
+@given(st.one_of(lanes(), ruinous), bars(min_size=1, max_size=90))
 def test_conservation_cash_position_fills_and_trades_add_up(case, data):
+    """Cash and position replay from the fills; a ruin's write-off (the deficit) is the one
+    change that is not a fill, and with it trades explain the whole change in equity."""
     signals, s = case
     folded = sparse(signals, s, data)
     fills = folded.fills
+    deficit = dict(zip(folded.ruined.lane.tolist(), folded.ruined.deficit.tolist()))
+    liquidated = dict(zip(folded.ruined.lane.tolist(), folded.ruined.quantity.tolist()))
     # fills happen inside the bar's range and never leave a position above its cap
     assert np.all(fills.price >= data.low[fills.bar]) and np.all(fills.price <= data.high[fills.bar])
     for i in range(len(signals)):
@@ -136,6 +174,14 @@ def test_conservation_cash_position_fills_and_trades_add_up(case, data):
             cash, position = cash - qty * price - commission, position + qty
             cash_path.append(cash)
             position_path.append(position)
+        if i in deficit:  # a liquidation (unless flat) was the last fill; the write-off empties the account
+            assert (0.0, -deficit[i]) == (position, cash)
+            if liquidated[i]:
+                assert (liquidated[i], 0.0) == (q[-1], fee[-1]) and px[-1] == data.close[fills.bar[mine][-1]]
+                q, px, fee = q[:-1], px[:-1], fee[:-1]
+            cash_path.append(cash + deficit[i])
+            position_path.append(0.0)
+            cash = 0.0
         lo, hi = np.searchsorted(folded.change_lane, [i, i + 1])
         assert np.array_equal(folded.change_cash[lo:hi], cash_path)
         assert np.array_equal(folded.change_position[lo:hi], position_path)
@@ -146,7 +192,8 @@ def test_conservation_cash_position_fills_and_trades_add_up(case, data):
         equity, held = folded.equity(i, data.close, float(s.initial_cash[i]))
         # equity is cash + position × close at every bar
         assert equity[-1] == cash + position * data.close[-1]
-        # closed and open trades explain the whole change in equity
+        # closed and open trades (and a written-off deficit) explain the whole change in equity
         mine_t = folded.trades.lane == i
-        explained = float(np.sum(folded.trades.pnl[mine_t]))
-        assert np.isclose(explained, equity[-1] - s.initial_cash[i], rtol=1e-9, atol=1e-6 * s.initial_cash[i])
+        explained = float(np.sum(folded.trades.pnl[mine_t])) + deficit.get(i, 0.0)
+        scale = max(s.initial_cash[i], float(np.max(np.abs(folded.trades.pnl[mine_t]), initial=0.0)))
+        assert np.isclose(explained, equity[-1] - s.initial_cash[i], rtol=1e-9, atol=1e-6 * scale)

@@ -10,11 +10,12 @@
 """
 import math
 
+import attrs
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fp.testing import bars
+from fp.testing import bars, jumping
 from pipelines.backtest import fold_sparse
 from pipelines.patterns import FULL_BACKTEST, container_for
 from pipelines.portfolios import fold_portfolios
@@ -75,6 +76,11 @@ def portfolio_case(draw_bars):
         lambda c: st.tuples(st.just(c[0]), st.just(c[1]), changes_for(len(c[0][0]), len(c[1]))))
 
 
+def either(min_size, max_size):
+    """Bars, or bars whose prices triple from one bar on: a short held across the jump is ruined."""
+    return st.one_of(bars(min_size=min_size, max_size=max_size), jumping(bars(min_size=min_size, max_size=max_size)))
+
+
 def shifted(data: Bars, symbol: str, hours: int, keep_every: int) -> Bars:
     """A second symbol on a misaligned timeline: ``data``'s bars moved by ``hours``, some dropped."""
     keep = np.arange(len(data)) % keep_every != 1
@@ -82,9 +88,21 @@ def shifted(data: Bars, symbol: str, hours: int, keep_every: int) -> Bars:
         "open", "high", "low", "close")), data.volume[keep], None)
 
 
+def short_first(case):
+    """``case`` with long/short, all-in, uncapped lanes short from bar 0 by a market order and kept
+    short: across a jump (``fp.testing.jumping``) such a lane's equity reaches zero, unless a risk
+    limit held it back."""
+    (s, rules), data, changes = case
+    n = len(s)
+    s = attrs.evolve(s, long_only=np.zeros(n, bool), fraction=np.ones(n), max_position=np.full(n, np.inf), uniform=None)
+    rules = attrs.evolve(rules, order_type=np.zeros(n, np.int64), max_holding=np.zeros(n, np.int64))
+    return (s, rules), data, [(np.array([0]), np.array([-1.0])) for _ in changes]
+
+
 @LAWS
-@given(portfolio_case(bars(min_size=8, max_size=80)))
+@given(st.one_of(portfolio_case(either(8, 80)), portfolio_case(jumping(bars(min_size=8, max_size=80))).map(short_first)))
 def test_a_one_symbol_portfolio_makes_the_per_symbol_folds_fills(case):
+    """Ruin included: a portfolio of one symbol is ruined where, and as, the lane is."""
     (s, rules), data, changes = case
     restricted = np.zeros((len(s), 1), bool) if s.limits is None else s.limits.restricted[:, None]
     alone = fold_sparse(CONTAINER, s, changes, data, rules=rules)
@@ -98,14 +116,34 @@ def test_a_one_symbol_portfolio_makes_the_per_symbol_folds_fills(case):
     for i in range(len(s)):
         assert np.allclose(alone.equity(i, data.close, float(s.initial_cash[i]))[0],
                            shared.equity(i, float(s.initial_cash[i]))[0], rtol=1e-12, atol=1e-9)
+    ruin_bar = np.full(len(s), -1)
+    ruin_bar[alone.ruined.lane] = alone.ruined.bar
+    assert np.array_equal(ruin_bar, shared.ruin_bar)
+    assert np.array_equal(alone.ruined.deficit, shared.ruin_deficit[alone.ruined.lane])
+
+
+def test_short_first_cases_do_ruin_portfolios():
+    """The law above is checked through ruin: its short-first cases reach it."""
+    from hypothesis import Phase, find
+    once = settings(database=None, derandomize=True, phases=[Phase.generate], max_examples=100)
+    (s, rules), data, changes = find(portfolio_case(jumping(bars(min_size=8, max_size=80))).map(short_first),
+                                     lambda c: bool((fold_portfolios(CONTAINER, c[0][0], [c[2]], (c[1],), [c[0][1]],
+                                                                     np.zeros((len(c[0][0]), 1), bool)).ruin_bar >= 0).any()),
+                                     settings=once)
+    assert len(s) >= 1
 
 
 @st.composite
-def two_symbols(draw):
-    (s, rules), data = draw(lanes()), draw(bars(min_size=8, max_size=60))
+def two_symbols(draw, data=bars(min_size=8, max_size=60), short=False):
+    """Two symbols on misaligned timelines (``short``: long/short lanes short from bar 0, see
+    :func:`short_first`)."""
+    (s, rules), data = draw(lanes()), draw(data)
     other = shifted(data, "B", draw(st.sampled_from([0, 6, 24])), draw(st.sampled_from([2, 3])))
     both = (data, other)
     changes = [draw(changes_for(len(s), len(b))) for b in both]
+    if short:
+        (s, rules), _, changes[0] = short_first(((s, rules), data, changes[0]))
+        changes[1] = short_first(((s, rules), other, changes[1]))[2]
     return s, rules, both, changes
 
 
@@ -117,12 +155,29 @@ def fold_two(s, rules, both, changes, restricted=None):
 @LAWS
 @given(two_symbols())
 def test_portfolio_cash_and_equity_are_conserved(case):
+    """Cash replays from the fills (a ruin's close-outs among them) plus a ruin's write-off."""
+    conserved(case)
+
+
+@LAWS
+@given(two_symbols(jumping(bars(min_size=8, max_size=60)), short=True))
+def test_portfolio_cash_and_equity_are_conserved_through_ruin(case):
+    conserved(case)
+
+
+def conserved(case):
     s, rules, both, changes = case
     out = fold_two(s, rules, both, changes)
     for i in range(len(s)):
         mine = out.fills.lane == i
         spent = out.fills.quantity[mine] * out.fills.price[mine] + out.fills.commission[mine]
-        assert math.isclose(out.final_cash[i], s.initial_cash[i] - spent.sum(), rel_tol=1e-9, abs_tol=1e-6)
+        scale = s.initial_cash[i] + float(np.abs(out.fills.quantity[mine] * out.fills.price[mine]).sum())
+        assert math.isclose(out.final_cash[i], s.initial_cash[i] - spent.sum() + out.ruin_deficit[i], rel_tol=1e-9,
+                            abs_tol=1e-9 * scale)
+        if out.ruin_bar[i] >= 0:  # emptied at its ruin, and nothing traded after it
+            assert (0.0, [0.0, 0.0]) == (out.final_cash[i], out.final_positions[i].tolist())
+            assert np.all(out.fills.bar[mine] <= out.ruin_bar[i])
+            assert np.all(out.equity(i, float(s.initial_cash[i]))[0][out.ruin_bar[i]:] == 0.0)
         held = np.zeros(len(both))
         np.add.at(held, out.fill_symbol[mine], out.fills.quantity[mine])
         assert np.allclose(held, out.final_positions[i], atol=1e-9)

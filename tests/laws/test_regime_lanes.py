@@ -107,3 +107,27 @@ def test_an_ensemble_is_flat_until_it_has_learnt_and_runs_from_yaml(goog):
 def test_an_ensemble_without_a_classifier_is_refused():
     with pytest.raises(ValueError, match="ensemble weights its members per regime"):
         pipelines.plan({"strategies": [{"type": "ensemble", "members": [{"type": "momentum"}, {"type": "breakout"}]}]})
+
+
+def test_a_regime_policy_grid_runs_every_policy_on_one_fit(goog):
+    """``regime_policy`` takes a list like a parameter grid: each classifier point runs under every
+    policy, on one fit, and each lane equals that policy run alone."""
+    market = market_of(goog)
+    policies = ["gate", {"scale": {0: 0.5, 1: 1.0}}, {"scale": {0: -1.0, 1: 1.0}}]
+    strategies = [{"type": "momentum", "parameters": {"lookback_period": 20}}]
+    grid = pipelines.run({"strategies": strategies, "classifiers": [
+        {"type": "trend_regime", "parameters": {"period": 60}, "regime_policy": policies}]}, market=market)
+    assert ["gate", "scale(0=0.5,1=1.0)", "scale(0=-1.0,1=1.0)"] == grid.results.column(
+        "classifier_regime_policy").to_pylist()
+    assert 1 == grid.manifest["classifier_fits"]
+    for policy, row in zip(policies, grid.results.to_pylist()):
+        alone = pipelines.run({"strategies": strategies, "classifiers": [
+            {"type": "trend_regime", "parameters": {"period": 60}, "regime_policy": policy}]}, market=market)
+        assert same_row(row, alone.results.to_pylist()[0])
+    assert len({r["final_equity"] for r in grid.results.to_pylist()}) == 3
+
+
+def test_a_bad_policy_in_a_policy_grid_is_named_by_its_place():
+    with pytest.raises(ValueError, match=r"^classifiers\[0\]\.regime_policy\[1\]\.scale\.0=2\.0: "):
+        pipelines.plan({"strategies": [{"type": "momentum"}], "classifiers": [
+            {"type": "trend_regime", "regime_policy": ["gate", {"scale": {0: 2.0}}]}]})

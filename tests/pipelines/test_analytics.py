@@ -514,7 +514,8 @@ def test_causation_with_events_of_another_run_says_so(tmp_path):
 
 def test_analyses_are_named():
     assert {"causation", "correlation", "regimes", "sensitivity"} == set(ANALYSES)
-    assert {"results", "trades", "signals", "events", "equity", "regime_stats", "windows", "symbol_stats", "combos"} == set(TABLES)
+    assert {"results", "trades", "signals", "events", "equity", "regime_stats", "regimes", "windows", "symbol_stats",
+            "combos"} == set(TABLES)
 
 
 # --- the command ---------------------------------------------------------------------------

@@ -140,7 +140,8 @@ def test_run_writes_exactly_the_three_files(capsys, tmp_path):
 
     results = pq.read_table(out / "results.parquet")
     assert 4 == results.num_rows  # one row per combination (one symbol)
-    assert ["combo_id", "symbol", "strategy", *SMA_PARAMS, *METRICS, "n_rejected", "status", "error"] == results.column_names
+    assert ["combo_id", "symbol", "strategy", *SMA_PARAMS, *METRICS, "n_rejected", "ruined", "ruin_time", "notes",
+            "status", "error"] == results.column_names
     assert 4 == len(set(results.column("combo_id").to_pylist()))
     assert {"bars"} == set(results.column("symbol").to_pylist())
     assert {(2, 5), (2, 8), (3, 5), (3, 8)} == set(zip(*(results.column(p).to_pylist() for p in SMA_PARAMS)))
@@ -350,11 +351,12 @@ def test_the_seed_spec_runs_verbatim_with_regime_attribution(capsys, tmp_path):
     assert 0 == main(["run", str(SPECS / "seed.yaml"), "--out", str(out), "--top", "3"])
     printed = capsys.readouterr().out
     assert "24 lane(s)" in printed and "regime attribution" in printed
-    assert {"results.parquet", "trades.parquet", "regime_stats.parquet", "manifest.json"} == set(os.listdir(out))
+    assert {"results.parquet", "trades.parquet", "regime_stats.parquet", "regimes.parquet", "manifest.json"} == set(
+        os.listdir(out))
     results = pq.read_table(out / "results.parquet")
     assert 24 == results.num_rows
-    assert {"lookback_period", "signal_threshold", "classifier", "model_type", "lookback_days", "n_states",
-            "regime_policy"} <= set(results.column_names)
+    assert {"lookback_period", "signal_threshold", "classifier", "classifier_model_type", "classifier_lookback_days",
+            "classifier_n_states", "classifier_regime_policy"} <= set(results.column_names)
     stats = pq.read_table(out / "regime_stats.parquet")
     assert ["combo_id", "symbol", "regime", "bars", "return_pct", "trades", "exposure_pct"] == stats.column_names
     assert set(results.column("combo_id").to_pylist()) == set(stats.column("combo_id").to_pylist())
@@ -502,3 +504,71 @@ def test_subprocess_usage_error_exits_2(tmp_path):
     assert 2 == done.returncode
     assert "Traceback" not in done.stderr
     assert "usage: admf run" in done.stderr
+
+
+@pytest.mark.parametrize("classifier, fragments", [
+    ("{type: trend_regime, parameters: {period: 30}}",
+     ("classifiers[0]: trend_regime(period=30) fits on its first 252 bars", "bars has 40 bars",
+      "give it more than 252 bars of data")),
+    ("{type: volatility_regime, parameters: {period: 100}}",
+     ("classifiers[0]: volatility_regime(period=100, quantile=0.5) fits on its first 400 bars",
+      "give it more than 400 bars of data, or a shorter window")),
+])
+def test_a_classifier_that_can_never_label_a_bar_is_refused(capsys, tmp_path, classifier, fragments):
+    """Every combination with it would stay flat, with NaN Sharpe and no word said."""
+    write_csv(tmp_path, good_rows())
+    spec = write_spec(tmp_path, "data: {path: bars.csv}\n" + SMA + f"classifiers: [{classifier}]\n")
+    assert_refused(capsys, tmp_path, spec, *fragments)
+
+
+OBJECTIVE = '''
+def score(row):
+    return row["sharpe"] / (row["slow_period"] - 8)  # 0 for slow_period 8: ZeroDivisionError
+'''
+
+
+@pytest.mark.parametrize("workflow", ["backtest", "optimization"])
+def test_an_objective_that_raises_is_one_line_and_writes_nothing(capsys, tmp_path, author, workflow):
+    """Today: exit 1 with a traceback (and, for a backtest, a run folder already written)."""
+    author("author_objective", OBJECTIVE)
+    write_csv(tmp_path, good_rows())
+    spec = write_spec(tmp_path, f"workflow: {{type: {workflow}}}\ndata: {{path: bars.csv}}\n" + SMA
+                      + "objective: author_objective:score\n")
+    assert_refused(capsys, tmp_path, spec,
+                   "objective='author_objective:score': raised ZeroDivisionError: float division by zero (",
+                   "author_objective.py, line 3) on the row of combination ")
+
+
+def test_a_run_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
+    """``admf run SPEC | head``: no BrokenPipeError traceback; the run folder is complete."""
+    spec = csv_spec(tmp_path, good_rows())
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(spec), "--out", str(out)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    process.stdout.close()  # the reader is gone before the first line is printed
+    stderr = process.stderr.read().decode()
+    assert (141, "") == (process.wait(timeout=120), stderr)
+    assert RUN_FILES == sorted(p.name for p in out.iterdir())
+
+
+def test_version_prints_the_installed_package_version(capsys):
+    import importlib.metadata
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert 0 == info.value.code
+    assert f"admf {importlib.metadata.version('admf')}\n" == capsys.readouterr().out
+
+
+def test_an_undefined_pbo_is_null_in_the_manifest_and_printed_as_undefined(capsys, tmp_path):
+    """A grid where nothing trades printed 'probability of backtest overfitting 1.00'."""
+    out = tmp_path / "flat"
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\n"
+                                "strategies: [{type: breakout, parameters: {period: [5000, 6000]}}]\n")
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out)
+    assert 0 == code
+    stats = json.loads((out / "manifest.json").read_text())["overfitting"]
+    assert (None, None, None) == (stats["pbo"], stats["deflated_sharpe"], stats["sharpe"])
+    assert stats["reasons"]["pbo"].startswith("no combination's returns vary on any in-sample half (nothing traded)")
+    assert "probability of backtest overfitting undefined (no combination's returns vary" in stdout
+    assert "deflated Sharpe ratio of the selection undefined (the selected combination's returns never vary" in stdout

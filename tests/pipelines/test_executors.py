@@ -62,7 +62,7 @@ def test_a_failing_combination_becomes_an_error_row_and_the_others_finish():
         "strategies": [{"type": "momentum", "parameters": {"lookback_period": 10}}],
         "classifiers": [{"type": "hmm", "parameters": {"model_type": "svm", "lookback_days": [10, 200]}}],
     }) if _has_sklearn() else pytest.skip("needs the regimes extra")
-    rows = {r["lookback_days"]: r for r in result.results.to_pylist()}
+    rows = {r["classifier_lookback_days"]: r for r in result.results.to_pylist()}
     assert rows[10]["status"] == "ok" and rows[10]["error"] is None and rows[10]["final_equity"] is not None
     assert rows[200]["status"] == "error" and "TrainingDataError" in rows[200]["error"]
     assert rows[200]["final_equity"] is None

@@ -12,6 +12,11 @@ so two runs with equal curves have equal metrics. Conventions:
 * ``cagr_pct`` over the calendar span of the data; ``exposure_pct`` = bars holding a position;
 * ``win_rate_pct`` and ``profit_factor`` over closed trades (NaN with none; profit factor is
   ``inf`` with wins and no losses).
+
+The research statistics (:data:`RESEARCH_METRICS`, ``docs/report.md`` gives every formula and
+how each compares with backtesting.py's ``stats``) come from :func:`drawdown_statistics`,
+:func:`trade_statistics` and :func:`buy_hold_return_pct`; ``volatility_ann_pct`` is the Sharpe
+ratio's standard deviation annualised, ``calmar`` = ``cagr_pct / max_drawdown_pct``.
 """
 from __future__ import annotations
 
@@ -19,11 +24,33 @@ import math
 
 import numpy as np
 
-from state.ledger import EquityPoints
+from state.ledger import EquityPoints, Trades
 
-__all__ = ["METRICS", "max_drawdown", "metrics"]
+__all__ = ["METRICS", "RESEARCH_METRICS", "buy_hold_return_pct", "drawdown_statistics", "max_drawdown", "metrics",
+           "research_statistics", "trade_statistics"]
 
-#: Metric columns, in the order results show them.
+#: The statistics researchers expect beyond the core metrics, in the order results show them
+#: (after the core); ``start`` and ``end`` are the first and last evaluated bars' times.
+RESEARCH_METRICS: tuple[str, ...] = (
+    "buy_hold_return_pct",
+    "volatility_ann_pct",
+    "calmar",
+    "avg_drawdown_pct",
+    "max_drawdown_duration",
+    "max_drawdown_days",
+    "best_trade_pct",
+    "worst_trade_pct",
+    "avg_trade_pct",
+    "avg_trade_duration",
+    "avg_trade_days",
+    "expectancy",
+    "sqn",
+    "kelly",
+    "start",
+    "end",
+)
+
+#: Metric columns, in the order results show them: the core, then :data:`RESEARCH_METRICS`.
 METRICS: tuple[str, ...] = (
     "final_equity",
     "total_return_pct",
@@ -36,9 +63,10 @@ METRICS: tuple[str, ...] = (
     "profit_factor",
     "exposure_pct",
     "commission",
-)
+) + RESEARCH_METRICS
 
 _NAN = float("nan")
+_DAY_NS = 86_400e9
 
 
 def max_drawdown(values: np.ndarray, *, block: int = 256) -> float:
@@ -87,11 +115,17 @@ def metrics(
     initial_cash: float,
     periods_per_year: float,
     years: float,
+    trades: Trades | None = None,
+    close: np.ndarray | None = None,
+    time: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All metrics of :data:`METRICS` for one lane, from its (compressed) equity curve.
 
     Returns between consecutive kept points are the curve's non-zero-able returns; every other
     bar's return is exactly zero (flat equity), and enters the mean and deviations as such.
+    ``trades`` (the lane's closed trades, bars counted from the curve's first bar), ``close``
+    (the evaluated closes, one column per symbol) and ``time`` (each evaluated bar's time) feed
+    :func:`research_statistics`; without them its statistics are NaN (``start``/``end``: None).
 
     >>> from fp.ledger import compress_equity
     >>> curve = compress_equity(np.array([100.0, 110.0, 99.0, 121.0, 121.0]), np.array([0.0, 1.0, 1.0, 0.0, 0.0]))
@@ -102,7 +136,7 @@ def metrics(
     values, n_bars = curve.values, curve.n_bars
     final = float(values[-1])
     scale = math.sqrt(periods_per_year)
-    sharpe = sortino = _NAN
+    sharpe = sortino = std = _NAN
     n_returns = n_bars - 1
     if n_returns > 1:
         returns = values[1:] / values[:-1]
@@ -132,6 +166,8 @@ def metrics(
         profit_factor = float(wins.sum()) / gross_loss
     else:
         profit_factor = float("inf") if len(wins) else _NAN
+    research = research_statistics(curve, trades, close, time, std=std, periods_per_year=periods_per_year,
+                                   cagr_pct=cagr, max_drawdown_pct=drawdown)
     return {
         "final_equity": final,
         "total_return_pct": (growth - 1.0) * 100.0,
@@ -144,4 +180,129 @@ def metrics(
         "profit_factor": profit_factor,
         "exposure_pct": curve.exposure_bars / n_bars * 100.0,
         "commission": float(commission),
+        **research,
+    }
+
+
+def research_statistics(curve: EquityPoints, trades: Trades | None, close: np.ndarray | None,
+                        time: np.ndarray | None, *, std: float, periods_per_year: float, cagr_pct: float,
+                        max_drawdown_pct: float) -> dict:
+    """:data:`RESEARCH_METRICS` of one lane (see :func:`metrics` for the arguments; ``std`` is the
+    per-bar returns' standard deviation, ddof 1)."""
+    out = {
+        "buy_hold_return_pct": buy_hold_return_pct(close) if close is not None else _NAN,
+        "volatility_ann_pct": std * math.sqrt(periods_per_year) * 100.0,
+        "calmar": cagr_pct / max_drawdown_pct if max_drawdown_pct > 0.0 else _NAN,
+    }
+    if time is not None and curve.bars is not None:
+        out.update(drawdown_statistics(curve, time))
+    else:
+        out.update(avg_drawdown_pct=_NAN, max_drawdown_duration=None, max_drawdown_days=_NAN)
+    out.update(trade_statistics(trades, time) if trades is not None and time is not None else _NO_TRADE_STATISTICS)
+    out["start"] = time[0] if time is not None and len(time) else None
+    out["end"] = time[-1] if time is not None and len(time) else None
+    return out
+
+
+def buy_hold_return_pct(close: np.ndarray) -> float:
+    """The return of buying at the first close and holding to the last, in percent; with several
+    symbols (``close`` bars × symbols, NaN before a symbol's first bar), an equal-weight basket
+    bought at each symbol's first close.
+
+    >>> buy_hold_return_pct(np.array([100.0, 90.0, 125.0]))
+    25.0
+    >>> buy_hold_return_pct(np.array([[100.0, np.nan], [110.0, 50.0], [120.0, 40.0]]))
+    0.0
+    """
+    c = np.asarray(close, dtype=np.float64)
+    if c.ndim == 1:
+        return (float(c[-1]) / float(c[0]) - 1.0) * 100.0 if len(c) else _NAN
+    valid = ~np.isnan(c)
+    seen = valid.any(axis=0)
+    if not seen.any():
+        return _NAN
+    first = c[valid.argmax(axis=0), np.arange(c.shape[1])][seen]
+    last = c[len(c) - 1 - valid[::-1].argmax(axis=0), np.arange(c.shape[1])][seen]
+    return float(np.mean(last / first - 1.0)) * 100.0
+
+
+def drawdown_statistics(curve: EquityPoints, time: np.ndarray) -> dict:
+    """Drawdown episodes of a (compressed) equity curve with its bars' ``time``.
+
+    An episode runs from the last bar at a running peak to the first bar back at (or above) it,
+    or to the last bar when equity never recovers. ``avg_drawdown_pct`` is the mean over episodes
+    of each one's deepest drawdown ``1 - equity / peak`` (× 100), ``max_drawdown_duration`` the
+    longest episode in bars (its end bar minus its peak bar), ``max_drawdown_days`` the longest in
+    calendar days. A curve that never dips has no episode: 0, 0 and 0.0.
+
+    >>> from fp.ledger import compress_equity
+    >>> curve = compress_equity(np.array([100.0, 120.0, 90.0, 120.0, 130.0, 117.0]), np.ones(6))
+    >>> time = np.arange(6).astype("datetime64[D]").astype("datetime64[ns]")
+    >>> drawdown_statistics(curve, time)
+    {'avg_drawdown_pct': 17.5, 'max_drawdown_duration': 2, 'max_drawdown_days': 2.0}
+    """
+    values, bars = curve.values, curve.bars
+    peak = np.maximum.accumulate(values)
+    under = values < peak
+    edges = np.diff(under.astype(np.int8), prepend=0, append=0)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts):
+        return {"avg_drawdown_pct": 0.0, "max_drawdown_duration": 0, "max_drawdown_days": 0.0}
+    depth = 1.0 - values / peak
+    deepest = np.maximum.reduceat(depth, starts)  # values between episodes are at their peak: depth 0
+    peak_bar = bars[starts] - 1  # the flat bars between two kept points repeat the earlier one's value
+    end_bar = np.where(ends < len(values), bars[np.minimum(ends, len(values) - 1)], curve.n_bars - 1)
+    days = (time[end_bar] - time[peak_bar]).astype(np.int64) / _DAY_NS
+    return {"avg_drawdown_pct": float(np.mean(deepest)) * 100.0,
+            "max_drawdown_duration": int(np.max(end_bar - peak_bar)),
+            "max_drawdown_days": float(np.max(days))}
+
+
+_NO_TRADE_STATISTICS = {"best_trade_pct": _NAN, "worst_trade_pct": _NAN, "avg_trade_pct": _NAN,
+                        "avg_trade_duration": _NAN, "avg_trade_days": _NAN, "expectancy": _NAN, "sqn": _NAN,
+                        "kelly": _NAN}
+
+
+def trade_statistics(trades: Trades, time: np.ndarray) -> dict:
+    """Statistics of closed trades (``time``: the time of every bar their bars index).
+
+    A trade's return is ``pnl / (|size| × entry_price)`` (commissions included). ``best_`` and
+    ``worst_trade_pct`` are the extreme returns, ``avg_trade_pct`` their geometric mean
+    ``exp(mean(log(1 + r))) − 1`` (−100 when a trade lost everything), all × 100;
+    ``avg_trade_duration`` the mean of ``exit_bar − entry_bar``, ``avg_trade_days`` the mean
+    calendar length; ``expectancy`` the mean pnl (account currency); ``sqn`` = √n × mean(pnl) /
+    std(pnl, ddof 1) (Van Tharp's system quality number; n ≥ 2); ``kelly`` = p − (1 − p) / (mean
+    win / mean loss) with p the share of winning trades (needs a win and a loss). NaN when
+    undefined, every one NaN without closed trades.
+
+    >>> from state.ledger import Trades
+    >>> t = Trades(np.zeros(3, int), np.array([0, 2, 5]), np.array([10.0, 20.0, 10.0]), np.array([2, 4, 6]),
+    ...            np.array([11.0, 21.0, 12.0]), np.array([10.0, -5.0, 1.0]), np.array([10.0, -5.0, 2.0]),
+    ...            np.ones(3, bool))
+    >>> s = trade_statistics(t, np.arange(7).astype("datetime64[D]").astype("datetime64[ns]"))
+    >>> s["best_trade_pct"], s["worst_trade_pct"], s["expectancy"], s["avg_trade_duration"], s["kelly"]
+    (20.0, -5.0, 2.3333333333333335, 1.6666666666666667, 0.3888888888888888)
+    """
+    pnl = trades.pnl
+    n = len(pnl)
+    if n == 0:
+        return dict(_NO_TRADE_STATISTICS)
+    returns = pnl / (np.abs(trades.size) * trades.entry_price)
+    growth = 1.0 + returns
+    average = math.expm1(float(np.mean(np.log(growth)))) if np.all(growth > 0.0) else -1.0
+    mean = float(np.mean(pnl))
+    std = float(np.std(pnl, ddof=1)) if n > 1 else _NAN
+    wins, losses = pnl[pnl > 0.0], pnl[pnl < 0.0]
+    p = len(wins) / n
+    kelly = p - (1.0 - p) / (float(np.mean(wins)) / -float(np.mean(losses))) if len(wins) and len(losses) else _NAN
+    held = (time[trades.exit_bar] - time[trades.entry_bar]).astype(np.int64)
+    return {
+        "best_trade_pct": float(np.max(returns)) * 100.0,
+        "worst_trade_pct": float(np.min(returns)) * 100.0,
+        "avg_trade_pct": average * 100.0,
+        "avg_trade_duration": float(np.mean(trades.exit_bar - trades.entry_bar)),
+        "avg_trade_days": float(np.mean(held)) / _DAY_NS,
+        "expectancy": mean,
+        "sqn": math.sqrt(n) * mean / std if std > 0.0 else _NAN,
+        "kelly": kelly,
     }

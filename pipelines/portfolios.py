@@ -330,7 +330,8 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         closed = trades.closed[lo:hi]
         fees = folded.fills.commission[fill_at[i]:fill_at[i + 1]]
         m = metrics(compress_equity(curve, gross), trades.pnl[lo:hi][closed], float(fees.sum()), initial_cash=cash0,
-                    periods_per_year=market.periods_per_year, years=years)
+                    periods_per_year=market.periods_per_year, years=years,
+                    trades=trades.take(np.flatnonzero(closed) + lo), close=folded.marks, time=time)
         m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
         error = failed.get(combo.combo_id)
         if error is not None:

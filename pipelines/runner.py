@@ -26,6 +26,7 @@ from pipelines.lanes import lane_settings, order_rules, sized_changes
 from pipelines.patterns import PATTERNS, container_for
 from pipelines.trace import events_table
 from state.errors import AdmfError
+from state.ledger import Trades
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
@@ -211,7 +212,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             lo, hi = trade_at[i], trade_at[i + 1]
             m = metrics(folded.equity_points(i, bars.close, cash0, start=start), folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
-                        initial_cash=cash0, periods_per_year=market.periods_per_year, years=years)
+                        initial_cash=cash0, periods_per_year=market.periods_per_year, years=years,
+                        trades=_closed_trades(folded.trades, lo, hi, start), close=close, time=bars.time[start:])
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
@@ -250,6 +252,12 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
 
 
 _NO_CHANGES = (np.empty(0, np.int64), np.empty(0))
+
+
+def _closed_trades(trades: Trades, lo: int, hi: int, start: int) -> Trades:
+    """The closed trades among rows ``lo:hi``, their bars counted from bar ``start``."""
+    rows = trades.take(np.flatnonzero(trades.closed[lo:hi]) + lo)
+    return attrs.evolve(rows, entry_bar=rows.entry_bar - start, exit_bar=rows.exit_bar - start)
 
 
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:

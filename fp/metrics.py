@@ -243,19 +243,22 @@ def drawdown_statistics(curve: EquityPoints, time: np.ndarray) -> dict:
     """
     values, bars = curve.values, curve.bars
     peak = np.maximum.accumulate(values)
-    under = values < peak
-    edges = np.diff(under.astype(np.int8), prepend=0, append=0)
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    if not len(starts):
+    ratio = values / peak
+    under = np.empty(len(values) + 1, np.int8)
+    np.less(ratio, 1.0, out=under[1:].view(bool))  # below the peak; under[0] = 0 opens the first edge
+    under[0] = 0
+    edges = np.flatnonzero(under[1:] != under[:-1])  # starts and ends of episodes alternate
+    if not len(edges):
         return {"avg_drawdown_pct": 0.0, "max_drawdown_duration": 0, "max_drawdown_days": 0.0}
-    depth = 1.0 - values / peak
-    deepest = np.maximum.reduceat(depth, starts)  # values between episodes are at their peak: depth 0
+    starts, ends = edges[0::2], edges[1::2]
+    lowest = np.minimum.reduceat(ratio, starts)  # values between episodes are at their peak: ratio 1
     peak_bar = bars[starts] - 1  # the flat bars between two kept points repeat the earlier one's value
-    end_bar = np.where(ends < len(values), bars[np.minimum(ends, len(values) - 1)], curve.n_bars - 1)
-    days = (time[end_bar] - time[peak_bar]).astype(np.int64) / _DAY_NS
-    return {"avg_drawdown_pct": float(np.mean(deepest)) * 100.0,
-            "max_drawdown_duration": int(np.max(end_bar - peak_bar)),
-            "max_drawdown_days": float(np.max(days))}
+    end_bar = np.append(bars[ends], curve.n_bars - 1)[:len(starts)]  # an episode without an end runs to the last bar
+    length = end_bar - peak_bar
+    days = (time[end_bar] - time[peak_bar]).max()
+    return {"avg_drawdown_pct": float(np.subtract(1.0, lowest).sum()) / len(starts) * 100.0,
+            "max_drawdown_duration": int(length.max()),
+            "max_drawdown_days": float(days.astype(np.int64)) / _DAY_NS}
 
 
 _NO_TRADE_STATISTICS = {"best_trade_pct": _NAN, "worst_trade_pct": _NAN, "avg_trade_pct": _NAN,
@@ -287,21 +290,29 @@ def trade_statistics(trades: Trades, time: np.ndarray) -> dict:
     n = len(pnl)
     if n == 0:
         return dict(_NO_TRADE_STATISTICS)
-    returns = pnl / (np.abs(trades.size) * trades.entry_price)
-    growth = 1.0 + returns
-    average = math.expm1(float(np.mean(np.log(growth)))) if np.all(growth > 0.0) else -1.0
-    mean = float(np.mean(pnl))
-    std = float(np.std(pnl, ddof=1)) if n > 1 else _NAN
-    wins, losses = pnl[pnl > 0.0], pnl[pnl < 0.0]
-    p = len(wins) / n
-    kelly = p - (1.0 - p) / (float(np.mean(wins)) / -float(np.mean(losses))) if len(wins) and len(losses) else _NAN
-    held = (time[trades.exit_bar] - time[trades.entry_bar]).astype(np.int64)
+    returns = pnl / np.abs(trades.size)
+    returns /= trades.entry_price
+    low = float(returns.min())
+    average = math.expm1(float(np.log1p(returns).sum()) / n) if low > -1.0 else -1.0
+    total = float(pnl.sum())
+    mean = total / n
+    std = math.sqrt(float(np.square(pnl - mean).sum()) / (n - 1)) if n > 1 else _NAN
+    won = pnl > 0.0
+    n_wins = int(np.count_nonzero(won))
+    gains = float(pnl[won].sum())
+    n_losses = int(np.count_nonzero(pnl < 0.0))
+    kelly = _NAN
+    if n_wins and n_losses:  # every pnl that is not a gain is a loss or zero: the losses sum to total - gains
+        p = n_wins / n
+        kelly = p - (1.0 - p) / ((gains / n_wins) / ((gains - total) / n_losses))
+    held = trades.exit_bar - trades.entry_bar
+    days = (time[trades.exit_bar] - time[trades.entry_bar]).astype(np.int64)
     return {
-        "best_trade_pct": float(np.max(returns)) * 100.0,
-        "worst_trade_pct": float(np.min(returns)) * 100.0,
+        "best_trade_pct": float(returns.max()) * 100.0,
+        "worst_trade_pct": low * 100.0,
         "avg_trade_pct": average * 100.0,
-        "avg_trade_duration": float(np.mean(trades.exit_bar - trades.entry_bar)),
-        "avg_trade_days": float(np.mean(held)) / _DAY_NS,
+        "avg_trade_duration": float(held.sum()) / n,
+        "avg_trade_days": float(days.sum()) / n / _DAY_NS,
         "expectancy": mean,
         "sqn": math.sqrt(n) * mean / std if std > 0.0 else _NAN,
         "kelly": kelly,

@@ -419,7 +419,9 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
       of the chosen column over all its bars, with ``n_trials`` = the number of columns and the
       trials' Sharpe variance = the sample variance (ddof 1) of the columns' per-bar Sharpe
       ratios, over the columns whose Sharpe ratio is defined (NaN with fewer than two);
-    * ``n_trials`` — the number of columns.
+    * ``n_trials`` — the number of columns;
+    * ``logit_values``, ``logit_counts`` — the distinct CSCV logits and how many splits have each
+      (the histogram a report draws; ranks are halves of integers, so there are at most 2N + 1).
 
     >>> returns = np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 0.0], [2.0, 2.0]])
     >>> sorted(selection_statistics(returns, 0, n_blocks=2).items())[-2:]
@@ -438,6 +440,7 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
     dsr = deflated_sharpe_ratio(moments.sharpe, n_trials=n_columns, n_observations=n_rows,
                                 skewness=moments.skewness, kurtosis=moments.kurtosis,
                                 trials_sharpe_variance=variance)
+    logit_values, logit_counts = np.unique(np.array(pbo.logits), return_counts=True)
     return {
         "pbo": pbo.probability,
         "pbo_splits": pbo.n_splits,
@@ -445,6 +448,8 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
         "expected_max_sharpe": dsr.expected_max_sharpe,
         "sharpe": dsr.sharpe,
         "n_trials": n_columns,
+        "logit_values": logit_values.tolist(),
+        "logit_counts": logit_counts.tolist(),
     }
 
 

@@ -31,14 +31,14 @@ import numpy as np
 
 from fp.landscape import neighbourhood_mean
 from fp.metrics import METRICS
-from pipelines.figures import (combination_figure, landscape_figure, monthly_returns_figure, pbo_figure,
+from pipelines.figures import (combination_figure, figure_json, landscape_figure, monthly_returns_figure, pbo_figure,
                                plotly_modules, portfolio_figure, regime_figure, sensitivity_figure,
                                strategy_by_classifier_figure, trade_returns_figure, train_test_figure,
                                walk_forward_figure)
 from pipelines.run_folder import RunFolder, load_run
 from state.errors import AdmfError
 
-__all__ = ["DEFAULT_TOP", "build_report", "report", "write_report"]
+__all__ = ["DEFAULT_TOP", "build_report", "phase_folders", "report", "write_report"]
 
 #: Combinations embedded with full panels besides the best and the ``--combo`` ones.
 DEFAULT_TOP = 10
@@ -60,6 +60,18 @@ def report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None, 
     plotly_modules()  # fail before reading anything when the extra is missing
     folder = load_run(run_dir)
     return write_report(folder, Path(out) if out is not None else Path(run_dir) / "report.html", combos=combos, top=top)
+
+
+def phase_folders(run_dir: str | os.PathLike) -> list[Path]:
+    """The run folders to report under ``run_dir``: itself, or each phase of a phased run that has results."""
+    root = Path(run_dir)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return [root]
+    phases = [root / p["name"] for p in manifest.get("phases", []) if isinstance(p, dict) and "name" in p]
+    found = [p for p in phases if (p / "results.parquet").is_file()]  # a signal store has no report
+    return found if phases and found else [root]
 
 
 def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), top: int = DEFAULT_TOP) -> Path:
@@ -86,7 +98,6 @@ def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), to
 
 def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DEFAULT_TOP) -> str:
     """The report of ``folder`` as HTML text (see the module docstring)."""
-    import plotly.io as pio
     from plotly.offline import get_plotlyjs
     ranked = folder.ranked_keys()
     chosen = [folder.resolve(c) for c in combos]
@@ -94,15 +105,7 @@ def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
     shown, shown_notes = folder.shown(embedded)
     first = (chosen or ranked)[0] if (chosen or ranked) else None
     notes = list(folder.notes) + list(shown_notes)
-    template = None
-
-    def figure(fig) -> str:
-        nonlocal template
-        data = json.loads(pio.to_json(fig, validate=False, remove_uids=True))
-        layout = data.get("layout", {})
-        if "template" in layout:
-            template = layout.pop("template")
-        return json.dumps(data, separators=(",", ":"), allow_nan=False, default=str)
+    figure = figure_json
 
     objective = folder.objective.lstrip("-") if ":" not in folder.objective else "sharpe"
     rows = folder.results.to_pylist()
@@ -110,10 +113,9 @@ def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
     robustness = _robustness(folder, rows)
     board = _leaderboard(folder, rows, keys, ranked, robustness, set(shown), objective)
     bundles = {}
-    initial_cash = _initial_cash(folder)
     for key, item in shown.items():
         bundle = {
-            "panels": figure(combination_figure(item, initial_cash=initial_cash)),
+            "panels": figure(combination_figure(item)),
             "monthly": figure(monthly_returns_figure(item.time, item.equity)),
             "trades": figure(trade_returns_figure(item.trades)),
         }
@@ -133,7 +135,6 @@ def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
         json.dumps(key) + ":{" + ",".join(f'"{name}":{text}' for name, text in bundle.items()) + "}"
         for key, bundle in bundles.items()) + "}"
     statics_json = "{" + ",".join(f'"{name}":{text}' for name, text in statics.items()) + "}"
-    template_json = json.dumps(template or {}, separators=(",", ":"))
     return _PAGE.format(
         title=html.escape(_title(folder)),
         css=_CSS,
@@ -142,7 +143,7 @@ def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
         nav="".join(f'<a href="#{sid}">{html.escape(name)}</a>' for sid, name, _ in sections),
         sections="".join(body for _, _, body in sections),
         data=_script_text(data_json), combos=_script_text(combos_json), statics=_script_text(statics_json),
-        template=_script_text(template_json), js=_JS,
+        js=_JS,
     )
 
 
@@ -185,12 +186,6 @@ def _title(folder: RunFolder) -> str:
     stem = Path(source).stem if not source.startswith("<") else "run"
     name = folder.path.name if folder.path is not None else stem
     return f"admf report · {name}"
-
-
-def _initial_cash(folder: RunFolder) -> float | None:
-    portfolio = folder.manifest.get("spec", {}).get("portfolio", {})
-    cash = portfolio.get("initial_cash") if isinstance(portfolio, dict) else None
-    return float(cash) if isinstance(cash, (int, float)) else None
 
 
 def _gridded(folder: RunFolder, rows: list[dict]) -> list[str]:
@@ -594,10 +589,10 @@ _JS = r"""
 (function(){
 "use strict";
 const read = id => JSON.parse(document.getElementById(id).textContent);
-const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics"), TEMPLATE = read("admf-template");
+const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics");
 const CONFIG = {displaylogo:false, responsive:true, modeBarButtonsToRemove:["lasso2d","select2d"]};
 const board = DATA.board, embedded = new Set(board.embedded);
-function draw(div, fig){ if(!div || !fig) return; const layout = Object.assign({template:TEMPLATE}, fig.layout); return Plotly.react(div, fig.data, layout, CONFIG); }
+function draw(div, fig){ if(!div || !fig) return; return Plotly.react(div, fig.data, fig.layout, CONFIG); }
 function fmt(v){
   if(v === null || v === undefined) return "–";
   if(typeof v === "number"){ if(Number.isInteger(v)) return v.toLocaleString("en-US"); const a = Math.abs(v);
@@ -682,7 +677,6 @@ _PAGE = """<!DOCTYPE html>
 <script type="application/json" id="admf-data">{data}</script>
 <script type="application/json" id="admf-combos">{combos}</script>
 <script type="application/json" id="admf-statics">{statics}</script>
-<script type="application/json" id="admf-template">{template}</script>
 <script>{js}</script>
 </body></html>
 """

@@ -115,8 +115,10 @@ def _figure(height: int, title: str | None = None, **layout) -> dict:
     return {"data": [], "layout": base}
 
 
-def _stack(figure: dict, heights: Sequence[float], titles: Sequence[str], gap: float = 0.035) -> list[str]:
-    """Stack ``len(heights)`` panels sharing the one x axis (``x``); returns each panel's y axis id."""
+def _stack(figure: dict, heights: Sequence[float], titles: Sequence[str], gap: float = 0.035, *,
+           inside: bool = True) -> list[str]:
+    """Stack ``len(heights)`` panels sharing the one x axis (``x``); returns each panel's y axis id.
+    Panel titles sit in each panel's top-left corner (``inside``) or above it."""
     total = sum(heights)
     free = 1.0 - gap * (len(heights) - 1)
     top, ids = 1.0, []
@@ -127,8 +129,9 @@ def _stack(figure: dict, heights: Sequence[float], titles: Sequence[str], gap: f
         layout[name] = _axis(domain=[bottom, top], anchor="x")
         ids.append("y" if k == 1 else f"y{k}")
         if title:  # inside the panel's top-left corner, clear of the legend above the figure
-            layout["annotations"].append({"text": title, "xref": "paper", "yref": "paper", "x": 0.004, "y": top,
-                                          "xanchor": "left", "yanchor": "top", "showarrow": False,
+            layout["annotations"].append({"text": title, "xref": "paper", "yref": "paper", "x": 0.004 if inside else 0.0,
+                                          "y": top, "xanchor": "left", "yanchor": "top" if inside else "bottom",
+                                          "showarrow": False,
                                           "bgcolor": "rgba(255,255,255,0.75)",
                                           "font": {"size": 12, "color": PALETTE["muted"]}})
         top = bottom - gap
@@ -614,9 +617,9 @@ def walk_forward_figure(windows: list[dict], time: np.ndarray, equity: np.ndarra
                         title: str | None = None) -> dict:
     """Walk-forward windows on a timeline (training and test ranges, the chosen parameters in the
     hover) above the stitched out-of-sample equity, on one time axis."""
-    fig = _figure(320 + 22 * len(windows) + 260, title, hovermode="closest")
+    fig = _figure(320 + 22 * len(windows) + 260, title, hovermode="closest", showlegend=False)
     axes = _stack(fig, [0.45, 0.55], ["windows: training (light) → test (dark)", "stitched out-of-sample equity"],
-                  gap=0.1)
+                  gap=0.12, inside=False)
     skip = {"window", "symbol", "train_start", "train_end", "test_start", "test_end", "combo_id", "strategy"}
     for w in windows:
         params = ", ".join(f"{k}={w[k]}" for k in w if k not in skip and not k.startswith(("train_", "test_")))
@@ -669,7 +672,8 @@ def regime_figure(stats: list[dict], keys: Sequence[str], *, title: str | None =
                                              "xanchor": "left", "yanchor": "bottom", "showarrow": False,
                                              "font": {"size": 12, "color": PALETTE["muted"]}})
         fig["layout"][_axis_key(xa)].update(tickangle=-45, tickfont={"family": _MONO, "size": 10}, type="category")
-    fig["layout"]["legend"].update(y=1.08)
+    fig["layout"]["legend"].update(x=1.0, xanchor="right", y=1.07)
+    fig["layout"]["margin"]["t"] = 72
     for regime in sorted({r["regime"] for r in stats}):
         mine = {r["combo_id"]: r for r in stats if r["regime"] == regime}
         for c, ((xa, ya), field) in enumerate(zip(cells, ("return_pct", "exposure_pct", "trades"))):
@@ -685,18 +689,23 @@ def strategy_by_classifier_figure(rows: list[dict], strategy_columns: Sequence[s
                                   metric: str, *, title: str | None = None) -> dict:
     """The strategy × classifier grid: one row per strategy point, one column per classifier
     point, each cell the best ``metric`` over the other settings."""
+    varying = lambda columns: [c for c in columns if len({repr(r.get(c)) for r in rows}) > 1]
+    strategy_columns, classifier_columns = varying(strategy_columns), varying(classifier_columns)
+    several = len({r.get("classifier") for r in rows}) > 1 or not classifier_columns
     strategy = [", ".join(f"{c}={r.get(c)}" for c in strategy_columns if r.get(c) is not None) or str(r.get("strategy"))
                 for r in rows]
-    classifier = [", ".join([str(r.get("classifier"))] + [f"{c}={r.get(c)}" for c in classifier_columns
-                                                         if r.get(c) is not None]) for r in rows]
+    classifier = [", ".join(([str(r.get("classifier"))] if several else []) +
+                            [f"{c}={r.get(c)}" for c in classifier_columns if r.get(c) is not None]) for r in rows]
     z = np.array([_number(r.get(metric)) for r in rows], dtype=np.float64)
     xs, ys, grid = grid_aggregate(classifier, strategy, z, "max")
-    fig = _figure(max(320, 170 + 28 * len(ys)), title, showlegend=False)
+    fig = _figure(max(340, 190 + 34 * len(ys)), title, showlegend=False)
     fig["data"].append({"type": "heatmap", "z": grid, "x": xs, "y": ys, "colorscale": "Viridis", "xgap": 1, "ygap": 1,
                         "hoverongaps": False, "colorbar": {"title": {"text": metric}, "thickness": 12},
                         "hovertemplate": "%{y}<br>%{x}<br>" + metric + " %{z:.4f}<extra></extra>"})
-    fig["layout"]["xaxis"].update(type="category", tickangle=-25, title={"text": "classifier point"}, showgrid=False)
-    fig["layout"]["yaxis"].update(type="category", title={"text": "strategy point"}, showgrid=False)
+    fig["layout"]["xaxis"].update(type="category", title={"text": "classifier point"}, showgrid=False,
+                                  tickmode="array", tickvals=xs, ticktext=xs)
+    fig["layout"]["yaxis"].update(type="category", title={"text": "strategy point"}, showgrid=False,
+                                  tickmode="array", tickvals=ys, ticktext=ys)
     return fig
 
 
@@ -705,6 +714,8 @@ def portfolio_figure(symbol_stats: list[dict], shown, *, max_points: int = MAX_P
     """A shared-cash portfolio: each symbol's net pnl (hover: trades, win rate, commission,
     exposure) and the value held in each symbol over time, stacked."""
     fig = _figure(380, title)
+    fig["layout"]["legend"].update(x=1.0, xanchor="right", y=1.07)
+    fig["layout"]["margin"]["t"] = 72
     (xa, ya), (xb, yb) = _grid(fig, 2, 2, hgap=0.08)
     fig["layout"]["xaxis"]["domain"] = [0.0, 0.26]
     fig["layout"]["xaxis2"]["domain"] = [0.34, 1.0]

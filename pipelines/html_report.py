@@ -623,7 +623,7 @@ function render(){
     const x = a.cells[sortCol], y = b.cells[sortCol];
     if(x === y) return 0; if(x === null) return 1; if(y === null) return -1;
     return (x < y ? -1 : 1) * sortDir; });
-  const body = rows.map(r => `<tr class="row${r.key === selected ? " selected" : ""}${r.status === "error" ? " error" : ""}" data-key="${esc(r.key)}" title="${r.error ? esc(r.error) : ""}">` +
+  const body = rows.map(r => `<tr class="row${r.key === selected && board.kind !== "windows" ? " selected" : ""}${r.status === "error" ? " error" : ""}" data-key="${esc(r.key)}" title="${r.error ? esc(r.error) : ""}">` +
     r.cells.map((v, i) => `<td class="${board.columns[i] === "combo_id" ? "id" : (numeric[i] ? "" : "text")}">${board.columns[i] === "combo_id" && embedded.has(r.key) ? '<span class="dot">●</span>' : ""}${esc(fmt(v))}</td>`).join("") + "</tr>").join("");
   table.innerHTML = header() + "<tbody>" + body + "</tbody>";
   document.getElementById("count").textContent = `${rows.length} of ${board.rows.length} rows`;
@@ -643,7 +643,7 @@ function stats(key){
 }
 function select(key, scroll){
   selected = key; render();
-  const bundle = COMBOS[key], best = key === (board.rows[0] || {}).key;
+  const bundle = COMBOS[key], best = board.kind !== "windows" && key === (board.rows[0] || {}).key;
   const params = Object.entries((board.params || {})[key] || {}).filter(([k]) => board.gridded ? board.gridded.includes(k) : true)
     .map(([k, v]) => `${esc(k)}=${esc(fmt(v))}`).join(", ");
   document.getElementById("combo-head").innerHTML = `<code>${esc(key)}</code> ${params}` + (best ? `<span class="badge">best by ${esc(board.metric)}</span>` : "");

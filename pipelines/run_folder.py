@@ -165,6 +165,36 @@ class RunFolder:
         raise RunFolderError(f"--combo {given}: no such combination in {self.path or 'this run'}; "
                              f"the best is {self.ranked_keys()[0]}")
 
+    # ---- figures for notebooks ---------------------------------------------------------------
+
+    def plot(self, combo_id: str | None = None):
+        """One combination's linked panels as a ``plotly.graph_objects.Figure`` (default: the best)."""
+        from pipelines.figures import as_figure, combination_figure
+        key = self.resolve(combo_id) if combo_id is not None else self.ranked_keys()[0]
+        shown, notes = self.shown([key])
+        if key not in shown:
+            raise RunFolderError(f"{key}: {notes[0] if notes else 'no curves to draw'}")
+        return as_figure(combination_figure(shown[key], title=f"{key}"))
+
+    def heatmap(self, x: str, y: str, *, metric: str | None = None, aggregate: str = "max"):
+        """``metric`` over parameters ``x`` and ``y`` (the others aggregated: ``max``, ``mean`` or
+        ``robustness``) as a ``plotly.graph_objects.Figure``."""
+        from pipelines.figures import as_figure, landscape_figure
+        metric = metric or (self.objective.lstrip("-") if ":" not in self.objective else "sharpe")
+        names = self.results.column_names
+        for name, value in (("x", x), ("y", y), ("metric", metric)):
+            if value not in names:
+                raise RunFolderError(f"{name}={value!r}: not a column of the results; choose one of "
+                                     f"{', '.join(self.parameter_columns() if name != 'metric' else METRICS)}")
+        if aggregate not in ("max", "mean", "robustness"):
+            raise RunFolderError(f"aggregate={aggregate!r}: must be 'max', 'mean' or 'robustness'")
+        rows = self.results.to_pylist()
+        others = [p for p in self.parameter_columns() if p not in (x, y)
+                  and len({repr(r.get(p)) for r in rows}) > 1]
+        best = self.row(self.ranked_keys()[0]) if not self.is_walk_forward else None
+        return as_figure(landscape_figure(rows, [x, y, *others] if aggregate == "robustness" else [x, y], metric,
+                                          best=best, aggregate=aggregate, title=f"{metric} over {x} × {y}"))
+
     # ---- curves of shown combinations --------------------------------------------------------
 
     def shown(self, keys: Sequence[str]) -> tuple[dict[str, Shown], tuple[str, ...]]:

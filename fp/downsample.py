@@ -4,7 +4,7 @@ A chart of a million bars needs a few thousand points; thinning by a stride woul
 or the crash a researcher is looking for. These functions choose *which* points to keep (as
 sorted row indices) so the thinned series keeps them:
 
-* :func:`extrema_indices` — the first and last point and, in each of equal buckets, the lowest
+* :func:`extrema_indices` — the first and last point and, in each of equal-sized buckets, the lowest
   and the highest (per column of a 2-D array). The maximum and minimum of the series survive.
 * :func:`drawdown_indices` — :func:`extrema_indices` plus, in each bucket, the point of its
   deepest drawdown and the running peak that drawdown is measured from. Law: the kept points
@@ -21,24 +21,23 @@ import numpy as np
 __all__ = ["drawdown_indices", "extrema_indices", "representative_rows"]
 
 
-def _bucket_bounds(n: int, buckets: int) -> np.ndarray:
-    """Start offsets of ``buckets`` contiguous, near-equal buckets of ``n`` rows (``buckets + 1`` long)."""
-    return (np.arange(buckets + 1) * n) // buckets
+def _bucket_size(n: int, buckets: int) -> int:
+    """Rows per bucket so that ``buckets`` buckets cover ``n`` rows (the last may be shorter)."""
+    return -(-n // buckets)
 
 
-def _bucket_arg(values: np.ndarray, bounds: np.ndarray, lowest: bool) -> np.ndarray:
-    """Row of each bucket's lowest (or highest) value, NaN ignored (a bucket of NaN: its first row)."""
+def _bucket_arg(values: np.ndarray, size: int, lowest: bool) -> np.ndarray:
+    """Row of each ``size``-row bucket's lowest (or highest) value, NaN ignored (a bucket of NaN:
+    its first row); the earliest row wins a tie. One pass over a (buckets × size) view."""
+    n = len(values)
+    buckets = _bucket_size(n, size)
     fill = np.inf if lowest else -np.inf
-    clean = np.where(np.isnan(values), fill, values)
-    reduce = np.minimum if lowest else np.maximum
-    starts = bounds[:-1]
-    extreme = reduce.reduceat(clean, starts)
-    bucket = np.repeat(np.arange(len(starts)), np.diff(bounds))
-    hit = clean == extreme[bucket]
-    first = np.full(len(starts), -1)
-    rows = np.flatnonzero(hit)
-    first[bucket[rows[::-1]]] = rows[::-1]  # the earliest hit of each bucket wins
-    return np.where(first >= 0, first, starts)
+    padded = np.full(buckets * size, fill)
+    padded[:n] = values
+    padded[:n][np.isnan(values)] = fill
+    rows = padded.reshape(buckets, size)
+    at = rows.argmin(axis=1) if lowest else rows.argmax(axis=1)
+    return np.minimum(np.arange(buckets) * size + at, n - 1)
 
 
 def extrema_indices(values: np.ndarray, max_points: int) -> np.ndarray:
@@ -55,11 +54,10 @@ def extrema_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     if n <= max_points:
         return np.arange(n)
     columns = values.reshape(n, -1)
-    buckets = max(1, (max_points - 2) // (2 * columns.shape[1]))
-    bounds = _bucket_bounds(n, buckets)
+    size = _bucket_size(n, max(1, (max_points - 2) // (2 * columns.shape[1])))
     keep = [np.array([0, n - 1])]
     for column in columns.T:
-        keep += [_bucket_arg(column, bounds, True), _bucket_arg(column, bounds, False)]
+        keep += [_bucket_arg(column, size, True), _bucket_arg(column, size, False)]
     return np.unique(np.concatenate(keep))
 
 
@@ -78,15 +76,14 @@ def drawdown_indices(equity: np.ndarray, max_points: int) -> np.ndarray:
     if n <= max_points:
         return np.arange(n)
     buckets = max(1, (max_points - 2) // 4)
-    bounds = _bucket_bounds(n, buckets)
     clean = np.where(np.isnan(equity), -np.inf, equity)
     peak = np.maximum.accumulate(clean)
-    rows = np.arange(n)
-    peak_row = np.maximum.accumulate(np.where(clean >= peak, rows, 0))  # the row the running peak was set at
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(np.isfinite(peak) & (peak != 0.0), clean / peak, 1.0)
-    trough = _bucket_arg(ratio, bounds, True)
-    keep = [extrema_indices(equity, 2 * buckets + 2), trough, peak_row[trough]]
+    trough = _bucket_arg(ratio, _bucket_size(n, buckets), True)
+    rows = np.arange(n)
+    peak_row = np.maximum.accumulate(np.where(clean >= peak, rows, 0))[trough]  # the row that set each trough's peak
+    keep = [extrema_indices(equity, 2 * buckets + 2), trough, peak_row]
     return np.unique(np.concatenate(keep))
 
 

@@ -27,7 +27,9 @@ Drawing needs plotly (the ``report`` extra): :func:`plotly_modules` and :func:`a
 """
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -84,12 +86,46 @@ def as_figure(figure: dict):
 
 
 def figure_json(figure: dict) -> str:
-    """A figure dict as compact JSON for plotly.js: numeric arrays as base64 typed arrays."""
-    plotly_modules()
-    from _plotly_utils.utils import convert_to_base64
-    from plotly.io.json import to_json_plotly
-    convert_to_base64(figure)
-    return to_json_plotly(figure)
+    """A figure dict as compact JSON for plotly.js: numeric arrays as base64 typed arrays
+    (``{"dtype": "f8", "bdata": ...}``, as plotly.py writes them), text arrays as lists, NaN as null.
+
+    >>> figure_json({"data": [{"y": np.array([1.0, 2.0]), "x": np.array(["a", "b"], object)}]})
+    '{"data":[{"y":{"dtype":"f8","bdata":"AAAAAAAA8D8AAAAAAAAAQA=="},"x":["a","b"]}]}'
+    """
+    return json.dumps(_finite(figure), default=_json_value, separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """Plain-data parts of a figure with NaN and infinities as None (JSON has no NaN); numpy
+    arrays are left to :func:`_json_value`, whose typed arrays carry NaN as IEEE bits."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+_TYPED = {"float64": "f8", "float32": "f4", "int32": "i4", "int16": "i2", "int8": "i1", "uint8": "u1",
+          "uint16": "u2", "uint32": "u4"}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.int64 and value.size and -2**31 <= value.min() and value.max() < 2**31:
+            value = value.astype(np.int32)
+        if value.dtype.name in _TYPED and value.size:
+            spec = {"dtype": _TYPED[value.dtype.name], "bdata": base64.b64encode(np.ascontiguousarray(value)).decode()}
+            if value.ndim > 1:
+                spec["shape"] = ", ".join(str(d) for d in value.shape)
+            return spec
+        return _finite(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} into a figure")
 
 
 # ---- building figures as data ---------------------------------------------------------------------
@@ -175,13 +211,20 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def dates(time: np.ndarray) -> np.ndarray:
-    """Compact ISO text for a time axis: days when every time is midnight, else seconds."""
-    time = np.asarray(time, "datetime64[ns]")
-    if not len(time):
-        return np.array([], dtype=object)
-    midnight = np.all(time.astype(np.int64) % _DAY_NS == 0)
-    return np.datetime_as_string(time, unit="D" if midnight else "s").astype(object)
+class _Dates:
+    """A time axis as milliseconds since the epoch (what plotly.js keeps dates as, on an axis of
+    ``type: date``), made only for the points drawn: ``x[keep]``; they travel as typed arrays."""
+
+    def __init__(self, time: np.ndarray) -> None:
+        self.time = np.asarray(time, "datetime64[ns]")
+
+    def __getitem__(self, index) -> Any:
+        picked = self.time[index]
+        ms = picked.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
+        return float(ms) if np.ndim(picked) == 0 else ms
+
+    def __len__(self) -> int:
+        return len(self.time)
 
 
 def _closes_on(time: np.ndarray, bars) -> np.ndarray:
@@ -238,7 +281,7 @@ def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int =
     axes = _stack(fig, heights, titles)
     data, layout = fig["data"], fig["layout"]
     time, equity = shown.time, np.asarray(shown.equity, dtype=np.float64)
-    x = dates(time)
+    x = _Dates(time)
     n = len(equity)
     keep = drawdown_indices(equity, max_points)
     benchmark = _benchmark(time, bars, float(equity[0])) if n else None
@@ -304,7 +347,7 @@ def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int =
                      "yaxis": axes[-1], "name": f"position {symbol}", "showlegend": several,
                      "line": {"color": SEQUENCE[k % len(SEQUENCE)] if several else PALETTE["position"], "width": 1.3},
                      "hovertemplate": f"position {symbol} %{{y:,.4g}}<extra></extra>"})
-    layout["xaxis"].update(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
+    layout["xaxis"].update(type="date", showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
                            spikecolor="#9aa4b1", spikedash="solid", rangeslider={"visible": False})
     if n > max_points:
         _note(fig, f"{n:,} bars drawn as at most {max_points:,} points per line: each bucket's low and high and the "
@@ -313,9 +356,9 @@ def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int =
 
 
 def _price_panel(data: list, bars, axis: str, max_points: int) -> None:
-    x = dates(bars.time)
+    x = _Dates(bars.time)
     if len(bars) <= MAX_CANDLES:
-        data.append({"type": "candlestick", "x": x, "open": bars.open, "high": bars.high, "low": bars.low,
+        data.append({"type": "candlestick", "x": x[:], "open": bars.open, "high": bars.high, "low": bars.low,
                      "close": bars.close, "name": bars.symbol, "showlegend": False, "yaxis": axis,
                      "increasing": {"line": {"color": "#5b8f73", "width": 1}, "fillcolor": "#a9d3bb"},
                      "decreasing": {"line": {"color": "#b3605b", "width": 1}, "fillcolor": "#e6b3b0"}})
@@ -327,7 +370,7 @@ def _price_panel(data: list, bars, axis: str, max_points: int) -> None:
 
 
 def _regime_bands(fig: dict, bars, labels: np.ndarray, axis: str) -> None:
-    x = dates(bars.time)
+    x = _Dates(bars.time)
     for start, stop, label in _runs(labels):
         fig["layout"]["shapes"].append({"type": "rect", "xref": "x", "yref": f"{axis} domain", "x0": x[start],
                                         "x1": x[stop] if stop < len(x) else x[-1], "y0": 0, "y1": 1,
@@ -346,21 +389,19 @@ def _trade_markers(fig: dict, shown, symbol: str, axis: str, max_trades: int, *,
     t = shown.trades
     if not t.num_rows:
         return
-    rows = t.to_pydict()
-    index = (np.flatnonzero(np.array([s == symbol for s in rows["symbol"]])) if several
-             else np.arange(t.num_rows))
+    column = lambda name, dtype: np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype)
+    index = (np.flatnonzero(np.asarray(t.column("symbol").to_numpy(zero_copy_only=False), object) == symbol)
+             if several else np.arange(t.num_rows))
     if not len(index):
         return
-    pnl = np.array(rows["pnl"], dtype=np.float64)
+    pnl = column("pnl", np.float64)
     chosen = index[representative_rows(pnl[index], max_trades)]
     reasons = list(shown.exit_reasons) if len(shown.exit_reasons) == t.num_rows else [None] * t.num_rows
-    size = np.array(rows["size"], dtype=np.float64)
-    entry_price = np.array(rows["entry_price"], dtype=np.float64)
-    closed = np.array([v is not None for v in rows["exit_time"]])
-    exit_price = np.array([np.nan if v is None else v for v in rows["exit_price"]], dtype=np.float64)
+    size, entry_price = column("size", np.float64), column("entry_price", np.float64)
+    closed = np.asarray(t.column("exit_time").is_valid().to_numpy(zero_copy_only=False), bool)
+    exit_price = column("exit_price", np.float64)
     returns = pnl / (np.abs(size) * entry_price) * 100.0
-    entry_time = np.array(rows["entry_time"], "datetime64[ns]")
-    exit_time = np.array([v if v is not None else np.datetime64("NaT") for v in rows["exit_time"]], "datetime64[ns]")
+    entry_time, exit_time = column("entry_time", "datetime64[ns]"), column("exit_time", "datetime64[ns]")
     colour = np.where(pnl >= 0.0, PALETTE["win"], PALETTE["loss"])
 
     def text(i: int) -> str:
@@ -370,13 +411,13 @@ def _trade_markers(fig: dict, shown, symbol: str, axis: str, max_trades: int, *,
                 f"exit {exit_}<br>pnl {pnl[i]:,.2f} ({returns[i]:+.2f}%)<br>exit reason: {reason}")
     labels = {int(i): text(int(i)) for i in chosen}
     c = chosen
-    fig["data"].append({"type": "scatter", "x": dates(entry_time[c]), "y": entry_price[c], "mode": "markers",
+    fig["data"].append({"type": "scatter", "x": _Dates(entry_time)[c], "y": entry_price[c], "mode": "markers",
                         "name": "entry (▲ long, ▼ short)", "yaxis": axis, "showlegend": legend, "legendgroup": "entry",
                         "marker": {"symbol": np.where(size[c] > 0, "triangle-up", "triangle-down").tolist(), "size": 9,
                                    "color": colour[c].tolist(), "line": {"color": "white", "width": 0.8}},
                         "text": [labels[int(i)] for i in c], "hovertemplate": "%{text}<extra>entry</extra>"})
     e = c[closed[c]]
-    fig["data"].append({"type": "scatter", "x": dates(exit_time[e]), "y": exit_price[e], "mode": "markers",
+    fig["data"].append({"type": "scatter", "x": _Dates(exit_time)[e], "y": exit_price[e], "mode": "markers",
                         "name": "exit (green: won, red: lost)", "yaxis": axis, "showlegend": legend,
                         "legendgroup": "exit",
                         "marker": {"symbol": "x-thin", "size": 8, "color": colour[e].tolist(),
@@ -398,7 +439,7 @@ def monthly_returns(time: np.ndarray, equity: np.ndarray) -> tuple[list[int], np
 
     >>> t = np.array(["2020-01-30", "2020-01-31", "2020-02-28", "2020-03-31"], "datetime64[ns]")
     >>> years, months, yearly = monthly_returns(t, np.array([100.0, 110.0, 99.0, 108.9]))
-    >>> years, [round(v, 6) for v in months[0, :4]], round(float(yearly[0]), 6)
+    >>> years, [round(float(v), 6) for v in months[0, :4]], round(float(yearly[0]), 6)
     ([2020], [10.0, -10.0, 10.0, nan], 8.9)
     """
     time = np.asarray(time, "datetime64[ns]")
@@ -449,11 +490,9 @@ def trade_returns_figure(trades, *, title: str | None = "Trade returns (%)") -> 
     """Histogram of closed trades' returns (pnl over the entry value), wins and losses apart."""
     fig = _figure(300, title, barmode="overlay", bargap=0.05)
     if trades.num_rows:
-        rows = trades.to_pydict()
-        closed = np.array([v is not None for v in rows["exit_time"]], bool)
-        pnl = np.array(rows["pnl"], dtype=np.float64)[closed]
-        base = (np.abs(np.array(rows["size"], dtype=np.float64)) * np.array(rows["entry_price"], dtype=np.float64))[closed]
-        returns = pnl / base * 100.0
+        column = lambda name: np.asarray(trades.column(name).to_numpy(zero_copy_only=False), np.float64)
+        closed = np.asarray(trades.column("exit_time").is_valid().to_numpy(zero_copy_only=False), bool)
+        returns = (column("pnl") / (np.abs(column("size")) * column("entry_price")) * 100.0)[closed]
     else:
         returns = np.zeros(0)
     bins = None
@@ -632,12 +671,12 @@ def walk_forward_figure(windows: list[dict], time: np.ndarray, equity: np.ndarra
                                 "line": {"color": colour, "width": 12}, "hovertemplate": hover + "<extra></extra>"})
     equity = np.asarray(equity, dtype=np.float64)
     keep = drawdown_indices(equity, max_points)
-    fig["data"].append({"type": "scatter", "x": dates(np.asarray(time, "datetime64[ns]"))[keep], "y": equity[keep],
+    fig["data"].append({"type": "scatter", "x": _Dates(time)[keep], "y": equity[keep],
                         "mode": "lines", "name": "out-of-sample equity", "yaxis": axes[1],
                         "line": {"color": PALETTE["equity"], "width": 1.8},
                         "hovertemplate": "equity %{y:,.2f}<extra></extra>"})
     fig["layout"]["yaxis"].update(autorange="reversed", type="category")
-    fig["layout"]["xaxis"].update(showspikes=True, spikemode="across", spikethickness=1, spikecolor="#9aa4b1")
+    fig["layout"]["xaxis"].update(type="date", showspikes=True, spikemode="across", spikethickness=1, spikecolor="#9aa4b1")
     return fig
 
 
@@ -718,7 +757,7 @@ def portfolio_figure(symbol_stats: list[dict], shown, *, max_points: int = MAX_P
     fig["layout"]["margin"]["t"] = 72
     (xa, ya), (xb, yb) = _grid(fig, 2, 2, hgap=0.08)
     fig["layout"]["xaxis"]["domain"] = [0.0, 0.26]
-    fig["layout"]["xaxis2"]["domain"] = [0.34, 1.0]
+    fig["layout"]["xaxis2"].update(domain=[0.34, 1.0], type="date")
     for axis, text in ((xa, "net pnl per symbol"), (xb, "value held per symbol")):
         fig["layout"]["annotations"].append({"text": text, "xref": f"{axis} domain", "yref": "paper", "x": 0.0, "y": 1.0,
                                              "xanchor": "left", "yanchor": "bottom", "showarrow": False,
@@ -734,7 +773,7 @@ def portfolio_figure(symbol_stats: list[dict], shown, *, max_points: int = MAX_P
                                          "<extra></extra>"})
     if shown is not None and shown.bars:
         time = shown.time
-        x = dates(time)
+        x = _Dates(time)
         position = np.asarray(shown.position, dtype=np.float64).reshape(len(time), -1)
         for k, b in enumerate(shown.bars):
             value = position[:, k] * np.nan_to_num(_closes_on(time, b))

@@ -17,6 +17,7 @@ sorts and filters the table and swaps the combination's figures with ``Plotly.re
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -76,7 +77,7 @@ def phase_folders(run_dir: str | os.PathLike) -> list[Path]:
 
 def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), top: int = DEFAULT_TOP) -> Path:
     """Build the report of ``folder`` and write it to ``out`` atomically (a temporary sibling renamed)."""
-    text = build_report(folder, combos=combos, top=top)
+    parts = report_parts(folder, combos=combos, top=top)
     out = Path(out)
     if out.is_dir():
         raise AdmfError(f"{out}: is a folder; give --out a file name such as {out / 'report.html'}")
@@ -84,7 +85,8 @@ def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), to
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            for part in parts:  # plotly.js alone is ~5 MB: written, not concatenated
+                f.write(part)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -98,7 +100,11 @@ def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), to
 
 def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DEFAULT_TOP) -> str:
     """The report of ``folder`` as HTML text (see the module docstring)."""
-    from plotly.offline import get_plotlyjs
+    return "".join(report_parts(folder, combos=combos, top=top))
+
+
+def report_parts(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DEFAULT_TOP) -> list[str]:
+    """The report of ``folder`` as consecutive pieces of HTML text (see :func:`build_report`)."""
     ranked = folder.ranked_keys()
     chosen = [folder.resolve(c) for c in combos]
     embedded = list(dict.fromkeys(chosen + ranked[:1] + ranked[:top]))
@@ -135,16 +141,22 @@ def build_report(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
         json.dumps(key) + ":{" + ",".join(f'"{name}":{text}' for name, text in bundle.items()) + "}"
         for key, bundle in bundles.items()) + "}"
     statics_json = "{" + ",".join(f'"{name}":{text}' for name, text in statics.items()) + "}"
-    return _PAGE.format(
+    head, tail = _PAGE.split("{plotly}")
+    return [head.format(title=html.escape(_title(folder)), css=_CSS), _plotly_js(), tail.format(
         title=html.escape(_title(folder)),
-        css=_CSS,
-        plotly=get_plotlyjs(),
         header=_header(folder, notes, first),
         nav="".join(f'<a href="#{sid}">{html.escape(name)}</a>' for sid, name, _ in sections),
         sections="".join(body for _, _, body in sections),
         data=_script_text(data_json), combos=_script_text(combos_json), statics=_script_text(statics_json),
         js=_JS,
-    )
+    )]
+
+
+@functools.lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    """plotly.js, inlined once per report (read once per process)."""
+    from plotly.offline import get_plotlyjs
+    return get_plotlyjs()
 
 
 def _script_text(text: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fp.metrics import METRICS
@@ -207,8 +208,11 @@ class RunFolder:
         curves: dict[str, tuple] = {}
         reasons: dict[str, list] = {}
         if equity is not None:
+            groups = _groups(equity, by_symbol=not self.is_shared_cash)
             for key in keys:
-                curves[key] = self._recorded(equity, key)
+                curve = _curve_of(equity, self.row(key), self.is_shared_cash, groups)
+                if curve is not None:
+                    curves[key] = (*curve, None)
         else:
             try:
                 curves, reasons, refold_notes = self._refold(keys)
@@ -232,40 +236,19 @@ class RunFolder:
         t = self.trades
         if not t.num_rows:
             return t
-        mask = np.array(t.column("combo_id").to_pylist()) == row["combo_id"] if "combo_id" in t.column_names else \
-            np.ones(t.num_rows, bool)
-        if not self.is_shared_cash and "symbol" in t.column_names:
-            mask &= np.isin(np.array(t.column("symbol").to_pylist(), object), list(symbols))
-        return t.filter(pa.array(mask))
-
-    def _recorded(self, equity: pa.Table, key: str):
-        row = self.row(key)
-        combo = np.array(equity.column("combo_id").to_pylist(), object) == row["combo_id"]
-        symbols_all = np.array(equity.column("symbol").to_pylist(), object)
-        if self.is_shared_cash:
-            symbols = tuple(dict.fromkeys(symbols_all[combo].tolist()))
-            part = equity.filter(pa.array(combo))
-            time = np.asarray(part.column("time").to_numpy(), "datetime64[ns]").reshape(-1, len(symbols))[:, 0]
-            position = np.asarray(part.column("position").to_numpy()).reshape(-1, len(symbols))
-            values = np.asarray(part.column("equity").to_numpy()).reshape(-1, len(symbols))[:, 0]
-            return symbols, time, values, position, None
-        mask = combo & (symbols_all == row["symbol"])
-        part = equity.filter(pa.array(mask))
-        return ((row["symbol"],), np.asarray(part.column("time").to_numpy(), "datetime64[ns]"),
-                np.asarray(part.column("equity").to_numpy()), np.asarray(part.column("position").to_numpy())[:, None],
-                None)
+        if self.is_shared_cash or len(symbols) != 1:
+            return _where(t, combo_id=row["combo_id"])
+        return _where(t, combo_id=row["combo_id"], symbol=symbols[0])
 
     def _walk_forward(self, keys: Sequence[str]) -> dict[str, Shown]:
         out = {}
         equity = self.tables["equity"]
-        symbols_all = np.array(equity.column("symbol").to_pylist(), object)
         for key in keys:
             symbol = key.split(":", 1)[1]
-            part = equity.filter(pa.array(symbols_all == symbol))
+            part = _where(equity, symbol=symbol)
             time = np.asarray(part.column("time").to_numpy(), "datetime64[ns]")
-            row = self.results.filter(pa.array(np.array(self.results.column("symbol").to_pylist()) == symbol)).to_pylist()[0]
-            trades = self.trades.filter(pa.array(np.array(self.trades.column("symbol").to_pylist(), object) == symbol)) \
-                if self.trades.num_rows else self.trades
+            row = _where(self.results, symbol=symbol).to_pylist()[0]
+            trades = _where(self.trades, symbol=symbol) if self.trades.num_rows else self.trades
             bars, labels = self._bars(row, (symbol,), time)
             out[key] = Shown(key, row, (symbol,), time, np.asarray(part.column("equity").to_numpy()),
                              np.asarray(part.column("position").to_numpy())[:, None], trades, bars, labels, None,
@@ -291,10 +274,10 @@ class RunFolder:
         plan, market, signals = self._runnable()
         rows = {key: self.row(key) for key in keys}
         wanted = {r["combo_id"] for r in rows.values()}
-        picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in wanted))
+        picked = _restricted(plan, wanted)
         source = {} if signals is None else {"signals": signals}
         shared = self.is_shared_cash
-        trace = None if shared else TraceSpec(kinds=("OrderFilled",), combos=())
+        trace = None if shared or not self._has_exits else TraceSpec(kinds=("OrderFilled",), combos=())
         split = plan.spec.data.split if self.is_train_test else None
         parts = [("", None)]
         if split is not None:
@@ -310,10 +293,12 @@ class RunFolder:
             tables = run_plan(sub, market, window=window, equity=True, trace=trace, **source)
             folded.append((name, tables))
         curves, reasons, notes = {}, {}, []
+        groups = [_groups(tables.equity, by_symbol=not shared) if tables.equity is not None and tables.equity.num_rows
+                  else {} for _, tables in folded]
         for key, row in rows.items():
             pieces = []
-            for name, tables in folded:
-                piece = _curve_of(tables.equity, row, shared)
+            for (name, tables), grouped in zip(folded, groups):
+                piece = _curve_of(tables.equity, row, shared, grouped)
                 if piece is not None:
                     pieces.append((name, piece))
                     check = _final_of(tables.results, row)
@@ -334,11 +319,14 @@ class RunFolder:
                 reasons[key] = _reasons_from_fills(events, self._trades_of(row, symbols), row)
         return curves, reasons, notes
 
+    @property
+    def _has_exits(self) -> bool:
+        spec = self.manifest.get("spec", {})
+        return "exits" in spec or any("exits" in s for s in spec.get("strategies", []) if isinstance(s, dict))
+
     def _exit_reasons(self, trades: pa.Table) -> list[str | None]:
         """Exit reasons when the spec fixes them: without exits every exit is a signal's."""
-        spec = self.manifest.get("spec", {})
-        has_exits = "exits" in spec or any("exits" in s for s in spec.get("strategies", []) if isinstance(s, dict))
-        if has_exits:
+        if self._has_exits:
             return [None] * trades.num_rows
         closed = trades.column("exit_time").is_valid().to_pylist() if trades.num_rows else []
         return ["signal" if c else None for c in closed]
@@ -372,23 +360,92 @@ class RunFolder:
         return None if labels is None else np.asarray(labels, dtype=np.float64)[lo:hi]
 
 
-def _curve_of(equity: pa.Table | None, row: dict, shared: bool):
+def _where(table: pa.Table, **equal) -> pa.Table:
+    """The rows of ``table`` whose columns equal the given values (vectorised; a missing column matches)."""
+    mask = None
+    for name, value in equal.items():
+        if name not in table.column_names:
+            continue
+        hit = pc.equal(table.column(name), value)
+        mask = hit if mask is None else pc.and_(mask, hit)
+    return table if mask is None else table.filter(mask)
+
+
+def _groups(table: pa.Table, *, by_symbol: bool = True) -> dict[tuple[str, str | None], pa.Table]:
+    """The rows of each (combo_id, symbol) of an equity table (``by_symbol=False``: of each
+    combo_id), as zero-copy slices of the contiguous runs tables are written in.
+
+    A record batch whose first and last ids agree is one run (the runner writes one batch per
+    lane, each id repeated); any other batch is split where its ids change, after one dictionary
+    encoding. No per-row work in Python, no string hashing on the runner's own tables."""
+    names = ("combo_id", "symbol") if by_symbol else ("combo_id",)
+    out: dict[tuple, list] = {}
+    offset = 0
+    for batch in table.to_batches():
+        n = batch.num_rows
+        if not n:
+            continue
+        columns = [batch.column(name) for name in names]
+        first = tuple(c[0].as_py() for c in columns)
+        if first == tuple(c[n - 1].as_py() for c in columns) and all(
+                not pa.types.is_dictionary(c.type) and c.null_count == 0 for c in columns) and _constant(columns):
+            out.setdefault(first if by_symbol else (first[0], None), []).append(table.slice(offset, n))
+        else:
+            codes, values = [], []
+            for c in columns:
+                encoded = c.dictionary_encode() if not pa.types.is_dictionary(c.type) else c
+                codes.append(np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64))
+                values.append(encoded.dictionary.to_pylist())
+            key = codes[0] * (len(values[1]) if by_symbol else 1) + (codes[1] if by_symbol else 0)
+            starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+            for a, b in zip(starts.tolist(), np.append(starts[1:], n).tolist()):
+                k = int(key[a])
+                name = ((values[0][k // len(values[1])], values[1][k % len(values[1])]) if by_symbol
+                        else (values[0][k], None))
+                out.setdefault(name, []).append(table.slice(offset + a, b - a))
+        offset += n
+    return {name: parts[0] if len(parts) == 1 else pa.concat_tables(parts) for name, parts in out.items()}
+
+
+def _constant(columns: Sequence[pa.Array]) -> bool:
+    """Whether every column holds one value throughout (a cheap vectorised check)."""
+    return all(pc.all(pc.equal(c, c[0])).as_py() for c in columns)
+
+
+def _curve_of(equity: pa.Table | None, row: dict, shared: bool, groups: dict | None = None):
     if equity is None or not equity.num_rows:
         return None
-    combo = np.array(equity.column("combo_id").to_pylist(), object) == row["combo_id"]
-    symbols_all = np.array(equity.column("symbol").to_pylist(), object)
-    if shared:
-        symbols = tuple(dict.fromkeys(symbols_all[combo].tolist()))
-        part = equity.filter(pa.array(combo))
+    groups = _groups(equity, by_symbol=not shared) if groups is None else groups
+    if shared:  # rows per timestamp and symbol, the symbols in the same order at every timestamp
+        part = groups.get((row["combo_id"], None))
+        if part is None or not part.num_rows:
+            return None
+        first = part.column("time")[0]
+        symbols = tuple(_where(part.slice(0, min(part.num_rows, 1000)), time=first).column("symbol").to_pylist())
         n = len(symbols)
         return (symbols, np.asarray(part.column("time").to_numpy(), "datetime64[ns]")[::n],
                 np.asarray(part.column("equity").to_numpy())[::n],
                 np.asarray(part.column("position").to_numpy()).reshape(-1, n))
-    part = equity.filter(pa.array(combo & (symbols_all == row["symbol"])))
-    if not part.num_rows:
+    part = groups.get((row["combo_id"], row["symbol"]))
+    if part is None:
         return None
     return ((row["symbol"],), np.asarray(part.column("time").to_numpy(), "datetime64[ns]"),
             np.asarray(part.column("equity").to_numpy()), np.asarray(part.column("position").to_numpy())[:, None])
+
+
+def _restricted(plan: Plan, combo_ids: set[str]) -> Plan:
+    """The plan of the given combinations only, computing only the features they read."""
+    from fp.registry import registry_of
+    from pipelines.compiler import feature_keys
+    combos = tuple(c for c in plan.combos if c.combo_id in combo_ids)
+    if not plan.features:  # a replay reads its signals
+        return attrs.evolve(plan, combos=combos)
+    registry = registry_of(plan.spec)
+    try:
+        features = {k for c in combos for k in feature_keys(c.strategy, c.strategy_params, registry)}
+    except Exception:  # a strategy the registry cannot expand alone (an ensemble): keep every feature
+        return attrs.evolve(plan, combos=combos)
+    return attrs.evolve(plan, combos=combos, features=tuple(sorted(features)))
 
 
 def _final_of(results: pa.Table, row: dict) -> float | None:
@@ -411,18 +468,18 @@ def _reasons_from_fills(events: pa.Table, trades: pa.Table, row: dict) -> list[s
     limit or stop order reads ``signal``; exits read ``stop_loss``, ``take_profit`` ...)."""
     if not trades.num_rows:
         return []
-    fills = events.filter(pa.array((np.array(events.column("combo_id").to_pylist(), object) == row["combo_id"])))
+    fills = _where(events, combo_id=row["combo_id"], kind="OrderFilled")
     by_time: dict[tuple, list] = {}
-    for f in fills.to_pylist():
-        by_time.setdefault((f["symbol"], f["time"]), []).append(f)
+    for symbol, time, quantity, kind in zip(*(fills.column(c).to_pylist() for c in ("symbol", "time", "quantity",
+                                                                                    "order_kind"))):
+        by_time.setdefault((symbol, time), []).append((quantity or 0.0, kind))
     out = []
-    for t in trades.to_pylist():
-        if t["exit_time"] is None:
+    for symbol, exit_time, size in zip(*(trades.column(c).to_pylist() for c in ("symbol", "exit_time", "size"))):
+        if exit_time is None:
             out.append(None)
             continue
-        candidates = [f for f in by_time.get((t["symbol"], t["exit_time"]), [])
-                      if (f["quantity"] or 0.0) * t["size"] < 0.0]
-        kind = candidates[0]["order_kind"] if candidates else None
+        kinds = [kind for quantity, kind in by_time.get((symbol, exit_time), []) if quantity * size < 0.0]
+        kind = kinds[0] if kinds else None
         out.append("signal" if kind in ("market", "limit", "stop", "stop_limit") else kind)
     return out
 

@@ -281,8 +281,8 @@ def _equity_table(combo: Combination, bars: Bars, start: int, curve: np.ndarray,
     n = len(curve)
     return pa.table({
         "time": pa.array(bars.time[start:start + n], pa.timestamp("ns")),
-        "combo_id": pa.array([combo.combo_id] * n, pa.string()),
-        "symbol": pa.array([bars.symbol] * n, pa.string()),
+        "combo_id": pa.repeat(pa.scalar(combo.combo_id, pa.string()), n),  # C++: no Python list of n strings
+        "symbol": pa.repeat(pa.scalar(bars.symbol, pa.string()), n),
         "equity": pa.array(curve), "cash": pa.array(curve - position * bars.close[start:start + n]),
         "position": pa.array(position),
     }, schema=_EQUITY_SCHEMA)

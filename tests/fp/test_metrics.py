@@ -189,3 +189,18 @@ def test_metrics_give_the_research_statistics_and_keep_the_core_unchanged():
     assert (DAYS[0], DAYS[3]) == (m["start"], m["end"])
     assert (10.0, 2, 2.0) == (pytest.approx(m["avg_drawdown_pct"]), m["max_drawdown_duration"], m["max_drawdown_days"])
     assert math.isnan(core["best_trade_pct"]) and core["start"] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-0.05, 0.05), min_size=1, max_size=3000), st.sampled_from([1, 4, 16, 256]),
+       st.integers(0, 3))
+def test_drawdown_episodes_by_blocks_equal_the_direct_scan(steps, block, flat_every):
+    from fp.metrics import drawdown_episodes
+    moves = np.array(steps)
+    if flat_every:  # flat stretches: equity equal to its peak (ties) as well as below it
+        moves[::flat_every + 1] = 0.0
+    values = 1000.0 * np.cumprod(1.0 + moves)
+    direct = drawdown_episodes(values, block=len(values) + 1)
+    blocked = drawdown_episodes(values, block=block)
+    for a, b in zip(direct, blocked):
+        assert a.tolist() == b.tolist()

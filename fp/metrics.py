@@ -272,7 +272,7 @@ def drawdown_episodes(values: np.ndarray, *, block: int = 256) -> tuple[np.ndarr
     """
     n = len(values)
     piece_start = None
-    if n > 4 * block:
+    if n > 64 * block:  # below, a few numpy calls more cost more than they spare
         full = n // block * block
         blocks = values[:full].reshape(-1, block)
         top = blocks.max(axis=1)

@@ -255,9 +255,15 @@ _NO_CHANGES = (np.empty(0, np.int64), np.empty(0))
 
 
 def _closed_trades(trades: Trades, lo: int, hi: int, start: int) -> Trades:
-    """The closed trades among rows ``lo:hi``, their bars counted from bar ``start``."""
-    rows = trades.take(np.flatnonzero(trades.closed[lo:hi]) + lo)
-    return attrs.evolve(rows, entry_bar=rows.entry_bar - start, exit_bar=rows.exit_bar - start)
+    """The closed trades among rows ``lo:hi``, their bars counted from bar ``start`` (views when
+    they can be: only a lane's last trade is ever open)."""
+    closed = trades.closed[lo:hi]
+    if hi > lo and not closed[-1]:
+        hi -= 1
+    rows = trades.take(slice(lo, hi)) if closed[:hi - lo].all() else trades.take(np.flatnonzero(closed) + lo)
+    if start:
+        rows = attrs.evolve(rows, entry_bar=rows.entry_bar - start, exit_bar=rows.exit_bar - start)
+    return rows
 
 
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:

@@ -670,7 +670,9 @@ function select(key, scroll){
   } else {
     divs.forEach(d => { if(d){ if(d.data) Plotly.purge(d); d.style.display = "none"; } });
     missing.hidden = false;
-    missing.innerHTML = `The charts of <code>${esc(key)}</code> are not embedded in this report (only the best ${embedded.size} are, to keep it small). Its metrics are above; render its charts with <br><br><code>admf report ${esc(DATA.run_path)} --combo ${esc(key.split(":")[0])}</code>`;
+    missing.innerHTML = embedded.size === 0
+      ? `No charts could be drawn for this run (see the notes above); its metrics are below.`
+      : `The charts of <code>${esc(key)}</code> are not embedded in this report (only ${embedded.size} combinations are, to keep it small). Its metrics are below; render its charts with <br><br><code>admf report ${esc(DATA.run_path)} --combo ${esc(key.split(":")[0])}</code>`;
   }
   if(scroll) document.getElementById("combination").scrollIntoView({behavior:"smooth", block:"start"});
 }

@@ -218,8 +218,9 @@ class RunFolder:
                 curves, reasons, refold_notes = self._refold(keys)
                 notes += refold_notes
             except AdmfError as exc:
-                return {}, (f"no equity curves: this run has no equity.parquet and cannot be re-folded ({exc}); "
-                            "run it again with --equity",)
+                known = self._load_error is not None  # load_run has said why already
+                return {}, () if known else (f"no equity curves: this run has no equity.parquet and cannot be "
+                                             f"re-folded ({exc}); run it again with --equity",)
         out = {}
         for key in keys:
             if key not in curves:
@@ -265,7 +266,7 @@ class RunFolder:
 
     @property
     def _load_error(self) -> str | None:
-        return next((n for n in self.notes if n.startswith("cannot re-fold")), None)
+        return next((n for n in self.notes if "cannot be re-folded" in n), None)
 
     def _refold(self, keys: Sequence[str]):
         """Re-run the shown combinations: equity, position and (without shared cash) exit reasons."""
@@ -498,7 +499,7 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
     from pipelines.specs import spec_from_mapping
     doc = manifest.get("spec")
     if not isinstance(doc, dict):
-        return None, None, None, ["cannot re-fold: the manifest holds no spec"]
+        return None, None, None, ["cannot be re-folded: the manifest holds no spec"]
     source = manifest.get("spec_source", "<mapping>")
     bases = [manifest.get("spec_base_dir"), os.path.dirname(os.path.abspath(source)) if source[:1] != "<" else None,
              os.getcwd(), str(root.parent)]
@@ -508,7 +509,8 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
             spec = spec_from_mapping(doc, source=source, base_dir=base)
             if spec.workflow.type == "signal_replay":
                 from pipelines.store import read_store
-                store = read_store(spec.signals)
+                fed = (spec.signals or "").rpartition("phase:")[2] if "phase:" in (spec.signals or "") else None
+                store = read_store(root.parent / fed if fed else spec.signals)  # a phase's store: its sibling folder
                 market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
                 plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
                 signals = store.source()
@@ -518,13 +520,15 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
                 signals = None
         except AdmfError as exc:
             last = str(exc)
+            if "#" in source and "strategies" in last:  # a phase fed by an earlier phase's selection
+                last = "a phase that runs an earlier phase's selection is not re-folded on its own"
             continue
         recorded = manifest.get("data", {}).get("sha256")
         if recorded and recorded != market.sha256:
-            return None, None, None, [f"cannot re-fold: the data found again ({market.source}) is not the data the "
-                                      "run read (its sha256 differs)"]
+            return None, None, None, [f"cannot be re-folded: the data found again ({market.source}) is not the data "
+                                      "the run read (its sha256 differs)"]
         return plan, market, signals, []
-    return None, None, None, [f"cannot re-fold: {last}"]
+    return None, None, None, [f"cannot be re-folded ({last})"]
 
 
 def load_run(run_dir: str | os.PathLike) -> RunFolder:
@@ -551,7 +555,11 @@ def load_run(run_dir: str | os.PathLike) -> RunFolder:
     tables = {name: _read(root / f"{name}.parquet") for name in OPTIONAL_TABLES if (root / f"{name}.parquet").is_file()}
     notes: list[str] = []
     plan, market, signals, spec_notes = _spec_and_market(manifest, root)
-    notes += spec_notes
-    if "equity" not in tables:
-        notes.append("no equity.parquet: the shown combinations are re-folded from the run's spec and data")
+    if "equity" not in tables and plan is None:
+        notes += [f"no equity curves: this run has no equity.parquet and {n}; run it again with --equity"
+                  for n in spec_notes]
+    else:
+        notes += spec_notes
+        if "equity" not in tables:
+            notes.append("no equity.parquet: the shown combinations are re-folded from the run's spec and data")
     return RunFolder(root, manifest, results, trades, tables, tuple(notes), plan, market, signals)

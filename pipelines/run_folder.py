@@ -213,6 +213,8 @@ class RunFolder:
                 curve = _curve_of(equity, self.row(key), self.is_shared_cash, groups)
                 if curve is not None:
                     curves[key] = (*curve, None)
+            if self._has_exits and not self.is_shared_cash and self._load_error is None and self.plan is not None:
+                reasons = self._refold(keys)[1]  # which exit closed each trade: only the fold's fills know
         else:
             try:
                 curves, reasons, refold_notes = self._refold(keys)

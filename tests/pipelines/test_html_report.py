@@ -5,7 +5,6 @@ import json
 import re
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 import pipelines
@@ -65,8 +64,8 @@ def test_a_row_without_embedded_charts_shows_its_command(sma_run, tmp_path):
 
 @needs_chromium
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["regimes", "walk_forward", "train_test", "shared_cash"])
-def test_every_report_kind_renders_its_sections(kind, tmp_path, tmp_path_factory):
+@pytest.mark.parametrize("kind", ["regimes", "walk_forward", "train_test", "shared_cash", "signal_replay"])
+def test_every_report_kind_renders_its_sections(kind, tmp_path):
     spec, sections = _spec_of(kind, tmp_path)
     run = tmp_path / "run"
     pipelines.run(spec, out=run)
@@ -78,30 +77,30 @@ def test_every_report_kind_renders_its_sections(kind, tmp_path, tmp_path_factory
 
 
 def _spec_of(kind, tmp_path):
+    """A small run of each kind, and the charts its report must draw besides the panels."""
     if kind == "regimes":
         return ({"data": {"dataset": "GOOG"}, "workflow": {"type": "optimization"},
                  "strategies": [{"type": "momentum", "parameters": {"lookback_period": [10, 20]}}],
                  "classifiers": [{"type": "trend_regime", "parameters": {"period": [50, 100]}}]},
-                ["plot-regimes", "plot-strategy_by_classifier"])
+                ["plot-regimes", "plot-strategy_by_classifier", "plot-pbo"])
     if kind == "walk_forward":
         return ({"data": {"dataset": "GOOG"}, "workflow": {"type": "walk_forward", "train_bars": 600, "test_bars": 400},
                  "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10], "slow_period": [40, 80]}}]},
                 ["plot-walk_forward"])
     if kind == "train_test":
         return ({**SMA, "data": {"dataset": "GOOG", "split": {"train": 0.7}}, "top_k": 2}, ["plot-train_test"])
-    goog = pq.read_table(pipelines.__file__.replace("__init__.py", "datasets/GOOG.csv").replace(".csv", ".csv")) \
-        if False else None
+    if kind == "signal_replay":
+        pipelines.run({"workflow": {"type": "signal_generation"}, "data": {"dataset": "GOOG"},
+                       "strategies": SMA["strategies"]}, out=tmp_path / "store")
+        return ({"workflow": {"type": "signal_replay"}, "signals": str(tmp_path / "store"),
+                 "execution": {"commission": [0.0, 0.002]}}, ["plot-landscape0"])
     from pipelines.data import load_market_data
     from state.spec import DataSpec
     bars = load_market_data(DataSpec(dataset="GOOG")).bars[0]
-    for symbol, scale in (("AAA", 1.0), ("BBB", 0.5)):
-        rows = ["time,open,high,low,close,volume"] + [
-            f"{np.datetime_as_string(t, 'D')},{o * scale:.4f},{h * scale:.4f},{lo * scale:.4f},{c * scale:.4f},1000"
-            for t, o, h, lo, c in zip(bars.time[::-1] if symbol == "BBB" else bars.time, bars.open, bars.high,
-                                      bars.low, bars.close)]
-        rows = [rows[0]] + sorted(rows[1:])
-        (tmp_path / f"{symbol}.csv").write_text("\n".join(rows) + "\n")
-    del goog
+    for symbol, step in (("AAA", 1), ("BBB", 2)):  # BBB trades every other day, at half the price
+        rows = [f"{np.datetime_as_string(t, 'D')},{o / step:.4f},{h / step:.4f},{lo / step:.4f},{c / step:.4f},1000"
+                for t, o, h, lo, c in zip(bars.time, bars.open, bars.high, bars.low, bars.close)][::step]
+        (tmp_path / f"{symbol}.csv").write_text("time,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
     return ({"data": {"paths": {"AAA": str(tmp_path / "AAA.csv"), "BBB": str(tmp_path / "BBB.csv")}},
              "portfolio": {"shared_cash": True, "sizing": "fixed_fraction", "fraction": 0.5},
              "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10], "slow_period": 40}}]},
@@ -206,3 +205,39 @@ def test_without_plotly_the_report_names_the_extra(sma_run, tmp_path, monkeypatc
     spec.write_text("strategies: [{type: sma_crossover}]\n")
     assert 2 == main(["run", str(spec), "--out", str(tmp_path / "never"), "--report"])
     assert not (tmp_path / "never").exists()  # refused before the run
+
+
+def test_exit_reasons_are_known_when_equity_was_recorded_too(tmp_path):
+    spec = {**SMA, "exits": {"stop_loss": 0.03},
+            "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": 10, "slow_period": 40}}]}
+    pipelines.run(spec, out=tmp_path / "run", equity=True)
+    folder = pipelines.load_run(tmp_path / "run")
+    shown, _ = folder.shown(folder.keys())
+    assert "stop_loss" in next(iter(shown.values())).exit_reasons
+
+
+# ---- notebook figures -----------------------------------------------------------------------------
+
+
+def test_a_result_plots_its_best_combination_and_any_other(sma_run):
+    _, result = sma_run
+    best = result.plot()
+    assert "equity" in [t.name for t in best.data]
+    assert result.best()["combo_id"] in best.layout.title.text
+    other = result.ranked().column("combo_id").to_pylist()[-1]
+    assert other in result.plot(other).layout.title.text
+
+
+def test_a_heatmap_over_two_parameters_with_its_aggregation(sma_run):
+    _, result = sma_run
+    fig = result.heatmap("fast_period", "slow_period", metric="calmar", aggregate="mean")
+    (heatmap,) = [t for t in fig.data if t.type == "heatmap"]
+    assert ("fast period", "slow period") == (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text)
+    assert ["5", "10", "20"] == list(heatmap.x) and ["20", "40", "80"] == list(heatmap.y)
+    rows = result.results.to_pylist()
+    mean = np.mean([r["calmar"] for r in rows if r["fast_period"] == 10 and r["slow_period"] == 40])
+    assert mean == pytest.approx(heatmap.z[1][1])
+    assert np.isnan(heatmap.z[0][2])  # fast 20, slow 20: removed by fast_period < slow_period
+    assert not np.isnan(heatmap.z[0][1])  # fast 10, slow 20
+    with pytest.raises(pipelines.run_folder.RunFolderError, match="x='fast'"):
+        result.heatmap("fast", "slow_period")

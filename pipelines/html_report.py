@@ -24,7 +24,6 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
@@ -202,7 +202,7 @@ def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) ->
 
 def _closed_on(trades: pa.Table, time: np.ndarray) -> Trades:
     """The closed trades of a trades table as a ledger record, bars indexing ``time``."""
-    rows = trades.filter(pa.compute.is_valid(trades.column("exit_time")))
+    rows = trades.filter(pc.is_valid(trades.column("exit_time")))
     column = lambda name: rows.column(name).to_numpy()
     at = lambda name: np.searchsorted(time, np.asarray(column(name), "datetime64[ns]"))
     return Trades(np.zeros(rows.num_rows, np.int64), at("entry_time"), column("entry_price"), at("exit_time"),

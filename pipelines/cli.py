@@ -75,6 +75,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
             return 130
         _report(result, out, args.top or result.plan.spec.top)
+        if args.report or result.plan.spec.report:
+            _write_reports(out)
         return 0
     if not args.spec:
         args.usage.error("give a spec to run, or --resume RUN_DIR to continue a chunked run")  # exits 2

@@ -67,7 +67,7 @@ def equity_points(
     first = np.cumsum(kept) - kept
     bars = np.arange(int(kept.sum())) - np.repeat(first - starts, kept)
     values = np.repeat(cash, kept) + np.repeat(position, kept) * close[bars]
-    return EquityPoints(values, n, int(lengths[holding].sum()))
+    return EquityPoints(values, n, int(lengths[holding].sum()), bars)
 
 
 #: Most (state × bar) equity marks :func:`ruin_bars` computes at once.
@@ -129,7 +129,7 @@ def compress_equity(equity: np.ndarray, position: np.ndarray) -> EquityPoints:
     if len(keep):
         keep[0] = True
         keep[1:] |= position[:-1] != 0.0
-    return EquityPoints(equity[keep], len(equity), int(np.count_nonzero(position)))
+    return EquityPoints(equity[keep], len(equity), int(np.count_nonzero(position)), np.flatnonzero(keep))
 
 
 def regime_stats(labels: np.ndarray, equity: np.ndarray, position: np.ndarray,

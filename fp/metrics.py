@@ -18,6 +18,11 @@ says why: ``sharpe`` and ``sortino`` need at least two returns and returns that 
 never trades has none), and a curve that reaches zero — a ruined lane, whose equity stays 0 from
 its ruin on (``docs/semantics.md``) — has no return after it (0 / 0), so neither is defined for
 it; its ``total_return_pct`` and ``cagr_pct`` are -100 and its ``max_drawdown_pct`` 100.
+
+The research statistics (:data:`RESEARCH_METRICS`, ``docs/report.md`` gives every formula and
+how each compares with backtesting.py's ``stats``) come from :func:`drawdown_statistics`,
+:func:`trade_statistics` and :func:`buy_hold_return_pct`; ``volatility_ann_pct`` is the Sharpe
+ratio's standard deviation annualised, ``calmar`` = ``cagr_pct / max_drawdown_pct``.
 """
 from __future__ import annotations
 
@@ -25,11 +30,33 @@ import math
 
 import numpy as np
 
-from state.ledger import EquityPoints
+from state.ledger import EquityPoints, Trades
 
-__all__ = ["METRICS", "max_drawdown", "metrics", "undefined_reasons"]
+__all__ = ["METRICS", "RESEARCH_METRICS", "buy_hold_return_pct", "drawdown_episodes", "drawdown_statistics",
+           "max_drawdown", "metrics", "research_statistics", "trade_statistics", "undefined_reasons"]
 
-#: Metric columns, in the order results show them.
+#: The statistics researchers expect beyond the core metrics, in the order results show them
+#: (after the core); ``start`` and ``end`` are the first and last evaluated bars' times.
+RESEARCH_METRICS: tuple[str, ...] = (
+    "buy_hold_return_pct",
+    "volatility_ann_pct",
+    "calmar",
+    "avg_drawdown_pct",
+    "max_drawdown_duration",
+    "max_drawdown_days",
+    "best_trade_pct",
+    "worst_trade_pct",
+    "avg_trade_pct",
+    "avg_trade_duration",
+    "avg_trade_days",
+    "expectancy",
+    "sqn",
+    "kelly",
+    "start",
+    "end",
+)
+
+#: Metric columns, in the order results show them: the core, then :data:`RESEARCH_METRICS`.
 METRICS: tuple[str, ...] = (
     "final_equity",
     "total_return_pct",
@@ -42,9 +69,10 @@ METRICS: tuple[str, ...] = (
     "profit_factor",
     "exposure_pct",
     "commission",
-)
+) + RESEARCH_METRICS
 
 _NAN = float("nan")
+_DAY_NS = 86_400e9
 
 
 def max_drawdown(values: np.ndarray, *, block: int = 256) -> float:
@@ -93,11 +121,17 @@ def metrics(
     initial_cash: float,
     periods_per_year: float,
     years: float,
+    trades: Trades | None = None,
+    close: np.ndarray | None = None,
+    time: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All metrics of :data:`METRICS` for one lane, from its (compressed) equity curve.
 
     Returns between consecutive kept points are the curve's non-zero-able returns; every other
     bar's return is exactly zero (flat equity), and enters the mean and deviations as such.
+    ``trades`` (the lane's closed trades, bars counted from the curve's first bar), ``close``
+    (the evaluated closes, one column per symbol) and ``time`` (each evaluated bar's time) feed
+    :func:`research_statistics`; without them its statistics are NaN (``start``/``end``: None).
 
     >>> from fp.ledger import compress_equity
     >>> curve = compress_equity(np.array([100.0, 110.0, 99.0, 121.0, 121.0]), np.array([0.0, 1.0, 1.0, 0.0, 0.0]))
@@ -108,7 +142,7 @@ def metrics(
     values, n_bars = curve.values, curve.n_bars
     final = float(values[-1])
     scale = math.sqrt(periods_per_year)
-    sharpe = sortino = _NAN
+    sharpe = sortino = std = _NAN
     n_returns = n_bars - 1
     if n_returns > 1 and values.min() > 0.0:  # no return is defined after equity reaches zero
         returns = values[1:] / values[:-1]
@@ -138,6 +172,8 @@ def metrics(
         profit_factor = float(wins.sum()) / gross_loss
     else:
         profit_factor = float("inf") if len(wins) else _NAN
+    research = research_statistics(curve, trades, close, time, std=std, periods_per_year=periods_per_year,
+                                   cagr_pct=cagr, max_drawdown_pct=drawdown)
     return {
         "final_equity": final,
         "total_return_pct": (growth - 1.0) * 100.0,
@@ -150,6 +186,192 @@ def metrics(
         "profit_factor": profit_factor,
         "exposure_pct": curve.exposure_bars / n_bars * 100.0,
         "commission": float(commission),
+        **research,
+    }
+
+
+def research_statistics(curve: EquityPoints, trades: Trades | None, close: np.ndarray | None,
+                        time: np.ndarray | None, *, std: float, periods_per_year: float, cagr_pct: float,
+                        max_drawdown_pct: float) -> dict:
+    """:data:`RESEARCH_METRICS` of one lane (see :func:`metrics` for the arguments; ``std`` is the
+    per-bar returns' standard deviation, ddof 1)."""
+    out = {
+        "buy_hold_return_pct": buy_hold_return_pct(close) if close is not None else _NAN,
+        "volatility_ann_pct": std * math.sqrt(periods_per_year) * 100.0,
+        "calmar": cagr_pct / max_drawdown_pct if max_drawdown_pct > 0.0 else _NAN,
+    }
+    if time is not None and curve.bars is not None:
+        out.update(drawdown_statistics(curve, time))
+    else:
+        out.update(avg_drawdown_pct=_NAN, max_drawdown_duration=None, max_drawdown_days=_NAN)
+    out.update(trade_statistics(trades, time) if trades is not None and time is not None else _NO_TRADE_STATISTICS)
+    out["start"] = time[0] if time is not None and len(time) else None
+    out["end"] = time[-1] if time is not None and len(time) else None
+    return out
+
+
+def buy_hold_return_pct(close: np.ndarray) -> float:
+    """The return of buying at the first close and holding to the last, in percent; with several
+    symbols (``close`` bars × symbols, NaN before a symbol's first bar), an equal-weight basket
+    bought at each symbol's first close.
+
+    >>> buy_hold_return_pct(np.array([100.0, 90.0, 125.0]))
+    25.0
+    >>> buy_hold_return_pct(np.array([[100.0, np.nan], [110.0, 50.0], [120.0, 40.0]]))
+    0.0
+    """
+    c = np.asarray(close, dtype=np.float64)
+    if c.ndim == 1:
+        return (float(c[-1]) / float(c[0]) - 1.0) * 100.0 if len(c) else _NAN
+    valid = ~np.isnan(c)
+    seen = valid.any(axis=0)
+    if not seen.any():
+        return _NAN
+    first = c[valid.argmax(axis=0), np.arange(c.shape[1])][seen]
+    last = c[len(c) - 1 - valid[::-1].argmax(axis=0), np.arange(c.shape[1])][seen]
+    return float(np.mean(last / first - 1.0)) * 100.0
+
+
+def drawdown_statistics(curve: EquityPoints, time: np.ndarray, *, block: int = 256) -> dict:
+    """Drawdown episodes of a (compressed) equity curve with its bars' ``time``.
+
+    An episode runs from the last bar at a running peak to the first bar back at (or above) it,
+    or to the last bar when equity never recovers. ``avg_drawdown_pct`` is the mean over episodes
+    of each one's deepest drawdown ``1 - equity / peak`` (× 100), ``max_drawdown_duration`` the
+    longest episode in bars (its end bar minus its peak bar), ``max_drawdown_days`` the longest in
+    calendar days. A curve that never dips has no episode: 0, 0 and 0.0. The episodes are found
+    by :func:`drawdown_episodes` (``block``: see there).
+
+    >>> from fp.ledger import compress_equity
+    >>> curve = compress_equity(np.array([100.0, 120.0, 90.0, 120.0, 130.0, 117.0]), np.ones(6))
+    >>> time = np.arange(6).astype("datetime64[D]").astype("datetime64[ns]")
+    >>> drawdown_statistics(curve, time)
+    {'avg_drawdown_pct': 17.5, 'max_drawdown_duration': 2, 'max_drawdown_days': 2.0}
+    """
+    bars = curve.bars
+    starts, ends, lowest = drawdown_episodes(curve.values, block=block)
+    if not len(starts):
+        return {"avg_drawdown_pct": 0.0, "max_drawdown_duration": 0, "max_drawdown_days": 0.0}
+    peak_bar = bars[starts] - 1  # the flat bars between two kept points repeat the earlier one's value
+    end_bar = np.where(ends < len(bars), bars[np.minimum(ends, len(bars) - 1)], curve.n_bars - 1)
+    length = end_bar - peak_bar
+    days = (time[end_bar] - time[peak_bar]).max()
+    return {"avg_drawdown_pct": float(np.subtract(1.0, lowest).sum()) / len(starts) * 100.0,
+            "max_drawdown_duration": int(length.max()),
+            "max_drawdown_days": float(days.astype(np.int64)) / _DAY_NS}
+
+
+def drawdown_episodes(values: np.ndarray, *, block: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, lowest)`` of every drawdown episode of ``values`` (positive): the first
+    index below the running peak, the first index back at it (``len(values)`` when it never is),
+    and the lowest ``value / peak`` in between.
+
+    Like :func:`max_drawdown`, blocks of ``block`` values spare most of the work: a block whose
+    highest value is below the peak before it lies wholly under water (no edge inside it, its
+    lowest ratio is its lowest value over that peak, exactly, as division by one positive number
+    keeps order); only the other blocks are scanned value by value. Law: equal to the direct scan,
+    bit for bit (``tests/fp/test_metrics.py``).
+
+    >>> drawdown_episodes(np.array([100.0, 120.0, 90.0, 120.0, 130.0, 117.0]))
+    (array([2, 5]), array([3, 6]), array([0.75, 0.9 ]))
+    """
+    n = len(values)
+    piece_start = None
+    if n > 64 * block:  # below, a few numpy calls more cost more than they spare
+        full = n // block * block
+        blocks = values[:full].reshape(-1, block)
+        top = blocks.max(axis=1)
+        before = np.concatenate(([-np.inf], np.maximum.accumulate(top)[:-1]))
+        under = top < before  # wholly below the peak before it
+        if np.count_nonzero(under) * 2 >= len(under):  # enough to spare: else the direct scan is cheaper
+            scan = np.flatnonzero(~under)
+            rows = blocks[scan]
+            peaks = np.maximum(np.maximum.accumulate(rows, axis=1), before[scan, None])
+            tail = values[full:]
+            tail_ratio = tail / np.maximum(np.maximum.accumulate(tail), top.max()) if len(tail) else tail
+            # pieces in order: one per wholly-under block, one per scanned value, then the tail's values
+            size = np.where(under, 1, block)
+            offset = np.cumsum(size) - size
+            total = int(size.sum())
+            piece_start = np.empty(total + len(tail), np.int64)
+            piece_ratio = np.empty(total + len(tail))
+            whole = np.flatnonzero(under)
+            piece_start[offset[whole]] = whole * block
+            piece_ratio[offset[whole]] = blocks[whole].min(axis=1) / before[whole]
+            at = (offset[scan][:, None] + np.arange(block)).reshape(-1)
+            piece_start[at] = (scan[:, None] * block + np.arange(block)).reshape(-1)
+            piece_ratio[at] = (rows / peaks).reshape(-1)
+            piece_start[total:] = np.arange(full, n)
+            piece_ratio[total:] = tail_ratio
+    if piece_start is None:
+        piece_ratio = values / np.maximum.accumulate(values)
+    flags = np.empty(len(piece_ratio) + 1, np.int8)
+    np.less(piece_ratio, 1.0, out=flags[1:].view(bool))  # below the peak; flags[0] = 0 opens the first edge
+    flags[0] = 0
+    edges = np.flatnonzero(flags[1:] != flags[:-1])  # starts and ends of episodes alternate
+    first, after = edges[0::2], edges[1::2]
+    lowest = np.minimum.reduceat(piece_ratio, first) if len(first) else np.empty(0)  # between episodes: ratio 1
+    if piece_start is not None:
+        first = piece_start[first]
+        after = np.append(piece_start, n)[after]
+    return first, np.append(after, n)[:len(first)], lowest
+
+
+_NO_TRADE_STATISTICS = {"best_trade_pct": _NAN, "worst_trade_pct": _NAN, "avg_trade_pct": _NAN,
+                        "avg_trade_duration": _NAN, "avg_trade_days": _NAN, "expectancy": _NAN, "sqn": _NAN,
+                        "kelly": _NAN}
+
+
+def trade_statistics(trades: Trades, time: np.ndarray) -> dict:
+    """Statistics of closed trades (``time``: the time of every bar their bars index).
+
+    A trade's return is ``pnl / (|size| × entry_price)`` (commissions included). ``best_`` and
+    ``worst_trade_pct`` are the extreme returns, ``avg_trade_pct`` their geometric mean
+    ``exp(mean(log(1 + r))) − 1`` (−100 when a trade lost everything), all × 100;
+    ``avg_trade_duration`` the mean of ``exit_bar − entry_bar``, ``avg_trade_days`` the mean
+    calendar length; ``expectancy`` the mean pnl (account currency); ``sqn`` = √n × mean(pnl) /
+    std(pnl, ddof 1) (Van Tharp's system quality number; n ≥ 2); ``kelly`` = p − (1 − p) / (mean
+    win / mean loss) with p the share of winning trades (needs a win and a loss). NaN when
+    undefined, every one NaN without closed trades.
+
+    >>> from state.ledger import Trades
+    >>> t = Trades(np.zeros(3, int), np.array([0, 2, 5]), np.array([10.0, 20.0, 10.0]), np.array([2, 4, 6]),
+    ...            np.array([11.0, 21.0, 12.0]), np.array([10.0, -5.0, 1.0]), np.array([10.0, -5.0, 2.0]),
+    ...            np.ones(3, bool))
+    >>> s = trade_statistics(t, np.arange(7).astype("datetime64[D]").astype("datetime64[ns]"))
+    >>> s["best_trade_pct"], s["worst_trade_pct"], s["expectancy"], s["avg_trade_duration"], s["kelly"]
+    (20.0, -5.0, 2.3333333333333335, 1.6666666666666667, 0.3888888888888888)
+    """
+    pnl = trades.pnl
+    n = len(pnl)
+    if n == 0:
+        return dict(_NO_TRADE_STATISTICS)
+    returns = pnl / np.abs(trades.size)
+    returns /= trades.entry_price
+    low = float(returns.min())
+    average = math.expm1(float(np.log1p(returns).sum()) / n) if low > -1.0 else -1.0
+    total = float(pnl.sum())
+    mean = total / n
+    std = math.sqrt(float(np.square(pnl - mean).sum()) / (n - 1)) if n > 1 else _NAN
+    won = pnl > 0.0
+    n_wins = int(np.count_nonzero(won))
+    gains = float(pnl[won].sum())
+    n_losses = int(np.count_nonzero(pnl < 0.0))
+    kelly = _NAN
+    if n_wins and n_losses:  # every pnl that is not a gain is a loss or zero: the losses sum to total - gains
+        p = n_wins / n
+        kelly = p - (1.0 - p) / ((gains / n_wins) / ((gains - total) / n_losses))
+    held = trades.exit_bar - trades.entry_bar
+    days = (time[trades.exit_bar] - time[trades.entry_bar]).astype(np.int64)
+    return {
+        "best_trade_pct": float(returns.max()) * 100.0,
+        "worst_trade_pct": low * 100.0,
+        "avg_trade_pct": average * 100.0,
+        "avg_trade_duration": float(held.sum()) / n,
+        "avg_trade_days": float(days.sum()) / n / _DAY_NS,
+        "expectancy": mean,
+        "sqn": math.sqrt(n) * mean / std if std > 0.0 else _NAN,
+        "kelly": kelly,
     }
 
 

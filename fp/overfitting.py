@@ -437,6 +437,8 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
       trials' Sharpe variance = the sample variance (ddof 1) of the columns' per-bar Sharpe
       ratios, over the columns whose Sharpe ratio is defined (NaN with fewer than two);
     * ``n_trials`` — the number of columns;
+    * ``logit_values``, ``logit_counts`` — the distinct CSCV logits and how many splits have each
+      (the histogram a report draws; ranks are halves of integers, so there are at most 2N + 1);
     * ``reasons`` — for each of these statistics that is undefined (NaN), why (a new dict,
       empty when every one is a number).
 
@@ -460,6 +462,7 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
     dsr = deflated_sharpe_ratio(moments.sharpe, n_trials=n_columns, n_observations=n_rows,
                                 skewness=moments.skewness, kurtosis=moments.kurtosis,
                                 trials_sharpe_variance=variance)
+    logit_values, logit_counts = np.unique(np.array(pbo.logits), return_counts=True)
     stats = {
         "pbo": pbo.probability,
         "pbo_splits": pbo.n_splits,
@@ -467,6 +470,8 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
         "expected_max_sharpe": dsr.expected_max_sharpe,
         "sharpe": dsr.sharpe,
         "n_trials": n_columns,
+        "logit_values": logit_values.tolist(),
+        "logit_counts": logit_counts.tolist(),
     }
     flat = "the selected combination's returns never vary (it never traded)"
     few = (f"{len(defined)} of {n_columns} combinations have returns that vary (traded); the spread of the "

@@ -9,6 +9,10 @@ Library use::
     store = pipelines.generate_signals("specs/signals_generate.yaml")   # sparse signal changes
     pipelines.replay({"workflow": {"type": "signal_replay"}, "signals": "unused",
                       "execution": {"commission": [0.0, 0.002]}}, store=store)
+    result.plot()                                            # the best combination's panels (plotly)
+    result.heatmap("fast_period", "slow_period", metric="sharpe")
+    pipelines.report("runs/sma", out="sma.html")             # the offline HTML report of a run folder
+    pipelines.load_run("runs/sma").plot("f31b49a682b4")
 """
 from pipelines.backtest import Folded, LaneSignal, fold_sparse, fold_streaming
 from pipelines.check import check_component
@@ -27,6 +31,9 @@ from pipelines.patterns import (
     validate,
 )
 from pipelines.results import RunResult, write_run
+from pipelines.run_folder import RunFolder, load_run
+import pipelines.report as _text_report  # noqa: E402,F401  (the terminal report module loads first, so that
+from pipelines.html_report import report  # noqa: E402      `pipelines.report` stays this function afterwards)
 from pipelines.runner import run_plan
 from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
 from pipelines.store import SignalStore, read_store, write_store
@@ -42,6 +49,7 @@ __all__ = [
     "PATTERNS",
     "Pattern",
     "PhasedResult",
+    "RunFolder",
     "RunResult",
     "SIGNAL_GENERATION",
     "SIGNAL_REPLAY",
@@ -56,6 +64,7 @@ __all__ = [
     "generate_signals",
     "load_component",
     "load_market_data",
+    "load_run",
     "load_spec",
     "plan",
     "plan_from_spec",
@@ -65,6 +74,7 @@ __all__ = [
     "read_store",
     "replay",
     "replay_trace",
+    "report",
     "run",
     "run_phases",
     "run_plan",

@@ -1,5 +1,5 @@
-"""The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC``, ``admf check COMPONENT`` and
-``admf query RUN_DIR SQL`` (``admf --version`` prints the installed version).
+"""The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC``, ``admf check COMPONENT``,
+``admf query RUN_DIR SQL`` and ``admf report RUN_DIR`` (``admf --version`` prints the installed version).
 
 Every error a user can cause is reported as one line naming where it is (spec path, file and
 line) with exit code 2 and no traceback; nothing half-written is left on disk. Output piped into
@@ -87,10 +87,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
             return 130
         _report(result, out, args.top or result.plan.spec.top)
+        if args.report or result.plan.spec.report:
+            _write_reports(out)
         return 0
     if not args.spec:
         args.usage.error("give a spec to run, or --resume RUN_DIR to continue a chunked run")  # exits 2
     spec = load_spec(args.spec)
+    if args.report or spec.report:
+        from pipelines.figures import plotly_modules
+        plotly_modules()  # a missing extra fails before the run, not after it
     if spec.data.is_default and spec.workflow.type != "signal_replay" and not spec.phases:
         print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
               file=sys.stderr)
@@ -109,8 +114,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"== phase {name} ==")
             _report(output, out / name, top)
         print(f"wrote {out}/<phase>/ for {', '.join(name for name, _ in result.phases)}, manifest.json")
-        return 0
-    _report(result, out, top)
+    else:
+        _report(result, out, top)
+    if (args.report or spec.report) and isinstance(result, SignalStore):
+        print("note: a signal store has no report; replay it (workflow: {type: signal_replay}) and report the replay",
+              file=sys.stderr)
+    elif args.report or spec.report:
+        _write_reports(out)
+    return 0
+
+
+def _write_reports(run_dir: Path, *, out: str | None = None, combos=(), top: int | None = None) -> list[Path]:
+    """Write the HTML report of a run folder (of each phase of a phased run) and print its path."""
+    from pipelines.html_report import DEFAULT_TOP, phase_folders, report
+    folders = phase_folders(run_dir)
+    if out is not None and len(folders) > 1:
+        raise SpecError("--out", f"{run_dir} holds {len(folders)} phases: report them one by one "
+                                 f"(admf report {folders[0]} --out FILE) or leave --out out")
+    written = []
+    for folder in folders:
+        path = report(folder, out=out, combos=combos, top=DEFAULT_TOP if top is None else top)
+        print(f"wrote {path}")
+        written.append(path)
+    return written
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """``admf report RUN_DIR``: the offline HTML report of a finished run folder."""
+    written = _write_reports(Path(args.run_dir), out=args.out, combos=args.combo or (), top=args.top)
+    if args.open:
+        import webbrowser
+        for path in written:
+            webbrowser.open(path.resolve().as_uri())
     return 0
 
 
@@ -202,7 +237,21 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--top", type=positive_int, help="rows of the printed table (default: the spec's top, 10)")
     p_run.add_argument("--equity", action="store_true", help="also record every combination's equity curve")
     p_run.add_argument("--trace", action="store_true", help="record every event of the fold (events.parquet)")
+    p_run.add_argument("--report", action="store_true", help="also write the run's HTML report (report.html)")
     p_run.set_defaults(func=_cmd_run, usage=p_run)
+    p_report = sub.add_parser("report", help="write the offline HTML report of a run folder",
+                              description="Write RUN_DIR/report.html: one self-contained file (no network needed) "
+                                          "with the run's spec and data, a sortable leaderboard, the best "
+                                          "combination's linked equity, drawdown, price and trade panels, the "
+                                          "parameter landscape and, when the run has them, optimization, regime "
+                                          "and shared-cash sections. Needs the report extra (plotly).")
+    p_report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by admf run")
+    p_report.add_argument("--out", metavar="FILE", help="where to write the report (default: RUN_DIR/report.html)")
+    p_report.add_argument("--combo", metavar="ID", action="append",
+                          help="a combination to embed and show first (repeatable)")
+    p_report.add_argument("--top", type=positive_int, help="best combinations embedded with charts (default 10)")
+    p_report.add_argument("--open", action="store_true", help="open the report in the default browser")
+    p_report.set_defaults(func=_cmd_report)
     p_plan = sub.add_parser("plan", help="show what a spec will run, without running it")
     p_plan.add_argument("spec", help="the YAML spec file")
     p_plan.set_defaults(func=_cmd_plan)

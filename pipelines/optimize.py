@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
@@ -32,12 +33,15 @@ from pipelines.runner import (RunTables, SignalSource, SymbolSignals, computed_s
                               with_zone)
 from pipelines.store import SignalStore, store_signals
 from state.errors import SpecError
+from state.ledger import Trades
 from state.market import Bars, MarketData
 from state.plan import Plan
 
 __all__ = ["overfitting", "train_test", "walk_forward", "walk_forward_windows"]
 
 _IDS = ("combo_id", "symbol")
+#: Metrics that are times: a window's own train_start ... test_end columns already give them.
+_SPAN = ("start", "end")
 
 
 def train_test(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> RunTables:
@@ -69,7 +73,10 @@ def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
         row = dict(rows[0])
         for name in METRICS:
             values = [r[name] for r in rows if r[name] is not None]
-            row[name] = float(np.mean(values)) if values else math.nan
+            if name in _SPAN:  # times: the span every symbol's evaluation covers
+                row[name] = (min if name == "start" else max)(values) if values else None
+            else:
+                row[name] = float(np.mean(values)) if values else math.nan
         row["n_trades"] = min(r["n_trades"] for r in rows)
         merged.append(row)
     picks = select(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades)
@@ -170,8 +177,8 @@ def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) ->
             "train_start": bars.time[train_start], "train_end": bars.time[train_end - 1],
             "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1],
             **{k: v for k, v in train_row.items() if k not in PART_COLUMNS and k not in ("symbol", "status", "error")},
-            **{f"train_{m}": train_row[m] for m in METRICS},
-            **{f"test_{m}": test_row[m] for m in METRICS},
+            **{f"train_{m}": train_row[m] for m in METRICS if m not in _SPAN},
+            **{f"test_{m}": test_row[m] for m in METRICS if m not in _SPAN},
         })
         trade_parts.append(test.trades.append_column("window", pa.array([number] * test.trades.num_rows, pa.int64())))
         curve = test.equity
@@ -187,10 +194,21 @@ def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) ->
     first, last = stitched.column("time")[0].as_py(), stitched.column("time")[-1].as_py()
     years = (last - first).total_seconds() / (365.25 * 86400) if len(equity) > 1 else 0.0
     cash0 = float(equity[0]) if len(equity) else math.nan
+    time = np.asarray(stitched.column("time").to_numpy(), "datetime64[ns]")
     m = metrics(compress_equity(equity, position), np.array(closed, dtype=float), commission, initial_cash=cash0,
-                periods_per_year=market.periods_per_year, years=years)
+                periods_per_year=market.periods_per_year, years=years, trades=_closed_on(trades, time), time=time,
+                close=bars.close[np.searchsorted(bars.time, time)])
     row = {"symbol": bars.symbol, "windows": len(windows), "out_of_sample_bars": len(equity), **m}
     return row, window_rows, trades, stitched
+
+
+def _closed_on(trades: pa.Table, time: np.ndarray) -> Trades:
+    """The closed trades of a trades table as a ledger record, bars indexing ``time``."""
+    rows = trades.filter(pc.is_valid(trades.column("exit_time")))
+    column = lambda name: rows.column(name).to_numpy()
+    at = lambda name: np.searchsorted(time, np.asarray(column(name), "datetime64[ns]"))
+    return Trades(np.zeros(rows.num_rows, np.int64), at("entry_time"), column("entry_price"), at("exit_time"),
+                  column("exit_price"), column("size"), column("pnl"), np.ones(rows.num_rows, bool))
 
 
 def _stored(store: SignalStore) -> SignalSource:

@@ -440,7 +440,8 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         fees = folded.fills.commission[fill_at[i]:fill_at[i + 1]]
         points = compress_equity(curve, gross)
         m = metrics(points, trades.pnl[lo:hi][closed], float(fees.sum()), initial_cash=cash0,
-                    periods_per_year=market.periods_per_year, years=years)
+                    periods_per_year=market.periods_per_year, years=years,
+                    trades=trades.take(np.flatnonzero(closed) + lo), close=folded.marks, time=time)
         m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
         ruin = (int(folded.ruin_bar[i]), float(folded.ruin_deficit[i])) if folded.ruin_bar[i] >= 0 else None
         m.update(outcome_notes(m, points, time, ruin))
@@ -474,7 +475,7 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         returned = ((name, bar_returns(np.array(curves).T)),)
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else
                     equity_schema(market.timezone).empty_table()) if equity else None
-    return RunTables(_results_table(plan, rows), _trades(plan, folded, market.timezone), None, curves_table, returned, None,
+    return RunTables(_results_table(plan, rows, market.timezone), _trades(plan, folded, market.timezone), None, curves_table, returned, None,
                      pa.concat_tables(finals) if finals else None,
                      pa.Table.from_pylist(stats, schema=_SYMBOL_STATS_SCHEMA))
 

@@ -72,6 +72,19 @@ class RunResult:
         """The results table as a pandas DataFrame (needs pandas)."""
         return self.results.to_pandas()
 
+    def plot(self, combo_id: str | None = None):
+        """The linked panels (equity with buy-and-hold, drawdown, price with trades, position) of
+        ``combo_id`` (default: the best by the objective) as a plotly figure; needs the ``report``
+        extra. Without recorded equity the combination is re-folded (cheap, exact)."""
+        from pipelines.run_folder import RunFolder
+        return RunFolder.from_result(self).plot(combo_id)
+
+    def heatmap(self, x: str, y: str, *, metric: str | None = None, aggregate: str = "max"):
+        """``metric`` (default: the objective) over parameters ``x`` and ``y``, the other parameters
+        aggregated by ``aggregate`` (``max``, ``mean`` or ``robustness``), as a plotly figure."""
+        from pipelines.run_folder import RunFolder
+        return RunFolder.from_result(self).heatmap(x, y, metric=metric, aggregate=aggregate)
+
 
 def objective_values(results: pa.Table, objective: str) -> list[float]:
     """The objective of every row (see ``pipelines.objectives``); of train/test results, the

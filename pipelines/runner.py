@@ -31,7 +31,7 @@ from pipelines.patterns import PATTERNS, container_for
 from pipelines.regime_labels import regimes_table
 from pipelines.trace import events_table
 from state.errors import AdmfError, SpecError
-from state.ledger import EquityPoints
+from state.ledger import EquityPoints, Trades
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
@@ -253,7 +253,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             curve = folded.equity_points(i, bars.close, cash0, start=start)
             m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
-                        initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years)
+                        initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years,
+                        trades=_closed_trades(folded.trades, lo, hi, start), close=close, time=bars.time[start:])
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             m.update(outcome_notes(m, curve, bars.time, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
@@ -280,7 +281,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             return_parts.append((bars.symbol, bar_returns(np.array(curves).T)))
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
-    results = _results_table(plan, [r for per_combo in rows for r in per_combo])
+    results = _results_table(plan, [r for per_combo in rows for r in per_combo], market.timezone)
     stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if any(c.classifier for c in plan.combos) else None
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else
                     equity_schema(market.timezone).empty_table()) if equity else None
@@ -337,6 +338,18 @@ def outcome_notes(m: dict[str, Any], curve: EquityPoints, time: np.ndarray,
             "notes": "; ".join(notes) or None}
 
 
+def _closed_trades(trades: Trades, lo: int, hi: int, start: int) -> Trades:
+    """The closed trades among rows ``lo:hi``, their bars counted from bar ``start`` (views when
+    they can be: only a lane's last trade is ever open)."""
+    closed = trades.closed[lo:hi]
+    if hi > lo and not closed[-1]:
+        hi -= 1
+    rows = trades.take(slice(lo, hi)) if closed[:hi - lo].all() else trades.take(np.flatnonzero(closed) + lo)
+    if start:
+        rows = attrs.evolve(rows, entry_bar=rows.entry_bar - start, exit_bar=rows.exit_bar - start)
+    return rows
+
+
 def from_bar(changes: tuple[np.ndarray, np.ndarray], start: int) -> tuple[np.ndarray, np.ndarray]:
     """Changes of a held target, flat before bar ``start``: a lane entering a window at ``start``
     takes the target its strategy holds there.
@@ -358,8 +371,8 @@ def _equity_table(combo: Combination, bars: Bars, start: int, curve: np.ndarray,
     n = len(curve)
     return pa.table({
         "time": pa.array(bars.time[start:start + n], time_type(bars.timezone)),
-        "combo_id": pa.array([combo.combo_id] * n, pa.string()),
-        "symbol": pa.array([bars.symbol] * n, pa.string()),
+        "combo_id": pa.repeat(pa.scalar(combo.combo_id, pa.string()), n),  # C++: no Python list of n strings
+        "symbol": pa.repeat(pa.scalar(bars.symbol, pa.string()), n),
         "equity": pa.array(curve), "cash": pa.array(curve - position * bars.close[start:start + n]),
         "position": pa.array(position),
     }, schema=equity_schema(bars.timezone))
@@ -420,12 +433,17 @@ def results_columns(plan: Plan) -> list[str]:
 
 
 #: Types of the outcome columns that may be null in every row.
-_OUTCOME_TYPES = {"ruined": pa.bool_(), "ruin_time": pa.timestamp("ns"), "notes": pa.string(), "error": pa.string()}
+_OUTCOME_TYPES = {"ruined": pa.bool_(), "notes": pa.string(), "error": pa.string()}
+
+#: Outcome columns holding a bar's time (written in the data's zone, like every time column).
+_TIME_COLUMNS = ("start", "end", "ruin_time")
 
 
-def _results_table(plan: Plan, rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.table({name: pa.array([r.get(name) for r in rows], _OUTCOME_TYPES.get(name))
-                     for name in results_columns(plan)})
+def _results_table(plan: Plan, rows: list[dict[str, Any]], zone: str | None) -> pa.Table:
+    table = pa.table({name: pa.array([r.get(name) for r in rows],
+                                     pa.timestamp("ns") if name in _TIME_COLUMNS else _OUTCOME_TYPES.get(name))
+                      for name in results_columns(plan)})
+    return with_zone(table, zone)
 
 
 def trade_schema(zone: str | None) -> pa.Schema:

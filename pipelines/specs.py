@@ -70,7 +70,7 @@ from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, S
 __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 
 _TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "executor", "exits", "min_trades", "objective",
-             "phases", "portfolio", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
+             "phases", "portfolio", "report", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
 _PHASE_KEYS = ("from", "name")
 _WORKFLOW_KEYS = ("anchored", "base_pattern", "step_bars", "test_bars", "train_bars", "type")
 _WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
@@ -94,6 +94,7 @@ _FIXED_BY_STORE = ("strategies", "classifiers", "constraints")
 _BASE_PATTERN = Param("base_pattern", "str", "full_backtest", choices=("full_backtest",))
 _PERIODS_PER_YEAR = Param("periods_per_year", "float", None, minimum=0.0, exclusive_minimum=True)
 _TOP = Param("top", "int", 10, minimum=1)
+_REPORT = Param("report", "bool", False)
 _DEFAULT_OBJECTIVE = "sharpe"
 
 _short = reprlib.Repr()
@@ -210,6 +211,7 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
         equity=Param("equity", "bool", False).check(doc.get("equity", False), "equity"),
         executor=_executor(doc["executor"]) if "executor" in doc else None,
         exits=exits,
+        report=_REPORT.check(doc.get("report", False), "report"),
     )
 
 
@@ -230,10 +232,10 @@ def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
     """A multi-phase spec: ``phases`` is a list of specs run in order; each inherits the top-level
     ``data`` (and ``objective``) unless it gives its own, and ``from: <earlier phase>`` feeds it
     that phase's store or top combinations."""
-    others = sorted(set(doc) - {"phases", "data", "objective", "top", "workflow"})
+    others = sorted(set(doc) - {"phases", "data", "objective", "top", "workflow", "report"})
     if others:
-        raise SpecError(others[0], "with phases, give this inside each phase (only data, objective and top are "
-                                   "shared at the top level)")
+        raise SpecError(others[0], "with phases, give this inside each phase (only data, objective, top and report "
+                                   "are shared at the top level)")
     raw = doc["phases"]
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence) or not raw:
         raise SpecError("phases", "must be a non-empty list of phase specs, each with a name")
@@ -264,7 +266,7 @@ def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
     components = _components((), loaded)
     phases = [attrs.evolve(p, spec=attrs.evolve(p.spec, components=components)) for p in phases]
     first = phases[0].spec
-    return attrs.evolve(first, phases=tuple(phases), source=source,
+    return attrs.evolve(first, phases=tuple(phases), source=source, report=_REPORT.check(doc.get("report", False), "report"),
                         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str))
 
 

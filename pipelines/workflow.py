@@ -346,6 +346,7 @@ def _manifest(spec: Spec, the_plan: Plan, market: MarketData, started: datetime,
     return {
         "spec": json.loads(spec.document),
         "spec_source": spec.source,
+        "spec_base_dir": os.path.abspath(spec.data.base_dir),  # where its relative paths point (reports re-fold)
         "spec_sha256": _spec_sha256(spec),
         "data": {
             "source": market.source,

@@ -33,9 +33,11 @@ class EquityPoints:
 
     ``values`` holds the equity at every bar that holds a position and at the first bar of each
     flat stretch (equity is constant while flat, so the other flat bars repeat the value before
-    them); ``exposure_bars`` counts the bars holding a position.
+    them); ``exposure_bars`` counts the bars holding a position; ``bars`` (when known) is the bar
+    index of each value, so durations can be measured on the compressed curve.
     """
 
     values: np.ndarray
     n_bars: int
     exposure_bars: int
+    bars: np.ndarray | None = None

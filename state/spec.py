@@ -95,7 +95,8 @@ class Spec:
     ranks combinations (a metric, ``-metric`` to minimise it, or ``module:function`` of a result
     row); ``top_k`` are selected, among those with at least ``min_trades`` closed trades.
     ``phases``, when given, are run in order instead (see :class:`Phase`). ``trace`` records the
-    fold's events (see :class:`TraceSpec`); ``equity`` records every combination's equity curve.
+    fold's events (see :class:`TraceSpec`); ``equity`` records every combination's equity curve;
+    ``report`` writes the run folder's HTML report (``report.html``) after the run.
     ``exits`` are the exits every position gets (a strategy entry's ``exits`` option replaces
     them for that entry's combinations). ``components`` are the custom components the spec names by import path (``mypkg.signals:ema_ribbon``),
     as ``(kind, name, record)`` sorted by kind and name: opaque records here (``state`` knows no
@@ -122,6 +123,7 @@ class Spec:
     executor: "ExecutionOptions | None" = None
     components: tuple[tuple[str, str, Any], ...] = ()
     exits: ComponentSpec | None = None
+    report: bool = False
 
     @property
     def settings(self) -> tuple[ComponentSpec, ...]:

@@ -79,3 +79,128 @@ def test_metrics_do_not_depend_on_how_many_threads_blas_uses():
     with threadpoolctl.threadpool_limits(1):
         one = run()
     assert (many["sharpe"], many["sortino"]) == (one["sharpe"], one["sortino"])
+
+
+# ---- research statistics (issue 14): hand-worked; tests/peers cross-checks them with backtesting.py
+
+from fp.ledger import equity_points
+from fp.metrics import RESEARCH_METRICS, buy_hold_return_pct, drawdown_statistics, trade_statistics
+from state.ledger import Trades
+
+DAYS = np.array(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-08", "2024-01-09",
+                 "2024-01-10"], "datetime64[ns]")
+
+
+def trades_of(entry_bar, exit_bar, entry_price, size, pnl) -> Trades:
+    n = len(pnl)
+    return Trades(np.zeros(n, np.int64), np.array(entry_bar), np.array(entry_price, float), np.array(exit_bar),
+                  np.full(n, np.nan), np.array(size, float), np.array(pnl, float), np.ones(n, bool))
+
+
+def test_hand_worked_drawdown_episodes_durations_and_calendar_days():
+    # peaks 100 (bar 0), 120 (bar 1), 125 (bar 3); episodes: bar 2 (deepest 90/120, recovered at bar 3)
+    # and bars 4-6 (deepest 100/125, never recovered: it ends at the last bar)
+    equity = np.array([100.0, 120.0, 90.0, 125.0, 112.5, 100.0, 100.0])
+    s = drawdown_statistics(compress_equity(equity, np.ones(7)), DAYS)
+    assert (25.0 + 20.0) / 2 == pytest.approx(s["avg_drawdown_pct"], abs=1e-12)
+    assert 3 == s["max_drawdown_duration"]  # bar 3 -> bar 6 (bar 1 -> bar 3 is 2)
+    assert 6.0 == s["max_drawdown_days"]  # 2024-01-04 -> 2024-01-10, over a weekend
+
+
+def test_drawdown_durations_count_the_flat_bars_a_compressed_curve_leaves_out():
+    # flat (no position) from bar 2 on, below the peak of bar 1: one episode from bar 1 to the last bar
+    equity = np.array([100.0, 110.0, 99.0, 99.0, 99.0, 99.0, 99.0])
+    position = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    curve = compress_equity(equity, position)
+    assert 3 == len(curve.values)
+    s = drawdown_statistics(curve, DAYS)
+    assert (10.0, 5, 8.0) == (pytest.approx(s["avg_drawdown_pct"]), s["max_drawdown_duration"], s["max_drawdown_days"])
+
+
+def test_a_curve_that_never_dips_has_no_drawdown_episode():
+    s = drawdown_statistics(compress_equity(np.array([100.0, 100.0, 101.0]), np.ones(3)), DAYS[:3])
+    assert {"avg_drawdown_pct": 0.0, "max_drawdown_duration": 0, "max_drawdown_days": 0.0} == s
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 2.0, -1.0]), st.integers(1, 6)), min_size=1, max_size=20),
+       st.lists(st.floats(-0.05, 0.05), min_size=120, max_size=120))
+def test_drawdown_statistics_of_a_compressed_curve_equal_those_of_the_full_curve(runs, steps):
+    position = np.repeat([p for p, _ in runs], [k for _, k in runs])
+    n = len(position)
+    moves = np.where(position[:n] != 0.0, np.array(steps[:n]), 0.0)
+    equity = 1000.0 * np.cumprod(1.0 + moves)
+    time = np.arange(n).astype("datetime64[D]").astype("datetime64[ns]")
+    full = drawdown_statistics(compress_equity(equity, np.ones(n)), time)
+    assert full == drawdown_statistics(compress_equity(equity, position), time)
+
+
+def test_equity_points_carry_the_bars_of_their_values():
+    p = equity_points(np.array([10.0, 11.0, 12.0, 13.0, 14.0]), np.array([1, 3]), np.array([89.0, 102.0]),
+                      np.array([1.0, 0.0]), 100.0)
+    assert [0, 1, 2, 3] == p.bars.tolist()
+    assert [0, 1, 2, 3] == compress_equity(np.array([100.0, 100.0, 101.0, 102.0, 102.0]),
+                                           np.array([0.0, 1.0, 1.0, 0.0, 0.0])).bars.tolist()
+
+
+def test_hand_worked_trade_statistics():
+    # returns: 50/(10*100) = 5 %, -20/(5*80) = -5 %, 30/(2*50) = 30 %
+    t = trades_of([0, 1, 3], [2, 4, 6], [100.0, 80.0, 50.0], [10.0, -5.0, 2.0], [50.0, -20.0, 30.0])
+    s = trade_statistics(t, DAYS)
+    assert 30.0 == pytest.approx(s["best_trade_pct"])
+    assert -5.0 == pytest.approx(s["worst_trade_pct"])
+    assert ((1.05 * 0.95 * 1.30) ** (1 / 3) - 1) * 100 == pytest.approx(s["avg_trade_pct"], rel=1e-12)
+    assert (2 + 3 + 3) / 3 == s["avg_trade_duration"]
+    assert (2 + 6 + 6) / 3 == pytest.approx(s["avg_trade_days"])  # 01-01→03, 01-02→08, 01-04→10
+    assert 20.0 == s["expectancy"]
+    assert math.sqrt(3) * 20.0 / np.std([50.0, -20.0, 30.0], ddof=1) == pytest.approx(s["sqn"], rel=1e-12)
+    assert 2 / 3 - (1 / 3) / (40.0 / 20.0) == pytest.approx(s["kelly"], rel=1e-12)
+
+
+def test_trade_statistics_without_a_loss_or_with_a_total_loss():
+    winners = trade_statistics(trades_of([0], [1], [100.0], [1.0], [10.0]), DAYS)
+    assert math.isnan(winners["kelly"]) and math.isnan(winners["sqn"])  # no loss; one trade
+    ruined = trade_statistics(trades_of([0, 1], [1, 2], [100.0, 100.0], [1.0, -1.0], [10.0, -150.0]), DAYS)
+    assert -100.0 == ruined["avg_trade_pct"]  # a trade lost more than it staked: compounding is ruined
+    none = trade_statistics(trades_of([], [], [], [], []), DAYS)
+    assert all(math.isnan(v) for v in none.values())
+
+
+def test_buy_and_hold_of_one_symbol_and_of_an_equal_weight_basket():
+    assert 25.0 == buy_hold_return_pct(np.array([100.0, 90.0, 125.0]))
+    # A: 100 -> 120 (+20 %), B from its first bar: 50 -> 40 (-20 %)
+    assert 0.0 == buy_hold_return_pct(np.array([[100.0, np.nan], [110.0, 50.0], [120.0, 40.0]]))
+
+
+def test_metrics_give_the_research_statistics_and_keep_the_core_unchanged():
+    equity = np.array([100.0, 110.0, 99.0, 121.0])
+    curve = compress_equity(equity, np.array([0.0, 1.0, 1.0, 0.0]))
+    core = metrics(curve, np.array([30.0, -9.0]), 1.5, initial_cash=100.0, periods_per_year=4.0, years=0.75)
+    t = trades_of([1, 2], [2, 3], [10.0, 9.0], [3.0, 1.0], [30.0, -9.0])
+    m = metrics(curve, np.array([30.0, -9.0]), 1.5, initial_cash=100.0, periods_per_year=4.0, years=0.75,
+                trades=t, close=np.array([10.0, 11.0, 9.0, 12.0]), time=DAYS[:4])
+    assert list(METRICS) == list(m)
+    assert {k: core[k] for k in METRICS if k not in RESEARCH_METRICS} == \
+        {k: m[k] for k in METRICS if k not in RESEARCH_METRICS}
+    r = np.array([0.1, -0.1, 121.0 / 99.0 - 1.0])
+    assert r.std(ddof=1) * 2.0 * 100 == pytest.approx(m["volatility_ann_pct"], rel=1e-12)
+    assert m["cagr_pct"] / 10.0 == pytest.approx(m["calmar"], rel=1e-12)
+    assert 20.0 == pytest.approx(m["buy_hold_return_pct"])
+    assert (DAYS[0], DAYS[3]) == (m["start"], m["end"])
+    assert (10.0, 2, 2.0) == (pytest.approx(m["avg_drawdown_pct"]), m["max_drawdown_duration"], m["max_drawdown_days"])
+    assert math.isnan(core["best_trade_pct"]) and core["start"] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-0.05, 0.05), min_size=1, max_size=3000), st.sampled_from([1, 4, 16, 256]),
+       st.integers(0, 3))
+def test_drawdown_episodes_by_blocks_equal_the_direct_scan(steps, block, flat_every):
+    from fp.metrics import drawdown_episodes
+    moves = np.array(steps)
+    if flat_every:  # flat stretches: equity equal to its peak (ties) as well as below it
+        moves[::flat_every + 1] = 0.0
+    values = 1000.0 * np.cumprod(1.0 + moves)
+    direct = drawdown_episodes(values, block=len(values) + 1)
+    blocked = drawdown_episodes(values, block=block)
+    for a, b in zip(direct, blocked):
+        assert a.tolist() == b.tolist()

@@ -287,9 +287,12 @@ def test_selection_statistics_by_hand():
     deflated = phi((a - benchmark) * math.sqrt(3.0) / math.sqrt(1.0 + 0.64 / 4.0 * a * a))
     expected = {"pbo": 0.5, "pbo_splits": 2, "deflated_sharpe": deflated, "expected_max_sharpe": benchmark,
                 "sharpe": a, "n_trials": 2}
-    stats = selection_statistics(HAND, 0, n_blocks=2)
-    assert {} == stats.pop("reasons")
-    assert pytest.approx(expected, rel=1e-9) == stats
+    got = selection_statistics(HAND, 0, n_blocks=2)
+    assert {} == got.pop("reasons")
+    # the two splits' logits (see probability_of_backtest_overfitting's example): 0 and ln 2, once each
+    assert [1, 1] == got.pop("logit_counts")
+    assert pytest.approx([0.0, math.log(2.0)], rel=1e-12) == got.pop("logit_values")
+    assert pytest.approx(expected, rel=1e-9) == got
     for chosen in (2, -1, 0.0, True):
         with pytest.raises(StatisticsError, match="chosen"):
             selection_statistics(HAND, chosen, n_blocks=2)

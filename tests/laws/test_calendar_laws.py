@@ -53,9 +53,13 @@ def csv_text(times, b, *, written=str) -> str:
     return "\n".join(["time,open,high,low,close,volume", *rows]) + "\n"
 
 
+def rows_of(table, symbol) -> list:
+    return [{k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in table.to_pylist() if r["symbol"] == symbol]
+
+
 def results_by_symbol(result, symbol) -> tuple[list, list]:
-    rows = [{k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in result.results.to_pylist() if r["symbol"] == symbol]
+    rows = rows_of(result.results, symbol)
     trades = [{k: v for k, v in t.items()} for t in result.trades.to_pylist() if t["symbol"] == symbol]
     return rows, trades
 
@@ -144,7 +148,10 @@ def wall_clock(table: pa.Table, column: str) -> list:
 
 
 def same_results(a, b) -> None:
-    assert results_by_symbol(a, "X")[0] == results_by_symbol(b, "X")[0]
+    times = ("start", "end", "ruin_time")
+    assert rows_of(a.results.drop(times), "X") == rows_of(b.results.drop(times), "X")
+    for column in times:
+        assert wall_clock(a.results, column) == wall_clock(b.results, column)
     assert a.trades.drop(["entry_time", "exit_time"]).equals(b.trades.drop(["entry_time", "exit_time"]))
     for column in ("entry_time", "exit_time"):
         assert wall_clock(a.trades, column) == wall_clock(b.trades, column)

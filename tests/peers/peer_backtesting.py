@@ -48,4 +48,25 @@ def run_backtesting(variant: str, fast: int = 10, slow: int = 20) -> dict:
             for r in trades.itertuples()
         ],
         "equity": [float(x) for x in stats["_equity_curve"]["Equity"].to_numpy()],
+        "stats": _stats(stats),
+    }
+
+
+def _stats(stats) -> dict:
+    """backtesting.py's statistics that admf's research statistics are compared with (plain data)."""
+    from backtesting._util import _indicator_warmup_nbars
+    days = lambda delta: delta.total_seconds() / 86400.0
+    trades = stats["_trades"]
+    return {
+        "start": str(stats["Start"].date()), "end": str(stats["End"].date()),
+        "cagr_pct": float(stats["CAGR [%]"]), "max_drawdown_pct": -float(stats["Max. Drawdown [%]"]),
+        "buy_hold_return_pct": float(stats["Buy & Hold Return [%]"]),
+        "buy_hold_first_bar": int(_indicator_warmup_nbars(stats["_strategy"])),
+        "volatility_ann_pct": float(stats["Volatility (Ann.) [%]"]), "calmar": float(stats["Calmar Ratio"]),
+        "avg_drawdown_pct": -float(stats["Avg. Drawdown [%]"]),
+        "max_drawdown_days": days(stats["Max. Drawdown Duration"]),
+        "best_trade_pct": float(stats["Best Trade [%]"]), "worst_trade_pct": float(stats["Worst Trade [%]"]),
+        "avg_trade_pct": float(stats["Avg. Trade [%]"]), "avg_trade_days": days(trades["Duration"].mean()),
+        "expectancy_pct": float(stats["Expectancy [%]"]), "mean_pnl": float(trades["PnL"].mean()),
+        "sqn": float(stats["SQN"]), "kelly": float(stats["Kelly Criterion"]),
     }

@@ -14,6 +14,7 @@ from pipelines.backtest import fold_sparse
 from pipelines.lanes import lane_settings
 from pipelines.runner import signal_of
 from fp.hub import compute_features
+from fp.metrics import buy_hold_return_pct
 from fp.strategies import signal_changes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +58,29 @@ def check(variant: str, reference: dict) -> None:
         assert ref["size"] == got["size"]
         for field in ("entry_price", "exit_price", "pnl"):
             assert ref[field] == pytest.approx(got[field], abs=TOL), field
+    check_statistics(result, reference["stats"])
+
+
+def check_statistics(result, ref: dict) -> None:
+    """The research statistics whose definitions match backtesting.py's ``stats`` (docs/report.md
+    says where and why the others differ)."""
+    row = result.results.to_pylist()[0]
+    assert ref["start"] == str(row["start"].date())
+    assert ref["end"] == str(row["end"].date())
+    for name in ("cagr_pct", "avg_drawdown_pct", "max_drawdown_days", "best_trade_pct", "worst_trade_pct",
+                 "avg_trade_pct", "avg_trade_days", "sqn", "kelly"):
+        assert ref[name] == pytest.approx(row[name], abs=TOL), name
+    # Calmar: the same ratio of CAGR to the deepest drawdown (backtesting.py's own "Calmar Ratio"
+    # divides its annualised geometric-mean daily return instead of the CAGR)
+    assert ref["cagr_pct"] / ref["max_drawdown_pct"] == pytest.approx(row["calmar"], abs=TOL)
+    # expectancy: the mean pnl of the closed trades, in currency (backtesting.py's "Expectancy [%]"
+    # is the mean trade return)
+    assert ref["mean_pnl"] == pytest.approx(row["expectancy"], abs=TOL)
+    # buy & hold: the same formula; backtesting.py buys at the end of its indicators' warm-up,
+    # admf at the first evaluated bar
+    close = result.market.bars[0].close
+    assert ref["buy_hold_return_pct"] == pytest.approx(buy_hold_return_pct(close[ref["buy_hold_first_bar"]:]), abs=TOL)
+    assert buy_hold_return_pct(close) == row["buy_hold_return_pct"]
 
 
 @pytest.mark.parametrize("variant", ["long_only", "long_short"])

@@ -18,10 +18,10 @@ HOLD = '''
 import numpy as np
 from fp.components import Param, ref, strategy
 
-@strategy(params=(Param("start", "int", 0, minimum=0),), features=lambda p: {"close": ref("price")})
+@strategy(params=(Param("from_bar", "int", 0, minimum=0),), features=lambda p: {"close": ref("price")})
 def hold_from(p, f):
-    """Long from bar `start` on, flat before."""
-    return np.where(np.arange(len(f["close"])) >= p["start"], 1.0, 0.0)
+    """Long from bar `from_bar` on, flat before."""
+    return np.where(np.arange(len(f["close"])) >= p["from_bar"], 1.0, 0.0)
 '''
 
 
@@ -36,7 +36,7 @@ def write_bars(path, times, closes, *, volume=1000, opens=None) -> str:
 def hold_spec(path, start=0, **portfolio) -> dict:
     return {"data": {"path": path, "symbol": "X"}, "execution": {"fill": "close"},
             "portfolio": {"fractional": True, "initial_cash": 10_000, **portfolio},
-            "strategies": [{"type": "semantics_hold:hold_from", "parameters": {"start": start}}]}
+            "strategies": [{"type": "semantics_hold:hold_from", "parameters": {"from_bar": start}}]}
 
 
 def ratios(closes) -> np.ndarray:

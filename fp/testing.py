@@ -373,20 +373,20 @@ def assert_streaming_equals_batch(component: Component, *, max_examples: int = 6
 
 
 def _perturbed(data: Bars, t: int, factor: float) -> Bars:
-    """The same bars up to ``t``; every price after ``t`` scaled by ``factor``, volume doubled."""
-    def tail(x: np.ndarray) -> np.ndarray:
+    """The same bars up to ``t``; after ``t`` every price scaled by ``factor`` and the volume doubled."""
+    def tail(x: np.ndarray, scale: float) -> np.ndarray:
         y = x.copy()
-        y[t + 1:] = y[t + 1:] * factor
+        y[t + 1:] = y[t + 1:] * scale
         return y
-    return Bars(data.symbol, data.time, tail(data.open), tail(data.high), tail(data.low), tail(data.close),
-                tail(data.volume) * 2.0 if len(data.volume) else data.volume, None)
+    return Bars(data.symbol, data.time, tail(data.open, factor), tail(data.high, factor), tail(data.low, factor),
+                tail(data.close, factor), tail(data.volume, 2.0), None)
 
 
 def assert_no_lookahead(component: Component, *, max_examples: int = 60, max_bars: int = 80) -> None:
     """Law: changing the bars after ``t`` changes no output at or before ``t``.
 
-    The bars after ``t`` are scaled (prices by 0.5, 1.7 or 3.0, volume doubled); both series are
-    taken off the decimal grid so only the future differs.
+    The bars after ``t`` are scaled (prices by 0.5, 1.7 or 3.0, volume doubled), the bars up to
+    ``t`` are left as they are; both series are taken off the decimal grid so only the future differs.
     """
     def check(case: _Case) -> None:
         t = case.cut

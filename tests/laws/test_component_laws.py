@@ -1,4 +1,4 @@
-"""Every built-in feature, strategy and classifier obeys every component law that applies to it
+"""Every built-in feature (the basics and the native indicators), strategy and classifier obeys every component law that applies to it
 (ARCHITECTURE.md laws 1, 3, 4, 6), checked with exactly the ``fp.testing`` checkers authors use:
 one line per component per law.
 
@@ -12,6 +12,7 @@ import pytest
 
 from fp.classifiers import CLASSIFIERS
 from fp.features import FEATURES
+from fp.indicators import INDICATORS
 from fp.strategies import STRATEGIES
 from fp.testing import (
     assert_deterministic,
@@ -33,7 +34,8 @@ def _param(component):
     return pytest.param(component, id=component.name, marks=marks)
 
 
-COMPONENTS = [_param(c) for c in (*FEATURES.values(), *STRATEGIES.values(), *CLASSIFIERS.values())]
+COMPONENTS = [_param(c) for c in (*FEATURES.values(), *INDICATORS.values(), *STRATEGIES.values(),
+                                   *CLASSIFIERS.values())]
 
 
 def examples(component, default):

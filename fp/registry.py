@@ -25,11 +25,12 @@ from fp.features import Feature
 from fp.sizing import SIZERS
 from fp.strategies import STRATEGIES, Strategy
 from fp.talib_features import is_talib_name
+from fp.templates import TEMPLATES
 from state.errors import AdmfError
 from state.orders import ORDER_TYPES
 from state.params import Param
 
-__all__ = ["BUILTINS", "COMPONENT_KINDS", "Registry", "SETTINGS", "Settings", "kinds", "lookup", "names",
+__all__ = ["BUILTINS", "BUILTIN_STRATEGIES", "COMPONENT_KINDS", "Registry", "SETTINGS", "Settings", "kinds", "lookup", "names",
            "registry_of"]
 
 #: The record type of each component kind a :class:`Registry` holds.
@@ -117,9 +118,12 @@ class Registry:
 
 _FIELD = {"feature": "features", "strategy": "strategies", "classifier": "classifiers"}
 
-#: The built-in components (live read-only views of ``fp.catalog.BUILTIN_FEATURES`` — the basic
-#: features, the native indicators, TA-Lib's functions — ``STRATEGIES`` and ``CLASSIFIERS``).
-BUILTINS = Registry(BUILTIN_FEATURES, MappingProxyType(STRATEGIES), MappingProxyType(CLASSIFIERS))
+#: Every built-in strategy: the basic four (``fp.strategies``) and the templates (``fp.templates``), a live view.
+BUILTIN_STRATEGIES: Mapping[str, Strategy] = MappingProxyType(ChainMap(STRATEGIES, TEMPLATES))
+
+#: The built-in components (read-only views of ``fp.catalog.BUILTIN_FEATURES`` — the basic
+#: features, the native indicators, TA-Lib's functions — the strategies and ``CLASSIFIERS``).
+BUILTINS = Registry(BUILTIN_FEATURES, BUILTIN_STRATEGIES, MappingProxyType(CLASSIFIERS))
 
 
 def registry_of(components: Iterable[tuple[str, str, Any]] | Any) -> Registry:
@@ -241,7 +245,7 @@ SETTINGS: dict[str, Settings] = {
 
 _REGISTRY: dict[str, Mapping[str, Any]] = {
     "feature": BUILTIN_FEATURES,
-    "strategy": STRATEGIES,
+    "strategy": BUILTIN_STRATEGIES,
     "classifier": CLASSIFIERS,
     **{name: {name: s} for name, s in SETTINGS.items()},
 }
@@ -254,8 +258,8 @@ def kinds() -> tuple[str, ...]:
 def names(kind: str) -> tuple[str, ...]:
     """Registered names of a kind, sorted.
 
-    >>> names("strategy")
-    ('breakout', 'mean_reversion', 'momentum', 'sma_crossover')
+    >>> names("strategy")[:4]
+    ('bollinger_breakout', 'bollinger_reversion', 'breakout', 'donchian_breakout')
     """
     return tuple(sorted(_REGISTRY[kind]))
 

@@ -29,7 +29,8 @@ from fp.talib_features import TalibFeatureError, is_talib_name
 from state.params import Param
 from state.plan import FeatureKey
 
-__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "expand_changes", "feature", "held_targets", "signal_changes"]
+__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "expand_changes", "feature", "held_targets", "reversion_signal",
+           "signal_changes"]
 
 Params = Mapping[str, Any]
 
@@ -109,7 +110,14 @@ def _builtin_feature(name: str) -> Feature:
 
 @attrs.frozen
 class Strategy:
-    """A strategy's declaration: parameters, features needed, the signal function and its trigger."""
+    """A strategy's declaration: parameters, features needed, the signal function and its trigger.
+
+    ``nests`` is ``(parameter, kind)`` for a strategy built around another component: the value
+    of that parameter names a ``strategy`` or a ``feature`` whose own parameters this strategy
+    takes too (``trend_filter``'s ``member``, ``threshold``'s ``feature``; see ``fp.templates``).
+    A spec gives them beside the strategy's own; ``needs`` and ``signal`` read them with the
+    nested component's defaults for any not given.
+    """
 
     name: str
     params: tuple[Param, ...]
@@ -117,6 +125,7 @@ class Strategy:
     signal: Callable[[Params, Mapping[str, Any]], Any]
     trigger: str = "level"
     doc: str = ""
+    nests: tuple[str, str] | None = None
 
 
 def _sma_crossover_needs(p):
@@ -141,9 +150,17 @@ def _mean_reversion_needs(p):
     return {"z": feature("zscore", period=p["period"])}
 
 
-def _mean_reversion(p, f):
-    z, entry, exit_ = f["z"], p["entry_z"], p["exit_z"]
+def reversion_signal(z, entry: float, exit_: float):
+    """Long below ``-entry``, short above ``entry``, flat once ``|z| < exit_``, hold otherwise.
+
+    >>> reversion_signal(np.array([-3.0, -1.0, 0.2, 2.5]), 2.0, 0.5).tolist()
+    [1.0, nan, 0.0, -1.0]
+    """
     return np.where(z < -entry, 1.0, np.where(z > entry, -1.0, np.where(np.abs(z) < exit_, 0.0, np.nan)))
+
+
+def _mean_reversion(p, f):
+    return reversion_signal(f["z"], p["entry_z"], p["exit_z"])
 
 
 def _breakout_needs(p):

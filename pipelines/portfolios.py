@@ -19,6 +19,7 @@ Law (shared cash ≡ one symbol): a portfolio of one symbol gives the fills of t
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -285,6 +286,8 @@ def run_portfolios(plan: Plan, market: MarketData, *, signals: SignalSource = co
     symbol's units), ``returns`` the portfolio's per-timestamp returns (timestamps × combinations).
     """
     container = container_for(PATTERNS[plan.pattern])
+    if signals is computed_signals:  # features may read the other symbols of the market
+        signals = functools.partial(computed_signals, market=market)
     failed: dict[str, str] = {}
     changes, rules = [], []
     for bars in market.bars:

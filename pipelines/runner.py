@@ -7,6 +7,7 @@ the ledger marks equity and matches trades; metrics are computed per lane. Pure 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -95,16 +96,17 @@ def _classifier_key(combo: Combination) -> tuple:
     return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
 
 
-def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
+def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
-    The FeatureHub computes the plan's features once; each distinct strategy point's signal is
+    The FeatureHub computes the plan's features once (``market``: the other symbols that
+    cross-symbol features read, ``fp.hub``); each distinct strategy point's signal is
     computed once (settings grids share it); each distinct classifier point is fitted once (one fit
     per classifier, parameters and symbol, shared by every strategy it is crossed with). A
     classified combination's target is the strategy's held target times its regime policy's factor.
     """
     registry = registry_of(plan.spec)
-    features = compute_features(bars, plan.features, registry=registry)
+    features = compute_features(bars, plan.features, registry=registry, market=market)
     split = split_index(plan.spec.data.split, bars)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -170,6 +172,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
     fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
     """
+    if signals is computed_signals:  # features may read the other symbols of the market
+        signals = functools.partial(computed_signals, market=market)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
@@ -299,7 +303,9 @@ def _param_columns(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def _cell(value: Any) -> Any:
-    """A parameter value as a table cell: scalars as they are, an ensemble's members as text."""
+    """A parameter value as a table cell: scalars as they are, a list of symbols and an ensemble's members as text."""
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
     if isinstance(value, tuple):
         return " + ".join(f"{name}({', '.join(f'{k}={v}' for k, v in params)})" for name, params in value)
     return value

@@ -57,6 +57,7 @@ import numpy as np
 from fp.catalog import BUILTIN_FEATURES, NATIVE_FEATURES
 from fp.features import Feature
 from fp.strategies import STRATEGIES, Strategy, feature, reversion_signal
+from fp.talib_features import TalibFeatureError, is_talib_name, talib_feature
 from state.params import Param
 
 __all__ = ["TEMPLATES", "nested_component", "split_feature", "trend_filtered"]
@@ -137,8 +138,13 @@ def split_feature(name: str) -> tuple[Feature, str]:
         record, output = BUILTIN_FEATURES[name], ""
     elif base and base in BUILTIN_FEATURES:
         record = BUILTIN_FEATURES[base]
+    elif is_talib_name(name):  # TA-Lib's own reason: no such function, a refused one, or no TA-Lib at all
+        try:
+            talib_feature(name if name.count(".") == 1 else base)
+        except TalibFeatureError as e:
+            raise ValueError(str(e)) from None
+        raise ValueError(f"no TA-Lib feature {name!r}")  # pragma: no cover - the lookup above raised
     else:
-        record = BUILTIN_FEATURES.get(name)  # raises TA-Lib's own error for a talib. name
         raise ValueError(f"no built-in feature {name!r}: name one of {', '.join(sorted(NATIVE_FEATURES))}, "
                          "TA-Lib's as talib.<NAME> (the ta extra), with .output for one of several outputs")
     if not output:

@@ -30,8 +30,8 @@ from state.errors import AdmfError
 from state.orders import ORDER_TYPES
 from state.params import Param
 
-__all__ = ["BUILTINS", "BUILTIN_STRATEGIES", "COMPONENT_KINDS", "Registry", "SETTINGS", "Settings", "kinds", "lookup", "names",
-           "registry_of"]
+__all__ = ["BUILTINS", "BUILTIN_STRATEGIES", "COMPONENT_KINDS", "Registry", "SETTINGS", "Settings", "kinds", "lookup",
+           "names", "registry_of"]
 
 #: The record type of each component kind a :class:`Registry` holds.
 COMPONENT_KINDS: Mapping[str, type] = MappingProxyType(

@@ -184,7 +184,8 @@ def _integer_outputs(function: str, inputs: int) -> tuple[bool, ...]:
     """Which outputs TA-Lib returns as integers (it says so only through the arrays' type)."""
     import talib
     result = getattr(talib, function)(*(np.ones(1) for _ in range(inputs)))
-    return tuple(np.issubdtype(column.dtype, np.integer) for column in (result if isinstance(result, tuple) else (result,)))
+    columns = result if isinstance(result, tuple) else (result,)
+    return tuple(np.issubdtype(column.dtype, np.integer) for column in columns)
 
 
 def _batch(function: str, integer: tuple[bool, ...], params: Mapping[str, Any], inputs: tuple[np.ndarray, ...],

@@ -11,9 +11,9 @@ Each equals TA-Lib's function to 1e-9 from TA-Lib's first output bar on, and is 
   ``slow + signal - 2``. ``fast > slow`` is swapped, as TA-Lib does (MACD ``MACD``).
 * ``roc(period)`` — ``(x[t] / x[t-period] - 1) × 100``, 0 when ``x[t-period]`` is 0 (TA-Lib ``ROC``).
 * ``stochastic(period, smooth_k, smooth_d)`` — fast %K ``= 100·(close - LL)/(HH - LL)`` over
-  ``period`` bars (0 when the range is flat: ``|HH - LL| ≤ 1e-14·(|HH| + |LL|)``, TA-Lib's band), ``k`` = its ``smooth_k``-bar SMA (the slow %K), ``d`` =
-  the ``smooth_d``-bar SMA of ``k``; both from bar ``period + smooth_k + smooth_d - 3``
-  (TA-Lib ``STOCH`` with SMA smoothing).
+  ``period`` bars (0 when the range is flat: ``|HH - LL| ≤ 1e-14·(|HH| + |LL|)``, TA-Lib's band),
+  ``k`` = its ``smooth_k``-bar SMA (the slow %K), ``d`` = the ``smooth_d``-bar SMA of ``k``; both
+  from bar ``period + smooth_k + smooth_d - 3`` (TA-Lib ``STOCH`` with SMA smoothing).
 * ``stoch_rsi(period, stoch_period, smooth_d)`` — the fast stochastic of Wilder's RSI: ``k`` =
   ``100·(RSI - min RSI)/(max RSI - min RSI)`` over ``stoch_period`` RSI values, ``d`` its
   ``smooth_d``-bar SMA (TA-Lib ``STOCHRSI``). Its RSI is TA-Lib's to the last bit, unlike the

@@ -8,7 +8,6 @@ look-ahead, determinism) are checked for every feature in ``tests/laws/test_comp
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from fp.components import batch_outputs
 from fp.indicators import INDICATORS

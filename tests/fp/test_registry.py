@@ -38,3 +38,11 @@ def test_the_natives_and_templates_are_registered_like_the_built_ins():
     assert set(INDICATORS) <= set(names("feature")) and set(TEMPLATES) <= set(names("strategy"))
     talib = importlib.util.find_spec("talib") is not None
     assert talib == ("talib.MACD" in names("feature"))
+
+
+def test_a_missing_feature_names_the_native_ones_and_talibs():
+    with pytest.raises(KeyError) as info:
+        BUILTINS.feature("no_such")
+    message = str(info.value)
+    assert "no feature 'no_such' in the registry (it has adx, atr, bollinger," in message
+    assert "and TA-Lib's functions as talib.<NAME> (the ta extra)" in message and "talib.ACOS" not in message

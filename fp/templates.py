@@ -43,7 +43,7 @@ NaN hold (see ``fp.strategies``).
   without it each symbol's lane is long while that symbol leads.
 
 Laws: every template obeys the laws of ``fp.testing`` (``admf check <name>`` runs them; a
-cross-symbol one on a ragged market).
+cross-symbol one on a market of several symbols and calendars).
 """
 from __future__ import annotations
 

@@ -29,8 +29,9 @@ parameter values, how many bars — followed by hypothesis' falsifying example:
   returns one value per bar (a classifier may refuse too few training bars, precisely).
 
 A strategy that reads other symbols (it declares a parameter of kind ``symbols``, such as
-``dual_momentum``'s ``universe``) is checked on a ragged three-symbol :func:`market`: the lane
-trades the first symbol, the ``symbols`` parameters are drawn from the market's symbols, and
+``dual_momentum``'s ``universe``) is checked on a three-symbol :func:`market` (ragged calendars
+among the draws): the lane trades the first symbol, the ``symbols`` parameters are drawn from the
+market's symbols, and
 the no-look-ahead law changes every symbol's bars after the lane's bar ``t`` (by time, whatever
 each symbol's calendar).
 

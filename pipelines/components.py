@@ -109,5 +109,5 @@ def resolve_component(name: str, *, kind: str | None = None, path: str = "") -> 
 def _validated(value: Any, kind: str | None, where: str) -> Component:
     try:
         return validate(value, kind)
-    except ComponentError as exc:
+    except (ComponentError, MissingExtraError) as exc:  # e.g. it needs a talib.<NAME> feature without TA-Lib
         raise SpecError(where, str(exc)) from None

@@ -124,3 +124,17 @@ def test_without_talib_a_talib_feature_names_the_extra(monkeypatch):
         feature("talib.RSI")
     assert "talib.RSI" not in BUILTIN_FEATURES and () == talib_names()
     assert "rsi" in BUILTIN_FEATURES
+
+
+def test_a_function_listed_as_looking_ahead_is_refused(monkeypatch):
+    import fp.talib_features as bridge
+    monkeypatch.setattr(bridge, "LOOKAHEAD", ("FRACTAL",))
+    bridge._functions.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="feature 'talib.FRACTAL' is refused: it looks ahead"):
+            feature("talib.FRACTAL", output="swinghigh")
+        assert "talib.FRACTAL" not in BUILTIN_FEATURES
+    finally:
+        monkeypatch.undo()
+        bridge._functions.cache_clear()
+    assert "talib.FRACTAL" in BUILTIN_FEATURES

@@ -108,3 +108,23 @@ def test_a_cross_symbol_lane_equals_its_combination_run_alone(shared_cash, tmp_p
     for row in alone.results.to_pylist():
         assert rows[(row["combo_id"], row["symbol"])] == row
     assert np.isfinite(alone.results.column("sharpe").to_numpy(zero_copy_only=False)).all()
+
+
+CUSTOM_TALIB = '''
+import numpy as np
+from fp.components import Param, ref, strategy
+
+@strategy(params=(Param("period", "int", 14, minimum=2, doc="bars"),),
+          features=lambda p: {"rsi": ref("talib.RSI", timeperiod=p["period"])})
+def talib_rsi_dips(p, f):
+    """Long under 30 on TA-Lib's RSI."""
+    return np.where(f["rsi"] < 30.0, 1.0, np.nan)
+'''
+
+
+def test_a_custom_strategy_reading_a_talib_feature_without_talib_names_the_spec_path(author, monkeypatch, capsys):
+    author("custom_talib", CUSTOM_TALIB)
+    monkeypatch.setitem(sys.modules, "talib", None)
+    error = _error("strategies: [{type: 'custom_talib:talib_rsi_dips'}]")
+    assert str(error).startswith("strategies[0].type='custom_talib:talib_rsi_dips': feature 'talib.RSI' needs the "
+                                 "optional package 'talib'")

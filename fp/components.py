@@ -47,7 +47,7 @@ from fp.registry import BUILTINS, COMPONENT_KINDS
 from fp.strategies import FeatureRef, Strategy
 from fp.strategies import feature as ref
 from state.errors import AdmfError, MissingExtraError, SpecError
-from state.market import Bars
+from state.market import Bars, MarketData
 from state.params import REQUIRED, Param
 
 __all__ = [
@@ -244,12 +244,13 @@ def _train_end(data: Bars, train_end: int | None) -> int:
 
 
 def batch_outputs(component: Component, params: Mapping[str, Any], data: Bars, *,
-                  train_end: int | None = None) -> tuple[np.ndarray, ...]:
+                  train_end: int | None = None, market: MarketData | None = None) -> tuple[np.ndarray, ...]:
     """The component's outputs over the whole series (batch form).
 
     A feature reads close (one-series features) or its declared fields; a strategy's features are
-    computed by the FeatureHub (custom ones its references carry included); a classifier is fitted
-    on bars ``[0, train_end)`` (default: the first half) and labels every bar.
+    computed by the FeatureHub (custom ones its references carry included; ``market`` supplies the
+    other symbols a cross-symbol strategy reads); a classifier is fitted on bars ``[0, train_end)``
+    (default: the first half) and labels every bar.
     """
     if isinstance(component, Feature):
         return component.compute(dict(params), _feature_inputs(component, data), data.price_precision)
@@ -257,13 +258,13 @@ def batch_outputs(component: Component, params: Mapping[str, Any], data: Bars, *
         return (classify(component, params, data, _train_end(data, train_end)).labels,)
     refs = component.needs(params)
     registry = registry_for_refs([refs])
-    computed = compute_features(data, [r.key for r in refs.values()], registry=registry)
+    computed = compute_features(data, [r.key for r in refs.values()], registry=registry, market=market)
     values = {name: computed[r.key][registry.feature(r.key.name).outputs.index(r.output)] for name, r in refs.items()}
     return (np.broadcast_to(np.asarray(component.signal(params, values), dtype=np.float64), (len(data),)),)
 
 
 def streaming_outputs(component: Component, params: Mapping[str, Any], data: Bars, *,
-                      train_end: int | None = None) -> tuple[np.ndarray, ...]:
+                      train_end: int | None = None, market: MarketData | None = None) -> tuple[np.ndarray, ...]:
     """The component's outputs computed bar by bar (streaming form).
 
     A feature folds ``step``; a strategy calls ``signal`` on each bar's feature values from a
@@ -284,7 +285,7 @@ def streaming_outputs(component: Component, params: Mapping[str, Any], data: Bar
         return (_streaming_labels(component, params, data, _train_end(data, train_end)),)
     refs = component.needs(params)
     registry = registry_for_refs([refs])
-    stream = FeatureStream(data, [r.key for r in refs.values()], registry=registry)
+    stream = FeatureStream(data, [r.key for r in refs.values()], registry=registry, market=market)
     out = np.empty(n)
     for t in range(n):
         values = stream.step(t)

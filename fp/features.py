@@ -28,7 +28,7 @@ import numpy as np
 
 from state.params import Param
 
-__all__ = ["FEATURES", "Feature", "fold_batch", "window_sum"]
+__all__ = ["FEATURES", "Feature", "WILDER_START", "fold_batch", "wilder_averages", "window_extreme", "window_sum"]
 
 #: Longest window that uses exact decimal sums (keeps integer window sums far from overflow).
 EXACT_WINDOW_LIMIT = 4096
@@ -218,27 +218,53 @@ def _ema_step(p, state, x):
     return (window, ema), (ema,)
 
 
-def _rsi_init(p, precision):
-    return (_NAN, 0, 0.0, 0.0)  # (previous x, changes seen, average gain, average loss)
+#: The state of :func:`wilder_averages` before the first bar.
+WILDER_START = (_NAN, 0, 0.0, 0.0)  # (previous x, changes seen, average gain, average loss)
 
 
-def _rsi_step(p, state, x):
-    n = p["period"]
+def wilder_averages(n: int, state: tuple, v: float, *, reciprocal: bool = False) -> tuple[tuple, bool]:
+    """One bar of Wilder's average gain and loss over ``n`` one-bar changes: ``(state, ready)``.
+
+    ``state`` is ``(previous x, changes seen, average gain, average loss)`` (start with
+    :data:`WILDER_START`); the averages are ready from the ``n``-th change on. The first average
+    is the plain mean of the first ``n`` gains (losses), then each bar
+    ``average = (average × (n - 1) + today's) / n`` — Wilder's smoothing, an EMA with
+    ``alpha = 1/n``, seeded as Wilder and TA-Lib's RSI seed it. ``reciprocal`` multiplies by
+    ``1/n`` instead of dividing by ``n``, which is how TA-Lib 0.8's RSI rounds (bit for bit).
+
+    >>> state, ready = WILDER_START, False
+    >>> for v in (10.0, 11.0, 10.5):
+    ...     state, ready = wilder_averages(2, state, v)
+    >>> ready, state[2:]
+    (True, (0.5, 0.25))
+    """
     prev, seen, gain, loss = state
-    v = x[0]
     if prev != prev:  # first bar
-        return (v, 0, 0.0, 0.0), (_NAN,)
+        return (v, 0, 0.0, 0.0), False
     change = v - prev
     up = change if change > 0.0 else 0.0
     down = -change if change < 0.0 else 0.0
     seen += 1
     if seen < n:
-        return (v, seen, gain + up, loss + down), (_NAN,)
-    if seen == n:
-        gain, loss = (gain + up) / n, (loss + down) / n
+        return (v, seen, gain + up, loss + down), False
+    if seen > n:
+        gain, loss = gain * (n - 1) + up, loss * (n - 1) + down
     else:
-        gain, loss = (gain * (n - 1) + up) / n, (loss * (n - 1) + down) / n
-    return (v, seen, gain, loss), (_rsi_value(gain, loss),)
+        gain, loss = gain + up, loss + down
+    if reciprocal:
+        gain, loss = gain * (1.0 / n), loss * (1.0 / n)
+    else:
+        gain, loss = gain / n, loss / n
+    return (v, seen, gain, loss), True
+
+
+def _rsi_init(p, precision):
+    return WILDER_START
+
+
+def _rsi_step(p, state, x):
+    state, ready = wilder_averages(p["period"], state, x[0])
+    return state, (_rsi_value(state[2], state[3]) if ready else _NAN,)
 
 
 def _rsi_value(gain: float, loss: float) -> float:
@@ -322,17 +348,25 @@ def _extreme(fn):
     return step
 
 
+def window_extreme(x: np.ndarray, n: int, ufunc: np.ufunc) -> np.ndarray:
+    """``ufunc`` (``np.maximum`` or ``np.minimum``) over each window ``x[t-n+1..t]`` (NaN for ``t < n-1``).
+
+    >>> window_extreme(np.array([1.0, 3.0, 2.0]), 2, np.maximum).tolist()
+    [nan, 3.0, 3.0]
+    """
+    out = np.full(len(x), np.nan)
+    m = len(x) - n + 1
+    if m > 0:
+        acc = x[:m].copy()
+        for k in range(1, n):
+            ufunc(acc, x[k:k + m], out=acc)
+        out[n - 1:] = acc
+    return out
+
+
 def _extreme_batch(ufunc):
     def batch(p, inputs, precision):
-        x, n = inputs[0], p["period"]
-        out = np.full(len(x), np.nan)
-        m = len(x) - n + 1
-        if m > 0:
-            acc = x[:m].copy()
-            for k in range(1, n):
-                ufunc(acc, x[k:k + m], out=acc)
-            out[n - 1:] = acc
-        return (out,)
+        return (window_extreme(inputs[0], p["period"], ufunc),)
     return batch
 
 
@@ -396,19 +430,24 @@ FEATURES: dict[str, Feature] = {
                 doc="Simple moving average; exact decimal sums on a price grid."),
         Feature("ema", (_PERIOD,), ("x",), ("value",), _ema_init, _ema_step, None,
                 doc="Exponential moving average, alpha = 2/(period+1), seeded with the SMA of the first period bars."),
-        Feature("rsi", (Param("period", "int", 14, minimum=1),), ("x",), ("value",), _rsi_init, _rsi_step, None,
-                doc="Wilder's relative strength index (0..100)."),
-        Feature("atr", (Param("period", "int", 14, minimum=1),), ("high", "low", "close"), ("value",),
-                _atr_init, _atr_step, None, doc="Wilder's average true range."),
-        Feature("returns", (Param("period", "int", 1, minimum=1),), ("x",), ("value",), _returns_init,
+        Feature("rsi", (Param("period", "int", 14, minimum=1, doc="one-bar changes averaged (Wilder's smoothing)"),),
+                ("x",), ("value",), _rsi_init, _rsi_step, None,
+                doc="Wilder's relative strength index (0..100; 50 while nothing moved, where TA-Lib's RSI shows 0)."),
+        Feature("atr", (Param("period", "int", 14, minimum=1, doc="true ranges averaged (Wilder's smoothing)"),),
+                ("high", "low", "close"), ("value",), _atr_init, _atr_step, None,
+                doc="Wilder's average true range, seeded with the first period bars' ranges (the first bar's "
+                    "high - low included; TA-Lib's ATR starts one bar later)."),
+        Feature("returns", (Param("period", "int", 1, minimum=1, doc="bars back"),), ("x",), ("value",), _returns_init,
                 _returns_step, _returns_batch, doc="Simple return over period bars: x[t] / x[t-period] - 1."),
-        Feature("volatility", (Param("period", "int", 20, minimum=2),), ("x",), ("value",), _volatility_init,
-                _volatility_step, _volatility_batch, doc="Sample standard deviation of one-bar returns over period returns."),
+        Feature("volatility", (Param("period", "int", 20, minimum=2, doc="one-bar returns in the sample"),), ("x",),
+                ("value",), _volatility_init, _volatility_step, _volatility_batch,
+                doc="Sample standard deviation of one-bar returns over period returns."),
         Feature("highest", (_PERIOD,), ("x",), ("value",), lambda p, pr: (), _extreme(max),
                 _extreme_batch(np.maximum), doc="Rolling maximum over period bars (including the current one)."),
         Feature("lowest", (_PERIOD,), ("x",), ("value",), lambda p, pr: (), _extreme(min),
                 _extreme_batch(np.minimum), doc="Rolling minimum over period bars (including the current one)."),
-        Feature("bollinger", (_PERIOD, Param("k", "float", 2.0, minimum=0.0)), ("x",), ("middle", "upper", "lower"),
+        Feature("bollinger", (_PERIOD, Param("k", "float", 2.0, minimum=0.0, doc="band width in standard deviations")),
+                ("x",), ("middle", "upper", "lower"),
                 _bollinger_init, _bollinger_step, _bollinger_batch,
                 doc="Bollinger bands: SMA ± k population standard deviations."),
         Feature("zscore", (_PERIOD,), ("x",), ("value",), _bollinger_init, _zscore_step, _zscore_batch,

@@ -8,6 +8,19 @@ A key names its feature; ``registry`` (an :class:`fp.registry.Registry`, the bui
 default) says which record that name is, so an author's own features (named by their import
 path) join the deduplication like the built-ins: two strategies asking for the same custom
 feature with the same parameters share one computation.
+
+**Cross-symbol features.** A key whose ``symbol`` names another symbol of the data (a reference
+``feature("returns", period=63, symbol="SPY")``) reaches a lane of symbol A like this: the hub
+computing A's features (given the run's ``market``) computes the key on the other symbol's own
+bars — its own calendar and warm-up, only its bars up to A's last bar — and aligns it onto A's
+timeline *as of* each bar: A's bar at time ``t`` gets the value of the other symbol's last bar at
+or before ``t`` (NaN before that symbol's first bar), never a later one. Calendars may differ
+(holidays, listings, frequencies): a bar of A on a day the other symbol did not trade sees the
+other's previous value. Only market data crosses symbols: a lane reads other symbols' prices and
+features, never another lane's signal or portfolio, so lanes stay isolated (lane i of a sweep
+equals that combination run alone). Law (no look-ahead across symbols): changing any symbol's
+bars after time ``t`` changes no value of A at or before ``t``; the streaming form steps the other
+symbol's feature bar by bar as A's clock reaches its bars and equals the batch form.
 """
 from __future__ import annotations
 
@@ -17,10 +30,10 @@ import numpy as np
 
 from fp.features import Feature
 from fp.registry import BUILTINS, Registry
-from state.market import Bars
+from state.market import Bars, MarketData
 from state.plan import FeatureKey
 
-__all__ = ["FeatureStream", "compute_features", "feature_of", "inputs_of", "registry_for_refs"]
+__all__ = ["FeatureStream", "as_of", "compute_features", "feature_of", "inputs_of", "registry_for_refs", "source_bars"]
 
 
 def feature_of(key: FeatureKey, registry: Registry = BUILTINS) -> Feature:
@@ -35,14 +48,49 @@ def inputs_of(key: FeatureKey, bars: Bars, registry: Registry = BUILTINS) -> tup
     return tuple(bars.field(name) for name in fields)
 
 
-def compute_features(bars: Bars, keys: Iterable[FeatureKey], *,
-                     registry: Registry = BUILTINS) -> dict[FeatureKey, tuple[np.ndarray, ...]]:
-    """Each distinct key's outputs over the whole series, computed once (batch form)."""
+def source_bars(key: FeatureKey, bars: Bars, market: MarketData | None) -> Bars:
+    """The bars a key is computed on: ``bars`` themselves, or for a cross-symbol key the other
+    symbol's bars up to the last time of ``bars`` (a ``ValueError`` without ``market`` or when it
+    has no such symbol)."""
+    if not key.symbol or key.symbol == bars.symbol:
+        return bars
+    if market is None:
+        raise ValueError(f"feature {key} reads symbol {key.symbol!r}: compute it with the run's market data "
+                         "(compute_features(bars, keys, market=market))")
+    if key.symbol not in market.symbols:
+        raise ValueError(f"feature {key} reads symbol {key.symbol!r}, which the data does not have (its symbols: "
+                         f"{', '.join(market.symbols)})")
+    other = market[key.symbol]
+    return other.slice(0, int(np.searchsorted(other.time, bars.time[-1], side="right")) if len(bars) else 0)
+
+
+def as_of(times: np.ndarray, values: np.ndarray, onto: np.ndarray) -> np.ndarray:
+    """``values`` (at ``times``) on the timeline ``onto``: at each time the value of the last time
+    at or before it, NaN before the first.
+
+    >>> day = np.datetime64("2024-01-01", "ns") + np.arange(4) * np.timedelta64(1, "D")
+    >>> as_of(day[[1, 2]], np.array([10.0, 20.0]), day).tolist()
+    [nan, 10.0, 20.0, 20.0]
+    """
+    index = np.searchsorted(times, onto, side="right") - 1
+    out = np.full(len(onto), np.nan)
+    known = index >= 0
+    out[known] = values[index[known]]
+    return out
+
+
+def compute_features(bars: Bars, keys: Iterable[FeatureKey], *, registry: Registry = BUILTINS,
+                     market: MarketData | None = None) -> dict[FeatureKey, tuple[np.ndarray, ...]]:
+    """Each distinct key's outputs over the whole series of ``bars``, computed once (batch form);
+    ``market`` supplies the other symbols' bars of cross-symbol keys (see the module docstring)."""
     out: dict[FeatureKey, tuple[np.ndarray, ...]] = {}
     for key in keys:
-        if key not in out:
-            out[key] = feature_of(key, registry).compute(dict(key.params), inputs_of(key, bars, registry),
-                                                         bars.price_precision)
+        if key in out:
+            continue
+        source = source_bars(key, bars, market)
+        values = feature_of(key, registry).compute(dict(key.params), inputs_of(key, source, registry),
+                                                   source.price_precision)
+        out[key] = values if source is bars else tuple(as_of(source.time, v, bars.time) for v in values)
     return out
 
 
@@ -67,18 +115,38 @@ class FeatureStream:
     """The streaming form of a set of keys: ``step(t)`` returns every key's outputs at bar ``t``.
 
     Holds the per-key states between steps; used by the bar-by-bar reference backtest and tests.
+    A cross-symbol key steps the other symbol's feature over that symbol's bars as the clock of
+    ``bars`` reaches them (each of its bars at or before ``bars.time[t]``), so bar ``t`` sees the
+    value of its last bar: the batch form's ``as_of`` alignment, bar by bar.
     """
 
-    def __init__(self, bars: Bars, keys: Iterable[FeatureKey], *, registry: Registry = BUILTINS) -> None:
+    def __init__(self, bars: Bars, keys: Iterable[FeatureKey], *, registry: Registry = BUILTINS,
+                 market: MarketData | None = None) -> None:
         self.keys = tuple(dict.fromkeys(keys))
+        self._clock = bars.time
         self._features = [feature_of(k, registry) for k in self.keys]
         self._params = [dict(k.params) for k in self.keys]
-        self._states = [f.init(p, bars.price_precision) for f, p in zip(self._features, self._params)]
-        self._inputs = [[x.tolist() for x in inputs_of(k, bars, registry)] for k in self.keys]
+        sources = [source_bars(k, bars, market) for k in self.keys]
+        self._own = [source is bars for source in sources]
+        self._times = [source.time for source in sources]
+        self._states = [f.init(p, s.price_precision) for f, p, s in zip(self._features, self._params, sources)]
+        self._inputs = [[x.tolist() for x in inputs_of(k, s, registry)] for k, s in zip(self.keys, sources)]
+        self._next = [0] * len(self.keys)  # a cross-symbol key's next bar of its own symbol
+        self._last = [(float("nan"),) * len(f.outputs) for f in self._features]
 
     def step(self, t: int) -> dict[FeatureKey, tuple[float, ...]]:
         values = {}
         for i, key in enumerate(self.keys):
-            x = tuple(column[t] for column in self._inputs[i])
-            self._states[i], values[key] = self._features[i].step(self._params[i], self._states[i], x)
+            if self._own[i]:
+                self._last[i] = self._advance(i, t)
+            else:
+                while self._next[i] < len(self._times[i]) and self._times[i][self._next[i]] <= self._clock[t]:
+                    self._last[i] = self._advance(i, self._next[i])
+                    self._next[i] += 1
+            values[key] = self._last[i]
         return values
+
+    def _advance(self, i: int, bar: int) -> tuple[float, ...]:
+        x = tuple(column[bar] for column in self._inputs[i])
+        self._states[i], out = self._features[i].step(self._params[i], self._states[i], x)
+        return out

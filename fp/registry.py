@@ -12,21 +12,26 @@ registry with one more. The spec loader resolves import paths (``mypkg.signals:e
 """
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from fp.catalog import BUILTIN_FEATURES
 from fp.classifiers import CLASSIFIERS, Classifier
-from fp.features import FEATURES, Feature
+from fp.features import Feature
 from fp.sizing import SIZERS
 from fp.strategies import STRATEGIES, Strategy
+from fp.talib_features import is_talib_name
+from fp.templates import TEMPLATES
+from state.errors import AdmfError
 from state.orders import ORDER_TYPES
 from state.params import Param
 
-__all__ = ["BUILTINS", "COMPONENT_KINDS", "Registry", "SETTINGS", "Settings", "kinds", "lookup", "names",
-           "registry_of"]
+__all__ = ["BUILTINS", "BUILTIN_STRATEGIES", "COMPONENT_KINDS", "Registry", "SETTINGS", "Settings", "kinds", "lookup",
+           "names", "registry_of"]
 
 #: The record type of each component kind a :class:`Registry` holds.
 COMPONENT_KINDS: Mapping[str, type] = MappingProxyType(
@@ -56,12 +61,17 @@ class Registry:
         return getattr(self, _FIELD[kind])
 
     def get(self, kind: str, name: str) -> Any:
-        """The component ``name`` of ``kind``; ``KeyError`` naming what is registered when there is none."""
+        """The component ``name`` of ``kind``; ``KeyError`` naming what is registered when there is none
+        (for a ``talib.`` feature: TA-Lib's reason, or ``MissingExtraError`` without the ``ta`` extra)."""
         components = self.of(kind)
         try:
             return components[name]
+        except AdmfError:
+            raise
         except KeyError:
-            raise KeyError(f"no {kind} {name!r} in the registry (it has {', '.join(sorted(components))}); a custom "
+            known = [n for n in components if not is_talib_name(n)] if kind == "feature" else list(components)
+            talib = ", and TA-Lib's functions as talib.<NAME> (the ta extra)" if kind == "feature" else ""
+            raise KeyError(f"no {kind} {name!r} in the registry (it has {', '.join(sorted(known))}{talib}); a custom "
                            f"{kind} is registered by its import path when a spec names it") from None
 
     def feature(self, name: str) -> Feature:
@@ -83,6 +93,9 @@ class Registry:
         expected = COMPONENT_KINDS[kind]
         if not isinstance(component, expected):
             raise TypeError(f"a {kind} component must be a {expected.__name__} record; got {type(component).__name__}")
+        if kind == "feature" and is_talib_name(component.name):
+            raise ValueError(f"feature name {component.name!r} is reserved for TA-Lib's functions: give the custom "
+                             "feature another name (its import path, 'module:attribute', is unique)")
         taken = components.get(component.name)
         if taken is component:
             return self
@@ -90,7 +103,8 @@ class Registry:
             origin = "a built-in" if component.name in BUILTINS.of(kind) else "another"
             raise ValueError(f"{kind} name {component.name!r} is already taken by {origin} {kind}: give the custom "
                              f"{kind} another name (its import path, 'module:attribute', is unique)")
-        return attrs.evolve(self, **{_FIELD[kind]: MappingProxyType({**components, component.name: component})})
+        added = ChainMap({component.name: component}, components)  # the built-in features stay lazy
+        return attrs.evolve(self, **{_FIELD[kind]: MappingProxyType(added)})
 
     def with_components(self, components: Iterable[tuple[str, str, Any]]) -> "Registry":
         """A new registry with every ``(kind, name, component)`` added (``name`` is the component's)."""
@@ -104,8 +118,12 @@ class Registry:
 
 _FIELD = {"feature": "features", "strategy": "strategies", "classifier": "classifiers"}
 
-#: The built-in components (live read-only views of ``FEATURES``, ``STRATEGIES``, ``CLASSIFIERS``).
-BUILTINS = Registry(MappingProxyType(FEATURES), MappingProxyType(STRATEGIES), MappingProxyType(CLASSIFIERS))
+#: Every built-in strategy: the basic four (``fp.strategies``) and the templates (``fp.templates``), a live view.
+BUILTIN_STRATEGIES: Mapping[str, Strategy] = MappingProxyType(ChainMap(STRATEGIES, TEMPLATES))
+
+#: The built-in components (read-only views of ``fp.catalog.BUILTIN_FEATURES`` — the basic
+#: features, the native indicators, TA-Lib's functions — the strategies and ``CLASSIFIERS``).
+BUILTINS = Registry(BUILTIN_FEATURES, BUILTIN_STRATEGIES, MappingProxyType(CLASSIFIERS))
 
 
 def registry_of(components: Iterable[tuple[str, str, Any]] | Any) -> Registry:
@@ -225,9 +243,9 @@ SETTINGS: dict[str, Settings] = {
     )
 }
 
-_REGISTRY: dict[str, dict[str, Any]] = {
-    "feature": FEATURES,
-    "strategy": STRATEGIES,
+_REGISTRY: dict[str, Mapping[str, Any]] = {
+    "feature": BUILTIN_FEATURES,
+    "strategy": BUILTIN_STRATEGIES,
     "classifier": CLASSIFIERS,
     **{name: {name: s} for name, s in SETTINGS.items()},
 }
@@ -240,8 +258,8 @@ def kinds() -> tuple[str, ...]:
 def names(kind: str) -> tuple[str, ...]:
     """Registered names of a kind, sorted.
 
-    >>> names("strategy")
-    ('breakout', 'mean_reversion', 'momentum', 'sma_crossover')
+    >>> names("strategy")[:4]
+    ('bollinger_breakout', 'bollinger_reversion', 'breakout', 'donchian_breakout')
     """
     return tuple(sorted(_REGISTRY[kind]))
 

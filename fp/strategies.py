@@ -23,11 +23,14 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fp.features import FEATURES, Feature
+from fp.catalog import BUILTIN_FEATURES, NATIVE_FEATURES
+from fp.features import Feature
+from fp.talib_features import TalibFeatureError, is_talib_name
 from state.params import Param
 from state.plan import FeatureKey
 
-__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "expand_changes", "feature", "held_targets", "signal_changes"]
+__all__ = ["STRATEGIES", "FeatureRef", "Strategy", "expand_changes", "feature", "held_targets", "reversion_signal",
+           "signal_changes"]
 
 Params = Mapping[str, Any]
 
@@ -48,42 +51,73 @@ class FeatureRef:
 
 
 def feature(name: str | Feature, input: str = "close", output: str = "value", *, registry: Any = None,
-            **params: Any) -> FeatureRef:
+            symbol: str = "", **params: Any) -> FeatureRef:
     """A reference to a feature with defaults filled in, so equal requests share a key.
 
-    ``name`` is a built-in feature's name, a :class:`Feature` record (an author's own feature: its
-    key is named after the record, and the record travels with the reference), or the name of a
-    feature in ``registry`` (an ``fp.registry.Registry``).
+    ``name`` is a built-in feature's name (a basic one, a native indicator, or a TA-Lib function
+    ``talib.<NAME>`` with the ``ta`` extra), a :class:`Feature` record (an author's own feature:
+    its key is named after the record, and the record travels with the reference), or the name of
+    a feature in ``registry`` (an ``fp.registry.Registry``). ``output`` defaults to the feature's
+    only output, or must name one of its outputs (``talib.MACD``: ``macd``, ``macdsignal``,
+    ``macdhist``). ``symbol`` names another symbol of the data whose feature the lane reads
+    (a cross-symbol reference, see ``fp.hub``); empty, the lane's own symbol.
 
     >>> feature("sma", period=20) == feature("sma", "close", period=20)
     True
     >>> str(feature("bollinger", period=10, output="upper").key)
     'bollinger(period=10, k=2.0)@close'
+    >>> str(feature("returns", period=63, symbol="SPY").key)
+    'returns(period=63)@SPY.close'
     """
     if isinstance(name, Feature):
-        f, custom = name, (None if FEATURES.get(name.name) is name else name)
+        f, custom = name, (None if _builtin(name.name) is name else name)
     elif registry is not None:
         f = registry.feature(name)
-        custom = None if FEATURES.get(name) is f else f
-    elif name in FEATURES:
-        f, custom = FEATURES[name], None
+        custom = None if _builtin(name) is f else f
     else:
-        raise ValueError(f"no built-in feature {name!r} (the built-ins are {', '.join(sorted(FEATURES))}); "
-                         "for your own feature pass its Feature record: feature(my_feature, ...)")
+        f, custom = _builtin_feature(name), None
     name = f.name
     declared = {p.name: p for p in f.params}
     unknown = set(params) - set(declared)
     if unknown:
         raise ValueError(f"feature {name!r} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(declared)}")
+    if output == "value" and "value" not in f.outputs and len(f.outputs) == 1:
+        output = f.outputs[0]  # a TA-Lib function's one output is named real or integer
     if output not in f.outputs:
         raise ValueError(f"feature {name!r} has no output {output!r}; it has {list(f.outputs)}")
+    if not isinstance(symbol, str):
+        raise ValueError(f"symbol={symbol!r}: must be a symbol name, or empty for the lane's own symbol")
     values = tuple((p.name, p.check(params.get(p.name, p.default), f"{name}.{p.name}")) for p in f.params)
-    return FeatureRef(FeatureKey(name, values, input if f.single_input else "bar"), output, custom)
+    return FeatureRef(FeatureKey(name, values, input if f.single_input else "bar", symbol), output, custom)
+
+
+def _builtin(name: str) -> Feature | None:
+    return BUILTIN_FEATURES.get(name) if not is_talib_name(name) or name in BUILTIN_FEATURES else None
+
+
+def _builtin_feature(name: str) -> Feature:
+    """The built-in feature ``name``; a ``ValueError`` naming the choices when there is none
+    (``MissingExtraError`` for a TA-Lib name without the ``ta`` extra)."""
+    try:
+        return BUILTIN_FEATURES[name]
+    except TalibFeatureError as e:
+        raise ValueError(str(e)) from None
+    except KeyError:
+        raise ValueError(f"no built-in feature {name!r} (the built-ins are {', '.join(sorted(NATIVE_FEATURES))}, and "
+                         "TA-Lib's functions as talib.<NAME> with the ta extra); for your own feature pass its "
+                         "Feature record: feature(my_feature, ...)") from None
 
 
 @attrs.frozen
 class Strategy:
-    """A strategy's declaration: parameters, features needed, the signal function and its trigger."""
+    """A strategy's declaration: parameters, features needed, the signal function and its trigger.
+
+    ``nests`` is ``(parameter, kind)`` for a strategy built around another component: the value
+    of that parameter names a ``strategy`` or a ``feature`` whose own parameters this strategy
+    takes too (``trend_filter``'s ``member``, ``threshold``'s ``feature``; see ``fp.templates``).
+    A spec gives them beside the strategy's own; ``needs`` and ``signal`` read them with the
+    nested component's defaults for any not given.
+    """
 
     name: str
     params: tuple[Param, ...]
@@ -91,6 +125,7 @@ class Strategy:
     signal: Callable[[Params, Mapping[str, Any]], Any]
     trigger: str = "level"
     doc: str = ""
+    nests: tuple[str, str] | None = None
 
 
 def _sma_crossover_needs(p):
@@ -115,9 +150,17 @@ def _mean_reversion_needs(p):
     return {"z": feature("zscore", period=p["period"])}
 
 
-def _mean_reversion(p, f):
-    z, entry, exit_ = f["z"], p["entry_z"], p["exit_z"]
+def reversion_signal(z, entry: float, exit_: float):
+    """Long below ``-entry``, short above ``entry``, flat once ``|z| < exit_``, hold otherwise.
+
+    >>> reversion_signal(np.array([-3.0, -1.0, 0.2, 2.5]), 2.0, 0.5).tolist()
+    [1.0, nan, 0.0, -1.0]
+    """
     return np.where(z < -entry, 1.0, np.where(z > entry, -1.0, np.where(np.abs(z) < exit_, 0.0, np.nan)))
+
+
+def _mean_reversion(p, f):
+    return reversion_signal(f["z"], p["entry_z"], p["exit_z"])
 
 
 def _breakout_needs(p):

@@ -31,6 +31,13 @@ parameter values, how many bars — followed by hypothesis' falsifying example:
 * :func:`assert_schema_respected` — every parameter value within the declared bounds runs and
   returns one value per bar (a classifier may refuse too few training bars, precisely).
 
+A strategy that reads other symbols (it declares a parameter of kind ``symbols``, such as
+``dual_momentum``'s ``universe``) is checked on a three-symbol :func:`market` (ragged calendars
+among the draws): the lane trades the first symbol, the ``symbols`` parameters are drawn from the
+market's symbols, and
+the no-look-ahead law changes every symbol's bars after the lane's bar ``t`` (by time, whatever
+each symbol's calendar).
+
 :data:`LAWS` maps each law's name to its checker and :func:`laws_for` lists the laws that apply
 to a component (``admf check`` runs them all). Each checker takes ``max_examples`` (how many
 generated cases) and ``max_bars`` (the longest series). Runs are derandomized: the same checker
@@ -66,7 +73,7 @@ from fp.hub import compute_features, registry_for_refs
 from fp.registry import BUILTINS, COMPONENT_KINDS
 from fp.strategies import Strategy
 from state.market import Bars, MarketData
-from state.params import Param
+from state.params import LIST_KINDS, Param
 
 __all__ = [
     "LAWS",
@@ -257,6 +264,8 @@ def _param_strategy(p: Param, *, window_cap: int) -> st.SearchStrategy:
         return st.sampled_from(p.choices)
     if p.kind == "bool":
         return st.booleans()
+    if p.kind in LIST_KINDS:  # a list of names or tiers: its declared default (a law's case draws symbols itself)
+        return st.just(p.default if not p.required else ())
     if p.kind == "str":
         return st.text(min_size=1, max_size=8)
     lo = p.minimum if p.minimum is not None else (-10 if p.kind == "int" else -10.0)
@@ -315,16 +324,22 @@ def _closes(data: Bars, around: int | None = None) -> str:
 
 
 class _Case:
-    """What one example of a law is run on; its repr is what hypothesis shows as the counterexample."""
+    """What one example of a law is run on; its repr is what hypothesis shows as the counterexample.
+
+    ``market`` is set for a strategy that reads other symbols (it declares a ``symbols``
+    parameter): ``data`` is then its first symbol's bars, the symbol the lane trades.
+    """
 
     def __init__(self, params: Mapping[str, Any], data: Bars, *, cut: int | None = None, factor: float | None = None,
-                 train_end: int | None = None, grid: list | None = None) -> None:
-        self.params, self.data, self.cut, self.factor, self.train_end, self.grid = (
-            params, data, cut, factor, train_end, grid)
+                 train_end: int | None = None, grid: list | None = None, market: MarketData | None = None) -> None:
+        self.params, self.data, self.cut, self.factor, self.train_end, self.grid, self.market = (
+            params, data, cut, factor, train_end, grid, market)
 
     def __repr__(self) -> str:
         what = f"grid={self.grid!r}" if self.grid is not None else f"params={dict(self.params)!r}"
         parts = [what, f"{len(self.data)} bars (precision={self.data.price_precision})", _closes(self.data)]
+        if self.market is not None:
+            parts.append("market of " + ", ".join(f"{b.symbol} ({len(b)} bars)" for b in self.market.bars))
         if self.train_end is not None:
             parts.append(f"train_end={self.train_end}")
         if self.cut is not None:
@@ -368,7 +383,17 @@ def _cases(draw, component: Component, *, min_bars: int, max_bars: int, window_c
     grid = draw(grids_for(component, min_size=smallest, max_size=grid_size, window_cap=window_cap)) \
         if grid_size else None
     params = grid[0] if grid else draw(params_for(component, window_cap=window_cap))
-    data = draw(bars(min_size=min_bars, max_size=max(min_bars, max_bars)))
+    universe = _symbol_params(component)
+    market_data = None
+    if universe:  # a cross-symbol strategy: a ragged market, the lane trading its first symbol
+        market_data = draw(market(symbols=3, min_size=min_bars, max_size=max(min_bars, max_bars)))
+        chosen = {name: tuple(draw(st.lists(st.sampled_from(market_data.symbols), max_size=3, unique=True)))
+                  for name in universe}
+        grid = [{**g, **chosen} for g in grid] if grid else None
+        params = grid[0] if grid else {**params, **chosen}
+        data = market_data.bars[0]
+    else:
+        data = draw(bars(min_size=min_bars, max_size=max(min_bars, max_bars)))
     n = len(data)
     train_end = draw(st.integers(n // 2, n)) if classifier else None
     # a classifier labels nothing before train_end: cut from just before it on, and often just before
@@ -376,13 +401,23 @@ def _cases(draw, component: Component, *, min_bars: int, max_bars: int, window_c
     first = max(0, min(train_end, n) - 3) if classifier else 0
     cuts = st.integers(first, n - 1) | st.just(max(first, n - 2)) if classifier else st.integers(0, n - 1)
     t, factor = (draw(cuts), draw(st.sampled_from([0.5, 1.7, 3.0]))) if cut else (None, None)
-    return _Case(params, data, cut=t, factor=factor, train_end=train_end, grid=grid)
+    return _Case(params, data, cut=t, factor=factor, train_end=train_end, grid=grid, market=market_data)
 
 
-def _outputs(component: Component, case: _Case, data: Bars | None = None, *, streaming: bool = False) -> tuple:
+def _symbol_params(component: Component) -> tuple[str, ...]:
+    """The names of a strategy's ``symbols`` parameters: the symbols of the data it reads."""
+    if not isinstance(component, Strategy):
+        return ()
+    return tuple(p.name for p in component.params if p.kind == "symbols")
+
+
+def _outputs(component: Component, case: _Case, data: Bars | None = None, *, streaming: bool = False,
+             market: MarketData | None = None) -> tuple:
     """The component's outputs on the case (a classifier refusing too few training bars: the example is skipped)."""
     form = streaming_outputs if streaming else batch_outputs
     kwargs = {"train_end": case.train_end} if isinstance(component, Classifier) else {}
+    if case.market is not None:
+        kwargs["market"] = case.market if market is None else market
     try:
         return form(component, case.params, case.data if data is None else data, **kwargs)
     except TrainingDataError:
@@ -440,28 +475,44 @@ def assert_streaming_equals_batch(component: Component | str, *, max_examples: i
 
 
 def _perturbed(data: Bars, t: int, factor: float) -> Bars:
-    """The same bars up to ``t``; every price after ``t`` scaled by ``factor``, volume doubled."""
-    def tail(x: np.ndarray) -> np.ndarray:
+    """The same bars up to ``t``; after ``t`` every price scaled by ``factor`` and the volume doubled."""
+    def tail(x: np.ndarray, scale: float) -> np.ndarray:
         y = x.copy()
-        y[t + 1:] = y[t + 1:] * factor
+        y[t + 1:] = y[t + 1:] * scale
         return y
-    return Bars(data.symbol, data.time, tail(data.open), tail(data.high), tail(data.low), tail(data.close),
-                tail(data.volume) * 2.0 if len(data.volume) else data.volume, None)
+    return Bars(data.symbol, data.time, tail(data.open, factor), tail(data.high, factor), tail(data.low, factor),
+                tail(data.close, factor), tail(data.volume, 2.0), None)
+
+
+def _market_perturbed(data: MarketData, time: np.datetime64, factor: float) -> MarketData:
+    """Every symbol off the price grid, its bars after ``time`` scaled as :func:`_perturbed` does."""
+    out = []
+    for b in data.bars:
+        b = attrs.evolve(b, price_precision=None)
+        last = int(np.searchsorted(b.time, time, side="right")) - 1
+        out.append(_perturbed(b, last, factor) if factor != 1.0 else b)
+    return MarketData(tuple(out), data.source, data.sha256, data.periods_per_year)
 
 
 def assert_no_lookahead(component: Component | str, *, max_examples: int = 60, max_bars: int = 80) -> None:
     """Law: changing the bars after ``t`` changes no output at or before ``t``.
 
-    The bars after ``t`` are scaled (prices by 0.5, 1.7 or 3.0, volume doubled); both series are
-    taken off the decimal grid so only the future differs.
+    The bars after ``t`` are scaled (prices by 0.5, 1.7 or 3.0, volume doubled), the bars up to
+    ``t`` are left as they are; both series are taken off the decimal grid so only the future differs.
     """
     component = component_of(component, caller="assert_no_lookahead")
 
     def check(case: _Case) -> None:
         t = case.cut
         plain = attrs.evolve(case.data, price_precision=None)
-        before = _outputs(component, case, plain)
-        after = _outputs(component, case, _perturbed(plain, t, case.factor))
+        if case.market is None:
+            before = _outputs(component, case, plain)
+            after = _outputs(component, case, _perturbed(plain, t, case.factor))
+        else:  # every symbol's bars after the lane's bar t change (the market's other calendars too)
+            plain_market = _market_perturbed(case.market, case.data.time[t], 1.0)
+            changed = _market_perturbed(case.market, case.data.time[t], case.factor)
+            before = _outputs(component, case, plain_market.bars[0], market=plain_market)
+            after = _outputs(component, case, changed.bars[0], market=changed)
         for name, a, b in zip(outputs_of(component), before, after):
             if not _same(a[:t + 1], b[:t + 1]):
                 k = _first_difference(a[:t + 1], b[:t + 1])
@@ -510,11 +561,12 @@ def assert_isolated(strategy: Strategy | str, *, max_examples: int = 30, max_bar
         grid, data = case.grid, case.data
         refs = [strategy.needs(p) for p in grid]
         registry = registry_for_refs(refs)
-        shared = compute_features(data, [r.key for rs in refs for r in rs.values()], registry=registry)
+        shared = compute_features(data, [r.key for rs in refs for r in rs.values()], registry=registry,
+                                  market=case.market)
         for params, rs in zip(grid, refs):
             values = {n: shared[r.key][registry.feature(r.key.name).outputs.index(r.output)] for n, r in rs.items()}
             in_grid = np.broadcast_to(np.asarray(strategy.signal(params, values), dtype=np.float64), (len(data),))
-            alone = batch_outputs(strategy, params, data)[0]
+            alone = batch_outputs(strategy, params, data, market=case.market)[0]
             if not _same(in_grid, alone):
                 t = _first_difference(in_grid, alone)
                 raise AssertionError(f"{strategy.name} with {params} on {len(data)} bars: signal at bar {t} is "

@@ -136,6 +136,7 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
             raise SpecError(entry.path, "an ensemble weights its members per regime: add a classifiers section")
         settings = ((),) if spec.workflow.type == "signal_generation" else _settings_points(spec, entry)
         for point in _points(entry):
+            point = _with_symbols(entry, point, registry, symbols)
             keys = tuple(sorted(feature_keys(entry.type, point, registry)))
             for (classifier, cpoint), spoint in itertools.product(classifiers, settings):
                 cid = combo_id(entry.type, point, classifier, cpoint, spoint)
@@ -146,6 +147,24 @@ def plan_from_spec(spec: Spec, *, symbols: tuple[str, ...] | None = None) -> Pla
                 feature_sets.append(keys)
     per_lane = pattern.per_lane if not spec.classifiers else _with_classifier(pattern.per_lane)
     return _plan(spec, pattern, tuple(combos), symbols, feature_sets, per_lane)
+
+
+def _with_symbols(entry: ComponentSpec, point: Point, registry: Registry, symbols: tuple[str, ...]) -> Point:
+    """A strategy point whose ``symbols`` parameters (``dual_momentum``'s universe) name the data's
+    symbols: an empty list means every symbol of the run; a symbol the data lacks is an error."""
+    if entry.type == "ensemble":
+        return point
+    kinds = {p.name: p.kind for p in registry.strategy(entry.type).params}
+    out = []
+    for name, value in point:
+        if kinds.get(name) == "symbols":
+            value = value or tuple(sorted(symbols))
+            missing = sorted(set(value) - set(symbols))
+            if missing:
+                raise SpecError(f"{entry.path}.parameters.{name}", f"symbol {missing[0]!r} is not in the data (its "
+                                                                  f"symbols: {', '.join(symbols)})")
+        out.append((name, value))
+    return tuple(out)
 
 
 def replay_plan(spec: Spec, signals: Sequence[Combination], *, symbols: tuple[str, ...]) -> Plan:

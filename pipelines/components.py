@@ -20,7 +20,8 @@ import attrs
 
 from fp.components import Component, ComponentError, kind_of, validate
 from fp.registry import BUILTINS, COMPONENT_KINDS
-from state.errors import SpecError
+from fp.talib_features import is_talib_name
+from state.errors import MissingExtraError, SpecError
 
 __all__ = ["is_import_path", "load_component", "resolve_component"]
 
@@ -86,21 +87,27 @@ def resolve_component(name: str, *, kind: str | None = None, path: str = "") -> 
         component = load_component(kind, name, path)
         return kind_of(component), component
     kinds = [kind] if kind is not None else list(COMPONENT_KINDS)
+    if is_talib_name(name) and kind in (None, "feature"):
+        try:
+            return "feature", BUILTINS.feature(name)
+        except (KeyError, MissingExtraError) as exc:
+            raise SpecError(f"{path}={name!r}" if path else repr(name), str(exc)) from None
     found = [(k, BUILTINS.of(k)[name]) for k in kinds if name in BUILTINS.of(k)]
     if len(found) == 1:
         return found[0]
     where = f"{path}={name!r}" if path else repr(name)
     if found:
         raise SpecError(where, f"names a built-in {' and a built-in '.join(k for k, _ in found)}: give the kind")
-    known = sorted(n for k in kinds for n in BUILTINS.of(k))
+    known = sorted(n for k in kinds for n in BUILTINS.of(k) if not is_talib_name(n))
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
+    talib = ", and TA-Lib's functions as talib.<NAME> (the ta extra)" if "feature" in kinds else ""
     raise SpecError(where, f"not a built-in {kind or 'component'}{hint} nor an import path 'module:attribute'; "
-                           f"the built-ins: {', '.join(known)}")
+                           f"the built-ins: {', '.join(known)}{talib}")
 
 
 def _validated(value: Any, kind: str | None, where: str) -> Component:
     try:
         return validate(value, kind)
-    except ComponentError as exc:
+    except (ComponentError, MissingExtraError) as exc:  # e.g. it needs a talib.<NAME> feature without TA-Lib
         raise SpecError(where, str(exc)) from None

@@ -150,7 +150,7 @@ def _generated(plan: Plan, market: MarketData) -> SignalStore:
     """Every combination's signals on the whole series, once (windows replay them)."""
     changes = []
     for bars in market.bars:
-        source = computed_signals(plan, bars)
+        source = computed_signals(plan, bars, market)
         changes += [(combo, bars, source.changes(combo)) for combo in plan.combos]
     return store_signals(plan, market, changes, {"data": {}})
 

@@ -31,6 +31,7 @@ ruin included.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -393,6 +394,8 @@ def run_portfolios(plan: Plan, market: MarketData, *, signals: SignalSource = co
     symbol's units), ``returns`` the portfolio's per-timestamp returns (timestamps × combinations).
     """
     container = container_for(PATTERNS[plan.pattern])
+    if signals is computed_signals:  # features may read the other symbols of the market
+        signals = functools.partial(computed_signals, market=market)
     failed: dict[str, str] = {}
     changes, rules = [], []
     for bars in market.bars:

@@ -7,6 +7,7 @@ the ledger marks equity and matches trades; metrics are computed per lane. Pure 
 """
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Callable
@@ -110,10 +111,11 @@ def _classifier_key(combo: Combination) -> tuple:
     return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
 
 
-def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
+def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
-    The FeatureHub computes the plan's features once; each distinct strategy point's signal is
+    The FeatureHub computes the plan's features once (``market``: the other symbols that
+    cross-symbol features read, ``fp.hub``); each distinct strategy point's signal is
     computed once (settings grids share it); each distinct classifier point is fitted once (one fit
     per classifier, parameters and symbol, shared by every strategy it is crossed with). A
     classified combination's target is the strategy's held target times its regime policy's factor.
@@ -122,7 +124,7 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
     split = split_index(plan.spec.data.split, bars)
     if split is None:
         _require_labels(plan, bars, registry)
-    features = compute_features(bars, plan.features, registry=registry)
+    features = compute_features(bars, plan.features, registry=registry, market=market)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}
@@ -206,6 +208,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     (``pipelines.lanes.require_volume``).
     """
     require_volume(plan.combos, market)
+    if signals is computed_signals:  # features may read the other symbols of the market
+        signals = functools.partial(computed_signals, market=market)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
@@ -407,7 +411,9 @@ _REGIME_SCHEMA = pa.schema([
 
 
 def _cell(value: Any) -> Any:
-    """A parameter value as a table cell: scalars as they are, an ensemble's members as text."""
+    """A parameter value as a table cell: scalars as they are, a list of symbols and an ensemble's members as text."""
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
     if isinstance(value, tuple):
         return " + ".join(f"{name}({', '.join(f'{k}={v}' for k, v in params)})" for name, params in value)
     return value

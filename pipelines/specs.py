@@ -58,12 +58,13 @@ from fp.components import ComponentError, kind_of, validate
 from fp.grid import Constraint, Point, iter_points, parse_constraint, value_range
 from fp.metrics import METRICS
 from fp.registry import BUILTINS
+from fp.templates import nested_component
 from pipelines.components import is_import_path, load_component
 from pipelines.data import bundled_datasets
 from pipelines.executors import parse_memory
 from pipelines.objectives import objective_function
 from pipelines.trace import trace_filter
-from state.errors import SpecError
+from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
 from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, WorkflowSpec
 
@@ -593,7 +594,8 @@ def _entry(kind: str, raw: Any, path: str, loaded: _Loaded) -> _Entry:
     else:
         component = registry.lookup(kind, name)
     values = _require_mapping(entry.get("parameters", {}), f"{path}.parameters", "{name: value or [values]}")
-    axes = _axes(component.params, values, f"{path}.parameters", f"{kind} {name!r}")
+    axes = _axes(_with_nested(component, values, f"{path}.parameters"), values, f"{path}.parameters",
+                 f"{kind} {name!r}")
     constraints = _constraints(entry.get("constraints", []), f"{path}.constraints")
     for constraint in constraints:
         unknown = sorted(constraint.names - _names(axes))
@@ -608,6 +610,30 @@ def _entry(kind: str, raw: Any, path: str, loaded: _Loaded) -> _Entry:
     if "members" in entry:
         raise SpecError(f"{path}.members", "only an ensemble strategy has members (type: ensemble)")
     return ComponentSpec(kind=kind, type=name, axes=axes, path=path, options=options), constraints
+
+
+def _with_nested(component: Any, values: Mapping, path: str) -> tuple[Param, ...]:
+    """A strategy's parameters, with those of the component it nests (``Strategy.nests``:
+    ``trend_filter``'s member strategy, ``threshold``'s feature) when it names one."""
+    nests = getattr(component, "nests", None)
+    if not nests:
+        return component.params
+    name, kind = nests
+    own = {p.name: p for p in component.params}
+    raw = values.get(name, own[name].default)
+    where = f"{path}.{name}={_short.repr(raw)}"
+    if isinstance(raw, (list, tuple, Mapping)):
+        raise SpecError(where, f"name one {kind}, not a grid (their parameters differ): list one strategy entry per "
+                               f"{kind} to compare several")
+    try:
+        nested = nested_component(component, raw)
+    except (ValueError, KeyError, MissingExtraError) as exc:
+        raise SpecError(where, str(exc)) from None
+    clash = sorted({p.name for p in nested.params} & set(own))
+    if clash:
+        raise SpecError(where, f"its parameter {clash[0]!r} is also {component.name}'s own: they cannot be told apart")
+    chosen = attrs.evolve(own[name], default=raw, choices=None)  # validated above, TA-Lib names included
+    return tuple(chosen if p.name == name else p for p in component.params) + nested.params
 
 
 #: Custom components resolved while loading one spec: ``(kind, name) -> record``.
@@ -862,7 +888,10 @@ def _instant(text: str, *, whole_day: bool = False) -> datetime:
 
 
 def _did_you_mean(name: Any, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1) if isinstance(name, str) else []
+    """A hint naming the closest candidate: one that ``name`` begins (``sma_cross``: sma_crossover), else difflib's."""
+    if not isinstance(name, str):
+        return ""
+    close = sorted(c for c in candidates if name and c.startswith(name)) or difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -254,7 +254,7 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
     the_plan = plan_from_spec(spec, symbols=market.symbols)
     changes = []
     for bars in market.bars:
-        source = computed_signals(the_plan, bars)
+        source = computed_signals(the_plan, bars, market)
         changes += [(combo, bars, source.changes(combo)) for combo in the_plan.combos]
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["data"]["spec"] = _portable(spec.data)

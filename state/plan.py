@@ -12,22 +12,27 @@ __all__ = ["Combination", "FeatureKey", "Plan"]
 
 @attrs.frozen(order=True)
 class FeatureKey:
-    """Identity of one feature computation in the FeatureHub: (feature, params, input).
+    """Identity of one feature computation in the FeatureHub: (feature, params, input, symbol).
 
     Two strategies needing ``sma(period=20)`` of ``close`` ask for the same key, so it is
-    computed once.
+    computed once. ``symbol`` is empty for the symbol a lane trades; a cross-symbol key names
+    another symbol of the data, whose feature the hub computes on that symbol's bars and aligns
+    causally onto the lane's timeline (``fp.hub``).
 
     >>> str(FeatureKey("sma", (("period", 20),), "close"))
     'sma(period=20)@close'
+    >>> str(FeatureKey("returns", (("period", 63),), "close", "SPY"))
+    'returns(period=63)@SPY.close'
     """
 
     name: str
     params: tuple[tuple[str, Any], ...]
     input: str = "close"
+    symbol: str = ""
 
     def __str__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.name}({args})@{self.input}"
+        return f"{self.name}({args})@{self.symbol + '.' if self.symbol else ''}{self.input}"
 
     def param(self, name: str) -> Any:
         return dict(self.params)[name]

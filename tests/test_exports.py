@@ -14,6 +14,6 @@ def test_all_is_sorted_and_complete(package):
 
 def test_the_pure_core_does_not_import_pipelines():
     import pathlib
-    for path in list(pathlib.Path("fp").glob("*.py")) + list(pathlib.Path("state").glob("*.py")):
+    for path in list(pathlib.Path("fp").rglob("*.py")) + list(pathlib.Path("state").rglob("*.py")):
         text = path.read_text()
         assert "import pipelines" not in text and "from pipelines" not in text, path

@@ -203,7 +203,7 @@ def test_a_registry_refuses_a_clash_or_a_wrong_record(kind, component, error, me
 
 
 def test_a_missing_name_says_what_is_registered():
-    with pytest.raises(KeyError, match=r"no strategy 'pkg:nope' in the registry \(it has breakout, "):
+    with pytest.raises(KeyError, match=r"no strategy 'pkg:nope' in the registry \(it has bollinger_breakout, "):
         BUILTINS.strategy("pkg:nope")
 
 

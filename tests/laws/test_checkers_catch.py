@@ -137,3 +137,16 @@ def test_schema_respected_catches_a_declared_value_that_fails():
     with pytest.raises(AssertionError, match=r"fragile with \{'period': 13\} on \d+ bars failed: ValueError: "
                                              r"period too long"):
         assert_schema_respected(fragile)
+
+
+# ---- the checkers change only what their law is about -------------------------------------------
+
+VOLUME_NOW = Feature("volume_now", (), ("volume",), ("value",), lambda p, pr: None,
+                     lambda p, state, x: (state, (x[0],)),
+                     doc="The bar's own volume: causal by construction.")
+
+
+def test_no_lookahead_leaves_the_volume_up_to_the_cut_unchanged():
+    """A feature of the bar's own volume never looks ahead; the checker once doubled every bar's
+    volume (not only those after the cut) and called it a look-ahead."""
+    assert_no_lookahead(VOLUME_NOW)

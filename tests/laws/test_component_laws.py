@@ -1,4 +1,4 @@
-"""Every built-in feature, strategy and classifier obeys every component law that applies to it
+"""Every built-in feature (the basics and the native indicators), strategy (the templates too) and classifier obeys every component law that applies to it
 (ARCHITECTURE.md laws 1, 3, 4, 6), checked with exactly the ``fp.testing`` checkers authors use:
 one line per component per law.
 
@@ -12,7 +12,9 @@ import pytest
 
 from fp.classifiers import CLASSIFIERS
 from fp.features import FEATURES
+from fp.indicators import INDICATORS
 from fp.strategies import STRATEGIES
+from fp.templates import TEMPLATES
 from fp.testing import (
     assert_deterministic,
     assert_isolated,
@@ -33,7 +35,9 @@ def _param(component):
     return pytest.param(component, id=component.name, marks=marks)
 
 
-COMPONENTS = [_param(c) for c in (*FEATURES.values(), *STRATEGIES.values(), *CLASSIFIERS.values())]
+STRATEGY_RECORDS = {**STRATEGIES, **TEMPLATES}
+COMPONENTS = [_param(c) for c in (*FEATURES.values(), *INDICATORS.values(), *STRATEGY_RECORDS.values(),
+                                   *CLASSIFIERS.values())]
 
 
 def examples(component, default):
@@ -61,6 +65,6 @@ def test_schema_respected(component):
     assert_schema_respected(component, **examples(component, 40))
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES.values()), ids=list(STRATEGIES))
+@pytest.mark.parametrize("strategy", list(STRATEGY_RECORDS.values()), ids=list(STRATEGY_RECORDS))
 def test_isolated(strategy):
     assert_isolated(strategy)

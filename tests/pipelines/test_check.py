@@ -1,6 +1,7 @@
 """``admf check COMPONENT``: every law on a built-in or import-path component, as a pass/fail table."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -74,12 +75,19 @@ def test_a_correct_custom_strategy_passes_every_law(author, capsys):
     assert out.rstrip().endswith("all 5 laws passed")
 
 
-@pytest.mark.parametrize("name, kind", [("sma", "feature"), ("momentum", "strategy"), ("trend_regime", "classifier")])
+@pytest.mark.parametrize("name, kind", [("sma", "feature"), ("momentum", "strategy"), ("trend_regime", "classifier"),
+                                        ("macd", "feature"), ("dual_momentum", "strategy"), ("trend_filter", "strategy")])
 def test_builtins_pass(name, kind, capsys):
     assert 0 == main(["check", name, "--examples", "15"])
     out = capsys.readouterr().out
     assert f"admf check {name} ({kind})" == out.splitlines()[0]
     assert ("n/a" if kind != "strategy" else "PASS") == table(out)["isolated"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("talib") is None, reason="TA-Lib features need the ta extra")
+def test_a_talib_feature_passes_by_name(capsys):
+    assert 0 == main(["check", "talib.MACD", "--examples", "10"])
+    assert "admf check talib.MACD (feature)" == capsys.readouterr().out.splitlines()[0]
 
 
 @pytest.mark.parametrize("argv, message", [

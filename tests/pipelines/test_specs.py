@@ -295,8 +295,9 @@ constraints: ["fast_period < slow_period"]
     ("risk: [1]\n" + MOMENTUM, "risk=[1]", "must be a mapping"),
     # entries
     ("strategies: [{type: momentm}]", "strategies[0].type='momentm'",
-     r"must be a registered strategy \(did you mean 'momentum'\?\): one of breakout, mean_reversion, momentum, "
-     "sma_crossover"),
+     r"must be a registered strategy \(did you mean 'momentum'\?\): one of bollinger_breakout, bollinger_reversion, "
+     "breakout, donchian_breakout, dual_momentum, macd_cross, mean_reversion, momentum, rsi_reversion, sma_crossover, "
+     "threshold, trend_filter, or your own"),
     ("strategies: [{parameters: {}}]", "strategies[0].type", "required: name the strategy"),
     ("strategies: [{type: momentum, params: {}}]", "strategies[0].params",
      r"unknown key \(did you mean 'parameters'\?\); allowed keys here: constraints, parameters, type"),

@@ -8,7 +8,11 @@
   moved by ``step_bars`` (or anchored at the first bar). Per window the best combination on the
   training bars trades the following test bars; the test equity curves are stitched by
   compounding into one out-of-sample curve with its metrics. Signals are generated once on the
-  whole series (they are causal) and every window replays them.
+  whole series (they are causal) and every window replays them; with classifiers, every window
+  refits them on its own bars (a fit depends on where it learns), so signals are computed per window.
+* **Classifiers** learn, in every part evaluated, as in a backtest of that part: on a training
+  part they fit on their warm-up of its bars and label the rest; on a test part they are refitted
+  on the whole training part before it (in walk-forward, the window's training bars only).
 * **Overfitting statistics** for a grid: the probability of backtest overfitting (CSCV over time
   blocks of the per-bar returns) and the deflated Sharpe ratio of the selected combination.
 
@@ -18,6 +22,7 @@ test part changes a training-part choice.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -27,7 +32,8 @@ import pyarrow as pa
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
 from pipelines.objectives import select
-from pipelines.runner import RunTables, SignalSource, SymbolSignals, computed_signals, run_plan, split_index
+from pipelines.runner import (ClassifierFit, RunTables, SignalSource, SymbolSignals, computed_signals, fitted,
+                              run_plan, split_index)
 from pipelines.store import SignalStore, store_signals
 from state.errors import SpecError
 from state.market import Bars, MarketData
@@ -38,18 +44,25 @@ __all__ = ["overfitting", "train_test", "walk_forward", "walk_forward_windows"]
 _IDS = ("combo_id", "symbol")
 
 
-def train_test(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> RunTables:
-    """Select on each symbol's training part, validate the selection on its test part."""
+def train_test(plan: Plan, market: MarketData) -> RunTables:
+    """Select on each symbol's training part, validate the selection on its test part.
+
+    Classifiers learn as in a backtest of the part evaluated: on the training part, on their
+    warm-up of its bars (they label the rest of it); on the test part, refitted on the whole
+    training part. That is one walk-forward window, anchored at the first bar.
+    """
     split = plan.spec.data.split
     for bars in market.bars:
         cut = split_index(split, bars)
         if not 0 < cut < len(bars):
             raise SpecError("data.split", f"leaves {cut} training and {len(bars) - cut} test bars of {bars.symbol}; "
                                           "both parts need bars")
-    train = run_plan(plan, market, signals=signals, window=lambda b: (0, split_index(split, b)), returns=True)
+    train = run_plan(plan, market, signals=fitted(lambda b: (0, None)), window=lambda b: (0, split_index(split, b)),
+                     returns=True)
     chosen = _choose(plan, train.results)
     picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in chosen))
-    test = run_plan(picked, market, signals=signals, window=lambda b: (split_index(split, b), len(b)))
+    test = run_plan(picked, market, signals=fitted(lambda b: (0, split_index(split, b))),
+                    window=lambda b: (split_index(split, b), len(b)))
     results = _side_by_side(train.results, test.results, chosen)
     trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
     return RunTables(results, trades, test.regime_stats, None, train.returns)
@@ -115,9 +128,13 @@ def walk_forward_windows(n_bars: int, *, train_bars: int, test_bars: int, step_b
 
 
 def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
-    """Walk-forward over every symbol: stitched out-of-sample results, and the windows table."""
+    """Walk-forward over every symbol: stitched out-of-sample results, and the windows table.
+
+    Classifiers are refitted per window and see only the window's bars: on its training bars they
+    fit on their warm-up of them; on its test bars they are refitted on all its training bars.
+    """
     w = plan.spec.workflow
-    store = _generated(plan, market)
+    sources = _window_sources(plan, market)
     results_rows, window_rows, trade_parts, equity_parts = [], [], [], []
     for bars in market.bars:
         windows = walk_forward_windows(len(bars), train_bars=w.train_bars, test_bars=w.test_bars,
@@ -126,8 +143,8 @@ def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
             raise SpecError("workflow.train_bars", f"one window needs train_bars + test_bars = "
                                                    f"{w.train_bars + w.test_bars} bars but {bars.symbol} has {len(bars)}; "
                                                    "shorten the windows or give more data")
-        single = MarketData((bars,), market.source, market.sha256, market.periods_per_year)
-        row, rows, trades, curve = _walk_symbol(plan, single, store, windows)
+        single = attrs.evolve(market, bars=(bars,))
+        row, rows, trades, curve = _walk_symbol(plan, single, sources, windows)
         results_rows.append(row)
         window_rows += rows
         trade_parts.append(trades)
@@ -135,6 +152,16 @@ def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
     results = pa.Table.from_pylist(results_rows)
     return RunTables(results, pa.concat_tables(trade_parts), None, pa.concat_tables(equity_parts)), \
         pa.Table.from_pylist(window_rows)
+
+
+def _window_sources(plan: Plan, market: MarketData) -> Callable[[ClassifierFit], SignalSource]:
+    """Where a window's signals come from, given where its classifiers learn: without classifiers,
+    signals do not depend on the window and are generated once for the whole series; with them,
+    they are computed per window with the window's own fits."""
+    if any(c.classifier for c in plan.combos):
+        return fitted
+    stored = _stored(_generated(plan, market))
+    return lambda fit: stored
 
 
 def _generated(plan: Plan, market: MarketData) -> SignalStore:
@@ -146,20 +173,22 @@ def _generated(plan: Plan, market: MarketData) -> SignalStore:
     return store_signals(plan, market, changes, {"data": {}})
 
 
-def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) -> tuple[dict, list, pa.Table, pa.Table]:
+def _walk_symbol(plan: Plan, market: MarketData, sources: Callable[[ClassifierFit], SignalSource],
+                 windows) -> tuple[dict, list, pa.Table, pa.Table]:
     bars: Bars = market.bars[0]
-    source = _stored(store)
     window_rows, trade_parts, pieces = [], [], []
     carried, commission = None, 0.0
     for number, (train_start, train_end, test_start, test_end) in enumerate(windows, start=1):
-        train = run_plan(plan, market, signals=source, window=lambda b: (train_start, train_end))
+        train = run_plan(plan, market, signals=sources(lambda b: (train_start, None)),
+                         window=lambda b: (train_start, train_end))
         chosen = _choose(attrs.evolve(plan, spec=attrs.evolve(plan.spec, top_k=1)), train.results)
         if not chosen:
             raise SpecError("min_trades", f"no combination has {plan.spec.min_trades} closed trades in walk-forward "
                                           f"window {number} of {bars.symbol}; lower min_trades or widen train_bars")
         (combo_id,) = chosen
         picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id == combo_id))
-        test = run_plan(picked, market, signals=source, window=lambda b: (test_start, test_end), equity=True)
+        test = run_plan(picked, market, signals=sources(lambda b: (train_start, train_end)),
+                        window=lambda b: (test_start, test_end), equity=True)
         train_row = next(r for r in train.results.to_pylist() if r["combo_id"] == combo_id)
         (test_row,) = test.results.to_pylist()
         commission += test_row["commission"]

@@ -14,7 +14,7 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from fp.classifiers import classify, default_train_end
+from fp.classifiers import Regimes, classify
 from fp.hub import compute_features
 from fp.ledger import regime_stats
 from fp.metrics import METRICS, metrics
@@ -30,8 +30,8 @@ from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "from_bar",
-           "results_columns", "run_plan", "signal_of", "split_index"]
+__all__ = ["ClassifierFit", "RunTables", "SignalSource", "SymbolSignals", "Window", "computed_signals", "fitted",
+           "from_bar", "results_columns", "run_plan", "signal_of", "split_index"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -95,17 +95,29 @@ def _classifier_key(combo: Combination) -> tuple:
     return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
 
 
-def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
+#: Where classifiers learn on one symbol: ``fit(bars) -> (first, train_end)``. A classifier sees the
+#: bars from ``first`` on only, fits on bars ``[first, train_end)`` and labels from ``train_end``;
+#: ``train_end`` ``None`` means its warm-up (:func:`fp.classifiers.default_train_end`) of the bars
+#: it sees. Indices are of the bars the signal source is given.
+ClassifierFit = Callable[[Bars], tuple[int, int | None]]
+
+
+def computed_signals(plan: Plan, bars: Bars, *, fit: ClassifierFit | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
     The FeatureHub computes the plan's features once; each distinct strategy point's signal is
     computed once (settings grids share it); each distinct classifier point is fitted once (one fit
     per classifier, parameters and symbol, shared by every strategy it is crossed with). A
     classified combination's target is the strategy's held target times its regime policy's factor.
+
+    ``fit`` says where classifiers learn (see :data:`ClassifierFit`); by default, as in a backtest of
+    the whole data, on the bars before the spec's ``data.split``, else on their warm-up. A workflow
+    that evaluates parts of the data (train/test, walk-forward) always says where: the spec's split
+    names bars of the whole data, not of the part a run is given.
     """
     registry = registry_of(plan.spec)
     features = compute_features(bars, plan.features, registry=registry)
-    split = split_index(plan.spec.data.split, bars)
+    first, train_end = fit(bars) if fit is not None else (0, split_index(plan.spec.data.split, bars))
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}
@@ -120,9 +132,9 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
         key = _classifier_key(combo)
         if key not in regimes:
             name, params = key[0], dict(key[1])
-            classifier = registry.classifier(name)
-            train_end = split if split is not None else default_train_end(params, classifier, len(bars))
-            regimes[key] = classify(classifier, params, bars, train_end)
+            seen = bars.slice(first, len(bars))
+            fitted_on = classify(registry.classifier(name), params, seen, None if train_end is None else train_end - first)
+            regimes[key] = _from_bar_on(fitted_on, first)
         return regimes[key]
 
     def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +149,7 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
         if combo.strategy == "ensemble":
             members = [held_target(name, params) for name, params in dict(combo.strategy_params)["members"]]
             start = labels.train_end
-            evaluate_from = split if split is not None and split > start else start + (len(bars) - start) // 2
+            evaluate_from = start + (len(bars) - start) // 2
             target = ensemble_target(members, labels.labels, bars.close, learn_start=start,
                                      evaluate_from=evaluate_from, n_states=labels.n_states)
         else:
@@ -151,6 +163,20 @@ def computed_signals(plan: Plan, bars: Bars) -> SymbolSignals:
         return None if combo.classifier is None else regime(combo).labels
 
     return SymbolSignals(changes, labels_of)
+
+
+def _from_bar_on(regimes: Regimes, first: int) -> Regimes:
+    """Regimes of the bars from ``first`` on as regimes of all the bars (unknown before ``first``)."""
+    if first == 0:
+        return regimes
+    labels = np.concatenate((np.full(first, np.nan), regimes.labels))
+    labels.setflags(write=False)
+    return attrs.evolve(regimes, labels=labels, train_end=regimes.train_end + first)
+
+
+def fitted(fit: ClassifierFit) -> SignalSource:
+    """The computed signal source with classifiers learning where ``fit`` says."""
+    return lambda plan, bars: computed_signals(plan, bars, fit=fit)
 
 
 #: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.

@@ -172,7 +172,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     if spec.workflow.type == "walk_forward":
         tables, windows = walk_forward(the_plan, market)
     elif spec.workflow.type == "optimization" and spec.data.split is not None:
-        tables = train_test(the_plan, market, **source)
+        tables = train_test(the_plan, market)
     else:
         tables = run_plan(the_plan, market, equity=spec.equity, returns=spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)

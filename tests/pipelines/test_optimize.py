@@ -1,5 +1,6 @@
 """Train/test, walk-forward, objectives and phases on GOOG: shapes, selection rules and errors."""
 
+import numpy as np
 import pytest
 
 import pipelines
@@ -92,3 +93,48 @@ def test_phases_generate_replay_top_k_then_validate_out_of_sample(tmp_path):
     validated = result["validate"].results.to_pylist()
     assert 3 == len(validated) and 1 == sum(r["selected"] for r in validated)
     assert {"signals", "costs", "validate", "manifest.json"} == {p.name for p in (tmp_path / "phased").iterdir()}
+
+
+ABOVE_THE_HIGH = '''
+import math
+import numpy as np
+from fp.classifiers import Classifier, RegimeModel
+from fp.components import Param, ref, strategy
+
+@strategy(params=(Param("size", "float", 1.0, minimum=0.0),), features={"close": ref("price")})
+def always_long(p, f):
+    return np.full(len(f["close"]), p["size"])
+
+def _fit(p, bars, train_end):
+    return RegimeModel("above_the_high", 2, train_end, (0, 1), (math.nan, math.nan), float(bars.close[:train_end].max()))
+
+def _label(p, model, bars, train_end):
+    labels = np.full(len(bars), np.nan)
+    labels[train_end:] = (bars.close[train_end:] > model.detail).astype(float)
+    return labels
+
+above_the_high = Classifier("above_the_high", (Param("unused", "int", 1, minimum=1),), _fit, _label)
+'''
+
+
+def test_walk_forward_refits_classifiers_on_each_windows_training_bars(author, goog):
+    """Each window's test labels come from a fit on that window's training bars only: regime 1
+    above the highest training close. Gated, an always-long strategy enters at the open after
+    every close that rises above that high."""
+    author("above_the_high_components", ABOVE_THE_HIGH)
+    r = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 300, "test_bars": 200},
+                       "data": {"dataset": "GOOG"},
+                       "strategies": [{"type": "above_the_high_components:always_long"}],
+                       "classifiers": [{"type": "above_the_high_components:above_the_high"}]})
+    close, time = goog.close, goog.time
+    entries = {window: [] for window in range(1, r.windows.num_rows + 1)}
+    for row in r.trades.to_pylist():
+        entries[row["window"]].append(np.datetime64(row["entry_time"], "ns"))
+    for window, (start, end) in enumerate(((s, e) for s, e, _, _ in walk_forward_windows(
+            len(goog), train_bars=300, test_bars=200, step_bars=None, anchored=False)), start=1):
+        stop = min(end + 200, len(goog))
+        above = close[end:stop] > close[start:end].max()
+        rising = np.flatnonzero(above & ~np.concatenate(([False], above[:-1]))) + end
+        expected = [time[t + 1] for t in rising if t + 1 < stop]
+        assert expected == entries[window], window
+    assert sum(map(len, entries.values())) > 3  # the windows do trade

@@ -149,6 +149,14 @@ def _report(result, out: Path, top: int) -> None:
     elif result.windows is not None:
         written.append("equity.parquet (stitched)")
     print(f"wrote {out}/{', '.join(written)}, manifest.json")
+    _print_warnings(result.manifest)
+
+
+def _print_warnings(manifest: dict) -> None:
+    """The run's warnings (also in its manifest), on stderr after its report."""
+    sys.stdout.flush()
+    for message in manifest.get("warnings", ()):
+        print(f"warning: {message}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

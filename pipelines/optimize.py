@@ -5,7 +5,8 @@
   ``min_trades`` closed trades) run on the test part, indicators warmed up on the bars before it.
   Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected.
 * **Walk-forward** (``workflow.type: walk_forward``): windows of ``train_bars`` then ``test_bars``,
-  moved by ``step_bars`` (or anchored at the first bar). Per window the best combination on the
+  moved by ``step_bars`` (or anchored at the first bar); the last window tests the bars that are
+  left when fewer than ``test_bars`` are. Per window the best combination on the
   training bars trades the following test bars; the test equity curves are stitched by
   compounding into one out-of-sample curve with its metrics. Signals are generated once on the
   whole series (they are causal) and every window replays them; with classifiers, every window
@@ -110,20 +111,24 @@ def _with_part(trades: pa.Table, part: str) -> pa.Table:
 
 def walk_forward_windows(n_bars: int, *, train_bars: int, test_bars: int, step_bars: int | None,
                          anchored: bool) -> list[tuple[int, int, int, int]]:
-    """``(train_start, train_end, test_start, test_end)`` of every window that fits ``n_bars``.
+    """``(train_start, train_end, test_start, test_end)`` of every window of ``n_bars``.
+
+    Windows move by ``step_bars`` (default ``test_bars``) while their training part fits; the
+    last one's test part holds the bars that are left when fewer than ``test_bars`` are, so no bar
+    after the first training part goes untested (with ``step_bars`` at most ``test_bars``).
 
     >>> walk_forward_windows(10, train_bars=4, test_bars=2, step_bars=2, anchored=False)
     [(0, 4, 4, 6), (2, 6, 6, 8), (4, 8, 8, 10)]
-    >>> walk_forward_windows(10, train_bars=4, test_bars=3, step_bars=None, anchored=True)
-    [(0, 4, 4, 7), (0, 7, 7, 10)]
+    >>> walk_forward_windows(10, train_bars=4, test_bars=4, step_bars=None, anchored=True)
+    [(0, 4, 4, 8), (0, 8, 8, 10)]
     """
     step = step_bars or test_bars
     out, k = [], 0
     while True:
         train_end = train_bars + k * step
-        if train_end + test_bars > n_bars:
+        if train_end >= n_bars:
             return out
-        out.append((0 if anchored else k * step, train_end, train_end, train_end + test_bars))
+        out.append((0 if anchored else k * step, train_end, train_end, min(train_end + test_bars, n_bars)))
         k += 1
 
 
@@ -139,7 +144,7 @@ def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
     for bars in market.bars:
         windows = walk_forward_windows(len(bars), train_bars=w.train_bars, test_bars=w.test_bars,
                                        step_bars=w.step_bars, anchored=w.anchored)
-        if not windows:
+        if not windows or windows[0][3] - windows[0][2] < w.test_bars:
             raise SpecError("workflow.train_bars", f"one window needs train_bars + test_bars = "
                                                    f"{w.train_bars + w.test_bars} bars but {bars.symbol} has {len(bars)}; "
                                                    "shorten the windows or give more data")
@@ -195,7 +200,7 @@ def _walk_symbol(plan: Plan, market: MarketData, sources: Callable[[ClassifierFi
         window_rows.append({
             "window": number, "symbol": bars.symbol,
             "train_start": bars.time[train_start], "train_end": bars.time[train_end - 1],
-            "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1],
+            "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1], "test_bars": test_end - test_start,
             **{k: v for k, v in train_row.items() if k not in METRICS and k not in ("n_rejected", "symbol", "status", "error")},
             **{f"train_{m}": train_row[m] for m in METRICS},
             **{f"test_{m}": test_row[m] for m in METRICS},

@@ -127,11 +127,12 @@ def format_regimes(stats: pa.Table, combo_ids: list[str]) -> str:
 
 def format_windows(windows: pa.Table) -> str:
     """One line per walk-forward window: its ranges, the chosen parameters, train vs test metrics."""
-    fixed = {"window", "symbol", "train_start", "train_end", "test_start", "test_end", "combo_id", "strategy"}
+    fixed = {"window", "symbol", "train_start", "train_end", "test_start", "test_end", "test_bars", "combo_id",
+             "strategy"}
     params = [c for c in windows.column_names if c not in fixed and not c.startswith(("train_", "test_"))]
     rows = []
     for r in windows.to_pylist():
         rows.append({**r, **{k: str(r[k])[:10] for k in ("train_start", "train_end", "test_start", "test_end")}})
-    return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", *params,
+    return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", "test_bars", *params,
                                "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
                                "test_n_trades"])

@@ -184,6 +184,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     manifest.update(extra or {})
     if stats is not None:
         manifest["overfitting"] = stats
+    if windows is not None:
+        _warn(manifest, *_partial_windows(windows, spec.workflow.test_bars))
     if tables.events is not None:
         combos = list(spec.trace.combos) or [c.combo_id for c in the_plan.combos]
         manifest["trace"] = {"kinds": list(spec.trace.kinds), "combos": list(spec.trace.combos),
@@ -196,6 +198,18 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     if out is not None:
         write_run(result, out)
     return result
+
+
+def _warn(manifest: dict[str, Any], *messages: str) -> None:
+    """Add ``messages`` to the manifest's ``warnings`` (the CLI prints them on the terminal)."""
+    if messages:
+        manifest.setdefault("warnings", []).extend(messages)
+
+
+def _partial_windows(windows, test_bars: int) -> list[str]:
+    return [f"walk-forward window {w['window']} of {w['symbol']} tests the {w['test_bars']} bars left after the last "
+            f"full window (test_bars: {test_bars}); its test metrics cover fewer bars than the others'"
+            for w in windows.to_pylist() if w["test_bars"] < test_bars]
 
 
 def _train_view(results) -> Any:

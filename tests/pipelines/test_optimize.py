@@ -54,17 +54,29 @@ def test_a_missing_objective_function_is_a_spec_error(tmp_path, monkeypatch):
 def test_walk_forward_windows_roll_and_anchor():
     assert [(0, 4, 4, 6), (2, 6, 6, 8), (4, 8, 8, 10)] == walk_forward_windows(10, train_bars=4, test_bars=2,
                                                                               step_bars=2, anchored=False)
-    assert [] == walk_forward_windows(5, train_bars=4, test_bars=2, step_bars=None, anchored=False)
+    assert [] == walk_forward_windows(4, train_bars=4, test_bars=2, step_bars=None, anchored=False)
+
+
+def test_the_last_walk_forward_window_tests_the_bars_left():
+    assert [(0, 4, 4, 6), (2, 6, 6, 7)] == walk_forward_windows(7, train_bars=4, test_bars=2, step_bars=None,
+                                                                anchored=False)
+    assert [(0, 4, 4, 7), (0, 7, 7, 8)] == walk_forward_windows(8, train_bars=4, test_bars=3, step_bars=None,
+                                                                anchored=True)
 
 
 def test_walk_forward_on_goog_has_a_window_table_and_a_stitched_curve():
     r = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 250},
                        "data": {"dataset": "GOOG"}, "strategies": GRID})
-    assert 6 == r.windows.num_rows and 6 * 250 == r.equity.num_rows
+    # 2,148 bars: six full windows test bars 500-1999, a seventh the 148 bars left
+    assert 7 == r.windows.num_rows and 6 * 250 + 148 == r.equity.num_rows
+    assert [250] * 6 + [148] == r.windows.column("test_bars").to_pylist()
     assert {"window", "train_start", "train_end", "test_start", "test_end", "fast_period", "slow_period",
             "train_sharpe", "test_sharpe"} <= set(r.windows.column_names)
     (row,) = r.results.to_pylist()
-    assert 6 == row["windows"] and 1500 == row["out_of_sample_bars"]
+    assert 7 == row["windows"] and 1648 == row["out_of_sample_bars"]
+    assert str(r.windows.column("test_end")[-1].as_py())[:10] == "2013-03-01"  # the last bar is tested
+    assert ["walk-forward window 7 of GOOG tests the 148 bars left after the last full window (test_bars: 250); "
+            "its test metrics cover fewer bars than the others'"] == r.manifest["warnings"]
 
 
 @pytest.mark.parametrize("doc, message", [

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
-from pipelines.objectives import select
+from pipelines.objectives import select, select_some
 from pipelines.runner import (ClassifierFit, RunTables, SignalSource, SymbolSignals, computed_signals, fitted,
                               run_plan, split_index)
 from pipelines.store import SignalStore, store_signals
@@ -40,7 +40,7 @@ from state.errors import SpecError
 from state.market import Bars, MarketData
 from state.plan import Plan
 
-__all__ = ["overfitting", "train_test", "walk_forward", "walk_forward_windows"]
+__all__ = ["choose", "overfitting", "train_test", "walk_forward", "walk_forward_windows"]
 
 _IDS = ("combo_id", "symbol")
 
@@ -60,7 +60,7 @@ def train_test(plan: Plan, market: MarketData) -> RunTables:
                                           "both parts need bars")
     train = run_plan(plan, market, signals=fitted(lambda b: (0, None)), window=lambda b: (0, split_index(split, b)),
                      returns=True)
-    chosen = _choose(plan, train.results)
+    chosen = choose(plan, train.results)
     picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in chosen))
     test = run_plan(picked, market, signals=fitted(lambda b: (0, split_index(split, b))),
                     window=lambda b: (split_index(split, b), len(b)))
@@ -69,9 +69,9 @@ def train_test(plan: Plan, market: MarketData) -> RunTables:
     return RunTables(results, trades, test.regime_stats, None, train.returns)
 
 
-def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
+def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -> dict[str, int]:
     """Selected combination ids → rank (1 = best), ranking combinations by their mean objective
-    over symbols (and their least closed trades against ``min_trades``)."""
+    over symbols (and their least closed trades against ``min_trades``); refuses to select none."""
     spec = plan.spec
     by_combo: dict[str, list[dict]] = {}
     for row in results.to_pylist():
@@ -84,7 +84,7 @@ def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
             row[name] = float(np.mean(values)) if values else math.nan
         row["n_trades"] = min(r["n_trades"] for r in rows)
         merged.append(row)
-    picks = select(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades)
+    picks = select_some(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades, where=where)
     return {merged[i]["combo_id"]: rank for rank, i in enumerate(picks, start=1)}
 
 
@@ -186,10 +186,8 @@ def _walk_symbol(plan: Plan, market: MarketData, sources: Callable[[ClassifierFi
     for number, (train_start, train_end, test_start, test_end) in enumerate(windows, start=1):
         train = run_plan(plan, market, signals=sources(lambda b: (train_start, None)),
                          window=lambda b: (train_start, train_end))
-        chosen = _choose(attrs.evolve(plan, spec=attrs.evolve(plan.spec, top_k=1)), train.results)
-        if not chosen:
-            raise SpecError("min_trades", f"no combination has {plan.spec.min_trades} closed trades in walk-forward "
-                                          f"window {number} of {bars.symbol}; lower min_trades or widen train_bars")
+        chosen = choose(attrs.evolve(plan, spec=attrs.evolve(plan.spec, top_k=1)), train.results,
+                         where=f"on the training bars of walk-forward window {number} of {bars.symbol}")
         (combo_id,) = chosen
         picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id == combo_id))
         test = run_plan(picked, market, signals=sources(lambda b: (train_start, train_end)),

@@ -24,6 +24,7 @@ from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
 from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.objectives import select_some
 from pipelines.optimize import overfitting, train_test, walk_forward
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
@@ -176,9 +177,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     else:
         tables = run_plan(the_plan, market, equity=spec.equity, returns=spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
-    if spec.workflow.type == "optimization" and len(the_plan.combos) > 1:
-        stats = overfitting(tables.returns, tables.results if spec.data.split is None else _train_view(tables.results),
-                            spec.objective, spec.top_k, spec.min_trades)
+    stats = _statistics(spec, the_plan, tables)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["run_id"] = run
     manifest.update(extra or {})
@@ -198,6 +197,20 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     if out is not None:
         write_run(result, out)
     return result
+
+
+def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
+    """An optimization's overfitting statistics (``None`` for other workflows or one combination);
+    an optimization where ``min_trades`` leaves nothing to select is refused."""
+    if spec.workflow.type != "optimization":
+        return None
+    results = tables.results if spec.data.split is None else _train_view(tables.results)
+    if spec.data.split is None:  # train/test refused it already, on the training part
+        select_some(results.to_pylist(), spec.objective, top_k=spec.top_k, min_trades=spec.min_trades,
+                    where="in the run")
+    if len(the_plan.combos) < 2:
+        return None
+    return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades)
 
 
 def _warn(manifest: dict[str, Any], *messages: str) -> None:

@@ -316,6 +316,11 @@ def test_bad_spec_is_refused(capsys, tmp_path, text, fragments):
     assert_refused(capsys, tmp_path, spec, *fragments)
 
 
+def test_a_run_where_min_trades_leaves_nothing_to_select_fails_and_writes_nothing(capsys, tmp_path):
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\nmin_trades: 1000\n" + SMA)
+    assert_refused(capsys, tmp_path, spec, "min_trades=1000: no combination has 1000 closed trades in the run")
+
+
 def test_missing_spec_file(capsys, tmp_path):
     assert_refused(capsys, tmp_path, tmp_path / "nope.yaml", "no such spec file", "nope.yaml")
 

@@ -32,6 +32,20 @@ def test_min_trades_guards_the_selection():
     assert len(chosen) < 6
 
 
+@pytest.mark.parametrize("doc, where", [
+    ({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}}},
+     "on the training part"),
+    ({"workflow": {"type": "optimization"}}, "in the run"),
+    ({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 250}},
+     "on the training bars of walk-forward window 1 of GOOG"),
+])
+def test_min_trades_above_every_combination_refuses_the_run(doc, where):
+    # GOOG's grid trades at most 35 times on all bars (sma 5/40), 26 on 70 % of them
+    with pytest.raises(SpecError, match=f"min_trades=60: no combination has 60 closed trades {where} "
+                                        r"\(the most is \d+\), so none can be selected; lower min_trades"):
+        pipelines.run({**doc, "strategies": GRID, "min_trades": 60})
+
+
 def test_an_objective_by_import_path(tmp_path, monkeypatch):
     (tmp_path / "my_objectives.py").write_text("def calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
     monkeypatch.syspath_prepend(str(tmp_path))

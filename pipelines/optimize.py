@@ -22,6 +22,7 @@ test part changes a training-part choice.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -40,9 +41,43 @@ from state.errors import SpecError
 from state.market import Bars, MarketData
 from state.plan import Plan
 
-__all__ = ["choose", "overfitting", "train_test", "walk_forward", "walk_forward_windows"]
+__all__ = ["choose", "ok_combo_ids", "overfitting", "train_test", "training_part", "training_view", "walk_forward",
+           "walk_forward_windows"]
 
 _IDS = ("combo_id", "symbol")
+
+
+def _check_split(split: tuple[str, object], market: MarketData) -> None:
+    for bars in market.bars:
+        cut = split_index(split, bars)
+        if not 0 < cut < len(bars):
+            raise SpecError("data.split", f"leaves {cut} training and {len(bars) - cut} test bars of {bars.symbol}; "
+                                          "both parts need bars")
+
+
+def training_part(market: MarketData, split: tuple[str, object]) -> MarketData:
+    """Each symbol's bars before the ``split``, as market data of their own (a new fingerprint)."""
+    _check_split(split, market)
+    cuts = [split_index(split, bars) for bars in market.bars]
+    fingerprint = hashlib.sha256(f"{market.sha256}:train:{cuts}".encode()).hexdigest()
+    return attrs.evolve(market, bars=tuple(b.slice(0, cut) for b, cut in zip(market.bars, cuts)),
+                        source=f"{market.source} (training part)", sha256=fingerprint)
+
+
+def training_view(results: pa.Table) -> pa.Table:
+    """Train/test results as the training part's results (``train_<metric>`` under its plain
+    name, no test columns nor selection); other results as they are."""
+    if "rank" not in results.column_names:
+        return results
+    keep = [name for name in results.column_names if not name.startswith("test_") and name not in ("selected", "rank")]
+    return results.select(keep).rename_columns([name.removeprefix("train_") for name in keep])
+
+
+def ok_combo_ids(results: pa.Table, symbol: str) -> list[str]:
+    """The combinations of ``symbol`` that ran without error, in plan order: the columns of its
+    per-bar returns matrix (a combination whose component raised has no returns)."""
+    return [r["combo_id"] for r in results.select(["combo_id", "symbol", "final_equity"]).to_pylist()
+            if r["symbol"] == symbol and r["final_equity"] is not None]
 
 
 def train_test(plan: Plan, market: MarketData) -> RunTables:
@@ -53,11 +88,7 @@ def train_test(plan: Plan, market: MarketData) -> RunTables:
     training part. That is one walk-forward window, anchored at the first bar.
     """
     split = plan.spec.data.split
-    for bars in market.bars:
-        cut = split_index(split, bars)
-        if not 0 < cut < len(bars):
-            raise SpecError("data.split", f"leaves {cut} training and {len(bars) - cut} test bars of {bars.symbol}; "
-                                          "both parts need bars")
+    _check_split(split, market)
     train = run_plan(plan, market, signals=fitted(lambda b: (0, None)), window=lambda b: (0, split_index(split, b)),
                      returns=True)
     chosen = choose(plan, train.results)
@@ -239,7 +270,8 @@ def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.
     if not returns:
         return None
     symbol, matrix = returns[0]
-    rows = [r for r in results.to_pylist() if r["symbol"] == symbol]
+    ok = set(ok_combo_ids(results, symbol))
+    rows = [r for r in results.to_pylist() if r["symbol"] == symbol and r["combo_id"] in ok]
     if matrix.shape[1] < 2 or matrix.shape[0] < 40:
         return None
     picks = select(rows, objective, top_k=1, min_trades=min_trades)

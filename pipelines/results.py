@@ -38,7 +38,10 @@ class RunDirError(AdmfError, OSError):
 
 @attrs.frozen(eq=False)
 class RunResult:
-    """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest."""
+    """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest.
+
+    ``returns``, when the run kept them (an optimization, a phase), are each symbol's per-bar
+    returns, bars × the combinations that ran without error: in memory only, never written."""
 
     plan: Plan
     market: MarketData
@@ -51,6 +54,7 @@ class RunResult:
     events: pa.Table | None = None
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
+    returns: tuple[tuple[str, Any], ...] | None = attrs.field(default=None, repr=False)
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.

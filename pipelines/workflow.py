@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
 from pipelines.data import load_market_data
 from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.objectives import select_some
-from pipelines.optimize import overfitting, train_test, walk_forward
+from pipelines.optimize import (choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
+                                walk_forward)
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
 from pipelines.store import SignalStore, read_store, store_signals, write_store
@@ -161,8 +163,11 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
 
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
-            out: str | os.PathLike | None, *, signals=None, extra: dict | None = None) -> RunResult:
-    """Run a compiled plan by its workflow, add the manifest, write the folder when asked."""
+            out: str | os.PathLike | None, *, signals=None, extra: dict | None = None,
+            returns: bool = False) -> RunResult:
+    """Run a compiled plan by its workflow, add the manifest, write the folder when asked;
+    ``returns`` keeps the per-bar returns of a backtest or replay too (an optimization's are kept
+    for its statistics)."""
     source = {} if signals is None else {"signals": signals}
     windows, stats = None, None
     run = run_id(_spec_sha256(spec), market.sha256)
@@ -175,7 +180,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     elif spec.workflow.type == "optimization" and spec.data.split is not None:
         tables = train_test(the_plan, market)
     else:
-        tables = run_plan(the_plan, market, equity=spec.equity, returns=spec.workflow.type == "optimization",
+        tables = run_plan(the_plan, market, equity=spec.equity, returns=returns or spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
     stats = _statistics(spec, the_plan, tables)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
@@ -193,7 +198,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                              "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats)
+                       symbol_stats=tables.symbol_stats, returns=tables.returns)
     if out is not None:
         write_run(result, out)
     return result
@@ -204,7 +209,7 @@ def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
     an optimization where ``min_trades`` leaves nothing to select is refused."""
     if spec.workflow.type != "optimization":
         return None
-    results = tables.results if spec.data.split is None else _train_view(tables.results)
+    results = training_view(tables.results)
     if spec.data.split is None:  # train/test refused it already, on the training part
         select_some(results.to_pylist(), spec.objective, top_k=spec.top_k, min_trades=spec.min_trades,
                     where="in the run")
@@ -223,16 +228,6 @@ def _partial_windows(windows, test_bars: int) -> list[str]:
     return [f"walk-forward window {w['window']} of {w['symbol']} tests the {w['test_bars']} bars left after the last "
             f"full window (test_bars: {test_bars}); its test metrics cover fewer bars than the others'"
             for w in windows.to_pylist() if w["test_bars"] < test_bars]
-
-
-def _train_view(results) -> Any:
-    """Train/test results with the training metrics under their plain names (for selection)."""
-    import pyarrow as pa
-    from fp.metrics import METRICS
-    columns = {name: results.column(name) for name in ("combo_id", "symbol")}
-    for name in (*METRICS, "n_rejected"):
-        columns[name] = results.column(f"train_{name}")
-    return pa.table(columns)
 
 
 def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
@@ -265,13 +260,14 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
 
 
 def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.PathLike | None = None,
-           market: MarketData | None = None) -> RunResult:
+           market: MarketData | None = None, returns: bool = False) -> RunResult:
     """Replay a signal store through portfolio, risk and execution over the spec's settings grid.
 
     Every stored combination × every settings point is one result row. No feature or signal is
     computed. The store is ``store`` or read from the spec's ``signals`` folder; the data is
     ``market``, the spec's data section, or — when the spec has none — the store's, and must be
-    the data the store was generated on.
+    the data the store was generated on. ``returns`` keeps every combination's per-bar returns in
+    the result (``RunResult.returns``), as phases do for their overfitting statistics.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -285,7 +281,7 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
     the_plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
-    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(),
+    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), returns=returns,
                    extra={"signals": {"path": spec.signals, "changes": store.n_changes,
                                       "combinations": store.combos.num_rows}})
 
@@ -371,42 +367,88 @@ def run_phases(spec: SpecLike, *, out: str | os.PathLike | None = None,
     spec = load_spec(spec)
     if out is not None:
         check_run_dir(out)
+    split = spec.phases[-1].spec.data.split
     markets: dict[DataSpec, MarketData] = {}
     outputs: dict[str, RunResult | SignalStore] = {}
-    for phase in spec.phases:
+    for number, phase in enumerate(spec.phases, start=1):
         p = phase.spec
-        data = market if market is not None else markets.setdefault(p.data, load_market_data(p.data))
+        if market is not None:
+            data = market
+        else:
+            if p.data not in markets:
+                markets[p.data] = load_market_data(p.data)
+            data = markets[p.data]
+        if split is not None and number < len(spec.phases):  # the test part is kept for the last phase
+            data, p = training_part(data, split), attrs.evolve(p, data=attrs.evolve(p.data, split=None))
         source = outputs.get(phase.source) if phase.source else None
         if p.workflow.type == "signal_generation":
             outputs[phase.name] = generate_signals(p, market=data)
         elif p.workflow.type == "signal_replay":
             store = source if isinstance(source, SignalStore) else None
-            outputs[phase.name] = replay(p, store=store, market=data)
+            outputs[phase.name] = replay(p, store=store, market=data, returns=True)
         elif isinstance(source, RunResult):
-            outputs[phase.name] = _run_selected(p, source, data)
+            outputs[phase.name] = _run_selected(p, source, phase.source, data)
         else:
-            outputs[phase.name] = run(p, market=data)
+            outputs[phase.name] = _finish(p, plan_from_spec(p, symbols=data.symbols), data, datetime.now(timezone.utc),
+                                          time.perf_counter(), None, returns=True)
+    results = [(ph.name, outputs[ph.name]) for ph in spec.phases if isinstance(outputs[ph.name], RunResult)]
     manifest = {"spec": json.loads(spec.document), "spec_source": spec.source, "spec_sha256": _spec_sha256(spec),
                 "phases": [{"name": ph.name, "workflow": ph.spec.workflow.type, "from": ph.source} for ph in spec.phases],
                 "versions": _versions(), "started_at": started.isoformat(timespec="seconds"),
                 "run_seconds": round(time.perf_counter() - clock, 4)}
+    if split is not None:
+        manifest["split"] = {"split": list(split), "note": "every phase but the last ran on the training part only"}
+    if results and "overfitting" in results[-1][1].manifest:
+        stats = _search_statistics(results)
+        results[-1][1].manifest["overfitting"] = stats
+        manifest["overfitting"] = stats
     result = PhasedResult(tuple((ph.name, outputs[ph.name]) for ph in spec.phases), manifest)
     if out is not None:
         write_phases(result, out)
     return result
 
 
-def _run_selected(spec: Spec, source: RunResult, market: MarketData) -> RunResult:
-    """Run the ``top_k`` best combinations of an earlier phase under this phase's spec."""
+def _search_statistics(phases: list[tuple[str, RunResult]]) -> dict[str, Any]:
+    """The overfitting statistics of a phased search: the last phase's selection among every
+    distinct combination any phase evaluated (each one a trial), on the bars they share — the
+    training part, when there is a split — of the last phase's first symbol."""
+    from fp.overfitting import selection_statistics
+    final = phases[-1][1]
+    symbol, last = final.returns[0]
+    columns: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for name, result in phases:
+        if result.returns is None:
+            continue
+        for found, matrix in result.returns:
+            if found != symbol or matrix.shape[0] != last.shape[0]:
+                continue
+            ids = ok_combo_ids(training_view(result.results), symbol)
+            counts[name] = len(ids)
+            for i, combo_id in enumerate(ids):
+                columns.setdefault(combo_id, matrix[:, i])
+    ids = list(columns)
+    chosen = final.manifest["overfitting"]["selected"]
+    blocks = final.manifest["overfitting"]["n_blocks"]
+    stats = selection_statistics(np.column_stack([columns[c] for c in ids]), ids.index(chosen), n_blocks=blocks)
+    return {**final.manifest["overfitting"], **stats, "trials_by_phase": counts,
+            "note": "n_trials counts every distinct combination any phase evaluated"}
+
+
+def _run_selected(spec: Spec, source: RunResult, name: str, market: MarketData) -> RunResult:
+    """Run the ``top_k`` best combinations of phase ``name`` (by its objective and ``min_trades``)
+    under this phase's spec."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    chosen = source.ranked().column("combo_id").to_pylist()
-    keep = list(dict.fromkeys(chosen))[:source.plan.spec.top_k]
+    if source.windows is not None:
+        raise SpecError("from", f"phase {name} is a walk-forward: its windows each choose their own combination, "
+                                "there is no top_k to run; feed from an optimization, backtest or replay phase")
+    keep = choose(source.plan, training_view(source.results), where=f"in phase {name}")
     combos = [c for c in source.plan.combos if c.combo_id in keep]
     document = json.loads(spec.document)
     the_plan = selected_plan(spec, combos, symbols=market.symbols,
-                             own_settings=any(k in document for k in ("portfolio", "execution", "risk")))
-    return _finish(spec, the_plan, market, started, clock, None)
+                             own_settings=any(k in document for k in ("portfolio", "execution", "risk", "exits")))
+    return _finish(spec, the_plan, market, started, clock, None, returns=True)
 
 
 def write_phases(result: PhasedResult, out_dir: str | os.PathLike) -> Path:

@@ -86,6 +86,28 @@ def test_no_test_bar_changes_a_training_choice(data, fraction, factor):
 
 
 @LAWS
+@given(bars(min_size=40, max_size=120), st.floats(0.4, 0.7), st.sampled_from([0.5, 1.8]))
+def test_no_test_bar_changes_a_phase_before_the_last(data, fraction, factor):
+    """With a split, every phase but the last sees only the training part: changing the test
+    bars changes none of their results, nor the last phase's selection."""
+    data = Bars(data.symbol, data.time, data.open, data.high, data.low, data.close, data.volume, None)
+    cut = int(round(fraction * len(data)))
+    later = Bars(data.symbol, data.time, *(np.concatenate((x[:cut], x[cut:] * factor))
+                                          for x in (data.open, data.high, data.low, data.close)), data.volume, None)
+    spec = {"data": {"split": {"train": fraction}}, "phases": [
+        {"name": "signals", "workflow": {"type": "signal_generation"}, "strategies": STRATEGIES},
+        {"name": "costs", "from": "signals", "workflow": {"type": "signal_replay"}, "top_k": 2,
+         "execution": {"commission": [0.0, 0.01]}},
+        {"name": "validate", "from": "costs", "workflow": {"type": "optimization"}}]}
+    a, b = pipelines.run(spec, market=market_of(data)), pipelines.run(spec, market=market_of(later))
+    assert a["signals"].signals.equals(b["signals"].signals)
+    for x, y in zip(a["costs"].results.to_pylist(), b["costs"].results.to_pylist()):
+        assert all(same(x[k], y[k]) for k in x)
+    for x, y in zip(a["validate"].results.to_pylist(), b["validate"].results.to_pylist()):
+        assert all(same(x[k], y[k]) for k in x if not k.startswith("test_"))
+
+
+@LAWS
 @given(bars(min_size=40, max_size=100))
 def test_optimizations_are_deterministic(data):
     market = market_of(data)

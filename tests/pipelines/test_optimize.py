@@ -106,6 +106,76 @@ def test_impossible_splits_are_refused(doc, message):
         pipelines.run({**doc, "strategies": GRID})
 
 
+PHASES = {
+    "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+    "phases": [
+        {"name": "signals", "workflow": {"type": "signal_generation"}, "strategies": GRID},
+        {"name": "costs", "from": "signals", "workflow": {"type": "signal_replay"}, "top_k": 3,
+         "execution": {"commission": [0.0, 0.002]}},
+        {"name": "validate", "from": "costs", "workflow": {"type": "optimization"}},
+    ]}
+
+
+def test_phases_before_the_last_see_only_the_training_part():
+    result = pipelines.run(PHASES)
+    costs, validate = result["costs"], result["validate"]
+    assert {"GOOG": 1504} == costs.manifest["data"]["bars"] == result["signals"].manifest["data"]["bars"]
+    assert {"GOOG": 2148} == validate.manifest["data"]["bars"]
+    # the replay ranked on the training part: its metrics are the validation's training metrics
+    trained = {r["combo_id"]: r for r in validate.results.to_pylist()}
+    ranked = costs.ranked().to_pylist()
+    assert {r["combo_id"] for r in ranked[:3]} == set(trained)
+    for row in ranked[:3]:
+        assert row["sharpe"] == trained[row["combo_id"]]["train_sharpe"]
+    # sma 10/40 at commission 0.002: 1.1299 on the training part, 0.9677 on all 2,148 bars
+    assert 1.1299 == round(next(r for r in ranked if r["fast_period"] == 10 and r["slow_period"] == 40
+                                and r["execution_commission"] == 0.002)["sharpe"], 4)
+
+
+def test_the_deflated_sharpe_of_phases_counts_every_trial_of_every_phase():
+    result = pipelines.run(PHASES)
+    stats = result["validate"].manifest["overfitting"]
+    assert 12 == stats["n_trials"] and {"costs": 12, "validate": 3} == stats["trials_by_phase"]
+    assert stats == result.manifest["overfitting"]
+    # the same statistics as one optimization of the 12 on the training part (same trials and bars)
+    whole = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "end": "2010-08-09"},
+                           "strategies": GRID, "execution": {"commission": [0.0, 0.002]}})
+    assert 1504 == whole.manifest["data"]["bars"]["GOOG"]
+    same = whole.manifest["overfitting"]
+    assert same["selected"] == stats["selected"]
+    for key in ("pbo", "deflated_sharpe", "expected_max_sharpe", "sharpe", "n_trials"):
+        assert same[key] == pytest.approx(stats[key], rel=1e-12), key
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 250}},
+     "data.split: not used by workflow.type walk_forward: walk-forward takes its training and test parts from "
+     "workflow.train_bars"),
+    ({"workflow": {"type": "backtest"}}, "data.split: not used by workflow.type backtest"),
+    ({"workflow": {"type": "signal_generation"}}, "data.split: not used by workflow.type signal_generation"),
+    ({"workflow": {"type": "signal_replay"}, "signals": "somewhere", "strategies": None},
+     "data.split: not used by workflow.type signal_replay: a replay evaluates its store's signals on all the bars"),
+    ({"phases": [{"name": "grid", "workflow": {"type": "optimization"}, "strategies": GRID},
+                 {"name": "costs", "from": "grid", "execution": {"commission": [0.0, 0.001]}}]},
+     r"phases\[1\].data.split: with phases, every phase but the last runs on the training part and the last "
+     "validates on the test part, so it must be an optimization \\(it is a backtest\\)"),
+    ({"phases": [{"name": "grid", "workflow": {"type": "optimization"}, "strategies": GRID, "data": {"dataset": "GOOG"}},
+                 {"name": "check", "from": "grid", "workflow": {"type": "optimization"}}]},
+     r"phases\[0\].data.split: the phases share one split"),
+])
+def test_a_split_the_workflow_would_ignore_is_refused(doc, message):
+    doc = {"data": {"dataset": "GOOG", "split": {"train": 0.7}}, "strategies": GRID, **doc}
+    doc = {k: v for k, v in doc.items() if v is not None and not ("phases" in doc and k == "strategies")}
+    with pytest.raises(SpecError, match=message):
+        pipelines.plan(doc)
+
+
+def test_a_split_fits_the_classifiers_of_a_backtest():
+    spec = pipelines.load_spec({"data": {"dataset": "GOOG", "split": {"train": 0.7}}, "strategies": GRID,
+                                "classifiers": [{"type": "trend_regime", "parameters": {"period": 50}}]})
+    assert ("train", 0.7) == spec.data.split
+
+
 def test_phases_generate_replay_top_k_then_validate_out_of_sample(tmp_path):
     result = pipelines.run({
         "data": {"dataset": "GOOG", "split": {"train": 0.7}},

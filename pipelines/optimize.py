@@ -264,7 +264,11 @@ def _stored(store: SignalStore) -> SignalSource:
 def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.Table, objective: str,
                 top_k: int, min_trades: int) -> dict[str, Any] | None:
     """PBO and the deflated Sharpe ratio of the selected combination, on the first symbol's
-    per-bar returns of every combination (``None`` when there is too little to say)."""
+    per-bar returns of every combination (``None`` when there is too little to say).
+
+    The matrix is taken in row-major order whatever its layout: numpy's column sums round
+    differently along a contiguous and a strided axis, and the statistics must not depend on how
+    the matrix was assembled (in one run, or from the parts of a chunked one)."""
     from fp.overfitting import selection_statistics
 
     if not returns:
@@ -278,5 +282,5 @@ def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.
     if not picks:
         return None
     blocks = 16 if matrix.shape[0] >= 320 else max(2, (matrix.shape[0] // 20) // 2 * 2)
-    stats = selection_statistics(matrix, picks[0], n_blocks=blocks)
+    stats = selection_statistics(np.ascontiguousarray(matrix), picks[0], n_blocks=blocks)
     return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **stats}

@@ -257,7 +257,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                 if returns:
                     curves.append(curve)
         if returns:
-            matrix = np.array(curves).T
+            matrix = np.array(curves).T.reshape(len(close), len(curves))  # every lane may have failed
             return_parts.append((bars.symbol, matrix[1:] / matrix[:-1] - 1.0))
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))

@@ -142,9 +142,13 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
             "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
     run = run_id(_spec_sha256(spec), market.sha256)
     tables = run_chunked(the_plan, market, work, options, resume=resume,
-                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run})
+                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
+                                      "returns": spec.workflow.type == "optimization"})
+    stats = _statistics(spec, the_plan, tables)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
+    if stats is not None:
+        manifest["overfitting"] = stats
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats)

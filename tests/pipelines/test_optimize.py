@@ -143,8 +143,8 @@ def test_the_deflated_sharpe_of_phases_counts_every_trial_of_every_phase():
     assert 1504 == whole.manifest["data"]["bars"]["GOOG"]
     same = whole.manifest["overfitting"]
     assert same["selected"] == stats["selected"]
-    for key in ("pbo", "deflated_sharpe", "expected_max_sharpe", "sharpe", "n_trials"):
-        assert same[key] == pytest.approx(stats[key], rel=1e-12), key
+    for key in ("pbo", "deflated_sharpe", "expected_max_sharpe", "sharpe", "n_trials", "pbo_splits"):
+        assert same[key] == stats[key], key
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -234,3 +234,27 @@ def test_walk_forward_refits_classifiers_on_each_windows_training_bars(author, g
         expected = [time[t + 1] for t in rising if t + 1 < stop]
         assert expected == entries[window], window
     assert sum(map(len, entries.values())) > 3  # the windows do trade
+
+
+FAILS_ON_ONE = '''
+import numpy as np
+from fp.components import Param, ref, strategy
+
+@strategy(params=(Param("period", "int", 2, minimum=1),), features=lambda p: {"r": ref("returns", period=p["period"])})
+def fails_on_one(p, f):
+    if p["period"] == 1:
+        raise ValueError("period 1 is not supported")
+    return np.sign(f["r"])
+'''
+
+
+def test_overfitting_statistics_leave_out_a_combination_that_failed(author):
+    author("fails_on_one_components", FAILS_ON_ONE)
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG"},
+                       "strategies": [{"type": "fails_on_one_components:fails_on_one",
+                                       "parameters": {"period": [1, 2, 3, 5]}}]})
+    rows = r.results.to_pylist()
+    assert ["error", "ok", "ok", "ok"] == [row["status"] for row in rows]
+    stats = r.manifest["overfitting"]
+    assert 3 == stats["n_trials"]
+    assert max(rows[1:], key=lambda row: row["sharpe"])["combo_id"] == stats["selected"]

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
+from pipelines.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.data import load_market_data
 from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
@@ -34,7 +34,7 @@ from pipelines.store import SignalStore, read_store, store_signals, write_store
 from pipelines.trace import run_id
 from state.errors import SpecError
 from state.market import MarketData
-from state.plan import Plan
+from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
 __all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
@@ -54,9 +54,43 @@ def load_spec(spec: SpecLike) -> Spec:
     return spec_from_yaml(spec)
 
 
-def plan(spec: SpecLike) -> Plan:
-    """The :class:`Plan` of a spec (no data is read)."""
-    return plan_from_spec(load_spec(spec))
+def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
+    """What a spec will run, without running it: its :class:`Plan`, or a phased spec's
+    :class:`PhasePlan` per phase. No market data is read; a replay reads its store's list of
+    combinations. Its counts are the run's: one result row per lane (a walk-forward: per window)."""
+    spec = load_spec(spec)
+    if not spec.phases:
+        return _replay_plan_of(spec, read_store(spec.signals)) if spec.workflow.type == "signal_replay" \
+            else plan_from_spec(spec)
+    plans: dict[str, PhasePlan] = {}
+    for phase in spec.phases:
+        p, source = phase.spec, plans.get(phase.source)
+        if p.workflow.type == "signal_replay":
+            fed = source is not None and source.plan.spec.workflow.type == "signal_generation"
+            the_plan = replay_plan(p, source.plan.combos, symbols=source.plan.symbols) if fed \
+                else _replay_plan_of(p, read_store(p.signals))
+            plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source)
+        elif source is not None:
+            standing_in = _selected(list(source.plan.combos), source.plan.spec.top_k, own_settings=_own_settings(p))
+            the_plan = selected_plan(p, standing_in, symbols=symbols_of(p.data), own_settings=_own_settings(p))
+            plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source, len(standing_in))
+        else:
+            plans[phase.name] = PhasePlan(phase.name, plan_from_spec(p))
+    return tuple(plans[ph.name] for ph in spec.phases)
+
+
+def _replay_plan_of(spec: Spec, store: SignalStore, *, symbols: tuple[str, ...] | None = None) -> Plan:
+    """The plan of replaying ``store`` under ``spec``: on ``symbols``, else the spec's data's, else
+    (no data section) the store's."""
+    if symbols is None:
+        symbols = symbols_of(store.data_spec() if spec.data.is_default else spec.data)
+    return replay_plan(spec, store.combinations(), symbols=symbols)
+
+
+def _own_settings(spec: Spec) -> bool:
+    """Whether a phase fed by an earlier one crosses its combinations with settings of its own."""
+    document = json.loads(spec.document)
+    return any(key in document for key in ("portfolio", "execution", "risk", "exits"))
 
 
 def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None,
@@ -284,7 +318,7 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
     if market is None:
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
-    the_plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
+    the_plan = _replay_plan_of(spec, store, symbols=market.symbols)
     return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), returns=returns,
                    extra={"signals": {"path": spec.signals, "changes": store.n_changes,
                                       "combinations": store.combos.num_rows}})
@@ -441,18 +475,30 @@ def _search_statistics(phases: list[tuple[str, RunResult]]) -> dict[str, Any]:
 
 def _run_selected(spec: Spec, source: RunResult, name: str, market: MarketData) -> RunResult:
     """Run the ``top_k`` best combinations of phase ``name`` (by its objective and ``min_trades``)
-    under this phase's spec."""
+    under this phase's spec; see :func:`_selected`."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     if source.windows is not None:
         raise SpecError("from", f"phase {name} is a walk-forward: its windows each choose their own combination, "
                                 "there is no top_k to run; feed from an optimization, backtest or replay phase")
-    keep = choose(source.plan, training_view(source.results), where=f"in phase {name}")
-    combos = [c for c in source.plan.combos if c.combo_id in keep]
-    document = json.loads(spec.document)
-    the_plan = selected_plan(spec, combos, symbols=market.symbols,
-                             own_settings=any(k in document for k in ("portfolio", "execution", "risk", "exits")))
+    everything = attrs.evolve(source.plan.spec, top_k=len(source.plan.combos))
+    ranks = choose(attrs.evolve(source.plan, spec=everything), training_view(source.results), where=f"in phase {name}")
+    order = {c.combo_id: c for c in source.plan.combos}
+    combos = _selected([order[combo_id] for combo_id in sorted(ranks, key=ranks.get)], source.plan.spec.top_k,
+                       own_settings=_own_settings(spec))
+    the_plan = selected_plan(spec, combos, symbols=market.symbols, own_settings=_own_settings(spec))
     return _finish(spec, the_plan, market, started, clock, None, returns=True)
+
+
+def _selected(ranked: list[Combination], top_k: int, *, own_settings: bool) -> list[Combination]:
+    """The ``top_k`` first of ``ranked`` combinations; for a phase with settings of its own (which
+    replace theirs), the ``top_k`` first distinct strategy and classifier points."""
+    if not own_settings:
+        return ranked[:top_k]
+    best: dict[str, Combination] = {}
+    for combo in ranked:
+        best.setdefault(signal_id(combo), combo)
+    return list(best.values())[:top_k]
 
 
 def write_phases(result: PhasedResult, out_dir: str | os.PathLike) -> Path:

@@ -120,6 +120,34 @@ def test_plan_reads_no_data(capsys, tmp_path):
     assert "combinations: 4 = 4 strategy × 1 classifier × 1 settings" in out
 
 
+def test_plan_of_a_replay_counts_the_stored_signals(capsys, tmp_path):
+    write_csv(tmp_path, good_rows())
+    generate = write_spec(tmp_path, "workflow: {type: signal_generation}\ndata: {path: bars.csv}\n" + SMA, "gen.yaml")
+    assert 0 == cli(capsys, "run", generate, "--out", tmp_path / "signals")[0]
+    replay = write_spec(tmp_path, "workflow: {type: signal_replay}\nsignals: signals\n"
+                                  "execution: {commission: [0.0, 0.001]}\n", "replay.yaml")
+    code, out, err = cli(capsys, "plan", replay)
+    assert (0, "") == (code, err)
+    assert "combinations: 8 = 4 stored signals × 2 settings" in out
+    assert "lanes (isolated portfolios): 8 = 8 combinations × 1 symbol(s) [bars]" in out
+    code, out, err = cli(capsys, "run", replay, "--out", tmp_path / "replayed")
+    assert out.startswith("8 lane(s): 8 combination(s)")
+
+
+def test_plan_of_phases_shows_every_phase(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {dataset: GOOG, split: {train: 0.7}}\nphases:\n"
+                                "  - {name: grid, workflow: {type: optimization}, top_k: 2, strategies: "
+                                "[{type: sma_crossover, parameters: {fast_period: [2, 3], slow_period: [5, 8]}}]}\n"
+                                "  - {name: costs, from: grid, workflow: {type: optimization}, "
+                                "execution: {commission: [0.0, 0.001, 0.002]}}\n")
+    code, out, err = cli(capsys, "plan", spec)
+    assert (0, "") == (code, err)
+    assert "phase grid (workflow optimization):" in out and "phase costs (workflow optimization, fed by phase grid):" in out
+    assert "combinations: 4 = 2 strategy × 2 classifier × 1 settings" not in out
+    assert "combinations: 4 = 4 strategy × 1 classifier × 1 settings" in out
+    assert "combinations: 6 = 2 selected (the top 2 of phase grid) × 3 settings" in out
+
+
 def test_plan_refuses_a_bad_spec(capsys, tmp_path):
     spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: 0}}]\n")
     assert_refused(capsys, tmp_path, spec, "strategies[0].parameters.lookback_period=0", command="plan")

@@ -186,7 +186,7 @@ Window = Callable[[Bars], tuple[int, int]]
 def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
              window: Window | None = None, equity: bool = False, returns: bool = False,
              trace: TraceSpec | None = None, run: str = "") -> RunTables:
-    """Run every lane of ``plan`` on ``market``: results, trades and (with classifiers) regime stats.
+    """Run every lane of ``plan`` on ``market``: results, trades and (with regime labels) regime stats.
 
     ``signals`` supplies each combination's signal changes (computed by default; a replay reads
     them from a store). ``window`` restricts the evaluation to bars ``[start, stop)`` of each
@@ -205,6 +205,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
     failed: dict[tuple[str, str], str] = {}
+    labelled = False
     for symbol_index, bars in enumerate(market.bars):
         start, stop = window(bars) if window is not None else (0, len(bars))
         bars = bars.slice(0, stop)
@@ -246,6 +247,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             if error is not None:
                 continue
             labels = source.labels(combo)
+            labelled = labelled or labels is not None
             if labels is not None or equity or returns:
                 curve, position = folded.equity(i, bars.close, cash0, start=start)
                 if labels is not None:
@@ -262,7 +264,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo])
-    stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if any(c.classifier for c in plan.combos) else None
+    # regime statistics need labels: a replayed store holds signals only, and then there are none
+    stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if labelled else None
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else _EQUITY_SCHEMA.empty_table()) if equity else None
     trades = _TRADE_SCHEMA.empty_table()
     if trade_parts:

@@ -228,6 +228,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
         manifest["overfitting"] = stats
     if windows is not None:
         _warn(manifest, *_partial_windows(windows, spec.workflow.test_bars))
+    if tables.regime_stats is None and any(c.classifier for c in the_plan.combos):
+        _warn(manifest, f"no regime_stats.parquet: {_NO_REGIME_STATS.get(spec.workflow.type, 'no regime labels')}")
     if tables.events is not None:
         combos = list(spec.trace.combos) or [c.combo_id for c in the_plan.combos]
         manifest["trace"] = {"kinds": list(spec.trace.kinds), "combos": list(spec.trace.combos),
@@ -254,6 +256,15 @@ def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
     if len(the_plan.combos) < 2:
         return None
     return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades)
+
+
+#: Why a workflow with classifiers writes no regime attribution.
+_NO_REGIME_STATS = {
+    "signal_replay": "a signal store holds signals, not regime labels; run the backtest or optimization of these "
+                     "combinations for the attribution per regime",
+    "walk_forward": "every window labels its own bars with its own fits; run a backtest for the attribution per "
+                    "regime",
+}
 
 
 def _warn(manifest: dict[str, Any], *messages: str) -> None:

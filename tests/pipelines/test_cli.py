@@ -224,6 +224,15 @@ def test_run_top_limits_the_table(capsys, tmp_path):
     assert lines[header + 4].startswith("wrote ")  # header, rule, two rows
 
 
+def test_a_train_test_header_says_how_many_were_selected(capsys, tmp_path):
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\ndata: {dataset: GOOG, split: {train: 0.7}}\n"
+                                "top_k: 2\n" + SMA)
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out_dir(tmp_path), "--top", 3)
+    assert 0 == code
+    assert ("4 combination(s) ranked on the training part by sharpe; the best 2 (top_k: 2) tested on the test part; "
+            "the first 3 of 4 row(s):") in stdout
+
+
 @pytest.mark.parametrize("top", ["0", "-1", "x"])
 def test_run_refuses_a_bad_top(capsys, tmp_path, top):
     spec = csv_spec(tmp_path, good_rows())

@@ -99,7 +99,8 @@ TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "equity", "event
 
 #: Columns of ``results`` that identify a row rather than describe a parameter.
 _ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy"})
-_METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in (*METRICS, "n_rejected")) | {
+_METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in (*METRICS, "n_rejected",
+                                                                                         "objective")) | {
     "selected", "rank", "status", "error"}  # train/test runs carry train_/test_ metrics and the selection
 
 _RUN_FOLDER = ("a run folder (admf run SPEC --out DIR) holds results.parquet, trades.parquet and "

@@ -46,7 +46,7 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
               and len(set(map(str, ranked.column(c).to_pylist()))) > 1]
     columns = ["combo_id", *(["symbol"] if len(plan.symbols) > 1 else []),
                *(["strategy"] if len({c.strategy for c in plan.combos}) > 1 else []), *params]
-    objective = plan.spec.objective.lstrip("-") if ":" not in plan.spec.objective else "sharpe"
+    objective = plan.spec.objective.lstrip("-") if ":" not in plan.spec.objective else "objective"
     shown = [objective] + [m for m in _SHOWN_METRICS if m != objective]
     if "rank" in ranked.column_names:  # train/test: the selection, trained then tested
         shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
@@ -56,7 +56,7 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
 
 def _metric_columns(table: pa.Table) -> set[str]:
     from fp.metrics import METRICS
-    return set(METRICS) | {"n_rejected"}
+    return set(METRICS) | {"n_rejected", "objective"}
 
 
 def format_plan(plan: Plan | tuple[PhasePlan, ...]) -> str:
@@ -215,6 +215,7 @@ def format_windows(windows: pa.Table) -> str:
     rows = []
     for r in windows.to_pylist():
         rows.append({**r, **{k: str(r[k])[:10] for k in ("train_start", "train_end", "test_start", "test_end")}})
+    objective = ["train_objective", "test_objective"] if "train_objective" in windows.column_names else []
     return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", "test_bars", *params,
-                               "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
+                               *objective, "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
                                "test_n_trades"])

@@ -23,7 +23,7 @@ import numpy as np
 
 from pipelines.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.data import load_market_data
-from pipelines.results import RunDirError, RunResult, check_run_dir, write_run
+from pipelines.results import RunDirError, RunResult, check_run_dir, with_objective, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.objectives import select_some
 from pipelines.optimize import (choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
@@ -179,6 +179,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                          run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
                                       "returns": spec.workflow.type == "optimization"})
     stats = _statistics(spec, the_plan, tables)
+    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
     if stats is not None:
@@ -221,6 +222,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
         tables = run_plan(the_plan, market, equity=spec.equity, returns=returns or spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
     stats = _statistics(spec, the_plan, tables)
+    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
+    windows = None if windows is None else with_objective(windows, spec.objective)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["run_id"] = run
     manifest.update(extra or {})

@@ -233,6 +233,18 @@ def test_a_train_test_header_says_how_many_were_selected(capsys, tmp_path):
             "the first 3 of 4 row(s):") in stdout
 
 
+def test_a_function_objective_is_shown(capsys, tmp_path, monkeypatch):
+    (tmp_path / "shown_objectives.py").write_text("def trades(row):\n    return row['n_trades'] * 1.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\nobjective: shown_objectives:trades\n" + SMA)
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out_dir(tmp_path))
+    assert 0 == code
+    header = next(line for line in stdout.splitlines() if line.startswith("combo_id"))
+    assert header.split()[3] == "objective"  # combo_id fast_period slow_period objective ...
+    rows = pq.read_table(out_dir(tmp_path) / "results.parquet").to_pylist()
+    assert [1.5 * r["n_trades"] for r in rows] == [r["objective"] for r in rows]
+
+
 @pytest.mark.parametrize("top", ["0", "-1", "x"])
 def test_run_refuses_a_bad_top(capsys, tmp_path, top):
     spec = csv_spec(tmp_path, good_rows())

@@ -1,6 +1,7 @@
 """Train/test, walk-forward, objectives and phases on GOOG: shapes, selection rules and errors."""
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 import pipelines
@@ -54,6 +55,29 @@ def test_an_objective_by_import_path(tmp_path, monkeypatch):
     best = r.ranked().to_pylist()[0]
     assert best["cagr_pct"] / best["max_drawdown_pct"] == max(x["cagr_pct"] / x["max_drawdown_pct"]
                                                                for x in r.results.to_pylist())
+
+
+def test_a_function_objective_is_a_column_of_the_results(tmp_path, monkeypatch):
+    (tmp_path / "calmar_objectives.py").write_text(
+        "def calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain = pipelines.run({"workflow": {"type": "optimization"}, "strategies": GRID,
+                           "objective": "calmar_objectives:calmar"}, out=tmp_path / "plain")
+    for row in pq.read_table(tmp_path / "plain" / "results.parquet").to_pylist():
+        assert row["cagr_pct"] / row["max_drawdown_pct"] == row["objective"]
+    split = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                           "strategies": GRID, "objective": "calmar_objectives:calmar", "top_k": 2})
+    for row in split.results.to_pylist():
+        assert row["train_cagr_pct"] / row["train_max_drawdown_pct"] == row["train_objective"]
+        assert (row["test_cagr_pct"] / row["test_max_drawdown_pct"] if row["selected"] else None) == row["test_objective"]
+    assert [1, 2] == [r["rank"] for r in sorted(split.results.to_pylist(), key=lambda r: -r["train_objective"])[:2]]
+    walk = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 500}, "strategies": GRID,
+                          "objective": "calmar_objectives:calmar"})
+    for row in walk.windows.to_pylist():
+        assert row["test_cagr_pct"] / row["test_max_drawdown_pct"] == row["test_objective"]
+    assert "objective" in walk.results.column_names
+    # a metric objective is a column already
+    assert "objective" not in pipelines.run({"workflow": {"type": "optimization"}, "strategies": GRID}).results.column_names
 
 
 def test_a_missing_objective_function_is_a_spec_error(tmp_path, monkeypatch):

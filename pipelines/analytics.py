@@ -374,21 +374,33 @@ def sensitivity(run_dir: str | os.PathLike, *, metric: str = "sharpe") -> pa.Tab
     are left out of its block; metric values that are null or NaN (a combination that never
     traded has a NaN Sharpe) are left out of the statistics and of ``n``.
 
-    Raises :class:`QueryError` when the run has no results, or ``metric`` is not a numeric
-    metric column of them.
+    A train/test run has the metric of every combination on the training part only: ``sharpe``
+    there means ``train_sharpe`` (``test_sharpe`` is for the selected combinations alone; ask
+    for it by name). The metric used is in the table's schema metadata (``metric``).
+
+    Raises :class:`QueryError` when the run has no results, ``metric`` is not a numeric metric
+    column of them, or the run is a walk-forward (its results are one stitched row per symbol,
+    not a grid: its windows table holds what each window chose).
     """
     root = Path(run_dir)
     con = connect(root)
     try:
         _require(con, root, "results", _RUN_FOLDER)
         columns = _views(con)["results"]
+        if "windows" in _views(con) and "out_of_sample_bars" in columns:
+            raise QueryError(f"{root}: a walk-forward run: results.parquet holds one stitched out-of-sample row per "
+                             "symbol, not a parameter grid (each window's training grid is not kept); query what the "
+                             "windows chose instead, e.g. SELECT fast_period, count(*), avg(test_sharpe) FROM windows "
+                             "GROUP BY 1")
         metrics = [c for c in _numeric_columns(con, "results") if c in _METRIC_COLUMNS]
+        if metric not in metrics and f"train_{metric}" in metrics:
+            metric = f"train_{metric}"
         if metric not in metrics:
             raise QueryError(f"metric={metric!r}: not a metric of {root}/results.parquet; "
                              f"choose one of {', '.join(metrics)}")
         parameters = _parameter_columns(columns)
         if not parameters:
-            return _SENSITIVITY_SCHEMA.empty_table()
+            return _SENSITIVITY_SCHEMA.empty_table().replace_schema_metadata({"metric": metric})
         m = "CAST(__m AS DOUBLE)"
         ok = f"FILTER (WHERE {m} IS NOT NULL AND NOT isnan({m}))"
         blocks = [
@@ -401,7 +413,7 @@ def sensitivity(run_dir: str | os.PathLike, *, metric: str = "sharpe") -> pa.Tab
         sql = (f"WITH r AS (SELECT *, {_ident(metric)} AS __m FROM results) "
                f"SELECT parameter, value, mean, median, min, max, n FROM ({' UNION ALL '.join(blocks)}) "
                "ORDER BY __block, __rank")
-        return _run(con, sql, root).cast(_SENSITIVITY_SCHEMA)
+        return _run(con, sql, root).cast(_SENSITIVITY_SCHEMA).replace_schema_metadata({"metric": metric})
     finally:
         con.close()
 
@@ -704,7 +716,14 @@ def _table_for(args: argparse.Namespace) -> pa.Table:
     elif analysis == "causation":
         options = {"combo": getattr(args, "combo", None) or "", "trade": getattr(args, "trade", None) or 1,
                    "symbol": getattr(args, "symbol", None)}
-    return ANALYSES[analysis](args.run_dir, **options)
+    table = ANALYSES[analysis](args.run_dir, **options)
+    asked = options.get("metric", "sharpe")
+    used = (table.schema.metadata or {}).get(b"metric", asked.encode()).decode()
+    if analysis == "sensitivity" and used != asked:
+        print(f"note: a train/test run has every combination's metrics on the training part only: {used}, not "
+              f"{asked} (test_{asked} is of the selected combinations alone; ask for it with --metric test_{asked})",
+              file=sys.stderr)
+    return table
 
 
 def _unique_names(table: pa.Table) -> pa.Table:

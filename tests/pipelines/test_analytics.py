@@ -377,6 +377,37 @@ def test_sensitivity_refuses_an_unknown_metric(run_dir):
         sensitivity(run_dir, metric="sharp")
 
 
+SMALL_GRID = [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10], "slow_period": [40, 80]}}]
+
+
+def test_sensitivity_of_a_train_test_run_uses_the_training_metrics(tmp_path, capsys):
+    import pipelines
+    from pipelines.cli import main
+    run = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                         "strategies": SMALL_GRID}, out=tmp_path / "tt")
+    rows = run.results.to_pylist()
+    table = sensitivity(tmp_path / "tt")
+    assert {b"metric": b"train_sharpe"} == table.schema.metadata
+    fast5 = next(r for r in table.to_pylist() if (r["parameter"], r["value"]) == ("fast_period", "5"))
+    assert statistics.mean(r["train_sharpe"] for r in rows if r["fast_period"] == 5) == pytest.approx(fast5["mean"])
+    assert 2 == fast5["n"]
+    assert {"fast_period", "slow_period"} == {r["parameter"] for r in table.to_pylist()}
+    tested = sensitivity(tmp_path / "tt", metric="test_sharpe").to_pylist()
+    assert 1 == sum(r["n"] for r in tested if r["parameter"] == "fast_period")  # the one selected
+    assert 0 == main(["query", str(tmp_path / "tt"), "--analysis", "sensitivity"])
+    assert "note: a train/test run has every combination's metrics on the training part only: train_sharpe" \
+        in capsys.readouterr().err
+
+
+def test_sensitivity_of_a_walk_forward_run_is_refused_with_what_to_query(tmp_path):
+    import pipelines
+    pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 500},
+                   "data": {"dataset": "GOOG"}, "strategies": SMALL_GRID}, out=tmp_path / "wf")
+    with pytest.raises(QueryError, match="a walk-forward run: results.parquet holds one stitched out-of-sample row "
+                                         "per symbol, not a parameter grid"):
+        sensitivity(tmp_path / "wf")
+
+
 # --- correlation ---------------------------------------------------------------------------
 
 

@@ -168,9 +168,14 @@ def _sources(root: Path) -> dict[str, str]:
         file, folder = base / f"{name}.parquet", base / name
         if file.is_file():
             sources[name] = f"read_parquet({_literal(str(file))})"
-        elif folder.is_dir() and any(folder.rglob("*.parquet")):
+        elif folder.is_dir() and not (folder / "manifest.json").exists() and any(folder.rglob("*.parquet")):
+            # a folder of one table's parts (events/); a folder with a manifest is a run of its own (a phase)
             glob = _literal(f"{folder}/**/*.parquet")
             sources[name] = f"read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
+    phases = sorted(p.name for p in base.iterdir() if p.is_dir() and (p / "manifest.json").is_file())
+    if phases and not sources:
+        raise QueryError(f"{root}: a run of phases, one folder each: query one phase, e.g. "
+                         f"admf query {root / phases[0]} ...; phases: {', '.join(phases)}")
     if not sources:
         raise QueryError(f"{root}: holds none of {', '.join(f'{t}.parquet' for t in TABLES)}; {_RUN_FOLDER}")
     return sources

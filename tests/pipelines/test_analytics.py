@@ -380,6 +380,21 @@ def test_sensitivity_refuses_an_unknown_metric(run_dir):
 SMALL_GRID = [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10], "slow_period": [40, 80]}}]
 
 
+def test_a_phased_run_is_queried_one_phase_at_a_time(tmp_path):
+    import pipelines
+    pipelines.run({"data": {"dataset": "GOOG", "split": {"train": 0.7}}, "phases": [
+        {"name": "signals", "workflow": {"type": "signal_generation"}, "strategies": SMALL_GRID},
+        {"name": "costs", "from": "signals", "workflow": {"type": "signal_replay"}, "top_k": 2,
+         "execution": {"commission": [0.0, 0.002]}},
+        {"name": "validate", "from": "costs", "workflow": {"type": "optimization"}}]}, out=tmp_path / "phased")
+    with pytest.raises(QueryError, match="a run of phases, one folder each: query one phase, e.g. admf query "
+                                         ".*phased/costs ...; phases: costs, signals, validate"):
+        query(tmp_path / "phased", "SELECT * FROM signals")
+    assert 4 == query(tmp_path / "phased" / "signals", "SELECT count(*) AS n FROM combos").column("n")[0].as_py()
+    assert ["combo_id", "symbol", "bar_index", "time", "value"] == \
+        query(tmp_path / "phased" / "signals", "SELECT * FROM signals LIMIT 1").column_names
+
+
 def test_sensitivity_of_a_train_test_run_uses_the_training_metrics(tmp_path, capsys):
     import pipelines
     from pipelines.cli import main

@@ -432,7 +432,8 @@ def correlation(run_dir: str | os.PathLike, *, top: int = 20) -> pa.Table:
 
     From ``equity.parquet``: for each symbol, every combination's return per bar
     (``equity[t] / equity[t-1] - 1``) over the bars all its combinations share, and the Pearson
-    correlation of every pair traded on that symbol. Columns ``combo_a, combo_b, correlation,
+    correlation of every pair traded on that symbol (of a train/test run: over the training part,
+    which every combination has). Columns ``combo_a, combo_b, correlation,
     symbol, bars`` (``combo_a < combo_b``; ``bars`` the returns it is over), sorted by correlation
     descending, then by symbol and ids. A combination whose equity never moves has no defined
     correlation and is left out. An exact copy of a combination correlates 1.0 with it.
@@ -447,7 +448,9 @@ def correlation(run_dir: str | os.PathLike, *, top: int = 20) -> pa.Table:
     try:
         _require(con, root, "equity", "correlation needs the per-bar equity of every combination: "
                                       "rerun with `admf run SPEC --equity` (or `equity: true` in the spec)")
-        table = _run(con, "SELECT symbol, combo_id, time, equity FROM equity "
+        # a train/test run's curves have parts: every combination has its training curve
+        part = " WHERE part = 'train'" if "part" in _views(con)["equity"] else ""
+        table = _run(con, f"SELECT symbol, combo_id, time, equity FROM equity{part} "
                           "ORDER BY symbol, combo_id, time", root)
     finally:
         con.close()

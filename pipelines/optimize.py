@@ -3,7 +3,9 @@
 * **Train/test** (``workflow.type: optimization`` with ``data.split``): every combination runs on
   the training part (no bar after it is read); the ``top_k`` best by the objective (with at least
   ``min_trades`` closed trades) run on the test part, indicators warmed up on the bars before it.
-  Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected.
+  Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected;
+  trades (and, when asked, equity curves) carry their ``part``: every combination's training
+  curve, and each selected one's test curve, which starts again from the initial cash.
 * **Walk-forward** (``workflow.type: walk_forward``): windows of ``train_bars`` then ``test_bars``,
   moved by ``step_bars`` (or anchored at the first bar); the last window tests the bars that are
   left when fewer than ``test_bars`` are. Per window the best combination on the
@@ -89,15 +91,17 @@ def train_test(plan: Plan, market: MarketData) -> RunTables:
     """
     split = plan.spec.data.split
     _check_split(split, market)
+    equity = plan.spec.equity
     train = run_plan(plan, market, signals=fitted(lambda b: (0, None)), window=lambda b: (0, split_index(split, b)),
-                     returns=True)
+                     returns=True, equity=equity)
     chosen = choose(plan, train.results)
     picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in chosen))
     test = run_plan(picked, market, signals=fitted(lambda b: (0, split_index(split, b))),
-                    window=lambda b: (split_index(split, b), len(b)))
+                    window=lambda b: (split_index(split, b), len(b)), equity=equity)
     results = _side_by_side(train.results, test.results, chosen)
     trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
-    return RunTables(results, trades, test.regime_stats, None, train.returns)
+    curves = pa.concat_tables([_with_part(train.equity, "train"), _with_part(test.equity, "test")]) if equity else None
+    return RunTables(results, trades, test.regime_stats, curves, train.returns)
 
 
 def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -> dict[str, int]:
@@ -136,8 +140,9 @@ def _side_by_side(train: pa.Table, test: pa.Table, chosen: dict[str, int]) -> pa
     return pa.table(columns)
 
 
-def _with_part(trades: pa.Table, part: str) -> pa.Table:
-    return trades.append_column("part", pa.array([part] * trades.num_rows, pa.string()))
+def _with_part(table: pa.Table, part: str) -> pa.Table:
+    """Trades or equity of one part, marked ``train`` or ``test``."""
+    return table.append_column("part", pa.array([part] * table.num_rows, pa.string()))
 
 
 def walk_forward_windows(n_bars: int, *, train_bars: int, test_bars: int, step_bars: int | None,

@@ -414,6 +414,14 @@ def test_sensitivity_of_a_train_test_run_uses_the_training_metrics(tmp_path, cap
         in capsys.readouterr().err
 
 
+def test_correlation_of_a_train_test_run_is_over_the_training_part(tmp_path):
+    import pipelines
+    pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                   "strategies": SMALL_GRID, "top_k": 4}, equity=True, out=tmp_path / "tt")
+    pairs = correlation(tmp_path / "tt").to_pylist()
+    assert 6 == len(pairs) and {1503} == {p["bars"] for p in pairs}  # 1,504 training bars, every combination
+
+
 def test_sensitivity_of_a_walk_forward_run_is_refused_with_what_to_query(tmp_path):
     import pipelines
     pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 500},

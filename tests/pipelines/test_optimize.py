@@ -25,6 +25,24 @@ def test_train_test_shows_train_and_test_metrics_side_by_side():
     assert r.manifest["overfitting"]["n_trials"] == 6
 
 
+def test_train_test_equity_has_the_training_curve_of_every_combination_and_the_test_curve_of_the_selected(tmp_path):
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                       "strategies": GRID, "top_k": 2}, equity=True, out=tmp_path / "tt")
+    curves = pq.read_table(tmp_path / "tt" / "equity.parquet")
+    assert {"time", "combo_id", "symbol", "equity", "cash", "position", "part"} == set(curves.column_names)
+    rows = curves.to_pylist()
+    assert 6 * 1504 == sum(row["part"] == "train" for row in rows)
+    selected = {row["combo_id"]: row for row in r.results.to_pylist() if row["selected"]}
+    tested = [row for row in rows if row["part"] == "test"]
+    assert 2 * 644 == len(tested) and set(selected) == {row["combo_id"] for row in tested}
+    for combo_id, result in selected.items():
+        last = [row["equity"] for row in tested if row["combo_id"] == combo_id][-1]
+        assert result["test_final_equity"] == last
+    for row in r.results.to_pylist():
+        last = [x["equity"] for x in rows if x["part"] == "train" and x["combo_id"] == row["combo_id"]][-1]
+        assert row["train_final_equity"] == last
+
+
 def test_min_trades_guards_the_selection():
     r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
                        "strategies": GRID, "top_k": 6, "min_trades": 25})

@@ -43,7 +43,7 @@ from state.errors import SpecError
 from state.market import Bars, MarketData
 from state.plan import Plan
 
-__all__ = ["choose", "ok_combo_ids", "overfitting", "train_test", "training_part", "training_view", "walk_forward",
+__all__ = ["block_layout", "choose", "ok_combo_ids", "overfitting", "train_test", "training_part", "training_view", "walk_forward",
            "walk_forward_windows"]
 
 _IDS = ("combo_id", "symbol")
@@ -288,4 +288,17 @@ def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.
         return None
     blocks = 16 if matrix.shape[0] >= 320 else max(2, (matrix.shape[0] // 20) // 2 * 2)
     stats = selection_statistics(np.ascontiguousarray(matrix), picks[0], n_blocks=blocks)
-    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **stats}
+    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **block_layout(matrix, blocks),
+            **stats}
+
+
+def block_layout(matrix: np.ndarray, blocks: int) -> dict[str, int]:
+    """Where CSCV's blocks lie in a (returns × combinations) matrix: ``n_returns`` per-bar returns
+    (one fewer than the bars), the first ``dropped_returns`` (= ``n_returns mod blocks``) left out,
+    then ``blocks`` contiguous blocks of ``block_returns`` each (``fp.overfitting``).
+
+    >>> block_layout(np.zeros((1503, 2)), 16)
+    {'n_returns': 1503, 'dropped_returns': 15, 'block_returns': 93}
+    """
+    n = int(matrix.shape[0])
+    return {"n_returns": n, "dropped_returns": n % blocks, "block_returns": n // blocks}

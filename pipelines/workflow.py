@@ -26,7 +26,7 @@ from pipelines.data import load_market_data
 from pipelines.results import RunDirError, RunResult, check_run_dir, with_objective, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.objectives import select_some
-from pipelines.optimize import (choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
+from pipelines.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
                                 walk_forward)
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
@@ -483,7 +483,7 @@ def _search_statistics(phases: list[tuple[str, RunResult]]) -> dict[str, Any]:
     chosen = final.manifest["overfitting"]["selected"]
     blocks = final.manifest["overfitting"]["n_blocks"]
     stats = selection_statistics(np.column_stack([columns[c] for c in ids]), ids.index(chosen), n_blocks=blocks)
-    return {**final.manifest["overfitting"], **stats, "trials_by_phase": counts,
+    return {**final.manifest["overfitting"], **stats, **block_layout(last, blocks), "trials_by_phase": counts,
             "note": "n_trials counts every distinct combination any phase evaluated"}
 
 

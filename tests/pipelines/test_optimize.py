@@ -23,6 +23,9 @@ def test_train_test_shows_train_and_test_metrics_side_by_side():
     assert ranked[0]["train_sharpe"] >= ranked[1]["train_sharpe"]
     assert {"train", "test"} == set(r.trades.column("part").to_pylist())
     assert r.manifest["overfitting"]["n_trials"] == 6
+    # CSCV's blocks: 1,503 training returns of 1,504 bars, the first 15 left out, 16 blocks of 93
+    assert {"n_blocks": 16, "n_returns": 1503, "dropped_returns": 15, "block_returns": 93} == \
+        {k: r.manifest["overfitting"][k] for k in ("n_blocks", "n_returns", "dropped_returns", "block_returns")}
 
 
 def test_train_test_equity_has_the_training_curve_of_every_combination_and_the_test_curve_of_the_selected(tmp_path):
@@ -41,6 +44,17 @@ def test_train_test_equity_has_the_training_curve_of_every_combination_and_the_t
     for row in r.results.to_pylist():
         last = [x["equity"] for x in rows if x["part"] == "train" and x["combo_id"] == row["combo_id"]][-1]
         assert row["train_final_equity"] == last
+
+
+def test_cscv_leaves_out_the_first_returns_that_do_not_fill_a_block():
+    from fp.overfitting import probability_of_backtest_overfitting
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG"}, "strategies": GRID})
+    stats = r.manifest["overfitting"]
+    (symbol, matrix), = r.returns
+    assert (2147, 3, 134) == (stats["n_returns"], stats["dropped_returns"], stats["block_returns"])
+    kept = matrix[stats["dropped_returns"]:]
+    assert stats["pbo"] == probability_of_backtest_overfitting(kept, n_blocks=16).probability
+    assert stats["pbo"] != probability_of_backtest_overfitting(matrix[:-3], n_blocks=16).probability
 
 
 def test_min_trades_guards_the_selection():

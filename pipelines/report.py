@@ -94,6 +94,10 @@ def _combination_count(plan: Plan, phase: PhasePlan | None) -> str:
     if plan.spec.workflow.type == "signal_replay":
         signals = len({(c.strategy, c.strategy_params, c.classifier, c.classifier_params) for c in plan.combos})
         return f"{n} = {signals} stored signals × {n_settings} settings"
+    totals = [len({(c.strategy, c.strategy_params) for c in plan.combos}),
+              len({(c.classifier, c.classifier_params) for c in plan.combos}), n_settings]
+    if totals[0] * totals[1] * totals[2] == n:  # every strategy point with every classifier point and setting
+        return f"{n} = {totals[0]} strategy × {totals[1]} classifier × {totals[2]} settings"
     groups: dict[str, list] = {}
     for c in plan.combos:
         groups.setdefault(c.strategy_path, []).append(c)
@@ -103,9 +107,6 @@ def _combination_count(plan: Plan, phase: PhasePlan | None) -> str:
                    len({(c.classifier, c.classifier_params) for c in combos}), len({c.settings for c in combos})]
         dropped = factors[0] * factors[1] * factors[2] - len(combos)
         terms.append((factors, path, dropped))
-    if len(terms) == 1 and not terms[0][2]:
-        (a, b, c), _, _ = terms[0]
-        return f"{n} = {a} strategy × {b} classifier × {c} settings"
     text = " + ".join(f"{a} × {b} × {c} [{path}]" + (f" − {dropped} already in an earlier entry" if dropped else "")
                       for (a, b, c), path, dropped in terms)
     return f"{n} = {text} (strategy × classifier × settings, per strategy entry)"
@@ -114,16 +115,21 @@ def _combination_count(plan: Plan, phase: PhasePlan | None) -> str:
 def _workflow_line(plan: Plan) -> str | None:
     spec = plan.spec
     w = spec.workflow
+    classified = any(c.classifier for c in plan.combos)
     if w.type == "walk_forward":
         step = w.step_bars or w.test_bars
         return (f"  walk-forward: every window runs the {len(plan.combos)} combinations on its {w.train_bars} training "
                 f"bars, then its best on the next {w.test_bars} (windows move by {step}"
                 f"{', anchored at the first bar' if w.anchored else ''}; the last tests the bars left); "
-                f"results: one stitched row per symbol, windows.parquet one row per window")
+                f"results: one stitched row per symbol, windows.parquet one row per window"
+                + ("; classifiers are refitted per window on its bars (twice: warm-up, then all its training bars)"
+                   if classified else ""))
     if w.type == "optimization" and spec.data.split is not None:
         kind, value = spec.data.split
         return (f"  train/test (data.split {kind}: {value}): every combination on the training part, the top "
-                f"{spec.top_k} on the test part; results: one row per lane")
+                f"{spec.top_k} on the test part; results: one row per lane"
+                + ("; classifiers fit on their warm-up of the training part, then are refitted on all of it for "
+                   "the test" if classified else ""))
     return None
 
 

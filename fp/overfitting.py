@@ -437,8 +437,8 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
       trials' Sharpe variance = the sample variance (ddof 1) of the columns' per-bar Sharpe
       ratios, over the columns whose Sharpe ratio is defined (NaN with fewer than two);
     * ``n_trials`` — the number of columns;
-    * ``logit_values``, ``logit_counts`` — the distinct CSCV logits and how many splits have each
-      (the histogram a report draws; ranks are halves of integers, so there are at most 2N + 1);
+    * ``logit_values``, ``logit_counts`` — the distinct logits of the defined CSCV splits and how
+      many splits have each (the histogram a report draws; ranks are halves of integers, so there are at most 2N + 1);
     * ``reasons`` — for each of these statistics that is undefined (NaN), why (a new dict,
       empty when every one is a number).
 
@@ -462,7 +462,8 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
     dsr = deflated_sharpe_ratio(moments.sharpe, n_trials=n_columns, n_observations=n_rows,
                                 skewness=moments.skewness, kurtosis=moments.kurtosis,
                                 trials_sharpe_variance=variance)
-    logit_values, logit_counts = np.unique(np.array(pbo.logits), return_counts=True)
+    logits = np.array(pbo.logits)
+    logit_values, logit_counts = np.unique(logits[~np.isnan(logits)], return_counts=True)  # defined splits only
     stats = {
         "pbo": pbo.probability,
         "pbo_splits": pbo.n_splits,

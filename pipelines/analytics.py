@@ -100,9 +100,9 @@ TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "regimes", "equi
 #: Columns of ``results`` that identify a row rather than describe a parameter (``classifier``
 #: counts as a parameter: it tells classifier choices apart).
 _ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy"})
-#: Columns of a run's outcome (``pipelines.columns``): train/test runs carry ``train_``/``test_``
-#: metrics and the selection.
-_METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in OUTCOME_COLUMNS) | {
+#: Columns of a run's outcome (``pipelines.columns``) and a function objective's values: train/test
+#: runs carry ``train_``/``test_`` metrics and the selection.
+_METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in (*OUTCOME_COLUMNS, "objective")) | {
     "selected", "rank"}
 
 _RUN_FOLDER = ("a run folder (admf run SPEC --out DIR) holds results.parquet, trades.parquet and "
@@ -170,9 +170,14 @@ def _sources(root: Path) -> dict[str, str]:
         file, folder = base / f"{name}.parquet", base / name
         if file.is_file():
             sources[name] = f"read_parquet({_literal(str(file))})"
-        elif folder.is_dir() and any(folder.rglob("*.parquet")):
+        elif folder.is_dir() and not (folder / "manifest.json").exists() and any(folder.rglob("*.parquet")):
+            # a folder of one table's parts (events/); a folder with a manifest is a run of its own (a phase)
             glob = _literal(f"{folder}/**/*.parquet")
             sources[name] = f"read_parquet({glob}, hive_partitioning = true, union_by_name = true)"
+    phases = sorted(p.name for p in base.iterdir() if p.is_dir() and (p / "manifest.json").is_file())
+    if phases and not sources:
+        raise QueryError(f"{root}: a run of phases, one folder each: query one phase, e.g. "
+                         f"admf query {root / phases[0]} ...; phases: {', '.join(phases)}")
     if not sources:
         raise QueryError(f"{root}: holds none of {', '.join(f'{t}.parquet' for t in TABLES)}; {_RUN_FOLDER}")
     return sources
@@ -376,21 +381,33 @@ def sensitivity(run_dir: str | os.PathLike, *, metric: str = "sharpe") -> pa.Tab
     are left out of its block; metric values that are null or NaN (a combination that never
     traded has a NaN Sharpe) are left out of the statistics and of ``n``.
 
-    Raises :class:`QueryError` when the run has no results, or ``metric`` is not a numeric
-    metric column of them.
+    A train/test run has the metric of every combination on the training part only: ``sharpe``
+    there means ``train_sharpe`` (``test_sharpe`` is for the selected combinations alone; ask
+    for it by name). The metric used is in the table's schema metadata (``metric``).
+
+    Raises :class:`QueryError` when the run has no results, ``metric`` is not a numeric metric
+    column of them, or the run is a walk-forward (its results are one stitched row per symbol,
+    not a grid: its windows table holds what each window chose).
     """
     root = Path(run_dir)
     con = connect(root)
     try:
         _require(con, root, "results", _RUN_FOLDER)
         columns = _views(con)["results"]
+        if "windows" in _views(con) and "out_of_sample_bars" in columns:
+            raise QueryError(f"{root}: a walk-forward run: results.parquet holds one stitched out-of-sample row per "
+                             "symbol, not a parameter grid (each window's training grid is not kept); query what the "
+                             "windows chose instead, e.g. SELECT fast_period, count(*), avg(test_sharpe) FROM windows "
+                             "GROUP BY 1")
         metrics = [c for c in _numeric_columns(con, "results") if c in _METRIC_COLUMNS]
+        if metric not in metrics and f"train_{metric}" in metrics:
+            metric = f"train_{metric}"
         if metric not in metrics:
             raise QueryError(f"metric={metric!r}: not a metric of {root}/results.parquet; "
                              f"choose one of {', '.join(metrics)}")
         parameters = _parameter_columns(columns)
         if not parameters:
-            return _SENSITIVITY_SCHEMA.empty_table()
+            return _SENSITIVITY_SCHEMA.empty_table().replace_schema_metadata({"metric": metric})
         m = "CAST(__m AS DOUBLE)"
         ok = f"FILTER (WHERE {m} IS NOT NULL AND NOT isnan({m}))"
         blocks = [
@@ -403,7 +420,7 @@ def sensitivity(run_dir: str | os.PathLike, *, metric: str = "sharpe") -> pa.Tab
         sql = (f"WITH r AS (SELECT *, {_ident(metric)} AS __m FROM results) "
                f"SELECT parameter, value, mean, median, min, max, n FROM ({' UNION ALL '.join(blocks)}) "
                "ORDER BY __block, __rank")
-        return _run(con, sql, root).cast(_SENSITIVITY_SCHEMA)
+        return _run(con, sql, root).cast(_SENSITIVITY_SCHEMA).replace_schema_metadata({"metric": metric})
     finally:
         con.close()
 
@@ -417,7 +434,8 @@ def correlation(run_dir: str | os.PathLike, *, top: int = 20) -> pa.Table:
 
     From ``equity.parquet``: for each symbol, every combination's return per bar
     (``equity[t] / equity[t-1] - 1``) over the bars all its combinations share, and the Pearson
-    correlation of every pair traded on that symbol. Columns ``combo_a, combo_b, correlation,
+    correlation of every pair traded on that symbol (of a train/test run: over the training part,
+    which every combination has). Columns ``combo_a, combo_b, correlation,
     symbol, bars`` (``combo_a < combo_b``; ``bars`` the returns it is over), sorted by correlation
     descending, then by symbol and ids. A combination whose equity never moves has no defined
     correlation and is left out. An exact copy of a combination correlates 1.0 with it.
@@ -432,7 +450,9 @@ def correlation(run_dir: str | os.PathLike, *, top: int = 20) -> pa.Table:
     try:
         _require(con, root, "equity", "correlation needs the per-bar equity of every combination: "
                                       "rerun with `admf run SPEC --equity` (or `equity: true` in the spec)")
-        table = _run(con, "SELECT symbol, combo_id, time, equity FROM equity "
+        # a train/test run's curves have parts: every combination has its training curve
+        part = " WHERE part = 'train'" if "part" in _views(con)["equity"] else ""
+        table = _run(con, f"SELECT symbol, combo_id, time, equity FROM equity{part} "
                           "ORDER BY symbol, combo_id, time", root)
     finally:
         con.close()
@@ -706,7 +726,14 @@ def _table_for(args: argparse.Namespace) -> pa.Table:
     elif analysis == "causation":
         options = {"combo": getattr(args, "combo", None) or "", "trade": getattr(args, "trade", None) or 1,
                    "symbol": getattr(args, "symbol", None)}
-    return ANALYSES[analysis](args.run_dir, **options)
+    table = ANALYSES[analysis](args.run_dir, **options)
+    asked = options.get("metric", "sharpe")
+    used = (table.schema.metadata or {}).get(b"metric", asked.encode()).decode()
+    if analysis == "sensitivity" and used != asked:
+        print(f"note: a train/test run has every combination's metrics on the training part only: {used}, not "
+              f"{asked} (test_{asked} is of the selected combinations alone; ask for it with --metric test_{asked})",
+              file=sys.stderr)
+    return table
 
 
 def _unique_names(table: pa.Table) -> pa.Table:

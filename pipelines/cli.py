@@ -179,8 +179,12 @@ def _report(result, out: Path, top: int) -> None:
         written.append("windows.parquet")
     else:
         ranked = result.ranked()
-        what = "selected on the training part, then tested" if "rank" in ranked.column_names else f"by {spec.objective}"
-        print(f"top {min(top, n)} of {n} {what}:")
+        if "rank" in ranked.column_names:
+            chosen = len({r["combo_id"] for r in ranked.select(["combo_id", "selected"]).to_pylist() if r["selected"]})
+            print(f"{len(result.plan.combos)} combination(s) ranked on the training part by {spec.objective}; the best "
+                  f"{chosen} (top_k: {spec.top_k}) tested on the test part; the first {min(top, n)} of {n} row(s):")
+        else:
+            print(f"top {min(top, n)} of {n} by {spec.objective}:")
         print(format_top(ranked, result.plan, top))
         if result.regime_stats is not None:
             print(f"regime attribution of the top {min(top, n)} (regime 0 = lowest mean return):")
@@ -206,6 +210,14 @@ def _report(result, out: Path, top: int) -> None:
     elif result.windows is not None:
         written.append("equity.parquet (stitched)")
     print(f"wrote {out}/{', '.join(written)}, manifest.json")
+    _print_warnings(result.manifest)
+
+
+def _print_warnings(manifest: dict) -> None:
+    """The run's warnings (also in its manifest), on stderr after its report."""
+    sys.stdout.flush()
+    for message in manifest.get("warnings", ()):
+        print(f"warning: {message}", file=sys.stderr)
 
 
 def _statistic(stats: dict, name: str, spec: str, said: set[str]) -> str:

@@ -6,11 +6,14 @@ chunk and the bars, not with the number of combinations. Each chunk writes its t
 as a part (``parts/chunk-00007/…`` then a ``done`` marker); the run's tables are the parts merged
 in chunk order, written when every chunk is done. ``resume`` skips chunks whose part is done, so
 an interrupted run (Ctrl-C, a killed process) continues where it stopped and gives exactly the
-tables of an uninterrupted run: lanes are isolated, so chunking never changes a result.
+tables of an uninterrupted run: lanes are isolated, so chunking never changes a result. An
+optimization's parts also keep their per-bar returns, so its overfitting statistics are those of
+the unchunked run.
 
 Executors: ``local`` (in this process), ``processes`` (a local process pool; a chunk whose worker
 died is retried), ``dask`` (a ``LocalCluster`` of ``workers`` processes, or the scheduler at
-``scheduler``; Dask retries lost tasks). Law: every executor gives identical tables.
+``scheduler``; Dask retries lost tasks). Law: every executor gives identical tables and manifest
+statistics.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -41,6 +45,7 @@ __all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "pa
 EXECUTORS = ("local", "processes", "dask")
 _TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
 _RETRIES = 2
+_RETURNS = "returns.npy"
 
 
 def parse_memory(text: str | int | None) -> int | None:
@@ -90,7 +95,10 @@ def chunk_plan(plan: Plan, size: int) -> list[Plan]:
 
 
 def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
-    """Run one chunk and write its part atomically (a worker's whole job); returns the part path."""
+    """Run one chunk and write its part atomically (a worker's whole job); returns the part path.
+
+    With ``returns`` in ``options``, the part keeps the first symbol's per-bar returns of its
+    combinations (``returns.npy``, exact float64) for the run's overfitting statistics."""
     tables = run_plan(plan, market, **options)
     folder = Path(part)
     tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -99,6 +107,8 @@ def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
         table = getattr(tables, name)
         if table is not None:
             pq.write_table(table, tmp / f"{name}.parquet", write_statistics=_statistics_columns(table))
+    if tables.returns:
+        np.save(tmp / _RETURNS, tables.returns[0][1], allow_pickle=False)
     (tmp / "done").write_text("ok\n")
     if folder.exists():  # an earlier attempt of this chunk finished after all
         shutil.rmtree(tmp)
@@ -141,7 +151,7 @@ def run_chunked(plan: Plan, market: MarketData, work_dir: Path, options: Executi
     finally:
         if progress is not None:
             progress.close()
-    merged = _merge(parts)
+    merged = _merge(parts, market.bars[0].symbol if run_options.get("returns") else None)
     regimes = None if merged.regimes is None else in_point_order(merged.regimes, plan.combos)
     return attrs.evolve(merged, results=_in_plan_order(merged.results, plan), regimes=regimes)
 
@@ -216,14 +226,18 @@ def _on_dask(chunks, parts, todo, market, run_options, options, progress) -> Non
             cluster.close()
 
 
-def _merge(parts: Sequence[Path]) -> RunTables:
+def _merge(parts: Sequence[Path], returns_of: str | None = None) -> RunTables:
     """The run's tables: every part's, concatenated in chunk order (= combination order); trace
-    event ids are renumbered so they stay unique across chunks."""
+    event ids are renumbered so they stay unique across chunks. With ``returns_of`` (the first
+    symbol), the parts' returns side by side: the whole run's returns matrix of that symbol."""
     found: dict[str, list[pa.Table]] = {name: [] for name in _TABLES}
+    matrices = []
     events_before = 0
     for part in parts:
         if not _done(part):
             raise AdmfError(f"{part}: this chunk did not finish; resume the run")
+        if returns_of is not None and (part / _RETURNS).is_file():
+            matrices.append(np.load(part / _RETURNS, allow_pickle=False))
         for name in _TABLES:
             path = part / f"{name}.parquet"
             if path.is_file():
@@ -235,7 +249,8 @@ def _merge(parts: Sequence[Path]) -> RunTables:
     found["regimes"] = _first_labels(found["regimes"])
     merged = {name: pa.concat_tables(tables, promote_options="default") if tables else None
               for name, tables in found.items()}
-    return RunTables(merged["results"], merged["trades"], merged["regime_stats"], merged["equity"], None,
+    returns = ((returns_of, np.concatenate(matrices, axis=1)),) if matrices and len(matrices) == len(parts) else None
+    return RunTables(merged["results"], merged["trades"], merged["regime_stats"], merged["equity"], returns,
                      merged["events"], merged["final"], merged["symbol_stats"], merged["regimes"])
 
 

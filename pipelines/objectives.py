@@ -7,6 +7,9 @@ way spec text loads code; an exception the function raises becomes a :class:`Spe
 the objective, the error, where it was raised and the combination.
 ``select`` ranks rows and keeps the best ``top_k`` among those with at least ``min_trades``
 closed trades; an undefined (NaN) objective ranks after every defined one, ties by row order.
+A workflow that must select (an optimization, a walk-forward window, a phase feeding the next)
+uses ``select_some``: when ``min_trades`` excludes every row it refuses the run (a ``SpecError``
+naming ``min_trades`` and the most trades any row has) rather than select nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Any
 
 from state.errors import SpecError
 
-__all__ = ["objective_function", "select"]
+__all__ = ["objective_function", "select", "select_some"]
 
 Objective = Callable[[Mapping[str, Any]], float]
 
@@ -79,3 +82,20 @@ def select(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min
         value = score(row)
         ranked.append((math.isnan(value), 0.0 if math.isnan(value) else -value, i))
     return [i for _, _, i in sorted(ranked)[:top_k]]
+
+
+def select_some(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min_trades: int, where: str) -> list[int]:
+    """:func:`select`, refusing to select nothing: a :class:`SpecError` naming ``min_trades`` when
+    no row has that many closed trades (``where`` says which rows, e.g. "on the training part").
+
+    >>> select_some([{"sharpe": 1.0, "n_trades": 5}], "sharpe", top_k=1, min_trades=9, where="on the training part")
+    Traceback (most recent call last):
+    ...
+    state.errors.SpecError: min_trades=9: no combination has 9 closed trades on the training part (the most is 5), so none can be selected; lower min_trades
+    """
+    picks = select(rows, objective, top_k=top_k, min_trades=min_trades)
+    if not picks and rows:
+        most = max((row.get("n_trades") or 0) for row in rows)
+        raise SpecError(f"min_trades={min_trades}", f"no combination has {min_trades} closed trades {where} "
+                                                    f"(the most is {most}), so none can be selected; lower min_trades")
+    return picks

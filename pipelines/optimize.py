@@ -3,12 +3,19 @@
 * **Train/test** (``workflow.type: optimization`` with ``data.split``): every combination runs on
   the training part (no bar after it is read); the ``top_k`` best by the objective (with at least
   ``min_trades`` closed trades) run on the test part, indicators warmed up on the bars before it.
-  Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected.
+  Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected;
+  trades (and, when asked, equity curves) carry their ``part``: every combination's training
+  curve, and each selected one's test curve, which starts again from the initial cash.
 * **Walk-forward** (``workflow.type: walk_forward``): windows of ``train_bars`` then ``test_bars``,
-  moved by ``step_bars`` (or anchored at the first bar). Per window the best combination on the
+  moved by ``step_bars`` (or anchored at the first bar); the last window tests the bars that are
+  left when fewer than ``test_bars`` are. Per window the best combination on the
   training bars trades the following test bars; the test equity curves are stitched by
   compounding into one out-of-sample curve with its metrics. Signals are generated once on the
-  whole series (they are causal) and every window replays them.
+  whole series (they are causal) and every window replays them; with classifiers, every window
+  refits them on its own bars (a fit depends on where it learns), so signals are computed per window.
+* **Classifiers** learn, in every part evaluated, as in a backtest of that part: on a training
+  part they fit on their warm-up of its bars and label the rest; on a test part they are refitted
+  on the whole training part before it (in walk-forward, the window's training bars only).
 * **Overfitting statistics** for a grid: the probability of backtest overfitting (CSCV over time
   blocks of the per-bar returns) and the deflated Sharpe ratio of the selected combination.
 
@@ -17,7 +24,9 @@ test part changes a training-part choice.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -28,42 +37,81 @@ import pyarrow.compute as pc
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
 from pipelines.columns import PART_COLUMNS
-from pipelines.objectives import select
-from pipelines.runner import (RunTables, SignalSource, SymbolSignals, computed_signals, run_plan, split_index,
-                              with_zone)
+from pipelines.objectives import select, select_some
+from pipelines.runner import (ClassifierFit, RunTables, SignalSource, SymbolSignals, computed_signals, fitted,
+                              run_plan, split_index, with_zone)
 from pipelines.store import SignalStore, store_signals
 from state.errors import SpecError
 from state.ledger import Trades
 from state.market import Bars, MarketData
 from state.plan import Plan
 
-__all__ = ["overfitting", "train_test", "walk_forward", "walk_forward_windows"]
+__all__ = ["block_layout", "choose", "ok_combo_ids", "overfitting", "train_test", "training_part", "training_view", "walk_forward",
+           "walk_forward_windows"]
 
 _IDS = ("combo_id", "symbol")
 #: Metrics that are times: a window's own train_start ... test_end columns already give them.
 _SPAN = ("start", "end")
 
 
-def train_test(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals) -> RunTables:
-    """Select on each symbol's training part, validate the selection on its test part."""
-    split = plan.spec.data.split
+def _check_split(split: tuple[str, object], market: MarketData) -> None:
     for bars in market.bars:
         cut = split_index(split, bars)
         if not 0 < cut < len(bars):
             raise SpecError("data.split", f"leaves {cut} training and {len(bars) - cut} test bars of {bars.symbol}; "
                                           "both parts need bars")
-    train = run_plan(plan, market, signals=signals, window=lambda b: (0, split_index(split, b)), returns=True)
-    chosen = _choose(plan, train.results)
+
+
+def training_part(market: MarketData, split: tuple[str, object]) -> MarketData:
+    """Each symbol's bars before the ``split``, as market data of their own (a new fingerprint)."""
+    _check_split(split, market)
+    cuts = [split_index(split, bars) for bars in market.bars]
+    fingerprint = hashlib.sha256(f"{market.sha256}:train:{cuts}".encode()).hexdigest()
+    return attrs.evolve(market, bars=tuple(b.slice(0, cut) for b, cut in zip(market.bars, cuts)),
+                        source=f"{market.source} (training part)", sha256=fingerprint)
+
+
+def training_view(results: pa.Table) -> pa.Table:
+    """Train/test results as the training part's results (``train_<metric>`` under its plain
+    name, no test columns nor selection); other results as they are."""
+    if "rank" not in results.column_names:
+        return results
+    keep = [name for name in results.column_names if not name.startswith("test_") and name not in ("selected", "rank")]
+    return results.select(keep).rename_columns([name.removeprefix("train_") for name in keep])
+
+
+def ok_combo_ids(results: pa.Table, symbol: str) -> list[str]:
+    """The combinations of ``symbol`` that ran without error, in plan order: the columns of its
+    per-bar returns matrix (a combination whose component raised has no returns)."""
+    return [r["combo_id"] for r in results.select(["combo_id", "symbol", "final_equity"]).to_pylist()
+            if r["symbol"] == symbol and r["final_equity"] is not None]
+
+
+def train_test(plan: Plan, market: MarketData) -> RunTables:
+    """Select on each symbol's training part, validate the selection on its test part.
+
+    Classifiers learn as in a backtest of the part evaluated: on the training part, on their
+    warm-up of its bars (they label the rest of it); on the test part, refitted on the whole
+    training part. That is one walk-forward window, anchored at the first bar.
+    """
+    split = plan.spec.data.split
+    _check_split(split, market)
+    equity = plan.spec.equity
+    train = run_plan(plan, market, signals=fitted(lambda b: (0, None)), window=lambda b: (0, split_index(split, b)),
+                     returns=True, equity=equity)
+    chosen = choose(plan, train.results)
     picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in chosen))
-    test = run_plan(picked, market, signals=signals, window=lambda b: (split_index(split, b), len(b)))
+    test = run_plan(picked, market, signals=fitted(lambda b: (0, split_index(split, b))),
+                    window=lambda b: (split_index(split, b), len(b)), equity=equity)
     results = _side_by_side(train.results, test.results, chosen)
     trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
-    return RunTables(results, trades, test.regime_stats, None, train.returns, regimes=test.regimes)
+    curves = pa.concat_tables([_with_part(train.equity, "train"), _with_part(test.equity, "test")]) if equity else None
+    return RunTables(results, trades, test.regime_stats, curves, train.returns, regimes=test.regimes)
 
 
-def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
+def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -> dict[str, int]:
     """Selected combination ids → rank (1 = best), ranking combinations by their mean objective
-    over symbols (and their least closed trades against ``min_trades``)."""
+    over symbols (and their least closed trades against ``min_trades``); refuses to select none."""
     spec = plan.spec
     by_combo: dict[str, list[dict]] = {}
     for row in results.to_pylist():
@@ -79,7 +127,7 @@ def _choose(plan: Plan, results: pa.Table) -> dict[str, int]:
                 row[name] = float(np.mean(values)) if values else math.nan
         row["n_trades"] = min(r["n_trades"] for r in rows)
         merged.append(row)
-    picks = select(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades)
+    picks = select_some(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades, where=where)
     return {merged[i]["combo_id"]: rank for rank, i in enumerate(picks, start=1)}
 
 
@@ -100,43 +148,52 @@ def _side_by_side(train: pa.Table, test: pa.Table, chosen: dict[str, int]) -> pa
     return pa.table(columns)
 
 
-def _with_part(trades: pa.Table, part: str) -> pa.Table:
-    return trades.append_column("part", pa.array([part] * trades.num_rows, pa.string()))
+def _with_part(table: pa.Table, part: str) -> pa.Table:
+    """Trades or equity of one part, marked ``train`` or ``test``."""
+    return table.append_column("part", pa.array([part] * table.num_rows, pa.string()))
 
 
 def walk_forward_windows(n_bars: int, *, train_bars: int, test_bars: int, step_bars: int | None,
                          anchored: bool) -> list[tuple[int, int, int, int]]:
-    """``(train_start, train_end, test_start, test_end)`` of every window that fits ``n_bars``.
+    """``(train_start, train_end, test_start, test_end)`` of every window of ``n_bars``.
+
+    Windows move by ``step_bars`` (default ``test_bars``) while their training part fits; the
+    last one's test part holds the bars that are left when fewer than ``test_bars`` are, so no bar
+    after the first training part goes untested (with ``step_bars`` at most ``test_bars``).
 
     >>> walk_forward_windows(10, train_bars=4, test_bars=2, step_bars=2, anchored=False)
     [(0, 4, 4, 6), (2, 6, 6, 8), (4, 8, 8, 10)]
-    >>> walk_forward_windows(10, train_bars=4, test_bars=3, step_bars=None, anchored=True)
-    [(0, 4, 4, 7), (0, 7, 7, 10)]
+    >>> walk_forward_windows(10, train_bars=4, test_bars=4, step_bars=None, anchored=True)
+    [(0, 4, 4, 8), (0, 8, 8, 10)]
     """
     step = step_bars or test_bars
     out, k = [], 0
     while True:
         train_end = train_bars + k * step
-        if train_end + test_bars > n_bars:
+        if train_end >= n_bars:
             return out
-        out.append((0 if anchored else k * step, train_end, train_end, train_end + test_bars))
+        out.append((0 if anchored else k * step, train_end, train_end, min(train_end + test_bars, n_bars)))
         k += 1
 
 
 def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
-    """Walk-forward over every symbol: stitched out-of-sample results, and the windows table."""
+    """Walk-forward over every symbol: stitched out-of-sample results, and the windows table.
+
+    Classifiers are refitted per window and see only the window's bars: on its training bars they
+    fit on their warm-up of them; on its test bars they are refitted on all its training bars.
+    """
     w = plan.spec.workflow
-    store = _generated(plan, market)
+    sources = _window_sources(plan, market)
     results_rows, window_rows, trade_parts, equity_parts = [], [], [], []
     for bars in market.bars:
         windows = walk_forward_windows(len(bars), train_bars=w.train_bars, test_bars=w.test_bars,
                                        step_bars=w.step_bars, anchored=w.anchored)
-        if not windows:
+        if not windows or windows[0][3] - windows[0][2] < w.test_bars:
             raise SpecError("workflow.train_bars", f"one window needs train_bars + test_bars = "
                                                    f"{w.train_bars + w.test_bars} bars but {bars.symbol} has {len(bars)}; "
                                                    "shorten the windows or give more data")
         single = market.only(bars.symbol)  # its own calendar annualises it
-        row, rows, trades, curve = _walk_symbol(plan, single, store, windows)
+        row, rows, trades, curve = _walk_symbol(plan, single, sources, windows)
         results_rows.append(row)
         window_rows += rows
         trade_parts.append(trades)
@@ -144,6 +201,16 @@ def walk_forward(plan: Plan, market: MarketData) -> tuple[RunTables, pa.Table]:
     results = pa.Table.from_pylist(results_rows)
     return RunTables(results, pa.concat_tables(trade_parts), None, pa.concat_tables(equity_parts)), \
         with_zone(pa.Table.from_pylist(window_rows), market.timezone)
+
+
+def _window_sources(plan: Plan, market: MarketData) -> Callable[[ClassifierFit], SignalSource]:
+    """Where a window's signals come from, given where its classifiers learn: without classifiers,
+    signals do not depend on the window and are generated once for the whole series; with them,
+    they are computed per window with the window's own fits."""
+    if any(c.classifier for c in plan.combos):
+        return fitted
+    stored = _stored(_generated(plan, market))
+    return lambda fit: stored
 
 
 def _generated(plan: Plan, market: MarketData) -> SignalStore:
@@ -155,27 +222,27 @@ def _generated(plan: Plan, market: MarketData) -> SignalStore:
     return store_signals(plan, market, changes, {"data": {}})
 
 
-def _walk_symbol(plan: Plan, market: MarketData, store: SignalStore, windows) -> tuple[dict, list, pa.Table, pa.Table]:
+def _walk_symbol(plan: Plan, market: MarketData, sources: Callable[[ClassifierFit], SignalSource],
+                 windows) -> tuple[dict, list, pa.Table, pa.Table]:
     bars: Bars = market.bars[0]
-    source = _stored(store)
     window_rows, trade_parts, pieces = [], [], []
     carried, commission = None, 0.0
     for number, (train_start, train_end, test_start, test_end) in enumerate(windows, start=1):
-        train = run_plan(plan, market, signals=source, window=lambda b: (train_start, train_end))
-        chosen = _choose(attrs.evolve(plan, spec=attrs.evolve(plan.spec, top_k=1)), train.results)
-        if not chosen:
-            raise SpecError("min_trades", f"no combination has {plan.spec.min_trades} closed trades in walk-forward "
-                                          f"window {number} of {bars.symbol}; lower min_trades or widen train_bars")
+        train = run_plan(plan, market, signals=sources(lambda b: (train_start, None)),
+                         window=lambda b: (train_start, train_end))
+        chosen = choose(attrs.evolve(plan, spec=attrs.evolve(plan.spec, top_k=1)), train.results,
+                         where=f"on the training bars of walk-forward window {number} of {bars.symbol}")
         (combo_id,) = chosen
         picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id == combo_id))
-        test = run_plan(picked, market, signals=source, window=lambda b: (test_start, test_end), equity=True)
+        test = run_plan(picked, market, signals=sources(lambda b: (train_start, train_end)),
+                        window=lambda b: (test_start, test_end), equity=True)
         train_row = next(r for r in train.results.to_pylist() if r["combo_id"] == combo_id)
         (test_row,) = test.results.to_pylist()
         commission += test_row["commission"]
         window_rows.append({
             "window": number, "symbol": bars.symbol,
             "train_start": bars.time[train_start], "train_end": bars.time[train_end - 1],
-            "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1],
+            "test_start": bars.time[test_start], "test_end": bars.time[test_end - 1], "test_bars": test_end - test_start,
             **{k: v for k, v in train_row.items() if k not in PART_COLUMNS and k not in ("symbol", "status", "error")},
             **{f"train_{m}": train_row[m] for m in METRICS if m not in _SPAN},
             **{f"test_{m}": test_row[m] for m in METRICS if m not in _SPAN},
@@ -221,18 +288,36 @@ def _stored(store: SignalStore) -> SignalSource:
 def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.Table, objective: str,
                 top_k: int, min_trades: int) -> dict[str, Any] | None:
     """PBO and the deflated Sharpe ratio of the selected combination, on the first symbol's
-    per-bar returns of every combination (``None`` when there is too little to say)."""
+    per-bar returns of every combination (``None`` when there is too little to say).
+
+    The matrix is taken in row-major order whatever its layout: numpy's column sums round
+    differently along a contiguous and a strided axis, and the statistics must not depend on how
+    the matrix was assembled (in one run, or from the parts of a chunked one)."""
     from fp.overfitting import selection_statistics
 
     if not returns:
         return None
     symbol, matrix = returns[0]
-    rows = [r for r in results.to_pylist() if r["symbol"] == symbol]
+    ok = set(ok_combo_ids(results, symbol))
+    rows = [r for r in results.to_pylist() if r["symbol"] == symbol and r["combo_id"] in ok]
     if matrix.shape[1] < 2 or matrix.shape[0] < 40:
         return None
     picks = select(rows, objective, top_k=1, min_trades=min_trades)
     if not picks:
         return None
     blocks = 16 if matrix.shape[0] >= 320 else max(2, (matrix.shape[0] // 20) // 2 * 2)
-    stats = selection_statistics(matrix, picks[0], n_blocks=blocks)
-    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **stats}
+    stats = selection_statistics(np.ascontiguousarray(matrix), picks[0], n_blocks=blocks)
+    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **block_layout(matrix, blocks),
+            **stats}
+
+
+def block_layout(matrix: np.ndarray, blocks: int) -> dict[str, int]:
+    """Where CSCV's blocks lie in a (returns × combinations) matrix: ``n_returns`` per-bar returns
+    (one fewer than the bars), the first ``dropped_returns`` (= ``n_returns mod blocks``) left out,
+    then ``blocks`` contiguous blocks of ``block_returns`` each (``fp.overfitting``).
+
+    >>> block_layout(np.zeros((1503, 2)), 16)
+    {'n_returns': 1503, 'dropped_returns': 15, 'block_returns': 93}
+    """
+    n = int(matrix.shape[0])
+    return {"n_returns": n, "dropped_returns": n % blocks, "block_returns": n // blocks}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from state.plan import Plan
+from state.plan import PhasePlan, Plan
 
 __all__ = ["format_plan", "format_regimes", "format_store", "format_table", "format_top", "format_windows"]
 
@@ -46,7 +46,7 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
               and len(set(map(str, ranked.column(c).to_pylist()))) > 1]
     columns = ["combo_id", *(["symbol"] if len(plan.symbols) > 1 else []),
                *(["strategy"] if len({c.strategy for c in plan.combos}) > 1 else []), *params]
-    objective = plan.spec.objective.lstrip("-") if ":" not in plan.spec.objective else "sharpe"
+    objective = plan.spec.objective.lstrip("-") if ":" not in plan.spec.objective else "objective"
     shown = [objective] + [m for m in _SHOWN_METRICS if m != objective]
     if "rank" in ranked.column_names:  # train/test: the selection, trained then tested
         shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
@@ -57,35 +57,123 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
 
 def _metric_columns(table: pa.Table) -> set[str]:
     from fp.metrics import METRICS
-    return set(METRICS) | {"n_rejected"}
+    return set(METRICS) | {"n_rejected", "objective"}
 
 
-def format_plan(plan: Plan) -> str:
-    """The plan the way the seed sketches it: combinations, shared parts, features, lanes."""
-    spec = plan.spec
-    strategy_points = Counter(c.strategy_path for c in plan.combos)
-    n_strategy = len({(c.strategy, c.strategy_params) for c in plan.combos})
-    n_classifier = len({(c.classifier, c.classifier_params) for c in plan.combos})
+def format_plan(plan: Plan | tuple[PhasePlan, ...]) -> str:
+    """The plan the way the seed sketches it: combinations, shared parts, features, lanes; a
+    phased spec's phases one after the other. The combination count is written as the product
+    (or, with per-entry settings, the sum of products) it is."""
+    if isinstance(plan, tuple):
+        spec = plan[0].plan.spec
+        lines = [f"plan for {spec.source.rsplit('#', 1)[0]}: {len(plan)} phases, run in order"]
+        split = plan[-1].plan.spec.data.split
+        if split is not None:
+            lines.append(f"  data.split {split[0]}: {split[1]}: every phase but the last runs on the training part; "
+                         f"the last ({plan[-1].name}) selects on it and validates on the test part")
+        for phase in plan:
+            lines.append("")
+            lines.append(_phase_heading(phase))
+            lines += ["  " + line for line in _plan_lines(phase.plan, phase)]
+        return "\n".join(lines)
+    return "\n".join(_plan_lines(plan, None))
+
+
+def _phase_heading(phase: PhasePlan) -> str:
+    fed = f", fed by phase {phase.source}" if phase.source else ""
+    return f"phase {phase.name} (workflow {phase.plan.spec.workflow.type}{fed}):"
+
+
+def _combination_count(plan: Plan, phase: PhasePlan | None) -> str:
+    """``N = …``: the factors that multiply (and add) up to the number of combinations."""
+    n = len(plan.combos)
     n_settings = len({c.settings for c in plan.combos})
+    if phase is not None and phase.selected is not None:
+        chosen = f"{phase.selected} selected (the top {phase.selected} of phase {phase.source})"
+        return f"{n} = {chosen} × {n // phase.selected} settings" if n != phase.selected \
+            else f"{n} = {chosen}, each with its settings"
+    if plan.spec.workflow.type == "signal_replay":
+        signals = len({(c.strategy, c.strategy_params, c.classifier, c.classifier_params) for c in plan.combos})
+        return f"{n} = {signals} stored signals × {n_settings} settings"
+    totals = [len({(c.strategy, c.strategy_params) for c in plan.combos}),
+              len({(c.classifier, c.classifier_params) for c in plan.combos}), n_settings]
+    if totals[0] * totals[1] * totals[2] == n:  # every strategy point with every classifier point and setting
+        return f"{n} = {totals[0]} strategy × {totals[1]} classifier × {totals[2]} settings"
+    groups: dict[str, list] = {}
+    for c in plan.combos:
+        groups.setdefault(c.strategy_path, []).append(c)
+    terms = []
+    for path, combos in groups.items():
+        factors = [len({(c.strategy, c.strategy_params) for c in combos}),
+                   len({(c.classifier, c.classifier_params) for c in combos}), len({c.settings for c in combos})]
+        dropped = factors[0] * factors[1] * factors[2] - len(combos)
+        terms.append((factors, path, dropped))
+    text = " + ".join(f"{a} × {b} × {c} [{path}]" + (f" − {dropped} already in an earlier entry" if dropped else "")
+                      for (a, b, c), path, dropped in terms)
+    return f"{n} = {text} (strategy × classifier × settings, per strategy entry)"
+
+
+def _workflow_line(plan: Plan) -> str | None:
+    spec = plan.spec
+    w = spec.workflow
+    classified = any(c.classifier for c in plan.combos)
+    if w.type == "walk_forward":
+        step = w.step_bars or w.test_bars
+        return (f"  walk-forward: every window runs the {len(plan.combos)} combinations on its {w.train_bars} training "
+                f"bars, then its best on the next {w.test_bars} (windows move by {step}"
+                f"{', anchored at the first bar' if w.anchored else ''}; the last tests the bars left); "
+                f"results: one stitched row per symbol, windows.parquet one row per window"
+                + ("; classifiers are refitted per window on its bars (twice: warm-up, then all its training bars)"
+                   if classified else ""))
+    if w.type == "optimization" and spec.data.split is not None:
+        kind, value = spec.data.split
+        return (f"  train/test (data.split {kind}: {value}): every combination on the training part, the top "
+                f"{spec.top_k} on the test part; results: one row per lane"
+                + ("; classifiers fit on their warm-up of the training part, then are refitted on all of it for "
+                   "the test" if classified else ""))
+    return None
+
+
+def _plan_lines(plan: Plan, phase: PhasePlan | None) -> list[str]:
+    spec = plan.spec
+    n_classifier = len({(c.classifier, c.classifier_params) for c in plan.combos})
     lines = [
-        f"plan for {spec.source}: workflow {spec.workflow.type} (pattern {plan.pattern})",
-        f"  combinations: {len(plan.combos)} = {n_strategy} strategy × {n_classifier} classifier × {n_settings} settings",
+        f"plan for {spec.source}: workflow {spec.workflow.type} (pattern {plan.pattern})" if phase is None else
+        f"  pattern {plan.pattern}",
+        f"  combinations: {_combination_count(plan, phase)}",
         f"  portfolios (shared cash): {len(plan.combos)}, each trading {len(plan.symbols)} symbol(s) "
         f"[{', '.join(plan.symbols)}]" if any(dict(c.settings).get("shared_cash") for c in plan.combos) else
         f"  lanes (isolated portfolios): {plan.n_lanes} = {len(plan.combos)} combinations × {len(plan.symbols)} symbol(s) "
         f"[{', '.join(plan.symbols)}]",
+    ]
+    workflow = _workflow_line(plan)
+    if workflow:
+        lines.append(workflow)
+    lines += [
         f"  shared containers: {', '.join(plan.shared)}",
         f"  per-lane containers: {', '.join(plan.per_lane)}",
-        f"  features (FeatureHub, each computed once): {len(plan.features) * len(plan.symbols)} shared vs "
-        f"{plan.naive_feature_count} naive — sharing efficiency {plan.sharing_efficiency:.1f}×",
     ]
-    lines += [f"    {key}" for key in plan.features]
-    lines.append("  strategies:")
-    for entry in spec.strategies:
-        axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
-        lines.append(f"    {entry.path} {entry.type}: {axes} -> {strategy_points.get(entry.path, 0) // max(n_classifier * n_settings, 1)} points")
-        for text in entry.constraints:
-            lines.append(f"      constraint: {text}")
+    if phase is not None and phase.selected is not None:
+        lines.append(f"  strategies, classifiers and features: those of the {phase.selected} combinations phase "
+                     f"{phase.source} selects (known once it has run)")
+    elif spec.workflow.type == "signal_replay":
+        store = f"the store of phase {phase.source}" if phase is not None and phase.source else spec.signals
+        lines.append(f"  signals: {store}: no feature or strategy is computed, the stored signals are replayed")
+    else:
+        lines.append(f"  features (FeatureHub, each computed once): {len(plan.features) * len(plan.symbols)} shared vs "
+                     f"{plan.naive_feature_count} naive — sharing efficiency {plan.sharing_efficiency:.1f}×")
+        lines += [f"    {key}" for key in plan.features]
+        lines.append("  strategies:")
+        for entry in spec.strategies:
+            axes = " × ".join(f"{a.name} {list(a.values)}" for a in entry.axes)
+            points = len({c.strategy_params for c in plan.combos if c.strategy_path == entry.path})
+            lines.append(f"    {entry.path} {entry.type}: {axes} -> {points} points")
+            for text in entry.constraints:
+                lines.append(f"      constraint: {text}")
+            own = entry.option("exits")
+            if own is not None:
+                grid = " × ".join(f"{a.name} {list(a.values)}" for a in own.axes if len(a.values) > 1)
+                lines.append(f"      its own exits{': grid ' + grid if grid else ''} (instead of the spec's)")
     if spec.classifiers:
         lines.append("  classifiers:")
         for entry in spec.classifiers:
@@ -105,7 +193,7 @@ def format_plan(plan: Plan) -> str:
         grid = " × ".join(f"{a.name} {list(a.values)}" for a in section.axes if len(a.values) > 1)
         lines.append(f"  {section.type}: {fixed}" + (f"; grid {grid}" if grid else ""))
     lines.append(f"  objective: {spec.objective}")
-    return "\n".join(lines)
+    return lines
 
 
 def format_store(store) -> str:
@@ -130,11 +218,13 @@ def format_regimes(stats: pa.Table, combo_ids: list[str]) -> str:
 
 def format_windows(windows: pa.Table) -> str:
     """One line per walk-forward window: its ranges, the chosen parameters, train vs test metrics."""
-    fixed = {"window", "symbol", "train_start", "train_end", "test_start", "test_end", "combo_id", "strategy"}
+    fixed = {"window", "symbol", "train_start", "train_end", "test_start", "test_end", "test_bars", "combo_id",
+             "strategy"}
     params = [c for c in windows.column_names if c not in fixed and not c.startswith(("train_", "test_"))]
     rows = []
     for r in windows.to_pylist():
         rows.append({**r, **{k: str(r[k])[:10] for k in ("train_start", "train_end", "test_start", "test_end")}})
-    return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", *params,
-                               "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
+    objective = ["train_objective", "test_objective"] if "train_objective" in windows.column_names else []
+    return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", "test_bars", *params,
+                               *objective, "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
                                "test_n_trades"])

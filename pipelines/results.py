@@ -29,7 +29,8 @@ from state.errors import AdmfError
 from state.market import MarketData
 from state.plan import Plan
 
-__all__ = ["RunDirError", "RunResult", "check_run_dir", "json_safe", "objective_values", "write_dir", "write_run"]
+__all__ = ["RunDirError", "RunResult", "check_run_dir", "json_safe", "objective_values", "with_objective", "write_dir",
+           "write_run"]
 
 
 class RunDirError(AdmfError, OSError):
@@ -38,7 +39,10 @@ class RunDirError(AdmfError, OSError):
 
 @attrs.frozen(eq=False)
 class RunResult:
-    """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest."""
+    """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest.
+
+    ``returns``, when the run kept them (an optimization, a phase), are each symbol's per-bar
+    returns, bars × the combinations that ran without error: in memory only, never written."""
 
     plan: Plan
     market: MarketData
@@ -52,6 +56,7 @@ class RunResult:
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
     regimes: pa.Table | None = None
+    returns: tuple[tuple[str, Any], ...] | None = attrs.field(default=None, repr=False)
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
@@ -94,6 +99,25 @@ def objective_values(results: pa.Table, objective: str) -> list[float]:
     if "rank" in results.column_names:
         rows = [{k.removeprefix("train_"): v for k, v in row.items() if not k.startswith("test_")} for row in rows]
     return [score(row) for row in rows]
+
+
+def with_objective(table: pa.Table, objective: str) -> pa.Table:
+    """``table`` with the values of a function objective (``module:function``) as columns:
+    ``objective`` for each row, or for tables of training and test metrics (train/test results,
+    walk-forward windows) ``train_objective`` and ``test_objective`` (null where a row was not
+    tested). A metric objective (``sharpe``, ``-max_drawdown_pct``) is a column already: the
+    table is returned as it is."""
+    if ":" not in objective or table.num_rows == 0 and not table.column_names:
+        return table
+    score = objective_function(objective)
+    rows = table.to_pylist()
+    if "train_final_equity" not in table.column_names:
+        return table.append_column("objective", pa.array([score(row) for row in rows], pa.float64()))
+    for part, other in (("train_", "test_"), ("test_", "train_")):
+        values = [None if row.get(f"{part}final_equity") is None else
+                  score({k.removeprefix(part): v for k, v in row.items() if not k.startswith(other)}) for row in rows]
+        table = table.append_column(f"{part}objective", pa.array(values, pa.float64()))
+    return table
 
 
 def _json_default(value: Any) -> Any:

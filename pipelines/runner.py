@@ -18,7 +18,7 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from fp.classifiers import classify, default_train_end
+from fp.classifiers import Regimes, classify, default_train_end
 from fp.hub import compute_features
 from fp.ledger import regime_stats
 from fp.metrics import metrics, undefined_reasons
@@ -37,9 +37,9 @@ from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 
-__all__ = ["RunTables", "SignalSource", "SymbolSignals", "Window", "bar_returns", "computed_signals", "equity_schema",
-           "from_bar", "outcome_notes", "results_columns", "run_plan", "signal_of", "split_index", "time_type",
-           "trade_schema", "with_zone"]
+__all__ = ["ClassifierFit", "RunTables", "SignalSource", "SymbolSignals", "Window", "bar_returns", "computed_signals",
+           "equity_schema", "fitted", "from_bar", "outcome_notes", "results_columns", "run_plan", "signal_of",
+           "split_index", "time_type", "trade_schema", "with_zone"]
 
 @attrs.frozen
 class SymbolSignals:
@@ -111,7 +111,15 @@ def _classifier_key(combo: Combination) -> tuple:
     return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
 
 
-def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None) -> SymbolSignals:
+#: Where classifiers learn on one symbol: ``fit(bars) -> (first, train_end)``. A classifier sees the
+#: bars from ``first`` on only, fits on bars ``[first, train_end)`` and labels from ``train_end``;
+#: ``train_end`` ``None`` means its warm-up (:func:`fp.classifiers.default_train_end`) of the bars
+#: it sees. Indices are of the bars the signal source is given.
+ClassifierFit = Callable[[Bars], tuple[int, int | None]]
+
+
+def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *,
+                     fit: ClassifierFit | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
     The FeatureHub computes the plan's features once (``market``: the other symbols that
@@ -119,11 +127,16 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None) -
     computed once (settings grids share it); each distinct classifier point is fitted once (one fit
     per classifier, parameters and symbol, shared by every strategy it is crossed with). A
     classified combination's target is the strategy's held target times its regime policy's factor.
+
+    ``fit`` says where classifiers learn (see :data:`ClassifierFit`); by default, as in a backtest of
+    the whole data, on the bars before the spec's ``data.split``, else on their warm-up. A workflow
+    that evaluates parts of the data (train/test, walk-forward) always says where: the spec's split
+    names bars of the whole data, not of the part a run is given.
     """
     registry = registry_of(plan.spec)
-    split = split_index(plan.spec.data.split, bars)
-    if split is None:
-        _require_labels(plan, bars, registry)
+    first, train_end = fit(bars) if fit is not None else (0, split_index(plan.spec.data.split, bars))
+    if train_end is None:
+        _require_labels(plan, bars.slice(first, len(bars)), registry)
     features = compute_features(bars, plan.features, registry=registry, market=market)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -139,9 +152,9 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None) -
         key = _classifier_key(combo)
         if key not in regimes:
             name, params = key[0], dict(key[1])
-            classifier = registry.classifier(name)
-            train_end = split if split is not None else default_train_end(params, classifier, len(bars))
-            regimes[key] = classify(classifier, params, bars, train_end)
+            seen = bars.slice(first, len(bars))
+            fitted_on = classify(registry.classifier(name), params, seen, None if train_end is None else train_end - first)
+            regimes[key] = _from_bar_on(fitted_on, first)
         return regimes[key]
 
     def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +169,7 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None) -
         if combo.strategy == "ensemble":
             members = [held_target(name, params) for name, params in dict(combo.strategy_params)["members"]]
             start = labels.train_end
-            evaluate_from = split if split is not None and split > start else start + (len(bars) - start) // 2
+            evaluate_from = start + (len(bars) - start) // 2
             target = ensemble_target(members, labels.labels, bars.close, learn_start=start,
                                      evaluate_from=evaluate_from, n_states=labels.n_states)
         else:
@@ -188,6 +201,30 @@ def _require_labels(plan: Plan, bars: Bars, registry: Registry) -> None:
                                f"{warm_up} bars of data" + (", or a shorter window" if warm_up > 252 else ""))
 
 
+def _from_bar_on(regimes: Regimes, first: int) -> Regimes:
+    """Regimes of the bars from ``first`` on as regimes of all the bars (unknown before ``first``)."""
+    if first == 0:
+        return regimes
+    labels = np.concatenate((np.full(first, np.nan), regimes.labels))
+    labels.setflags(write=False)
+    return attrs.evolve(regimes, labels=labels, train_end=regimes.train_end + first)
+
+
+def fitted(fit: ClassifierFit) -> SignalSource:
+    """The computed signal source with classifiers learning where ``fit`` says."""
+    return functools.partial(computed_signals, fit=fit)
+
+
+def _with_market(signals: SignalSource, market: MarketData) -> SignalSource:
+    """``signals`` bound to ``market`` when it is the computed source (its features may read the
+    other symbols of the market, ``fp.hub``); any other source as it is."""
+    if signals is computed_signals:
+        return functools.partial(computed_signals, market=market)
+    if isinstance(signals, functools.partial) and signals.func is computed_signals and "market" not in signals.keywords:
+        return functools.partial(signals, market=market)
+    return signals
+
+
 #: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.
 Window = Callable[[Bars], tuple[int, int]]
 
@@ -195,7 +232,7 @@ Window = Callable[[Bars], tuple[int, int]]
 def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
              window: Window | None = None, equity: bool = False, returns: bool = False,
              trace: TraceSpec | None = None, run: str = "") -> RunTables:
-    """Run every lane of ``plan`` on ``market``: results, trades and (with classifiers) regime stats.
+    """Run every lane of ``plan`` on ``market``: results, trades and (with regime labels) regime stats.
 
     ``signals`` supplies each combination's signal changes (computed by default; a replay reads
     them from a store). ``window`` restricts the evaluation to bars ``[start, stop)`` of each
@@ -208,8 +245,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     (``pipelines.lanes.require_volume``).
     """
     require_volume(plan.combos, market)
-    if signals is computed_signals:  # features may read the other symbols of the market
-        signals = functools.partial(computed_signals, market=market)
+    signals = _with_market(signals, market)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
@@ -282,11 +318,13 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                 if returns:
                     curves.append(curve)
         if returns:
-            return_parts.append((bars.symbol, bar_returns(np.array(curves).T)))
+            matrix = np.array(curves).T.reshape(len(close), len(curves))  # every lane may have failed
+            return_parts.append((bars.symbol, bar_returns(matrix)))
         trade_parts.append(_trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = _results_table(plan, [r for per_combo in rows for r in per_combo], market.timezone)
-    stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if any(c.classifier for c in plan.combos) else None
+    # regime statistics need labels: a replayed store holds signals only, and then there are none
+    stats = pa.Table.from_pylist(regime_rows, schema=_REGIME_SCHEMA) if labelled else None
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else
                     equity_schema(market.timezone).empty_table()) if equity else None
     trades = trade_schema(market.timezone).empty_table()

@@ -161,9 +161,11 @@ def spec_from_mapping(doc: Mapping, *, source: str = "<mapping>", base_dir: str 
     return _spec(doc, source=source, base_dir=base_dir, fed=False)
 
 
-def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loaded | None = None) -> Spec:
+def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loaded | None = None,
+          phase: bool = False) -> Spec:
     """The spec of ``doc``; ``fed``: a phase fed by an earlier phase, whose strategies it may omit;
-    ``loaded``: the custom components resolved so far (shared by the phases of one spec)."""
+    ``loaded``: the custom components resolved so far (shared by the phases of one spec);
+    ``phase``: a phase's spec, whose ``data.split`` the phased workflow checks as a whole."""
     loaded = {} if loaded is None else loaded
     if not isinstance(doc, Mapping):
         got = "an empty document" if doc is None else f"a {type(doc).__name__}"
@@ -191,7 +193,7 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
     strategies = tuple(_finished(component, own + _applicable(top_constraints, component, own))
                        for component, own in entries["strategies"])
     classifiers = tuple(_finished(component, own) for component, own in entries["classifiers"])
-    return Spec(
+    spec = Spec(
         workflow=workflow,
         data=data,
         portfolio=portfolio,
@@ -214,6 +216,45 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
         exits=exits,
         report=_REPORT.check(doc.get("report", False), "report"),
     )
+    if not phase:
+        _check_split(spec)
+    return spec
+
+
+#: Why ``data.split`` means nothing to a workflow (see :func:`_check_split`).
+_SPLIT_UNUSED = {
+    "walk_forward": "walk-forward takes its training and test parts from workflow.train_bars, test_bars and "
+                    "step_bars",
+    "signal_replay": "a replay evaluates its store's signals on all the bars; to select on the training part, "
+                     "replay in a phase before an optimization phase (phases)",
+    "backtest": "a backtest without classifiers evaluates every bar and selects nothing; for train/test use "
+                "workflow.type: optimization (with classifiers, a backtest fits them on the training part)",
+    "signal_generation": "signals without classifiers do not depend on it (with classifiers, they fit on the "
+                         "training part)",
+}
+
+
+def _check_split(spec: Spec, *, last_phase: bool = False) -> None:
+    """Refuse a ``data.split`` the workflow would ignore.
+
+    An optimization selects on the training part and validates on the test part; a backtest or
+    a signal generation with classifiers fits them on the training part. With phases, the split
+    keeps the test part from every phase but the last, which must be the optimization that
+    validates on it.
+    """
+    if spec.data.split is None:
+        return
+    kind = spec.workflow.type
+    if last_phase:
+        if kind != "optimization":
+            raise SpecError("data.split", f"with phases, every phase but the last runs on the training part and the "
+                                          f"last validates on the test part, so it must be an optimization (it is a "
+                                          f"{kind}); add a last phase with workflow: {{type: optimization}} or remove "
+                                          "data.split")
+        return
+    if kind == "optimization" or (kind in ("backtest", "signal_generation") and spec.classifiers):
+        return
+    raise SpecError("data.split", f"not used by workflow.type {kind}: {_SPLIT_UNUSED[kind]}; remove data.split")
 
 
 def _executor(raw: Any) -> ExecutionOptions:
@@ -259,10 +300,19 @@ def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
         if kind == "signal_replay" and origin is not None and "signals" not in entry:
             entry["signals"] = f"phase:{origin}"
         try:
-            spec = _spec(entry, source=f"{source}#{name}", base_dir=base_dir, fed=origin is not None, loaded=loaded)
+            spec = _spec(entry, source=f"{source}#{name}", base_dir=base_dir, fed=origin is not None, loaded=loaded,
+                         phase=True)
+            if i == len(raw) - 1:
+                _check_split(spec, last_phase=True)
         except SpecError as exc:
             raise SpecError(f"{path}.{exc.path}" if exc.path else path, exc.message) from None
         phases.append(Phase(name, spec, origin))
+    split = phases[-1].spec.data.split
+    for i, p in enumerate(phases):
+        if p.spec.data.split != split:
+            raise SpecError(f"phases[{i}].data.split", "the phases share one split (the test part is kept from "
+                                                      "every phase but the last): give data.split once, at the top "
+                                                      "level")
     # a phase may run an earlier phase's combinations: every phase knows every custom component
     components = _components((), loaded)
     phases = [attrs.evolve(p, spec=attrs.evolve(p.spec, components=components)) for p in phases]

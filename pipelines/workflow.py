@@ -19,20 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
-from pipelines.compiler import plan_from_spec, replay_plan, selected_plan
+from pipelines.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.data import load_market_data
-from pipelines.results import RunDirError, RunResult, check_run_dir, objective_values, write_run
+from pipelines.results import RunDirError, RunResult, check_run_dir, objective_values, with_objective, write_run
 from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.lanes import require_volume
-from pipelines.optimize import overfitting, train_test, walk_forward
+from pipelines.objectives import select_some
+from pipelines.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
+                                walk_forward)
 from pipelines.runner import computed_signals, run_plan
 from pipelines.specs import spec_from_mapping, spec_from_yaml
 from pipelines.store import SignalStore, read_store, store_signals, write_store
 from pipelines.trace import run_id
 from state.errors import SpecError
 from state.market import MarketData
-from state.plan import Plan
+from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
 __all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
@@ -52,9 +55,43 @@ def load_spec(spec: SpecLike) -> Spec:
     return spec_from_yaml(spec)
 
 
-def plan(spec: SpecLike) -> Plan:
-    """The :class:`Plan` of a spec (no data is read)."""
-    return plan_from_spec(load_spec(spec))
+def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
+    """What a spec will run, without running it: its :class:`Plan`, or a phased spec's
+    :class:`PhasePlan` per phase. No market data is read; a replay reads its store's list of
+    combinations. Its counts are the run's: one result row per lane (a walk-forward: per window)."""
+    spec = load_spec(spec)
+    if not spec.phases:
+        return _replay_plan_of(spec, read_store(spec.signals)) if spec.workflow.type == "signal_replay" \
+            else plan_from_spec(spec)
+    plans: dict[str, PhasePlan] = {}
+    for phase in spec.phases:
+        p, source = phase.spec, plans.get(phase.source)
+        if p.workflow.type == "signal_replay":
+            fed = source is not None and source.plan.spec.workflow.type == "signal_generation"
+            the_plan = replay_plan(p, source.plan.combos, symbols=source.plan.symbols) if fed \
+                else _replay_plan_of(p, read_store(p.signals))
+            plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source)
+        elif source is not None:
+            standing_in = _selected(list(source.plan.combos), source.plan.spec.top_k, own_settings=_own_settings(p))
+            the_plan = selected_plan(p, standing_in, symbols=symbols_of(p.data), own_settings=_own_settings(p))
+            plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source, len(standing_in))
+        else:
+            plans[phase.name] = PhasePlan(phase.name, plan_from_spec(p))
+    return tuple(plans[ph.name] for ph in spec.phases)
+
+
+def _replay_plan_of(spec: Spec, store: SignalStore, *, symbols: tuple[str, ...] | None = None) -> Plan:
+    """The plan of replaying ``store`` under ``spec``: on ``symbols``, else the spec's data's, else
+    (no data section) the store's."""
+    if symbols is None:
+        symbols = symbols_of(store.data_spec() if spec.data.is_default else spec.data)
+    return replay_plan(spec, store.combinations(), symbols=symbols)
+
+
+def _own_settings(spec: Spec) -> bool:
+    """Whether a phase fed by an earlier one crosses its combinations with settings of its own."""
+    document = json.loads(spec.document)
+    return any(key in document for key in ("portfolio", "execution", "risk", "exits"))
 
 
 def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None,
@@ -141,10 +178,15 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
             "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
     run = run_id(_spec_sha256(spec), market.sha256)
     tables = run_chunked(the_plan, market, work, options, resume=resume,
-                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run})
+                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
+                                      "returns": spec.workflow.type == "optimization"})
+    stats = _statistics(spec, the_plan, tables)
+    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
     _warn_ruined(manifest, tables.results)
+    if stats is not None:
+        manifest["overfitting"] = stats
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats, regimes=tables.regimes)
@@ -164,8 +206,11 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
 
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
-            out: str | os.PathLike | None, *, signals=None, extra: dict | None = None) -> RunResult:
-    """Run a compiled plan by its workflow, add the manifest, write the folder when asked."""
+            out: str | os.PathLike | None, *, signals=None, extra: dict | None = None,
+            returns: bool = False) -> RunResult:
+    """Run a compiled plan by its workflow, add the manifest, write the folder when asked;
+    ``returns`` keeps the per-bar returns of a backtest or replay too (an optimization's are kept
+    for its statistics)."""
     source = {} if signals is None else {"signals": signals}
     windows, stats = None, None
     run = run_id(_spec_sha256(spec), market.sha256)
@@ -176,19 +221,23 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     if spec.workflow.type == "walk_forward":
         tables, windows = walk_forward(the_plan, market)
     elif spec.workflow.type == "optimization" and spec.data.split is not None:
-        tables = train_test(the_plan, market, **source)
+        tables = train_test(the_plan, market)
     else:
-        tables = run_plan(the_plan, market, equity=spec.equity, returns=spec.workflow.type == "optimization",
+        tables = run_plan(the_plan, market, equity=spec.equity, returns=returns or spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
-    if spec.workflow.type == "optimization" and len(the_plan.combos) > 1:
-        stats = overfitting(tables.returns, tables.results if spec.data.split is None else _train_view(tables.results),
-                            spec.objective, spec.top_k, spec.min_trades)
+    stats = _statistics(spec, the_plan, tables)
+    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
+    windows = None if windows is None else with_objective(windows, spec.objective)
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["run_id"] = run
     manifest.update(extra or {})
     _warn_ruined(manifest, tables.results)
     if stats is not None:
         manifest["overfitting"] = stats
+    if windows is not None:
+        _warn(manifest, *_partial_windows(windows, spec.workflow.test_bars))
+    if tables.regime_stats is None and any(c.classifier for c in the_plan.combos):
+        _warn(manifest, f"no regime_stats.parquet: {_NO_REGIME_STATS.get(spec.workflow.type, 'no regime labels')}")
     if tables.events is not None:
         combos = list(spec.trace.combos) or [c.combo_id for c in the_plan.combos]
         manifest["trace"] = {"kinds": list(spec.trace.kinds), "combos": list(spec.trace.combos),
@@ -197,7 +246,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                              "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats, regimes=tables.regimes)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes, returns=tables.returns)
     _score(result)
     if out is not None:
         write_run(result, out)
@@ -213,9 +262,9 @@ def _warn_ruined(manifest: dict[str, Any], results: Any) -> None:
             n = sum(1 for value in results.column(name).to_pylist() if value)
             if n:
                 where = {"": "", "train_": " on the training part", "test_": " on the test part"}[part]
-                manifest.setdefault("warnings", []).append(
-                    f"{n} of {results.num_rows} lane(s) ruined{where}: equity reached 0 at a close, the position "
-                    f"was closed there and the lane traded no more (results.{name}, {part}ruin_time, {part}notes)")
+                _warn(manifest, f"{n} of {results.num_rows} lane(s) ruined{where}: equity reached 0 at a close, the "
+                                f"position was closed there and the lane traded no more (results.{name}, "
+                                f"{part}ruin_time, {part}notes)")
 
 
 def _score(result: RunResult) -> None:
@@ -225,14 +274,39 @@ def _score(result: RunResult) -> None:
         objective_values(result.results, result.plan.spec.objective)
 
 
-def _train_view(results) -> Any:
-    """Train/test results with the training metrics under their plain names (for selection)."""
-    import pyarrow as pa
-    from fp.metrics import METRICS
-    columns = {name: results.column(name) for name in ("combo_id", "symbol")}
-    for name in (*METRICS, "n_rejected"):
-        columns[name] = results.column(f"train_{name}")
-    return pa.table(columns)
+def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
+    """An optimization's overfitting statistics (``None`` for other workflows or one combination);
+    an optimization where ``min_trades`` leaves nothing to select is refused."""
+    if spec.workflow.type != "optimization":
+        return None
+    results = training_view(tables.results)
+    if spec.data.split is None:  # train/test refused it already, on the training part
+        select_some(results.to_pylist(), spec.objective, top_k=spec.top_k, min_trades=spec.min_trades,
+                    where="in the run")
+    if len(the_plan.combos) < 2:
+        return None
+    return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades)
+
+
+#: Why a workflow with classifiers writes no regime attribution.
+_NO_REGIME_STATS = {
+    "signal_replay": "a signal store holds signals, not regime labels; run the backtest or optimization of these "
+                     "combinations for the attribution per regime",
+    "walk_forward": "every window labels its own bars with its own fits; run a backtest for the attribution per "
+                    "regime",
+}
+
+
+def _warn(manifest: dict[str, Any], *messages: str) -> None:
+    """Add ``messages`` to the manifest's ``warnings`` (the CLI prints them on the terminal)."""
+    if messages:
+        manifest.setdefault("warnings", []).extend(messages)
+
+
+def _partial_windows(windows, test_bars: int) -> list[str]:
+    return [f"walk-forward window {w['window']} of {w['symbol']} tests the {w['test_bars']} bars left after the last "
+            f"full window (test_bars: {test_bars}); its test metrics cover fewer bars than the others'"
+            for w in windows.to_pylist() if w["test_bars"] < test_bars]
 
 
 def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
@@ -265,13 +339,14 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
 
 
 def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.PathLike | None = None,
-           market: MarketData | None = None) -> RunResult:
+           market: MarketData | None = None, returns: bool = False) -> RunResult:
     """Replay a signal store through portfolio, risk and execution over the spec's settings grid.
 
     Every stored combination × every settings point is one result row. No feature or signal is
     computed. The store is ``store`` or read from the spec's ``signals`` folder; the data is
     ``market``, the spec's data section, or — when the spec has none — the store's, and must be
-    the data the store was generated on.
+    the data the store was generated on. ``returns`` keeps every combination's per-bar returns in
+    the result (``RunResult.returns``), as phases do for their overfitting statistics.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -284,8 +359,8 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
     if market is None:
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
-    the_plan = replay_plan(spec, store.combinations(), symbols=market.symbols)
-    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(),
+    the_plan = _replay_plan_of(spec, store, symbols=market.symbols)
+    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), returns=returns,
                    extra={"signals": {"path": spec.signals, "changes": store.n_changes,
                                       "combinations": store.combos.num_rows}})
 
@@ -395,42 +470,100 @@ def run_phases(spec: SpecLike, *, out: str | os.PathLike | None = None,
     spec = load_spec(spec)
     if out is not None:
         check_run_dir(out)
+    split = spec.phases[-1].spec.data.split
     markets: dict[DataSpec, MarketData] = {}
     outputs: dict[str, RunResult | SignalStore] = {}
-    for phase in spec.phases:
+    for number, phase in enumerate(spec.phases, start=1):
         p = phase.spec
-        data = market if market is not None else markets.setdefault(p.data, load_market_data(p.data))
+        if market is not None:
+            data = market
+        else:
+            if p.data not in markets:
+                markets[p.data] = load_market_data(p.data)
+            data = markets[p.data]
+        if split is not None and number < len(spec.phases):  # the test part is kept for the last phase
+            data, p = training_part(data, split), attrs.evolve(p, data=attrs.evolve(p.data, split=None))
         source = outputs.get(phase.source) if phase.source else None
         if p.workflow.type == "signal_generation":
             outputs[phase.name] = generate_signals(p, market=data)
         elif p.workflow.type == "signal_replay":
             store = source if isinstance(source, SignalStore) else None
-            outputs[phase.name] = replay(p, store=store, market=data)
+            outputs[phase.name] = replay(p, store=store, market=data, returns=True)
         elif isinstance(source, RunResult):
-            outputs[phase.name] = _run_selected(p, source, data)
+            outputs[phase.name] = _run_selected(p, source, phase.source, data)
         else:
-            outputs[phase.name] = run(p, market=data)
+            outputs[phase.name] = _finish(p, plan_from_spec(p, symbols=data.symbols), data, datetime.now(timezone.utc),
+                                          time.perf_counter(), None, returns=True)
+    results = [(ph.name, outputs[ph.name]) for ph in spec.phases if isinstance(outputs[ph.name], RunResult)]
     manifest = {"spec": json.loads(spec.document), "spec_source": spec.source, "spec_sha256": _spec_sha256(spec),
                 "phases": [{"name": ph.name, "workflow": ph.spec.workflow.type, "from": ph.source} for ph in spec.phases],
                 "versions": _versions(), "started_at": started.isoformat(timespec="seconds"),
                 "run_seconds": round(time.perf_counter() - clock, 4)}
+    if split is not None:
+        manifest["split"] = {"split": list(split), "note": "every phase but the last ran on the training part only"}
+    if results and "overfitting" in results[-1][1].manifest:
+        stats = _search_statistics(results)
+        results[-1][1].manifest["overfitting"] = stats
+        manifest["overfitting"] = stats
     result = PhasedResult(tuple((ph.name, outputs[ph.name]) for ph in spec.phases), manifest)
     if out is not None:
         write_phases(result, out)
     return result
 
 
-def _run_selected(spec: Spec, source: RunResult, market: MarketData) -> RunResult:
-    """Run the ``top_k`` best combinations of an earlier phase under this phase's spec."""
+def _search_statistics(phases: list[tuple[str, RunResult]]) -> dict[str, Any]:
+    """The overfitting statistics of a phased search: the last phase's selection among every
+    distinct combination any phase evaluated (each one a trial), on the bars they share — the
+    training part, when there is a split — of the last phase's first symbol."""
+    from fp.overfitting import selection_statistics
+    final = phases[-1][1]
+    symbol, last = final.returns[0]
+    columns: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for name, result in phases:
+        if result.returns is None:
+            continue
+        for found, matrix in result.returns:
+            if found != symbol or matrix.shape[0] != last.shape[0]:
+                continue
+            ids = ok_combo_ids(training_view(result.results), symbol)
+            counts[name] = len(ids)
+            for i, combo_id in enumerate(ids):
+                columns.setdefault(combo_id, matrix[:, i])
+    ids = list(columns)
+    chosen = final.manifest["overfitting"]["selected"]
+    blocks = final.manifest["overfitting"]["n_blocks"]
+    stats = selection_statistics(np.column_stack([columns[c] for c in ids]), ids.index(chosen), n_blocks=blocks)
+    return {**final.manifest["overfitting"], **stats, **block_layout(last, blocks), "trials_by_phase": counts,
+            "note": "n_trials counts every distinct combination any phase evaluated"}
+
+
+def _run_selected(spec: Spec, source: RunResult, name: str, market: MarketData) -> RunResult:
+    """Run the ``top_k`` best combinations of phase ``name`` (by its objective and ``min_trades``)
+    under this phase's spec; see :func:`_selected`."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    chosen = source.ranked().column("combo_id").to_pylist()
-    keep = list(dict.fromkeys(chosen))[:source.plan.spec.top_k]
-    combos = [c for c in source.plan.combos if c.combo_id in keep]
-    document = json.loads(spec.document)
-    the_plan = selected_plan(spec, combos, symbols=market.symbols,
-                             own_settings=any(k in document for k in ("portfolio", "execution", "risk")))
-    return _finish(spec, the_plan, market, started, clock, None)
+    if source.windows is not None:
+        raise SpecError("from", f"phase {name} is a walk-forward: its windows each choose their own combination, "
+                                "there is no top_k to run; feed from an optimization, backtest or replay phase")
+    everything = attrs.evolve(source.plan.spec, top_k=len(source.plan.combos))
+    ranks = choose(attrs.evolve(source.plan, spec=everything), training_view(source.results), where=f"in phase {name}")
+    order = {c.combo_id: c for c in source.plan.combos}
+    combos = _selected([order[combo_id] for combo_id in sorted(ranks, key=ranks.get)], source.plan.spec.top_k,
+                       own_settings=_own_settings(spec))
+    the_plan = selected_plan(spec, combos, symbols=market.symbols, own_settings=_own_settings(spec))
+    return _finish(spec, the_plan, market, started, clock, None, returns=True)
+
+
+def _selected(ranked: list[Combination], top_k: int, *, own_settings: bool) -> list[Combination]:
+    """The ``top_k`` first of ``ranked`` combinations; for a phase with settings of its own (which
+    replace theirs), the ``top_k`` first distinct strategy and classifier points."""
+    if not own_settings:
+        return ranked[:top_k]
+    best: dict[str, Combination] = {}
+    for combo in ranked:
+        best.setdefault(signal_id(combo), combo)
+    return list(best.values())[:top_k]
 
 
 def write_phases(result: PhasedResult, out_dir: str | os.PathLike) -> Path:

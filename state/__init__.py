@@ -17,7 +17,7 @@ from state.events import (
 from state.ledger import EquityPoints, Trades
 from state.market import Annualisation, BarClosed, Bars, MarketData
 from state.params import REQUIRED, Param
-from state.plan import Combination, FeatureKey, Plan
+from state.plan import Combination, FeatureKey, PhasePlan, Plan
 from state.portfolio import LaneSettings, LaneState, PortfolioState
 from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, TraceSpec, WorkflowSpec
 
@@ -47,6 +47,7 @@ __all__ = [
     "Param",
     "PatternError",
     "Phase",
+    "PhasePlan",
     "Plan",
     "PortfolioState",
     "REJECTION_REASONS",

@@ -7,7 +7,7 @@ import attrs
 
 from state.spec import Spec
 
-__all__ = ["Combination", "FeatureKey", "Plan"]
+__all__ = ["Combination", "FeatureKey", "PhasePlan", "Plan"]
 
 
 @attrs.frozen(order=True)
@@ -94,3 +94,17 @@ class Plan:
         """Naive feature computations per shared one (1.0 = no sharing)."""
         shared = len(self.features) * len(self.symbols)
         return self.naive_feature_count / shared if shared else 1.0
+
+
+@attrs.frozen
+class PhasePlan:
+    """One phase of a phased spec's plan: its ``name``, its :class:`Plan`, the phase it is fed by
+    (``source``) and, for a phase running an earlier phase's best combinations, how many it takes
+    (``selected``, at most that phase's ``top_k``). Which ones is known only once the earlier
+    phase has run: until then ``plan.combos`` holds stand-ins (the right number, not the right
+    points)."""
+
+    name: str
+    plan: Plan
+    source: str | None = None
+    selected: int | None = None

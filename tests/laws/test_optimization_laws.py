@@ -22,16 +22,14 @@ def same(a, b):
     return a == b or (isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b))
 
 
-@LAWS
-@given(bars(min_size=40, max_size=120), st.floats(0.3, 0.8))
-def test_walk_forward_with_one_window_equals_train_test(data, fraction):
-    market = market_of(data)
+def assert_one_window_equals_train_test(market, fraction, **sections):
+    data = market.bars[0]
     cut = int(round(fraction * len(data)))
     tt = pipelines.run({"workflow": {"type": "optimization"}, "data": {"split": {"train": fraction}},
-                        "strategies": STRATEGIES, "portfolio": {"direction": "long_short"}}, market=market)
+                        "strategies": STRATEGIES, "portfolio": {"direction": "long_short"}, **sections}, market=market)
     wf = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": cut, "test_bars": len(data) - cut,
                                      "anchored": True},
-                        "strategies": STRATEGIES, "portfolio": {"direction": "long_short"}}, market=market)
+                        "strategies": STRATEGIES, "portfolio": {"direction": "long_short"}, **sections}, market=market)
     (best,) = [r for r in tt.results.to_pylist() if r["rank"] == 1]
     (window,) = wf.windows.to_pylist()
     assert best["combo_id"] == window["combo_id"]
@@ -41,6 +39,27 @@ def test_walk_forward_with_one_window_equals_train_test(data, fraction):
     (stitched,) = wf.results.to_pylist()
     for m in ("final_equity", "total_return_pct", "sharpe", "max_drawdown_pct", "exposure_pct"):
         assert same(best[f"test_{m}"], stitched[m]), m
+    return tt
+
+
+@LAWS
+@given(bars(min_size=40, max_size=120), st.floats(0.3, 0.8))
+def test_walk_forward_with_one_window_equals_train_test(data, fraction):
+    assert_one_window_equals_train_test(market_of(data), fraction)
+
+
+#: Classifiers label from their warm-up (252 bars of these) on: the training parts below are longer.
+CLASSIFIERS = [{"type": "trend_regime", "parameters": {"period": [5, 30]}},
+               {"type": "volatility_regime", "parameters": {"period": 10, "quantile": [0.3, 0.7]}}]
+
+
+@settings(LAWS, max_examples=10, suppress_health_check=[*LAWS.suppress_health_check, HealthCheck.large_base_example])
+@given(bars(min_size=420, max_size=520), st.floats(0.65, 0.85))
+def test_walk_forward_with_one_window_equals_train_test_with_classifiers(data, fraction):
+    """The law holds with classifiers too: in both, a classifier learns on its warm-up of the
+    training part for the training metrics, and on the whole training part for the test."""
+    tt = assert_one_window_equals_train_test(market_of(data), fraction, classifiers=CLASSIFIERS)
+    assert {"trend_regime", "volatility_regime"} == set(tt.results.column("classifier").to_pylist())
 
 
 @LAWS
@@ -64,6 +83,28 @@ def test_no_test_bar_changes_a_training_choice(data, fraction, factor):
     for x, y in zip(wa.windows.to_pylist(), wb.windows.to_pylist()):
         if x["train_end"] < data.time[cut]:
             assert x["combo_id"] == y["combo_id"]
+
+
+@LAWS
+@given(bars(min_size=40, max_size=120), st.floats(0.4, 0.7), st.sampled_from([0.5, 1.8]))
+def test_no_test_bar_changes_a_phase_before_the_last(data, fraction, factor):
+    """With a split, every phase but the last sees only the training part: changing the test
+    bars changes none of their results, nor the last phase's selection."""
+    data = Bars(data.symbol, data.time, data.open, data.high, data.low, data.close, data.volume, None)
+    cut = int(round(fraction * len(data)))
+    later = Bars(data.symbol, data.time, *(np.concatenate((x[:cut], x[cut:] * factor))
+                                          for x in (data.open, data.high, data.low, data.close)), data.volume, None)
+    spec = {"data": {"split": {"train": fraction}}, "phases": [
+        {"name": "signals", "workflow": {"type": "signal_generation"}, "strategies": STRATEGIES},
+        {"name": "costs", "from": "signals", "workflow": {"type": "signal_replay"}, "top_k": 2,
+         "execution": {"commission": [0.0, 0.01]}},
+        {"name": "validate", "from": "costs", "workflow": {"type": "optimization"}}]}
+    a, b = pipelines.run(spec, market=market_of(data)), pipelines.run(spec, market=market_of(later))
+    assert a["signals"].signals.equals(b["signals"].signals)
+    for x, y in zip(a["costs"].results.to_pylist(), b["costs"].results.to_pylist()):
+        assert all(same(x[k], y[k]) for k in x)
+    for x, y in zip(a["validate"].results.to_pylist(), b["validate"].results.to_pylist()):
+        assert all(same(x[k], y[k]) for k in x if not k.startswith("test_"))
 
 
 @LAWS

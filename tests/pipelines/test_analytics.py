@@ -377,6 +377,60 @@ def test_sensitivity_refuses_an_unknown_metric(run_dir):
         sensitivity(run_dir, metric="sharp")
 
 
+SMALL_GRID = [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10], "slow_period": [40, 80]}}]
+
+
+def test_a_phased_run_is_queried_one_phase_at_a_time(tmp_path):
+    import pipelines
+    pipelines.run({"data": {"dataset": "GOOG", "split": {"train": 0.7}}, "phases": [
+        {"name": "signals", "workflow": {"type": "signal_generation"}, "strategies": SMALL_GRID},
+        {"name": "costs", "from": "signals", "workflow": {"type": "signal_replay"}, "top_k": 2,
+         "execution": {"commission": [0.0, 0.002]}},
+        {"name": "validate", "from": "costs", "workflow": {"type": "optimization"}}]}, out=tmp_path / "phased")
+    with pytest.raises(QueryError, match="a run of phases, one folder each: query one phase, e.g. admf query "
+                                         ".*phased/costs ...; phases: costs, signals, validate"):
+        query(tmp_path / "phased", "SELECT * FROM signals")
+    assert 4 == query(tmp_path / "phased" / "signals", "SELECT count(*) AS n FROM combos").column("n")[0].as_py()
+    assert ["combo_id", "symbol", "bar_index", "time", "value"] == \
+        query(tmp_path / "phased" / "signals", "SELECT * FROM signals LIMIT 1").column_names
+
+
+def test_sensitivity_of_a_train_test_run_uses_the_training_metrics(tmp_path, capsys):
+    import pipelines
+    from pipelines.cli import main
+    run = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                         "strategies": SMALL_GRID}, out=tmp_path / "tt")
+    rows = run.results.to_pylist()
+    table = sensitivity(tmp_path / "tt")
+    assert {b"metric": b"train_sharpe"} == table.schema.metadata
+    fast5 = next(r for r in table.to_pylist() if (r["parameter"], r["value"]) == ("fast_period", "5"))
+    assert statistics.mean(r["train_sharpe"] for r in rows if r["fast_period"] == 5) == pytest.approx(fast5["mean"])
+    assert 2 == fast5["n"]
+    assert {"fast_period", "slow_period"} == {r["parameter"] for r in table.to_pylist()}
+    tested = sensitivity(tmp_path / "tt", metric="test_sharpe").to_pylist()
+    assert 1 == sum(r["n"] for r in tested if r["parameter"] == "fast_period")  # the one selected
+    assert 0 == main(["query", str(tmp_path / "tt"), "--analysis", "sensitivity"])
+    assert "note: a train/test run has every combination's metrics on the training part only: train_sharpe" \
+        in capsys.readouterr().err
+
+
+def test_correlation_of_a_train_test_run_is_over_the_training_part(tmp_path):
+    import pipelines
+    pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                   "strategies": SMALL_GRID, "top_k": 4}, equity=True, out=tmp_path / "tt")
+    pairs = correlation(tmp_path / "tt").to_pylist()
+    assert 6 == len(pairs) and {1503} == {p["bars"] for p in pairs}  # 1,504 training bars, every combination
+
+
+def test_sensitivity_of_a_walk_forward_run_is_refused_with_what_to_query(tmp_path):
+    import pipelines
+    pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 500},
+                   "data": {"dataset": "GOOG"}, "strategies": SMALL_GRID}, out=tmp_path / "wf")
+    with pytest.raises(QueryError, match="a walk-forward run: results.parquet holds one stitched out-of-sample row "
+                                         "per symbol, not a parameter grid"):
+        sensitivity(tmp_path / "wf")
+
+
 # --- correlation ---------------------------------------------------------------------------
 
 

@@ -120,6 +120,34 @@ def test_plan_reads_no_data(capsys, tmp_path):
     assert "combinations: 4 = 4 strategy × 1 classifier × 1 settings" in out
 
 
+def test_plan_of_a_replay_counts_the_stored_signals(capsys, tmp_path):
+    write_csv(tmp_path, good_rows())
+    generate = write_spec(tmp_path, "workflow: {type: signal_generation}\ndata: {path: bars.csv}\n" + SMA, "gen.yaml")
+    assert 0 == cli(capsys, "run", generate, "--out", tmp_path / "signals")[0]
+    replay = write_spec(tmp_path, "workflow: {type: signal_replay}\nsignals: signals\n"
+                                  "execution: {commission: [0.0, 0.001]}\n", "replay.yaml")
+    code, out, err = cli(capsys, "plan", replay)
+    assert (0, "") == (code, err)
+    assert "combinations: 8 = 4 stored signals × 2 settings" in out
+    assert "lanes (isolated portfolios): 8 = 8 combinations × 1 symbol(s) [bars]" in out
+    code, out, err = cli(capsys, "run", replay, "--out", tmp_path / "replayed")
+    assert out.startswith("8 lane(s): 8 combination(s)")
+
+
+def test_plan_of_phases_shows_every_phase(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {dataset: GOOG, split: {train: 0.7}}\nphases:\n"
+                                "  - {name: grid, workflow: {type: optimization}, top_k: 2, strategies: "
+                                "[{type: sma_crossover, parameters: {fast_period: [2, 3], slow_period: [5, 8]}}]}\n"
+                                "  - {name: costs, from: grid, workflow: {type: optimization}, "
+                                "execution: {commission: [0.0, 0.001, 0.002]}}\n")
+    code, out, err = cli(capsys, "plan", spec)
+    assert (0, "") == (code, err)
+    assert "phase grid (workflow optimization):" in out and "phase costs (workflow optimization, fed by phase grid):" in out
+    assert "combinations: 4 = 2 strategy × 2 classifier × 1 settings" not in out
+    assert "combinations: 4 = 4 strategy × 1 classifier × 1 settings" in out
+    assert "combinations: 6 = 2 selected (the top 2 of phase grid) × 3 settings" in out
+
+
 def test_plan_refuses_a_bad_spec(capsys, tmp_path):
     spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: 0}}]\n")
     assert_refused(capsys, tmp_path, spec, "strategies[0].parameters.lookback_period=0", command="plan")
@@ -195,6 +223,27 @@ def test_run_top_limits_the_table(capsys, tmp_path):
     lines = stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("combo_id"))
     assert lines[header + 4].startswith("wrote ")  # header, rule, two rows
+
+
+def test_a_train_test_header_says_how_many_were_selected(capsys, tmp_path):
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\ndata: {dataset: GOOG, split: {train: 0.7}}\n"
+                                "top_k: 2\n" + SMA)
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out_dir(tmp_path), "--top", 3)
+    assert 0 == code
+    assert ("4 combination(s) ranked on the training part by sharpe; the best 2 (top_k: 2) tested on the test part; "
+            "the first 3 of 4 row(s):") in stdout
+
+
+def test_a_function_objective_is_shown(capsys, tmp_path, monkeypatch):
+    (tmp_path / "shown_objectives.py").write_text("def trades(row):\n    return row['n_trades'] * 1.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\nobjective: shown_objectives:trades\n" + SMA)
+    code, stdout, _ = cli(capsys, "run", spec, "--out", out_dir(tmp_path))
+    assert 0 == code
+    header = next(line for line in stdout.splitlines() if line.startswith("combo_id"))
+    assert header.split()[3] == "objective"  # combo_id fast_period slow_period objective ...
+    rows = pq.read_table(out_dir(tmp_path) / "results.parquet").to_pylist()
+    assert [1.5 * r["n_trades"] for r in rows] == [r["objective"] for r in rows]
 
 
 @pytest.mark.parametrize("top", ["0", "-1", "x"])
@@ -315,6 +364,11 @@ def test_a_dataset_gets_no_notice(capsys, tmp_path):
 def test_bad_spec_is_refused(capsys, tmp_path, text, fragments):
     spec = write_spec(tmp_path, text)
     assert_refused(capsys, tmp_path, spec, *fragments)
+
+
+def test_a_run_where_min_trades_leaves_nothing_to_select_fails_and_writes_nothing(capsys, tmp_path):
+    spec = write_spec(tmp_path, "workflow: {type: optimization}\nmin_trades: 1000\n" + SMA)
+    assert_refused(capsys, tmp_path, spec, "min_trades=1000: no combination has 1000 closed trades in the run")
 
 
 def test_missing_spec_file(capsys, tmp_path):

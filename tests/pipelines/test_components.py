@@ -178,7 +178,8 @@ def test_phases_run_an_earlier_phases_custom_combinations(signals):
     result = pipelines.run({"data": {"dataset": "GOOG", "split": {"train": 0.7}}, "phases": [
         {"name": "grid", "workflow": {"type": "optimization"},
          "strategies": [{"type": "author_signals:new_high", "parameters": {"period": [20, 40]}}]},
-        {"name": "costs", "from": "grid", "top_k": 1, "execution": {"commission": [0.0, 0.001]}}]})
+        {"name": "costs", "from": "grid", "workflow": {"type": "optimization"}, "top_k": 1,
+         "execution": {"commission": [0.0, 0.001]}}]})
     costs = result["costs"]
     assert {"author_signals:new_high"} == {r["strategy"] for r in costs.results.to_pylist()}
     assert 2 == costs.results.num_rows

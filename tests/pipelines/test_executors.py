@@ -1,5 +1,6 @@
 """Executors: identical results however lanes are chunked and wherever chunks run; failures become
 rows; killed runs resume to the uninterrupted result; dead workers are retried."""
+import json
 import os
 import signal
 import subprocess
@@ -43,17 +44,45 @@ def test_chunking_never_changes_a_result(data, lanes):
     assert whole.final.equals(chunked.final)
 
 
+def same_statistics(a: dict, b: dict) -> bool:
+    """Equal overfitting statistics, NaN equal to NaN."""
+    return a.keys() == b.keys() and all(x == y or (x != x and y != y) for x, y in ((a[k], b[k]) for k in a))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(bars(min_size=60, max_size=150), st.integers(1, 5))
+def test_chunking_never_changes_the_overfitting_statistics(data, lanes):
+    """Law: an optimization's manifest statistics (PBO, deflated Sharpe) are the unchunked run's."""
+    market = MarketData((data,), "generated", "t", 252.0)
+    spec = {**{k: v for k, v in GRID.items() if k != "data"}, "workflow": {"type": "optimization"}}
+    whole = pipelines.run(spec, market=market)
+    original = pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk
+    pipelines.workflow.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
+    try:
+        chunked = pipelines.run(spec, market=market, execution=ExecutionOptions("local"))
+    finally:
+        pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk = original
+    assert "overfitting" in whole.manifest
+    assert same_statistics(whole.manifest["overfitting"], chunked.manifest["overfitting"])
+
+
 @pytest.mark.parametrize("executor", ["processes", "dask"])
 def test_every_executor_gives_the_local_results(executor, tmp_path):
     if executor == "dask":
         pytest.importorskip("distributed")
-    pipelines.run(GRID, out=tmp_path / "local")
-    other = pipelines.run(GRID, out=tmp_path / executor,
+    grid = {**GRID, "workflow": {"type": "optimization"}}
+    local = pipelines.run(grid, out=tmp_path / "local")
+    other = pipelines.run(grid, out=tmp_path / executor,
                           execution=ExecutionOptions(executor, workers=2, memory_limit=60_000_000))
     for name in ("results.parquet", "trades.parquet"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / executor / name).read_bytes()
     assert not (tmp_path / executor / "parts").exists() and not (tmp_path / executor / "run.json").exists()
     assert other.manifest["executor"]["executor"] == executor
+    assert 1 < other.manifest["executor"]["chunks"]
+    written = [json.loads((tmp_path / name / "manifest.json").read_text())["overfitting"] for name in ("local", executor)]
+    assert local.manifest["overfitting"] == other.manifest["overfitting"] and written[0] == written[1]
+    assert 11 == written[1]["n_trials"]
 
 
 def test_a_failing_combination_becomes_an_error_row_and_the_others_finish():
@@ -98,7 +127,7 @@ def test_a_chunk_whose_worker_died_is_retried(tmp_path):
 
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     spec = tmp_path / "grid.yaml"
-    spec.write_text("data: {dataset: GOOG}\nexecution: {commission: 0.002}\nstrategies:\n"
+    spec.write_text("workflow: {type: optimization}\ndata: {dataset: GOOG}\nexecution: {commission: 0.002}\nstrategies:\n"
                     "  - type: sma_crossover\n    parameters: {fast_period: {from: 2, to: 40, step: 2}, "
                     "slow_period: {from: 50, to: 250, step: 25}}\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -121,6 +150,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     for name in ("results.parquet", "trades.parquet"):
         assert (tmp_path / "whole" / name).read_bytes() == (killed / name).read_bytes()
     assert not (killed / "parts").exists()
+    statistics = [json.loads((folder / "manifest.json").read_text())["overfitting"] for folder in (tmp_path / "whole", killed)]
+    assert statistics[0] == statistics[1] and 180 == statistics[1]["n_trials"]
 
 
 def test_resume_refuses_a_complete_or_foreign_folder(tmp_path, capsys):

@@ -105,3 +105,15 @@ def test_the_cli_generates_then_replays(tmp_path, capsys):
     assert 0 == main(["run", write_spec(tmp_path, replay_spec(gen, execution={"commission": [0.0, 0.001]})),
                       "--out", str(tmp_path / "rep")])
     assert "8 lane(s)" in capsys.readouterr().out
+
+
+def test_a_replay_of_classified_signals_writes_no_empty_regime_attribution(tmp_path):
+    """A store holds signals, not regime labels: no regime_stats.parquet (it would be empty), and
+    the run says why."""
+    pipelines.run({**GEN, "classifiers": [{"type": "trend_regime", "parameters": {"period": 50}}]},
+                  out=tmp_path / "sig")
+    result = pipelines.replay(replay_spec(tmp_path / "sig"), out=tmp_path / "replayed")
+    assert result.regime_stats is None
+    assert not (tmp_path / "replayed" / "regime_stats.parquet").exists()
+    assert any(w.startswith("no regime_stats.parquet: a signal store holds signals, not regime labels")
+               for w in result.manifest["warnings"])

@@ -87,14 +87,14 @@ def equity_curves(result) -> list:
     """Each combination's (equity, position) at every close, for a one-symbol run.
 
     ``RunResult`` exposes no equity curves, so this re-folds the run's plan with admf's public
-    building blocks (the same steps as ``pipelines.runner.run_plan``); the caller checks that the
+    building blocks (the same steps as ``pipelines.engine.evaluate.run_plan``); the caller checks that the
     curves end at the results table's final equity.
     """
     from fp.hub import compute_features
     from fp.registry import lookup
     from fp.strategies import signal_changes
-    from pipelines.lanes import lane_settings
-    from pipelines.runner import signal_of
+    from pipelines.engine.lanes import lane_settings
+    from pipelines.engine.evaluate import signal_of
 
     plan, bars = result.plan, result.market.bars[0]
     settings = lane_settings(plan.combos)

@@ -21,8 +21,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import pipelines  # noqa: E402
-from pipelines.data import load_market_data  # noqa: E402
-from pipelines.specs import spec_from_yaml  # noqa: E402
+from pipelines.boundary.data import load_market_data  # noqa: E402
+from pipelines.boundary.specs import spec_from_yaml  # noqa: E402
 from state.spec import DataSpec  # noqa: E402
 
 SEED = os.path.join(REPO, "specs", "seed_large.yaml")

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import benchlib  # noqa: E402
 import pipelines  # noqa: E402
 from fp.strategies import expand_changes  # noqa: E402
-from pipelines.data import load_market_data  # noqa: E402
+from pipelines.boundary.data import load_market_data  # noqa: E402
 from state.spec import DataSpec  # noqa: E402
 
 COMMISSIONS = [0.0005, 0.001, 0.002, 0.004]

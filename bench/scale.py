@@ -22,8 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
 import pipelines  # noqa: E402
-from pipelines import executors  # noqa: E402
-from pipelines.data import load_market_data  # noqa: E402
+from pipelines.workflows import executors  # noqa: E402
+from pipelines.boundary.data import load_market_data  # noqa: E402
 from state.spec import DataSpec, ExecutionOptions  # noqa: E402
 
 SPEC = {"portfolio": {"initial_cash": 10_000}, "execution": {"commission": 0.002},
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     plan = pipelines.plan(SPEC)
     combos = len(plan.combos)
     sized = executors.lanes_per_chunk
-    executors.lanes_per_chunk = pipelines.workflow.lanes_per_chunk = lambda *a: args.chunk_lanes
+    executors.lanes_per_chunk = pipelines.workflows.modes.lanes_per_chunk = lambda *a: args.chunk_lanes
     try:
         t0 = time.perf_counter()
         local = pipelines.run(SPEC, market=market)
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
                 print(f"{workers} worker(s): {times[workers]:.2f} s; results equal the in-process run: "
                       f"{not differing}{'' if not differing else f' (columns differing: {differing})'}")
     finally:
-        executors.lanes_per_chunk = pipelines.workflow.lanes_per_chunk = sized
+        executors.lanes_per_chunk = pipelines.workflows.modes.lanes_per_chunk = sized
     chunks = -(-combos // args.chunk_lanes)
     print(f"\n## Dask scale-out: {combos} combinations × {len(market.bars[0]):,} bars, {chunks} chunks of "
           f"{args.chunk_lanes} lanes\n")

@@ -14,13 +14,13 @@ Library use::
     pipelines.report("runs/sma", out="sma.html")             # the offline HTML report of a run folder
     pipelines.load_run("runs/sma").plot("f31b49a682b4")
 """
-from pipelines.backtest import Folded, LaneSignal, fold_sparse, fold_streaming
-from pipelines.check import check_component
-from pipelines.compiler import plan_from_spec
-from pipelines.components import load_component
-from pipelines.container import Container, fold
-from pipelines.data import load_market_data, read_bars
-from pipelines.patterns import (
+from pipelines.engine.folds import Folded, LaneSignal, fold_sparse, fold_streaming
+from pipelines.workflows.check import check_component
+from pipelines.engine.compiler import plan_from_spec
+from pipelines.boundary.components import load_component
+from pipelines.engine.container import Container, fold
+from pipelines.boundary.data import load_market_data, read_bars
+from pipelines.engine.patterns import (
     FULL_BACKTEST,
     PATTERNS,
     SIGNAL_GENERATION,
@@ -30,16 +30,15 @@ from pipelines.patterns import (
     container_for,
     validate,
 )
-from pipelines.results import RunResult, write_run
-from pipelines.run_folder import RunFolder, load_run
-import pipelines.report as _text_report  # noqa: E402,F401  (the terminal report module loads first, so that
-from pipelines.html_report import report  # noqa: E402      `pipelines.report` stays this function afterwards)
-from pipelines.runner import run_plan
-from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
-from pipelines.store import SignalStore, read_store, write_store
-from pipelines.trace import read_events, replay_trace
-from pipelines.analytics import connect, query
-from pipelines.workflow import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
+from pipelines.boundary.outputs import RunResult, write_run
+from pipelines.reporting.run_folder import RunFolder, load_run
+from pipelines.reporting.html import report
+from pipelines.engine.evaluate import run_plan
+from pipelines.boundary.specs import spec_from_mapping, spec_from_text, spec_from_yaml
+from pipelines.engine.signal_store import SignalStore, read_store, write_store
+from pipelines.engine.events import read_events, replay_trace
+from pipelines.workflows.analytics import connect, query
+from pipelines.workflows.modes import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
 
 __all__ = [
     "Container",

@@ -93,7 +93,7 @@ class FillQuote:
     ``day`` of the bar, ``day_close`` (the last close before that day), and ``closes``, the
     symbol's whole close series (shared by every row, for the drawdown search).
 
-    In a shared-cash portfolio (``pipelines.portfolios``) the quote also carries the value of the
+    In a shared-cash portfolio (``pipelines.engine.portfolios``) the quote also carries the value of the
     portfolio's holdings in its other symbols (``others_value``, ``others_gross``, ``others_net``)
     and, for the loss halts, the portfolio's equity between quotes as its driver marked it:
     ``equity_high``, ``equity_low_today``, ``drawdown_hit`` and ``day_equity`` (the day's opening

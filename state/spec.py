@@ -1,7 +1,7 @@
 """The Spec: a user's YAML, validated into records (grids as axes, every value checked).
 
-A spec is data only; ``pipelines.specs.spec_from_yaml`` builds it with precise errors and
-``pipelines.compiler.plan_from_spec`` expands it into a :class:`state.plan.Plan`.
+A spec is data only; ``pipelines.boundary.specs.spec_from_yaml`` builds it with precise errors and
+``pipelines.engine.compiler.plan_from_spec`` expands it into a :class:`state.plan.Plan`.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from hypothesis import settings
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.load_profile("deterministic")
 
-from pipelines.data import load_market_data
+from pipelines.boundary.data import load_market_data
 from state.spec import DataSpec
 
 

@@ -3,7 +3,7 @@ import pipelines
 from fp.components import batch_outputs
 from fp.testing import assert_no_lookahead
 from my_signals import ema_ribbon
-from pipelines.data import load_market_data
+from pipelines.boundary.data import load_market_data
 from state.spec import DataSpec
 
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 
 from fp.costs import CostModel
-from pipelines.backtest import fold_sparse
-from pipelines.patterns import FULL_BACKTEST, container_for
+from pipelines.engine.folds import fold_sparse
+from pipelines.engine.patterns import FULL_BACKTEST, container_for
 from state.events import REJECTION_REASONS
 from state.market import Bars
 from state.orders import OrderRules

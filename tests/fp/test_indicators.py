@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from fp.components import batch_outputs
 from fp.indicators import INDICATORS
 from fp.testing import bars, params_for
-from pipelines.data import load_market_data
+from pipelines.boundary.data import load_market_data
 from state.market import Bars
 from state.spec import DataSpec
 

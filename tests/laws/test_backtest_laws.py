@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from fp.ledger import compress_equity
 from fp.strategies import STRATEGIES, signal_changes
 from fp.testing import bars, batch_outputs, params_for
-from pipelines.backtest import LaneSignal, fold_sparse, fold_streaming
-from pipelines.patterns import FULL_BACKTEST, container_for
+from pipelines.engine.folds import LaneSignal, fold_sparse, fold_streaming
+from pipelines.engine.patterns import FULL_BACKTEST, container_for
 from state.market import Bars
 from state.portfolio import LaneSettings
 

@@ -15,8 +15,8 @@ from fp.costs import CostModel
 from fp.orders import Tape, order_schedule
 from fp.strategies import STRATEGIES, signal_changes
 from fp.testing import bars, batch_outputs, params_for
-from pipelines.backtest import LaneSignal, fold_sparse, fold_streaming
-from pipelines.patterns import FULL_BACKTEST, container_for
+from pipelines.engine.folds import LaneSignal, fold_sparse, fold_streaming
+from pipelines.engine.patterns import FULL_BACKTEST, container_for
 from state.market import Bars
 from state.orders import OrderRules
 from state.portfolio import LaneSettings, RiskLimits

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import pipelines
 from fp.testing import bars
-from pipelines.report import format_plan
+from pipelines.cli.terminal import format_plan
 from state.market import MarketData
 
 LAWS = settings(max_examples=12, deadline=None, derandomize=True,

@@ -1,4 +1,4 @@
-"""Laws of shared-cash portfolios (``pipelines.portfolios``, issue 10).
+"""Laws of shared-cash portfolios (``pipelines.engine.portfolios``, issue 10).
 
 - one symbol: a portfolio of one symbol makes exactly the fills of the per-symbol fold;
 - conservation: cash replays from the fills, and equity is cash plus every holding at its
@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fp.testing import bars, jumping
-from pipelines.backtest import fold_sparse
-from pipelines.patterns import FULL_BACKTEST, container_for
-from pipelines.portfolios import fold_portfolios
+from pipelines.engine.folds import fold_sparse
+from pipelines.engine.patterns import FULL_BACKTEST, container_for
+from pipelines.engine.portfolios import fold_portfolios
 from state.market import Bars
 from state.orders import OrderRules
 from state.portfolio import LaneSettings, RiskLimits

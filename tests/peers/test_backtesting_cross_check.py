@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import pipelines
-from pipelines.backtest import fold_sparse
-from pipelines.lanes import lane_settings
-from pipelines.runner import signal_of
+from pipelines.engine.folds import fold_sparse
+from pipelines.engine.lanes import lane_settings
+from pipelines.engine.evaluate import signal_of
 from fp.hub import compute_features
 from fp.metrics import buy_hold_return_pct
 from fp.strategies import signal_changes

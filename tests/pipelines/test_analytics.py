@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fp.metrics import METRICS
-from pipelines.analytics import (
+from pipelines.workflows.analytics import (
     ANALYSES,
     TABLES,
     QueryError,
@@ -397,7 +397,7 @@ def test_a_phased_run_is_queried_one_phase_at_a_time(tmp_path):
 
 def test_sensitivity_of_a_train_test_run_uses_the_training_metrics(tmp_path, capsys):
     import pipelines
-    from pipelines.cli import main
+    from pipelines.cli.main import main
     run = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
                          "strategies": SMALL_GRID}, out=tmp_path / "tt")
     rows = run.results.to_pylist()

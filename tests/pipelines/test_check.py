@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.check import LawResult, check_component, format_check
-from pipelines.cli import main
+from pipelines.workflows.check import LawResult, check_component, format_check
+from pipelines.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,7 +109,7 @@ def test_a_bad_component_is_one_line_and_exit_code_2(author, capsys, argv, messa
 
 def test_the_check_command_exits_1_from_a_shell(tmp_path):
     (tmp_path / "shell_peeking.py").write_text(textwrap.dedent(PEEKING))
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "check", "shell_peeking:next_bar",
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "check", "shell_peeking:next_bar",
                            "--examples", "20"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"})
     assert 1 == done.returncode, done.stderr

@@ -1,8 +1,8 @@
-"""Tests of pipelines.cli: ``admf run`` and ``admf plan`` as a user meets them.
+"""Tests of pipelines.cli.main: ``admf run`` and ``admf plan`` as a user meets them.
 
 Every bad input must end in one clear message naming where (spec path, or file and line), exit
 code 2, no traceback, and no output folder (nor a stray temporary one) left behind. Most tests call
-``main`` in-process; a few run ``python -m pipelines.cli`` as a subprocess to prove the exit code
+``main`` in-process; a few run ``python -m pipelines.cli.main`` as a subprocess to prove the exit code
 and the absence of a traceback end to end.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from fp.metrics import METRICS
-from pipelines.cli import main
-from pipelines.specs import spec_from_text
+from pipelines.cli.main import main
+from pipelines.boundary.specs import spec_from_text
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "specs"
@@ -98,7 +98,7 @@ def assert_refused(capsys, tmp_path: Path, spec: Path, *fragments: str, command:
 
 def subprocess_cli(*argv, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, argv)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", *map(str, argv)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -512,8 +512,8 @@ def test_out_below_a_file_is_refused(capsys, tmp_path):
 
 def test_out_is_checked_before_running(capsys, tmp_path, monkeypatch):
     """A refused --out costs no run: the check happens before any data is read."""
-    import pipelines.workflow
-    monkeypatch.setattr(pipelines.workflow, "load_market_data", lambda *_: pytest.fail("data was read"))
+    import pipelines.workflows.modes
+    monkeypatch.setattr(pipelines.workflows.modes, "load_market_data", lambda *_: pytest.fail("data was read"))
     spec = csv_spec(tmp_path, good_rows())
     out = tmp_path / "out"
     out.mkdir()
@@ -597,7 +597,7 @@ def test_a_run_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
     """``admf run SPEC | head``: no BrokenPipeError traceback; the run folder is complete."""
     spec = csv_spec(tmp_path, good_rows())
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(spec), "--out", str(out)],
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli.main", "run", str(spec), "--out", str(out)],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
     process.stdout.close()  # the reader is gone before the first line is printed

@@ -7,9 +7,9 @@ import json
 import pytest
 
 import pipelines
-from pipelines.analytics import sensitivity
-from pipelines.compiler import plan_from_spec
-from pipelines.specs import spec_from_mapping
+from pipelines.workflows.analytics import sensitivity
+from pipelines.engine.compiler import plan_from_spec
+from pipelines.boundary.specs import spec_from_mapping
 from state.errors import SpecError
 
 MIXED = {

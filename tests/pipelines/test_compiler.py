@@ -1,7 +1,7 @@
 """The compiler: grids, constraints, unions of entries, stable ids, the shared feature set."""
 
-from pipelines.compiler import plan_from_spec
-from pipelines.specs import spec_from_mapping, spec_from_yaml
+from pipelines.engine.compiler import plan_from_spec
+from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
 
 
 def plan_of(doc):

@@ -9,8 +9,8 @@ import pytest
 
 import pipelines
 from fp.strategies import STRATEGIES
-from pipelines.components import load_component, resolve_component
-from pipelines.specs import spec_from_mapping, spec_from_text
+from pipelines.boundary.components import load_component, resolve_component
+from pipelines.boundary.specs import spec_from_mapping, spec_from_text
 from state.errors import SpecError
 
 SIGNALS = '''

@@ -1,4 +1,4 @@
-"""Tests for pipelines.data: bundled data sets, file formats, validation errors, trimming, frequency."""
+"""Tests for pipelines.boundary.data: bundled data sets, file formats, validation errors, trimming, frequency."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.data import bundled_datasets, load_market_data, read_bars
+from pipelines.boundary.data import bundled_datasets, load_market_data, read_bars
 from state.errors import DataError, SpecError
 from state.spec import DataSpec
 

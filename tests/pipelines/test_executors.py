@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipelines
-import pipelines.executors as executors
+import pipelines.workflows.executors as executors
 from fp.testing import bars
 from state.market import MarketData
 from state.spec import ExecutionOptions
@@ -32,12 +32,12 @@ def test_chunking_never_changes_a_result(data, lanes):
     market = MarketData((data,), "generated", "t", 252.0)
     spec = {k: v for k, v in GRID.items() if k != "data"}
     whole = pipelines.run(spec, market=market, trace=True)
-    original = pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk
-    pipelines.workflow.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
+    original = pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk
+    pipelines.workflows.modes.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
     try:
         chunked = pipelines.run(spec, market=market, trace=True, execution=ExecutionOptions("local"))
     finally:
-        pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk = original
+        pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk = original
     assert whole.results.to_pandas().equals(chunked.results.to_pandas())
     assert whole.trades.equals(chunked.trades)
     assert whole.events.to_pandas().equals(chunked.events.to_pandas())
@@ -57,12 +57,12 @@ def test_chunking_never_changes_the_overfitting_statistics(data, lanes):
     market = MarketData((data,), "generated", "t", 252.0)
     spec = {**{k: v for k, v in GRID.items() if k != "data"}, "workflow": {"type": "optimization"}}
     whole = pipelines.run(spec, market=market)
-    original = pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk
-    pipelines.workflow.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
+    original = pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk
+    pipelines.workflows.modes.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
     try:
         chunked = pipelines.run(spec, market=market, execution=ExecutionOptions("local"))
     finally:
-        pipelines.workflow.lanes_per_chunk, executors.lanes_per_chunk = original
+        pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk = original
     assert "overfitting" in whole.manifest
     assert same_statistics(whole.manifest["overfitting"], chunked.manifest["overfitting"])
 
@@ -131,7 +131,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
                     "  - type: sma_crossover\n    parameters: {fast_period: {from: 2, to: 40, step: 2}, "
                     "slow_period: {from: 50, to: 250, step: 25}}\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "pipelines.cli", "run", str(spec), "--executor", "processes", "--workers", "1",
+    command = [sys.executable, "-m", "pipelines.cli.main", "run", str(spec), "--executor", "processes", "--workers", "1",
                "--memory-limit", "2MB"]
     subprocess.run(command + ["--out", str(tmp_path / "whole")], env=env, check=True, capture_output=True)
     killed = tmp_path / "killed"
@@ -144,7 +144,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     proc.wait()
     done_before = len(list((killed / "parts").glob("chunk-*/done")))
     assert done_before >= 2 and not (killed / "manifest.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--resume", str(killed)], env=env,
+    resumed = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "run", "--resume", str(killed)], env=env,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     for name in ("results.parquet", "trades.parquet"):
@@ -155,7 +155,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_resume_refuses_a_complete_or_foreign_folder(tmp_path, capsys):
-    from pipelines.cli import main
+    from pipelines.cli.main import main
     pipelines.run(GRID, out=tmp_path / "done")
     assert 2 == main(["run", "--resume", str(tmp_path / "done")])
     assert "complete" in capsys.readouterr().err

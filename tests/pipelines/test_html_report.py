@@ -9,7 +9,7 @@ import pytest
 
 import pipelines
 from browser import needs_chromium, png_is_blank, render, screenshot
-from pipelines.cli import main
+from pipelines.cli.main import main
 
 pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
 
@@ -94,7 +94,7 @@ def _spec_of(kind, tmp_path):
                        "strategies": SMA["strategies"]}, out=tmp_path / "store")
         return ({"workflow": {"type": "signal_replay"}, "signals": str(tmp_path / "store"),
                  "execution": {"commission": [0.0, 0.002]}}, ["plot-landscape0"])
-    from pipelines.data import load_market_data
+    from pipelines.boundary.data import load_market_data
     from state.spec import DataSpec
     bars = load_market_data(DataSpec(dataset="GOOG")).bars[0]
     for symbol, step in (("AAA", 1), ("BBB", 2)):  # BBB trades every other day, at half the price
@@ -239,5 +239,5 @@ def test_a_heatmap_over_two_parameters_with_its_aggregation(sma_run):
     assert mean == pytest.approx(heatmap.z[1][1])
     assert np.isnan(heatmap.z[0][2])  # fast 20, slow 20: removed by fast_period < slow_period
     assert not np.isnan(heatmap.z[0][1])  # fast 10, slow 20
-    with pytest.raises(pipelines.run_folder.RunFolderError, match="x='fast'"):
+    with pytest.raises(pipelines.reporting.run_folder.RunFolderError, match="x='fast'"):
         result.heatmap("fast", "slow_period")

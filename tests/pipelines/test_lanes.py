@@ -1,9 +1,9 @@
-"""Tests of pipelines.lanes: what each lane is configured to do, and the data its settings need."""
+"""Tests of pipelines.engine.lanes: what each lane is configured to do, and the data its settings need."""
 import numpy as np
 import pytest
 
 import pipelines
-from pipelines.data import load_market_data
+from pipelines.boundary.data import load_market_data
 from state.errors import SpecError
 from state.spec import DataSpec
 

@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
-from pipelines.optimize import walk_forward_windows
+from pipelines.workflows.optimize import walk_forward_windows
 from state.errors import SpecError
 
 GRID = [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10, 20], "slow_period": [40, 80]}}]

@@ -2,8 +2,8 @@
 import attrs
 import pytest
 
-from pipelines.container import Container, fold
-from pipelines.patterns import FULL_BACKTEST, Stage, container_for, validate
+from pipelines.engine.container import Container, fold
+from pipelines.engine.patterns import FULL_BACKTEST, Stage, container_for, validate
 from state.errors import PatternError
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderSubmitted
 

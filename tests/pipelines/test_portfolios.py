@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
-from pipelines.patterns import FULL_BACKTEST, container_for
-from pipelines.portfolios import fold_portfolios
+from pipelines.engine.patterns import FULL_BACKTEST, container_for
+from pipelines.engine.portfolios import fold_portfolios
 from state.errors import SpecError
 from state.events import REJECTION_REASONS
 from state.market import Bars
@@ -176,7 +176,7 @@ def test_chunked_processes_give_the_same_portfolio_tables(tmp_path):
 
 def test_symbol_stats_is_a_sql_view_of_the_run(tmp_path):
     pytest.importorskip("duckdb")
-    from pipelines.analytics import query
+    from pipelines.workflows.analytics import query
     pipelines.run(two_symbol_spec(tmp_path), out=tmp_path / "run")
     table = query(tmp_path / "run", "SELECT symbol, count(*) AS n FROM symbol_stats GROUP BY 1 ORDER BY 1")
     assert [("AAA", 4), ("BBB", 4)] == list(zip(*(table.column(c).to_pylist() for c in ("symbol", "n"))))

@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pipelines
-import pipelines.executors as executors
+import pipelines.workflows.executors as executors
 from fp.classifiers import CLASSIFIERS, classify
-from pipelines.analytics import query
-from pipelines.regime_labels import classifier_id, expand_regimes, regime_changes
+from pipelines.workflows.analytics import query
+from pipelines.engine.regime_labels import classifier_id, expand_regimes, regime_changes
 from state.market import MarketData
 from state.spec import ExecutionOptions
 
@@ -57,7 +57,7 @@ def test_chunked_runs_write_the_unchunked_labels(goog, monkeypatch):
     market = MarketData((goog,), "GOOG", "x", 252.0)
     whole = pipelines.run(GRID, market=market)
     for lanes in (1, 4):
-        monkeypatch.setattr(pipelines.workflow, "lanes_per_chunk", lambda plan, m, limit: lanes)
+        monkeypatch.setattr(pipelines.workflows.modes, "lanes_per_chunk", lambda plan, m, limit: lanes)
         monkeypatch.setattr(executors, "lanes_per_chunk", lambda plan, m, limit: lanes)
         chunked = pipelines.run(GRID, market=market, execution=ExecutionOptions("local"))
         assert whole.regimes.equals(chunked.regimes)

@@ -5,8 +5,8 @@ import math
 import numpy as np
 
 import pipelines
-from pipelines.backtest import fold_sparse
-from pipelines.patterns import FULL_BACKTEST, container_for
+from pipelines.engine.folds import fold_sparse
+from pipelines.engine.patterns import FULL_BACKTEST, container_for
 from state.market import Bars, MarketData
 from state.portfolio import LaneSettings
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
-from pipelines.data import load_market_data
+from pipelines.boundary.data import load_market_data
 from state.errors import DataError, SpecError
 from state.spec import DataSpec
 
@@ -264,7 +264,7 @@ def test_date_bounds_and_splits_are_trading_days(tmp_path):
     # Tuesday's trading day: Monday 17:00 to Tuesday 17:00 New York (21:00 to 21:00 UTC after the change)
     assert ("2021-03-15T21:00", "2021-03-16T20:00", 24) == (
         np.datetime_as_string(bars.time[0], "m"), np.datetime_as_string(bars.time[-1], "m"), len(bars))
-    from pipelines.runner import split_index
+    from pipelines.engine.evaluate import split_index
     whole = load_market_data(DataSpec(path=path, **session))["fx"]
     first_test = split_index(("train_end", "2021-03-16"), whole)
     assert "2021-03-16T21:00" == np.datetime_as_string(whole.time[first_test], "m")
@@ -318,7 +318,7 @@ def test_a_split_like_jump_is_flagged_naming_the_file_line_and_bar(tmp_path, cap
     data = load_market_data(DataSpec(path=path, symbol="ACME"))
     assert (f"ACME ({path}, line 32, {when.date()}): opens at 50 after closing at 104 (×0.481), a split-like "
             "jump no other symbol made; it is traded as given: check that the prices are split-adjusted",) == data.warnings
-    from pipelines.cli import main
+    from pipelines.cli.main import main
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"data: {{path: {path}, symbol: ACME}}\nstrategies: [{{type: momentum}}]\n")
     assert 0 == main(["run", str(spec), "--out", str(tmp_path / "run")])

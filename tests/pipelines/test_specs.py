@@ -1,4 +1,4 @@
-"""Tests of pipelines.specs: YAML and mappings in, validated Specs (or precise SpecErrors) out."""
+"""Tests of pipelines.boundary.specs: YAML and mappings in, validated Specs (or precise SpecErrors) out."""
 import json
 import os
 from types import SimpleNamespace
@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from fp.strategies import STRATEGIES
-from pipelines import specs
-from pipelines.specs import spec_from_mapping, spec_from_text, spec_from_yaml
+from pipelines.boundary import specs
+from pipelines.boundary.specs import spec_from_mapping, spec_from_text, spec_from_yaml
 from state.errors import SpecError
 from state.params import REQUIRED, Param
 from state.spec import Axis, ComponentSpec, DataSpec, Spec, WorkflowSpec

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 import pipelines
-from pipelines.cli import main
+from pipelines.cli.main import main
 from state.errors import SpecError, StoreError
 
 GEN = {"workflow": {"type": "signal_generation"}, "data": {"dataset": "GOOG"},

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import pipelines
-from pipelines.cli import main
-from pipelines.compiler import plan_from_spec
-from pipelines.specs import spec_from_text, spec_from_yaml
+from pipelines.cli.main import main
+from pipelines.engine.compiler import plan_from_spec
+from pipelines.boundary.specs import spec_from_text, spec_from_yaml
 from state.errors import SpecError
 
 HAS_TALIB = importlib.util.find_spec("talib") is not None

@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
-import pipelines.trace as trace_module
-from pipelines.trace import KINDS, TraceError, read_events, replay_trace, trace_filter
+import pipelines.engine.events as trace_module
+from pipelines.engine.events import KINDS, TraceError, read_events, replay_trace, trace_filter
 from state.errors import SpecError
 
 SPEC = {"data": {"dataset": "GOOG"}, "execution": {"commission": 0.002},
@@ -90,7 +90,7 @@ def test_canned_analyses_run_on_a_seed_spec_run(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("hmmlearn")
     pytest.importorskip("duckdb")
-    from pipelines.analytics import causation, correlation, regimes, sensitivity
+    from pipelines.workflows.analytics import causation, correlation, regimes, sensitivity
     out = tmp_path / "seed"
     pipelines.run("specs/seed.yaml", out=out, trace=True, equity=True)
     assert sensitivity(out).num_rows > 0

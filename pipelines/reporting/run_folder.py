@@ -85,12 +85,12 @@ class RunFolder:
 
     @classmethod
     def from_result(cls, result) -> "RunFolder":
-        """The run folder a :class:`pipelines.results.RunResult` would write, without writing it."""
+        """The run folder a :class:`pipelines.boundary.outputs.RunResult` would write, without writing it."""
         tables = {name: getattr(result, name) for name in ("equity", "regime_stats", "symbol_stats", "windows")
                   if getattr(result, name) is not None}
         signals = None
         if result.plan.spec.workflow.type == "signal_replay":
-            from pipelines.store import read_store
+            from pipelines.engine.signal_store import read_store
             signals = read_store(result.plan.spec.signals).source()
         return cls(None, result.manifest, result.results, result.trades, tables, (), result.plan, result.market,
                    signals)
@@ -133,7 +133,7 @@ class RunFolder:
 
     def objective_values(self) -> np.ndarray:
         """The objective of every result row (train/test: on the training part), NaN when undefined."""
-        from pipelines.results import objective_values
+        from pipelines.boundary.outputs import objective_values
         try:
             return np.array(objective_values(self.results, self.objective), dtype=np.float64)
         except AdmfError:  # an objective by import path that no longer imports: rank by Sharpe
@@ -170,7 +170,7 @@ class RunFolder:
 
     def plot(self, combo_id: str | None = None):
         """One combination's linked panels as a ``plotly.graph_objects.Figure`` (default: the best)."""
-        from pipelines.figures import as_figure, combination_figure
+        from pipelines.reporting.figures import as_figure, combination_figure
         key = self.resolve(combo_id) if combo_id is not None else self.ranked_keys()[0]
         shown, notes = self.shown([key])
         if key not in shown:
@@ -180,7 +180,7 @@ class RunFolder:
     def heatmap(self, x: str, y: str, *, metric: str | None = None, aggregate: str = "max"):
         """``metric`` over parameters ``x`` and ``y`` (the others aggregated: ``max``, ``mean`` or
         ``robustness``) as a ``plotly.graph_objects.Figure``."""
-        from pipelines.figures import as_figure, landscape_figure
+        from pipelines.reporting.figures import as_figure, landscape_figure
         metric = metric or (self.objective.lstrip("-") if ":" not in self.objective else "sharpe")
         names = self.results.column_names
         for name, value in (("x", x), ("y", y), ("metric", metric)):
@@ -272,7 +272,7 @@ class RunFolder:
 
     def _refold(self, keys: Sequence[str]):
         """Re-run the shown combinations: equity, position and (without shared cash) exit reasons."""
-        from pipelines.runner import run_plan, split_index
+        from pipelines.engine.evaluate import run_plan, split_index
         from state.spec import TraceSpec
         plan, market, signals = self._runnable()
         rows = {key: self.row(key) for key in keys}
@@ -355,7 +355,7 @@ class RunFolder:
     def _labels(self, combo, bars: Bars, lo: int, hi: int) -> np.ndarray | None:
         if combo is None or combo.classifier is None:
             return None
-        from pipelines.runner import computed_signals
+        from pipelines.engine.evaluate import computed_signals
         try:
             labels = computed_signals(attrs.evolve(self.plan, combos=(combo,)), bars).labels(combo)
         except Exception:  # labels only shade the chart: a classifier that fails here leaves it unshaded
@@ -439,7 +439,7 @@ def _curve_of(equity: pa.Table | None, row: dict, shared: bool, groups: dict | N
 def _restricted(plan: Plan, combo_ids: set[str]) -> Plan:
     """The plan of the given combinations only, computing only the features they read."""
     from fp.registry import registry_of
-    from pipelines.compiler import feature_keys
+    from pipelines.engine.compiler import feature_keys
     combos = tuple(c for c in plan.combos if c.combo_id in combo_ids)
     if not plan.features:  # a replay reads its signals
         return attrs.evolve(plan, combos=combos)
@@ -496,9 +496,9 @@ def _read(path: Path) -> pa.Table:
 
 def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketData | None, Any, list[str]]:
     """The plan, data and signal source of a run folder's own spec (or notes on why not)."""
-    from pipelines.compiler import plan_from_spec, replay_plan
-    from pipelines.data import load_market_data
-    from pipelines.specs import spec_from_mapping
+    from pipelines.engine.compiler import plan_from_spec, replay_plan
+    from pipelines.boundary.data import load_market_data
+    from pipelines.boundary.specs import spec_from_mapping
     doc = manifest.get("spec")
     if not isinstance(doc, dict):
         return None, None, None, ["cannot be re-folded: the manifest holds no spec"]
@@ -510,7 +510,7 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
         try:
             spec = spec_from_mapping(doc, source=source, base_dir=base)
             if spec.workflow.type == "signal_replay":
-                from pipelines.store import read_store
+                from pipelines.engine.signal_store import read_store
                 fed = (spec.signals or "").rpartition("phase:")[2] if "phase:" in (spec.signals or "") else None
                 store = read_store(root.parent / fed if fed else spec.signals)  # a phase's store: its sibling folder
                 market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)

@@ -2,7 +2,7 @@
 
 An objective is a result metric (``sharpe``), a metric to minimise (``-max_drawdown_pct``), or a
 pure function ``module:function`` taking one result row (a mapping of column to value, named as in
-``pipelines.columns``) and returning a number; higher is better. Importing that module is the only
+``pipelines.engine.columns``) and returning a number; higher is better. Importing that module is the only
 way spec text loads code; an exception the function raises becomes a :class:`SpecError` naming
 the objective, the error, where it was raised and the combination.
 ``select`` ranks rows and keeps the best ``top_k`` among those with at least ``min_trades``

@@ -42,11 +42,11 @@ from fp.ledger import compress_equity, trades_from_fills
 from fp.metrics import metrics
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
-from pipelines.backtest import _columns, _round_layout, _round_major, _slice, schedule_quotes
-from pipelines.container import Container, fold
-from pipelines.lanes import lane_settings, order_rules, sized_changes
-from pipelines.patterns import PATTERNS, container_for
-from pipelines.runner import (_NO_CHANGES, _YEAR_NS, RunTables, SignalSource, _results_table, _row, bar_returns,
+from pipelines.engine.folds import _columns, _round_layout, _round_major, _slice, schedule_quotes
+from pipelines.engine.container import Container, fold
+from pipelines.engine.lanes import lane_settings, order_rules, sized_changes
+from pipelines.engine.patterns import PATTERNS, container_for
+from pipelines.engine.evaluate import (_NO_CHANGES, _YEAR_NS, RunTables, SignalSource, _results_table, _row, bar_returns,
                               computed_signals, equity_schema, outcome_notes, time_type, trade_schema)
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted
 from state.ledger import Trades
@@ -305,7 +305,7 @@ def _trades_of(fills: OrderFilled, symbol: np.ndarray, after: np.ndarray, n_lane
 
 
 def _stopped_at_ruin(folded: PortfolioFold, bars) -> PortfolioFold:
-    """Stop each portfolio at its ruin, as ``pipelines.backtest`` stops a lane
+    """Stop each portfolio at its ruin, as ``pipelines.engine.folds`` stops a lane
     (``docs/semantics.md``): at the first merged timestamp whose equity (cash plus every holding at
     its latest close) is zero or below, each holding is closed at that mark without costs (in
     symbol order), the deficit written off, and nothing of a later timestamp is kept.

@@ -3,7 +3,7 @@
 For each symbol: the FeatureHub computes the plan's features once; each distinct strategy point
 computes its signal once (settings grids reuse it); the sparse fold runs every lane of the symbol;
 the ledger marks equity and matches trades; metrics are computed per lane. Pure given its inputs
-(no I/O): writing results is ``pipelines.results``' job.
+(no I/O): writing results is ``pipelines.boundary.outputs``' job.
 """
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ from fp.metrics import metrics, undefined_reasons
 from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
 from fp.strategies import held_targets, signal_changes
-from pipelines.backtest import Folded, fold_sparse
-from pipelines.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
-from pipelines.lanes import lane_settings, order_rules, require_volume, sized_changes
-from pipelines.patterns import PATTERNS, container_for
-from pipelines.regime_labels import regimes_table
-from pipelines.trace import events_table
+from pipelines.engine.folds import Folded, fold_sparse
+from pipelines.engine.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
+from pipelines.engine.lanes import lane_settings, order_rules, require_volume, sized_changes
+from pipelines.engine.patterns import PATTERNS, container_for
+from pipelines.engine.regime_labels import regimes_table
+from pipelines.engine.events import events_table
 from state.errors import AdmfError, SpecError
 from state.ledger import EquityPoints, Trades
 from state.market import Bars, MarketData
@@ -57,9 +57,9 @@ SignalSource = Callable[[Plan, Bars], SymbolSignals]
 @attrs.frozen(eq=False)
 class RunTables:
     """What a run produces: results, trades, per-regime attribution and the regime labels
-    (``pipelines.regime_labels``) when classifiers ran, each lane's final portfolio, and on request
+    (``pipelines.engine.regime_labels``) when classifiers ran, each lane's final portfolio, and on request
     the equity curves, each symbol's per-bar returns (bars × combinations) and the trace of the
-    fold's events; shared-cash portfolios add their per-symbol statistics (``pipelines.portfolios``)."""
+    fold's events; shared-cash portfolios add their per-symbol statistics (``pipelines.engine.portfolios``)."""
 
     results: pa.Table
     trades: pa.Table
@@ -240,16 +240,16 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     target their strategy holds at that bar (indicators warm up on the bars before), and metrics
     cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
     returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
-    fold it selects (``pipelines.trace``), with correlation ids under the run id ``run``.
+    fold it selects (``pipelines.engine.events``), with correlation ids under the run id ``run``.
     Settings that read volume (participation, impact) are refused on data without it
-    (``pipelines.lanes.require_volume``).
+    (``pipelines.engine.lanes.require_volume``).
     """
     require_volume(plan.combos, market)
     signals = _with_market(signals, market)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
-        from pipelines.portfolios import run_portfolios  # it builds on this module's tables
+        from pipelines.engine.portfolios import run_portfolios  # it builds on this module's tables
         return run_portfolios(plan, market, signals=signals, equity=equity, returns=returns)
     container = container_for(PATTERNS[plan.pattern])
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
@@ -468,7 +468,7 @@ def _row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str, Any]
 
 def results_columns(plan: Plan) -> list[str]:
     """The columns of a plan's results, in order: ids, parameters, gridded settings, outcomes
-    (``pipelines.columns``)."""
+    (``pipelines.engine.columns``)."""
     strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
     columns = ["combo_id", "symbol", "strategy", *strategy_columns]
     if any(c.classifier for c in plan.combos):

@@ -18,8 +18,8 @@ from typing import Any
 
 from fp.grid import expand, parse_constraint
 from fp.registry import BUILTINS, SETTINGS, Registry, registry_of
-from pipelines.columns import check_columns
-from pipelines.patterns import PATTERNS, Pattern
+from pipelines.engine.columns import check_columns
+from pipelines.engine.patterns import PATTERNS, Pattern
 from state.errors import SpecError
 from state.plan import Combination, FeatureKey, Plan
 from state.spec import ComponentSpec, DataSpec, Spec

@@ -12,7 +12,7 @@ points per chart, and full panels are embedded only for the combinations shown â
 ``--combo`` ones and the ``top`` next best. Every other leaderboard row still shows its metrics
 and the command that renders it (``admf report RUN_DIR --combo ID``).
 
-The figures come from :mod:`pipelines.figures`; the only hand-written script is the glue that
+The figures come from :mod:`pipelines.reporting.figures`; the only hand-written script is the glue that
 sorts and filters the table and swaps the combination's figures with ``Plotly.react``.
 """
 from __future__ import annotations
@@ -31,11 +31,11 @@ import numpy as np
 
 from fp.landscape import neighbourhood_mean
 from fp.metrics import METRICS
-from pipelines.figures import (combination_figure, figure_json, landscape_figure, monthly_returns_figure, pbo_figure,
+from pipelines.reporting.figures import (combination_figure, figure_json, landscape_figure, monthly_returns_figure, pbo_figure,
                                plotly_modules, portfolio_figure, regime_figure, sensitivity_figure,
                                strategy_by_classifier_figure, trade_returns_figure, train_test_figure,
                                walk_forward_figure)
-from pipelines.run_folder import RunFolder, load_run
+from pipelines.reporting.run_folder import RunFolder, load_run
 from state.errors import AdmfError
 
 __all__ = ["DEFAULT_TOP", "build_report", "phase_folders", "report", "write_report"]

@@ -9,7 +9,7 @@ evaluated bar). Columns:
 * ``classifier_id`` — the point's id, a digest of the classifier and its parameters (the same
   point in two runs has the same id);
 * ``symbol``, ``classifier``, ``parameters`` (the exact JSON) and each parameter as
-  ``classifier_<name>`` (``pipelines.columns``: the names of the results' columns, so a results
+  ``classifier_<name>`` (``pipelines.engine.columns``: the names of the results' columns, so a results
   row finds its labels by ``symbol``, ``classifier`` and those columns);
 * ``bar_index`` (in the symbol's bars), ``time``, ``regime`` (``0..n_states-1``, 0 the regime
   with the lowest mean training return; null where the bar has no label: the classifier's fit
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipelines.columns import classifier_column
+from pipelines.engine.columns import classifier_column
 from state.market import Bars
 from state.plan import Combination
 

@@ -36,11 +36,11 @@ import pyarrow.compute as pc
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
-from pipelines.columns import PART_COLUMNS
-from pipelines.objectives import select, select_some
-from pipelines.runner import (ClassifierFit, RunTables, SignalSource, SymbolSignals, computed_signals, fitted,
+from pipelines.engine.columns import PART_COLUMNS
+from pipelines.engine.objectives import select, select_some
+from pipelines.engine.evaluate import (ClassifierFit, RunTables, SignalSource, SymbolSignals, computed_signals, fitted,
                               run_plan, split_index, with_zone)
-from pipelines.store import SignalStore, store_signals
+from pipelines.engine.signal_store import SignalStore, store_signals
 from state.errors import SpecError
 from state.ledger import Trades
 from state.market import Bars, MarketData

@@ -21,18 +21,18 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pipelines.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
-from pipelines.data import load_market_data
-from pipelines.results import RunDirError, RunResult, check_run_dir, objective_values, with_objective, write_run
-from pipelines.executors import ExecutionOptions, lanes_per_chunk, run_chunked
-from pipelines.lanes import require_volume
-from pipelines.objectives import select_some
-from pipelines.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
+from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
+from pipelines.boundary.data import load_market_data
+from pipelines.boundary.outputs import RunDirError, RunResult, check_run_dir, objective_values, with_objective, write_run
+from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.engine.lanes import require_volume
+from pipelines.engine.objectives import select_some
+from pipelines.workflows.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
                                 walk_forward)
-from pipelines.runner import computed_signals, run_plan
-from pipelines.specs import spec_from_mapping, spec_from_yaml
-from pipelines.store import SignalStore, read_store, store_signals, write_store
-from pipelines.trace import run_id
+from pipelines.engine.evaluate import computed_signals, run_plan
+from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
+from pipelines.engine.signal_store import SignalStore, read_store, store_signals, write_store
+from pipelines.engine.events import run_id
 from state.errors import SpecError
 from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
@@ -108,7 +108,7 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     ``equity`` (or ``equity: true``) also records every combination's equity curve, ``trace`` (or
     ``trace:`` in the spec) every event of a backtest's or replay's fold. ``execution`` (or the
     spec's ``executor``) runs a backtest in chunks of lanes on an executor, resumable (see
-    ``pipelines.executors``). The spec, then ``out`` (see :func:`pipelines.results.check_run_dir`)
+    ``pipelines.workflows.executors``). The spec, then ``out`` (see :func:`pipelines.boundary.outputs.check_run_dir`)
     are checked before any data is read, so a bad spec or output folder fails fast.
     """
     spec = load_spec(spec)
@@ -570,7 +570,7 @@ def write_phases(result: PhasedResult, out_dir: str | os.PathLike) -> Path:
     """Write every phase into ``out_dir/<phase>/`` and the manifest, atomically as a whole."""
     import shutil
     import tempfile
-    from pipelines.results import RunDirError, write_dir
+    from pipelines.boundary.outputs import RunDirError, write_dir
     out = check_run_dir(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import attrs
 
 from fp import execution, portfolio, risk
-from pipelines.container import Container
+from pipelines.engine.container import Container
 from state.errors import PatternError
 from state.events import (
     FeaturesComputed,

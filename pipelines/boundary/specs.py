@@ -32,7 +32,7 @@ A parameter value is one value, a list (a grid) or a ``{from, to, step}`` range.
 whose parameters they name, so later stages only look at entries.
 
 A strategy or classifier ``type`` is a built-in's name or an author's own component by import
-path, ``module:attribute`` (``type: mypkg.signals:ema_ribbon``): ``pipelines.components`` imports
+path, ``module:attribute`` (``type: mypkg.signals:ema_ribbon``): ``pipelines.boundary.components`` imports
 and validates it, its parameters are checked like a built-in's, and it is kept with the custom
 features it needs in :attr:`Spec.components`. From code, the record itself may be the ``type``.
 
@@ -59,11 +59,11 @@ from fp.grid import Constraint, Point, iter_points, parse_constraint, value_rang
 from fp.metrics import METRICS
 from fp.registry import BUILTINS
 from fp.templates import nested_component
-from pipelines.components import is_import_path, load_component
-from pipelines.data import bundled_datasets
-from pipelines.executors import parse_memory
-from pipelines.objectives import objective_function
-from pipelines.trace import trace_filter
+from pipelines.boundary.components import is_import_path, load_component
+from pipelines.boundary.data import bundled_datasets
+from pipelines.workflows.executors import parse_memory
+from pipelines.engine.objectives import objective_function
+from pipelines.engine.events import trace_filter
 from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
 from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, WorkflowSpec

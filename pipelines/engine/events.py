@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 
 from fp.portfolio import apply_fill, apply_ruin
 from fp.registry import SETTINGS
-from pipelines.backtest import FoldTrace
-from pipelines.columns import classifier_column
+from pipelines.engine.folds import FoldTrace
+from pipelines.engine.columns import classifier_column
 from state.errors import AdmfError, SpecError
 from state.events import REJECTION_REASONS, OrderFilled, PortfolioRuined
 from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
@@ -295,9 +295,9 @@ def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioS
 
     Lanes the trace does not cover, or whose fills (or ruins) it filtered out, are refused with the reason.
     """
-    from pipelines.compiler import plan_from_spec
-    from pipelines.lanes import lane_settings
-    from pipelines.specs import spec_from_mapping  # the spec loader imports this module
+    from pipelines.engine.compiler import plan_from_spec
+    from pipelines.engine.lanes import lane_settings
+    from pipelines.boundary.specs import spec_from_mapping  # the spec loader imports this module
 
     root = Path(run_dir)
     try:

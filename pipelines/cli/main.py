@@ -18,11 +18,11 @@ from pathlib import Path
 
 import attrs
 
-from pipelines.analytics import add_query_parser, positive_int
-from pipelines.executors import parse_memory
-from pipelines.report import format_plan, format_regimes, format_store, format_table, format_top, format_windows
-from pipelines.store import SignalStore
-from pipelines.workflow import PhasedResult, load_spec, plan, resume, run
+from pipelines.workflows.analytics import add_query_parser, positive_int
+from pipelines.workflows.executors import parse_memory
+from pipelines.cli.terminal import format_plan, format_regimes, format_store, format_table, format_top, format_windows
+from pipelines.engine.signal_store import SignalStore
+from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run
 from state.errors import AdmfError, SpecError
 from state.spec import ExecutionOptions
 
@@ -54,8 +54,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """Every law on one component: exit 0 when all pass, 1 when one fails (2: a bad component)."""
-    from pipelines.check import check_component, format_check
-    from pipelines.components import resolve_component
+    from pipelines.workflows.check import check_component, format_check
+    from pipelines.boundary.components import resolve_component
     kind, component = resolve_component(args.component, kind=args.kind, path="component")
     results = check_component(component, max_examples=args.examples, max_bars=args.bars)
     print(format_check(component.name, kind, results))
@@ -94,7 +94,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.usage.error("give a spec to run, or --resume RUN_DIR to continue a chunked run")  # exits 2
     spec = load_spec(args.spec)
     if args.report or spec.report:
-        from pipelines.figures import plotly_modules
+        from pipelines.reporting.figures import plotly_modules
         plotly_modules()  # a missing extra fails before the run, not after it
     if spec.data.is_default and spec.workflow.type != "signal_replay" and not spec.phases:
         print("note: no data.dataset, data.path or data.paths given; running on the bundled GOOG daily data",
@@ -126,7 +126,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _write_reports(run_dir: Path, *, out: str | None = None, combos=(), top: int | None = None) -> list[Path]:
     """Write the HTML report of a run folder (of each phase of a phased run) and print its path."""
-    from pipelines.html_report import DEFAULT_TOP, phase_folders, report
+    from pipelines.reporting.html import DEFAULT_TOP, phase_folders, report
     folders = phase_folders(run_dir)
     if out is not None and len(folders) > 1:
         raise SpecError("--out", f"{run_dir} holds {len(folders)} phases: report them one by one "

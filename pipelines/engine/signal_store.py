@@ -8,7 +8,7 @@ A store is a folder with
 * ``combos.parquet`` — one row per stored combination: ``combo_id``, ``strategy``, the strategy's
   parameters as columns and exactly as JSON (``parameters``), ``classifier`` and
   ``classifier_parameters`` likewise (a classifier parameter's column is ``classifier_<name>``, as
-  in results: ``pipelines.columns``);
+  in results: ``pipelines.engine.columns``);
 * ``manifest.json`` — ``kind`` (``admf.signal-store``), ``version``, the spec, the data it was
   generated on (source, the data spec, sha256, symbols, bars per symbol, periods per year), the
   number of changes and the size of the equivalent dense store.
@@ -30,10 +30,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.columns import classifier_column
-from pipelines.compiler import signal_id
-from pipelines.results import write_dir
-from pipelines.runner import SymbolSignals
+from pipelines.engine.columns import classifier_column
+from pipelines.engine.compiler import signal_id
+from pipelines.boundary.outputs import write_dir
+from pipelines.engine.evaluate import SymbolSignals
 from state.errors import StoreError
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
@@ -99,7 +99,7 @@ class SignalStore:
                 "(omit the data section to use the store's) or generate the signals again")
 
     def source(self) -> Callable[[Plan, Bars], SymbolSignals]:
-        """A signal source for ``pipelines.runner.run_plan`` reading the stored changes."""
+        """A signal source for ``pipelines.engine.evaluate.run_plan`` reading the stored changes."""
         def for_symbol(plan: Plan, bars: Bars) -> SymbolSignals:
             return SymbolSignals(lambda combo: self.changes[(signal_id(combo), bars.symbol)])
         return for_symbol

@@ -4,7 +4,7 @@ Each function returns a figure as the dict plotly.js draws (``{"data": [...], "l
 ``plotly.graph_objects.Figure(d)`` (or :func:`as_figure`) turns it into a figure object for a
 notebook. They are built as plain data, never through plotly's validating object model, so a
 report of many combinations builds in well under a second. The same figures serve the HTML report
-(``pipelines.html_report``) and notebooks (``RunResult.plot()``, ``RunFolder.plot()``). Every
+(``pipelines.reporting.html``) and notebooks (``RunResult.plot()``, ``RunFolder.plot()``). Every
 long series is thinned with the extremum-keeping functions of :mod:`fp.downsample` to at most
 ``max_points`` points per trace, and the chart says so: no drawdown, spike or extreme trade
 disappears.
@@ -271,7 +271,7 @@ def _runs(labels: np.ndarray, max_runs: int = 300) -> list[tuple[int, int, int]]
 
 def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int = MAX_TRADES,
                        title: str | None = None) -> dict:
-    """The linked panels of one combination (a :class:`pipelines.run_folder.Shown`), sharing one
+    """The linked panels of one combination (a :class:`pipelines.reporting.run_folder.Shown`), sharing one
     time axis with zoom and a crosshair: equity and buy-and-hold, underwater, price with trades
     and regime bands (one price panel per symbol, at most four), position."""
     bars = list(shown.bars[:4])

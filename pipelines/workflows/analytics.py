@@ -34,7 +34,7 @@ An example session::
 
 and from Python::
 
-    from pipelines.analytics import query, sensitivity
+    from pipelines.workflows.analytics import query, sensitivity
     query("runs/sma", "SELECT combo_id, sharpe FROM results ORDER BY sharpe DESC LIMIT 3")  # a pyarrow.Table
     sensitivity("runs/sma", metric="sharpe")
 
@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from pipelines.columns import OUTCOME_COLUMNS
+from pipelines.engine.columns import OUTCOME_COLUMNS
 from state.errors import AdmfError, MissingExtraError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,7 +100,7 @@ TABLES: tuple[str, ...] = ("results", "trades", "regime_stats", "regimes", "equi
 #: Columns of ``results`` that identify a row rather than describe a parameter (``classifier``
 #: counts as a parameter: it tells classifier choices apart).
 _ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy"})
-#: Columns of a run's outcome (``pipelines.columns``) and a function objective's values: train/test
+#: Columns of a run's outcome (``pipelines.engine.columns``) and a function objective's values: train/test
 #: runs carry ``train_``/``test_`` metrics and the selection.
 _METRIC_COLUMNS = frozenset(f"{part}{m}" for part in ("", "train_", "test_") for m in (*OUTCOME_COLUMNS, "objective")) | {
     "selected", "rank"}
@@ -786,7 +786,7 @@ def format_result(table: pa.Table, *, fmt: str = "table") -> str:
     rows = table.to_pylist()
     if fmt == "json":
         return "".join(json.dumps(_json_value(r), allow_nan=False) + "\n" for r in rows)
-    from pipelines.report import format_table
+    from pipelines.cli.terminal import format_table
     return format_table(rows, table.column_names) + "\n"
 
 

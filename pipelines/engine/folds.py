@@ -34,7 +34,7 @@ from fp.ledger import equity_curve, equity_points, ruin_bars, trades_from_fills
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
-from pipelines.container import Container, fold
+from pipelines.engine.container import Container, fold
 from state.events import (FillQuote, OrderApproved, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted,
                           PortfolioRuined)
 from state.ledger import EquityPoints, Trades

@@ -24,7 +24,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.objectives import objective_function
+from pipelines.engine.objectives import objective_function
 from state.errors import AdmfError
 from state.market import MarketData
 from state.plan import Plan
@@ -81,18 +81,18 @@ class RunResult:
         """The linked panels (equity with buy-and-hold, drawdown, price with trades, position) of
         ``combo_id`` (default: the best by the objective) as a plotly figure; needs the ``report``
         extra. Without recorded equity the combination is re-folded (cheap, exact)."""
-        from pipelines.run_folder import RunFolder
+        from pipelines.reporting.run_folder import RunFolder
         return RunFolder.from_result(self).plot(combo_id)
 
     def heatmap(self, x: str, y: str, *, metric: str | None = None, aggregate: str = "max"):
         """``metric`` (default: the objective) over parameters ``x`` and ``y``, the other parameters
         aggregated by ``aggregate`` (``max``, ``mean`` or ``robustness``), as a plotly figure."""
-        from pipelines.run_folder import RunFolder
+        from pipelines.reporting.run_folder import RunFolder
         return RunFolder.from_result(self).heatmap(x, y, metric=metric, aggregate=aggregate)
 
 
 def objective_values(results: pa.Table, objective: str) -> list[float]:
-    """The objective of every row (see ``pipelines.objectives``); of train/test results, the
+    """The objective of every row (see ``pipelines.engine.objectives``); of train/test results, the
     training objective."""
     score = objective_function(objective)
     rows = results.to_pylist()
@@ -159,7 +159,7 @@ def check_run_dir(out_dir: str | os.PathLike) -> Path:
 def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     """Write ``result`` (results, trades, the optional tables it has, manifest) to ``out_dir``
     atomically; see :func:`write_dir`."""
-    from pipelines.trace import write_events
+    from pipelines.engine.events import write_events
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
     for name in ("regime_stats", "regimes", "equity", "windows", "symbol_stats"):
         if getattr(result, name) is not None:

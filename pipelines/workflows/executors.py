@@ -32,9 +32,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.results import RunDirError, _statistics_columns
-from pipelines.regime_labels import in_point_order
-from pipelines.runner import RunTables, results_columns, run_plan
+from pipelines.boundary.outputs import RunDirError, _statistics_columns
+from pipelines.engine.regime_labels import in_point_order
+from pipelines.engine.evaluate import RunTables, results_columns, run_plan
 from state.errors import AdmfError, MissingExtraError, SpecError
 from state.market import MarketData
 from state.plan import Plan

@@ -94,7 +94,7 @@ def equity_curves(result) -> list:
     from fp.registry import lookup
     from fp.strategies import signal_changes
     from pipelines.engine.lanes import lane_settings
-    from pipelines.engine.evaluate import signal_of
+    from pipelines.engine.signals import signal_of
 
     plan, bars = result.plan, result.market.bars[0]
     settings = lane_settings(plan.combos)

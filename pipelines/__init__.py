@@ -30,13 +30,16 @@ from pipelines.engine.patterns import (
     container_for,
     validate,
 )
-from pipelines.boundary.outputs import RunResult, write_run
+from pipelines.boundary.outputs import write_run
+from pipelines.workflows.results import RunResult
 from pipelines.reporting.run_folder import RunFolder, load_run
 from pipelines.reporting.html import report
 from pipelines.engine.evaluate import run_plan
 from pipelines.boundary.specs import spec_from_mapping, spec_from_text, spec_from_yaml
-from pipelines.engine.signal_store import SignalStore, read_store, write_store
-from pipelines.engine.events import read_events, replay_trace
+from pipelines.boundary.store_files import read_store, write_store
+from pipelines.engine.signal_store import SignalStore
+from pipelines.boundary.trace_files import read_events
+from pipelines.workflows.event_sourcing import replay_trace
 from pipelines.workflows.analytics import connect, query
 from pipelines.workflows.modes import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
 

@@ -1,4 +1,4 @@
-"""Run results: the tables of a run, how they rank, and how they are written to disk atomically.
+"""Run folders on disk: a run's tables and manifest, written atomically.
 
 A run directory holds ``results.parquet`` (one row per combination and symbol), ``trades.parquet``
 and ``manifest.json`` (the spec, spec and data sha256, package versions, timing). It is written
@@ -20,104 +20,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.engine.objectives import objective_function
+from pipelines.boundary.trace_files import write_events
 from state.errors import AdmfError
-from state.market import MarketData
-from state.plan import Plan
 
-__all__ = ["RunDirError", "RunResult", "check_run_dir", "json_safe", "objective_values", "with_objective", "write_dir",
-           "write_run"]
+__all__ = ["RunDirError", "check_run_dir", "json_safe", "statistics_columns", "write_dir", "write_run"]
 
 
 class RunDirError(AdmfError, OSError):
     """The output folder cannot be used: it is a file, a non-empty folder, or cannot be created or written."""
 
 
-@attrs.frozen(eq=False)
-class RunResult:
-    """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest.
-
-    ``returns``, when the run kept them (an optimization, a phase), are each symbol's per-bar
-    returns, bars × the combinations that ran without error: in memory only, never written."""
-
-    plan: Plan
-    market: MarketData
-    results: pa.Table
-    trades: pa.Table
-    manifest: dict[str, Any]
-    regime_stats: pa.Table | None = None
-    equity: pa.Table | None = None
-    windows: pa.Table | None = None
-    events: pa.Table | None = None
-    final: pa.Table | None = None
-    symbol_stats: pa.Table | None = None
-    regimes: pa.Table | None = None
-    returns: tuple[tuple[str, Any], ...] | None = attrs.field(default=None, repr=False)
-
-    def ranked(self, objective: str | None = None) -> pa.Table:
-        """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
-
-        Train/test results put the selected combinations first, in the order of their rank."""
-        values = objective_values(self.results, objective or self.plan.spec.objective)
-        ranks = (self.results.column("rank").to_pylist() if "rank" in self.results.column_names
-                 else [None] * len(values))
-        keyed = sorted(range(len(values)), key=lambda i: (ranks[i] is None, ranks[i] or 0, math.isnan(values[i]),
-                                                          -values[i] if not math.isnan(values[i]) else 0, i))
-        return self.results.take(keyed)
-
-    def best(self, objective: str | None = None) -> dict[str, Any]:
-        """The best row as a dict."""
-        return self.ranked(objective).slice(0, 1).to_pylist()[0]
-
-    def to_pandas(self):
-        """The results table as a pandas DataFrame (needs pandas)."""
-        return self.results.to_pandas()
-
-    def plot(self, combo_id: str | None = None):
-        """The linked panels (equity with buy-and-hold, drawdown, price with trades, position) of
-        ``combo_id`` (default: the best by the objective) as a plotly figure; needs the ``report``
-        extra. Without recorded equity the combination is re-folded (cheap, exact)."""
-        from pipelines.reporting.run_folder import RunFolder
-        return RunFolder.from_result(self).plot(combo_id)
-
-    def heatmap(self, x: str, y: str, *, metric: str | None = None, aggregate: str = "max"):
-        """``metric`` (default: the objective) over parameters ``x`` and ``y``, the other parameters
-        aggregated by ``aggregate`` (``max``, ``mean`` or ``robustness``), as a plotly figure."""
-        from pipelines.reporting.run_folder import RunFolder
-        return RunFolder.from_result(self).heatmap(x, y, metric=metric, aggregate=aggregate)
 
 
-def objective_values(results: pa.Table, objective: str) -> list[float]:
-    """The objective of every row (see ``pipelines.engine.objectives``); of train/test results, the
-    training objective."""
-    score = objective_function(objective)
-    rows = results.to_pylist()
-    if "rank" in results.column_names:
-        rows = [{k.removeprefix("train_"): v for k, v in row.items() if not k.startswith("test_")} for row in rows]
-    return [score(row) for row in rows]
 
 
-def with_objective(table: pa.Table, objective: str) -> pa.Table:
-    """``table`` with the values of a function objective (``module:function``) as columns:
-    ``objective`` for each row, or for tables of training and test metrics (train/test results,
-    walk-forward windows) ``train_objective`` and ``test_objective`` (null where a row was not
-    tested). A metric objective (``sharpe``, ``-max_drawdown_pct``) is a column already: the
-    table is returned as it is."""
-    if ":" not in objective or table.num_rows == 0 and not table.column_names:
-        return table
-    score = objective_function(objective)
-    rows = table.to_pylist()
-    if "train_final_equity" not in table.column_names:
-        return table.append_column("objective", pa.array([score(row) for row in rows], pa.float64()))
-    for part, other in (("train_", "test_"), ("test_", "train_")):
-        values = [None if row.get(f"{part}final_equity") is None else
-                  score({k.removeprefix(part): v for k, v in row.items() if not k.startswith(other)}) for row in rows]
-        table = table.append_column(f"{part}objective", pa.array(values, pa.float64()))
-    return table
 
 
 def _json_default(value: Any) -> Any:
@@ -156,10 +75,9 @@ def check_run_dir(out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
+def write_run(result: Any, out_dir: str | os.PathLike) -> Path:
     """Write ``result`` (results, trades, the optional tables it has, manifest) to ``out_dir``
     atomically; see :func:`write_dir`."""
-    from pipelines.engine.events import write_events
     tables = {"results.parquet": result.results, "trades.parquet": result.trades}
     for name in ("regime_stats", "regimes", "equity", "windows", "symbol_stats"):
         if getattr(result, name) is not None:
@@ -168,7 +86,7 @@ def write_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     return write_dir(out_dir, tables, result.manifest, writers=writers)
 
 
-def _statistics_columns(table: pa.Table) -> list[str]:
+def statistics_columns(table: pa.Table) -> list[str]:
     """Columns whose Parquet min/max statistics are safe to write: not floating point, since the
     statistics leave NaN out and SQL engines that trust them would skip NaN rows."""
     return [f.name for f in table.schema if not pa.types.is_floating(f.type)]
@@ -194,7 +112,7 @@ def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manife
             from None
     try:
         for name, table in tables.items():
-            pq.write_table(table, tmp / name, write_statistics=_statistics_columns(table))
+            pq.write_table(table, tmp / name, write_statistics=statistics_columns(table))
         for write in writers.values():
             write(tmp)
         with open(tmp / "manifest.json", "w") as f:

@@ -63,10 +63,10 @@ from pipelines.boundary.components import is_import_path, load_component
 from pipelines.boundary.data import bundled_datasets
 from pipelines.workflows.executors import parse_memory
 from pipelines.engine.objectives import objective_function
-from pipelines.engine.events import trace_filter
+from pipelines.engine.events import KIND_ALIASES, KINDS
 from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
-from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, WorkflowSpec
+from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, TraceSpec, WorkflowSpec
 
 __all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
 
@@ -958,3 +958,33 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+def trace_filter(raw: Any, path: str = "trace") -> TraceSpec | None:
+    """The filter a spec's ``trace`` value asks for: ``false``/absent → ``None``, ``true`` → all."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return TraceSpec()
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{path}={raw!r}", "must be true, false or {kinds: [ORDER, FILL], combos: [...]}")
+    unknown = sorted(set(raw) - {"kinds", "combos"})
+    if unknown:
+        raise SpecError(f"{path}.{unknown[0]}", "unknown key; allowed keys here: combos, kinds")
+    kinds = set(KINDS)
+    if "kinds" in raw:
+        kinds = set()
+        for i, k in enumerate(_trace_list(raw["kinds"], f"{path}.kinds")):
+            name = KIND_ALIASES.get(str(k).upper(), k)
+            if name not in KINDS:
+                raise SpecError(f"{path}.kinds[{i}]={k!r}", f"must be one of {', '.join(KINDS)} "
+                                                            f"or {', '.join(KIND_ALIASES)}")
+            kinds.add(name)
+    combos = sorted({str(c) for c in _trace_list(raw.get("combos", []), f"{path}.combos")})
+    return TraceSpec(tuple(k for k in KINDS if k in kinds), tuple(combos))
+
+
+def _trace_list(raw: Any, path: str) -> list:
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+        raise SpecError(f"{path}={raw!r}", "must be a list")
+    return list(raw)

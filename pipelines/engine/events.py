@@ -1,4 +1,4 @@
-"""Tracing and event sourcing: every event of the fold as rows, and folding them back.
+"""Tracing: every event of the fold as rows.
 
 A traced run records, per lane (combination × symbol), each signal change and what it caused:
 ``SignalChanged`` (strategy) → ``OrderSubmitted`` (orders: a signal's order, or an exit caused by
@@ -19,48 +19,38 @@ A filter keeps what a large sweep needs: ``trace: {kinds: [ORDER, FILL], combos:
 (kinds by name or alias: SIGNAL, ORDER, APPROVAL, FILL, REJECTION, EXPIRY, RUIN). Without tracing
 nothing is recorded or computed.
 
-Law (event sourcing): folding a run's recorded fills and ruins through the portfolio reducers
-reproduces every lane's final portfolio bit for bit (:func:`replay_trace`).
+Writing and reading traces is ``pipelines.boundary.trace_files``; the spec's ``trace:`` filter is
+read by ``pipelines.boundary.specs``; folding a trace back is ``pipelines.workflows.event_sourcing``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from fp.portfolio import apply_fill, apply_ruin
 from fp.registry import SETTINGS
 from pipelines.engine.folds import FoldTrace
 from pipelines.engine.columns import classifier_column
-from state.errors import AdmfError, SpecError
-from state.events import REJECTION_REASONS, OrderFilled, PortfolioRuined
+from state.events import REJECTION_REASONS
 from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
 from state.market import Bars
 from state.plan import Combination, Plan
-from state.portfolio import LaneState, PortfolioState
 from state.spec import TraceSpec
 
-__all__ = ["KINDS", "TraceError", "events_table", "read_events", "replay_trace", "run_id", "trace_filter",
-           "write_events"]
+__all__ = ["EVENTS_SCHEMA", "KINDS", "KIND_ALIASES", "events_table", "run_id"]
 
 #: Event kinds a trace records, in causal order, with the component that emits each.
 KINDS: dict[str, str] = {"SignalChanged": "strategy", "OrderSubmitted": "orders", "OrderApproved": "risk",
                          "OrderFilled": "execution", "OrderRejected": "execution", "OrderExpired": "orders",
                          "PortfolioRuined": "portfolio"}
-_ALIASES = {"SIGNAL": "SignalChanged", "ORDER": "OrderSubmitted", "APPROVAL": "OrderApproved",
-            "FILL": "OrderFilled", "REJECTION": "OrderRejected", "EXPIRY": "OrderExpired", "RUIN": "PortfolioRuined"}
-#: Above this many events a trace is written partitioned by combination (``events/combo_id=…``).
-PARTITION_ROWS = 1_000_000
+#: Short names a spec may use for the kinds.
+KIND_ALIASES = {"SIGNAL": "SignalChanged", "ORDER": "OrderSubmitted", "APPROVAL": "OrderApproved",
+                "FILL": "OrderFilled", "REJECTION": "OrderRejected", "EXPIRY": "OrderExpired", "RUIN": "PortfolioRuined"}
 
-_SCHEMA = pa.schema([
+EVENTS_SCHEMA = pa.schema([
     ("event_id", pa.int64()), ("correlation_id", pa.string()), ("causation_id", pa.int64()),
     ("sequence", pa.int64()), ("time", pa.timestamp("ns")), ("bar_index", pa.int64()), ("kind", pa.string()),
     ("component", pa.string()), ("params", pa.string()), ("combo_id", pa.string()), ("symbol", pa.string()),
@@ -69,38 +59,10 @@ _SCHEMA = pa.schema([
 ])
 
 
-class TraceError(AdmfError, ValueError):
-    """A trace cannot be read or does not hold what is asked of it."""
 
 
-def trace_filter(raw: Any, path: str = "trace") -> TraceSpec | None:
-    """The filter a spec's ``trace`` value asks for: ``false``/absent → ``None``, ``true`` → all."""
-    if raw is None or raw is False:
-        return None
-    if raw is True:
-        return TraceSpec()
-    if not isinstance(raw, Mapping):
-        raise SpecError(f"{path}={raw!r}", "must be true, false or {kinds: [ORDER, FILL], combos: [...]}")
-    unknown = sorted(set(raw) - {"kinds", "combos"})
-    if unknown:
-        raise SpecError(f"{path}.{unknown[0]}", "unknown key; allowed keys here: combos, kinds")
-    kinds = set(KINDS)
-    if "kinds" in raw:
-        kinds = set()
-        for i, k in enumerate(_list(raw["kinds"], f"{path}.kinds")):
-            name = _ALIASES.get(str(k).upper(), k)
-            if name not in KINDS:
-                raise SpecError(f"{path}.kinds[{i}]={k!r}", f"must be one of {', '.join(KINDS)} "
-                                                            f"or {', '.join(_ALIASES)}")
-            kinds.add(name)
-    combos = sorted({str(c) for c in _list(raw.get("combos", []), f"{path}.combos")})
-    return TraceSpec(tuple(k for k in KINDS if k in kinds), tuple(combos))
 
 
-def _list(raw: Any, path: str) -> list:
-    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
-        raise SpecError(f"{path}={raw!r}", "must be a list")
-    return list(raw)
 
 
 def run_id(spec_sha256: str, data_sha256: str) -> str:
@@ -264,79 +226,10 @@ def _table(plan: Plan, bars: Bars, run: str, event, lanes, kind, cause, bar, col
         "combo_id": pa.array(ids[lanes], pa.string()), "symbol": pa.array([bars.symbol] * total, pa.string()),
         **{name: pa.array(values, mask=np.isnan(values)) for name, values in columns.items()},
         "reason": pa.array(reason, pa.string()), "order_kind": pa.array(kind_name, pa.string()),
-    }, schema=_SCHEMA.set(_SCHEMA.get_field_index("time"), pa.field("time", pa.timestamp("ns", bars.timezone))))
+    }, schema=EVENTS_SCHEMA.set(EVENTS_SCHEMA.get_field_index("time"), pa.field("time", pa.timestamp("ns", bars.timezone))))
 
 
-def write_events(table: pa.Table, folder: Path) -> str:
-    """Write a trace into a run folder: ``events.parquet``, or ``events/`` partitioned by
-    combination when it is large. Returns the name written."""
-    if table.num_rows <= PARTITION_ROWS:
-        pq.write_table(table, folder / "events.parquet",
-                       write_statistics=[f.name for f in table.schema if not pa.types.is_floating(f.type)])
-        return "events.parquet"
-    pq.write_to_dataset(table, folder / "events", partition_cols=["combo_id"])
-    return "events/"
 
 
-def read_events(run_dir: str | os.PathLike) -> pa.Table:
-    """A run's trace, from ``events.parquet`` or the partitioned ``events/`` folder."""
-    root = Path(run_dir)
-    if (root / "events.parquet").is_file():
-        return pq.read_table(root / "events.parquet")
-    if (root / "events").is_dir():
-        table = pq.read_table(root / "events")
-        return table.sort_by([("event_id", "ascending")])
-    raise TraceError(f"{root}: no events.parquet or events/ here; run the spec with --trace (or trace: true)")
 
 
-def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioState]:
-    """Fold a traced run's fills and ruins back through the portfolio reducers: each lane's final
-    portfolio.
-
-    Lanes the trace does not cover, or whose fills (or ruins) it filtered out, are refused with the reason.
-    """
-    from pipelines.engine.compiler import plan_from_spec
-    from pipelines.engine.lanes import lane_settings
-    from pipelines.boundary.specs import spec_from_mapping  # the spec loader imports this module
-
-    root = Path(run_dir)
-    try:
-        manifest = json.loads((root / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise TraceError(f"{root}/manifest.json: unreadable ({exc}); give a run folder written by admf run") from None
-    trace = manifest.get("trace") or {}
-    if "OrderFilled" not in trace.get("kinds", ()):
-        raise TraceError(f"{root}: the trace has no OrderFilled events (kinds {trace.get('kinds')}); "
-                         "run again with every kind traced to replay it")
-    ruined = any("ruined" in warning for warning in manifest.get("warnings", ()))
-    if ruined and "PortfolioRuined" not in trace.get("kinds", ()):
-        raise TraceError(f"{root}: lanes were ruined but the trace has no PortfolioRuined events (kinds "
-                         f"{trace.get('kinds')}); run again with every kind traced to replay it")
-    spec = spec_from_mapping(manifest["spec"], base_dir=str(root))
-    the_plan = plan_from_spec(spec, symbols=tuple(manifest["data"]["symbols"]))
-    settings = lane_settings(the_plan.combos)
-    events = read_events(root)
-    fills = events.filter(pc.is_in(events.column("kind"), pa.array(["OrderFilled", "PortfolioRuined"]))).sort_by(
-        [("correlation_id", "ascending"), ("sequence", "ascending")])
-    by_lane: dict[tuple[str, str], list[dict]] = {}
-    for row in fills.select(["kind", "combo_id", "symbol", "bar_index", "quantity", "price",
-                             "commission"]).to_pylist():
-        by_lane.setdefault((row["combo_id"], row["symbol"]), []).append(row)
-    covered = set(trace.get("combos") or [c.combo_id for c in the_plan.combos])
-    out = {}
-    for i, combo in enumerate(the_plan.combos):
-        if combo.combo_id not in covered:
-            continue
-        for symbol in the_plan.symbols:
-            state = LaneState(settings.rows(slice(i, i + 1)), PortfolioState.initial(settings.initial_cash[i:i + 1]))
-            for row in by_lane.get((combo.combo_id, symbol), ()):
-                if row["kind"] == "PortfolioRuined":
-                    state, _ = apply_ruin(state, PortfolioRuined(np.array([i]), np.array([row["bar_index"]]),
-                                                                 np.array([row["price"]]), np.array([row["quantity"]]),
-                                                                 np.array([np.nan])))
-                    continue
-                fill = OrderFilled(np.array([i]), np.array([row["bar_index"]]), np.array([row["quantity"]]),
-                                   np.array([row["price"]]), np.array([row["commission"]]))
-                state, _ = apply_fill(state, fill)
-            out[(combo.combo_id, symbol)] = state.portfolio
-    return out

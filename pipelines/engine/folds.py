@@ -35,6 +35,7 @@ from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.engine.container import Container, fold
+from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
 from state.events import (FillQuote, OrderApproved, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted,
                           PortfolioRuined)
 from state.ledger import EquityPoints, Trades
@@ -138,13 +139,13 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     rules = OrderRules.market(np.where(settings.fill_on_close, 0, 1)) if rules is None else rules
     tape = Tape.of(bars) if tape is None else tape
     schedule, expired = order_schedule(changes, rules, tape)
-    order, rank, active, offsets, slot = _round_layout(schedule.lane, n_lanes)
+    order, rank, active, offsets, slot = round_layout(schedule.lane, n_lanes)
 
     watched = settings.limits is not None and settings.limits.watches
     inputs, book, sunk, early = _hoist(container, settings, schedule, tape, watched)
     rejections = [e for e in sunk if type(e) is OrderRejected]
-    inputs = [_round_major(kind, columns, slot) for kind, columns in inputs]
-    book = _round_major(*book, slot) if book is not None else None
+    inputs = [round_major(kind, columns, slot) for kind, columns in inputs]
+    book = round_major(*book, slot) if book is not None else None
     lanes_sorted = settings.rows(order)
     state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash), None,
                       RiskWatch.initial(lanes_sorted.initial_cash) if watched else None,
@@ -158,8 +159,8 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
             state = state.rows(slice(0, m))
             width = m
         if book is not None:
-            state = LaneState(state.settings, state.portfolio, _slice(*book, lo, lo + m), state.watch, state.working)
-        state, log = fold(container, state, [_slice(kind, columns, lo, lo + m) for kind, columns in inputs])
+            state = LaneState(state.settings, state.portfolio, event_slice(*book, lo, lo + m), state.watch, state.working)
+        state, log = fold(container, state, [event_slice(kind, columns, lo, lo + m) for kind, columns in inputs])
         for e in log:
             if type(e) is OrderFilled:
                 fills.append(e)
@@ -193,20 +194,6 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
         f.name: getattr(every, f.name)[reached] for f in attrs.fields(FoldTrace) if f.name not in ("expired", "ruined")}))
 
 
-def _round_layout(lane: np.ndarray, n_lanes: int) -> tuple[np.ndarray, ...]:
-    """The rounds of a fold over orders sorted by lane (then time): ``order`` the lanes by how
-    many orders they have (most first), ``rank`` each lane's place in it, ``active[k]`` how many
-    lanes have a ``k``-th order, ``offsets[k]`` where round ``k`` starts in the round-major
-    layout and ``slot`` where each order (lane-major) sits in it."""
-    counts = np.bincount(lane, minlength=n_lanes)
-    order = np.argsort(-counts, kind="stable")
-    rounds = int(counts[order[0]]) if n_lanes else 0
-    active = n_lanes - np.cumsum(np.bincount(counts[order], minlength=rounds + 1))[:rounds]
-    offsets = np.concatenate(([0], np.cumsum(active)))
-    rank = np.empty(n_lanes, np.int64)
-    rank[order] = np.arange(n_lanes)
-    ordinal = np.arange(len(lane)) - (np.cumsum(counts) - counts)[lane]
-    return order, rank, active, offsets, offsets[ordinal] + rank[lane]
 
 
 def _signal_targets(changes: Sequence[tuple[np.ndarray, np.ndarray]], schedule: Schedule) -> np.ndarray:
@@ -238,9 +225,9 @@ def _hoist(container: Container, settings: LaneSettings, schedule: Schedule, tap
                                                         schedule.kind),))
     rest = [e for e in early if not hoisted.consumes(type(e))]
     quotes = schedule_quotes(rows, schedule, tape, watched=watched)
-    inputs = [(type(e), _columns(e, n)) for e in rest if container.consumes(type(e))] + [(FillQuote, _columns(quotes, n))]
+    inputs = [(type(e), event_columns(e, n)) for e in rest if container.consumes(type(e))] + [(FillQuote, event_columns(quotes, n))]
     sinks = [e for e in rest if not container.consumes(type(e))]
-    book = None if state.pending is None else (type(state.pending), _columns(state.pending, n))
+    book = None if state.pending is None else (type(state.pending), event_columns(state.pending, n))
     return inputs, book, sinks, early
 
 
@@ -267,48 +254,10 @@ def schedule_quotes(settings: LaneSettings, schedule: Schedule, tape: Tape, *, w
     return attrs.evolve(q, **extra) if extra else q
 
 
-def _columns(event, n: int) -> tuple[list[np.ndarray], tuple[list, tuple[tuple[int, int], ...]]]:
-    """A batch event's distinct arrays (broadcast to ``n`` rows) and its layout: a template of
-    the fields (``None``, or a field every row shares whole) and, for each other field, its
-    position and which distinct array it is.
-
-    Fields holding the same array (a quote's buy and sell price without slippage) stay one object
-    when sliced, so steps can tell by identity.
-    """
-    fields = attrs.fields(type(event))
-    template, slots, distinct, uniques = [], [], {}, []
-    for position, f in enumerate(fields):
-        a = getattr(event, f.name)
-        if a is None or f.metadata.get("shared", False):  # whole to every row (FillQuote.closes)
-            template.append(a)
-            continue
-        if id(a) not in distinct:
-            distinct[id(a)] = len(uniques)
-            uniques.append(np.broadcast_to(a, (n,)))
-        template.append(None)
-        slots.append((position, distinct[id(a)]))
-    return uniques, (template, tuple(slots))
 
 
-def _round_major(kind, columns: tuple[list[np.ndarray], tuple], slot: np.ndarray):
-    """An event's lane-major columns moved to the round-major layout (``slot``: where each row goes)."""
-    uniques, layout = columns
-    moved = []
-    for column in uniques:
-        out = np.empty(len(slot), column.dtype)
-        out[slot] = column
-        moved.append(out)
-    return kind, (moved, layout)
 
 
-def _slice(kind, columns: tuple[list[np.ndarray], tuple], lo: int, hi: int):
-    """The rows ``lo:hi`` of a batch event laid out by ``_columns`` (the round loop's hot path)."""
-    uniques, (template, slots) = columns
-    views = [u[lo:hi] for u in uniques]
-    args = template.copy()
-    for position, i in slots:
-        args[position] = views[i]
-    return kind(*args)
 
 
 def _concat_states(parts: list[PortfolioState]) -> PortfolioState:

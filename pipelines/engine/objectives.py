@@ -19,9 +19,11 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from state.errors import SpecError
 
-__all__ = ["objective_function", "select", "select_some"]
+__all__ = ["objective_function", "objective_values", "select", "select_some", "with_objective"]
 
 Objective = Callable[[Mapping[str, Any]], float]
 
@@ -99,3 +101,32 @@ def select_some(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int
         raise SpecError(f"min_trades={min_trades}", f"no combination has {min_trades} closed trades {where} "
                                                     f"(the most is {most}), so none can be selected; lower min_trades")
     return picks
+
+
+def objective_values(results: pa.Table, objective: str) -> list[float]:
+    """The objective of every row (see ``pipelines.engine.objectives``); of train/test results, the
+    training objective."""
+    score = objective_function(objective)
+    rows = results.to_pylist()
+    if "rank" in results.column_names:
+        rows = [{k.removeprefix("train_"): v for k, v in row.items() if not k.startswith("test_")} for row in rows]
+    return [score(row) for row in rows]
+
+
+def with_objective(table: pa.Table, objective: str) -> pa.Table:
+    """``table`` with the values of a function objective (``module:function``) as columns:
+    ``objective`` for each row, or for tables of training and test metrics (train/test results,
+    walk-forward windows) ``train_objective`` and ``test_objective`` (null where a row was not
+    tested). A metric objective (``sharpe``, ``-max_drawdown_pct``) is a column already: the
+    table is returned as it is."""
+    if ":" not in objective or table.num_rows == 0 and not table.column_names:
+        return table
+    score = objective_function(objective)
+    rows = table.to_pylist()
+    if "train_final_equity" not in table.column_names:
+        return table.append_column("objective", pa.array([score(row) for row in rows], pa.float64()))
+    for part, other in (("train_", "test_"), ("test_", "train_")):
+        values = [None if row.get(f"{part}final_equity") is None else
+                  score({k.removeprefix(part): v for k, v in row.items() if not k.startswith(other)}) for row in rows]
+        table = table.append_column(f"{part}objective", pa.array(values, pa.float64()))
+    return table

@@ -42,12 +42,14 @@ from fp.ledger import compress_equity, trades_from_fills
 from fp.metrics import metrics
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
-from pipelines.engine.folds import _columns, _round_layout, _round_major, _slice, schedule_quotes
+from pipelines.engine.folds import schedule_quotes
+from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
 from pipelines.engine.container import Container, fold
 from pipelines.engine.lanes import lane_settings, order_rules, sized_changes
 from pipelines.engine.patterns import PATTERNS, container_for
-from pipelines.engine.evaluate import (_NO_CHANGES, _YEAR_NS, RunTables, SignalSource, _results_table, _row, bar_returns,
-                              computed_signals, equity_schema, outcome_notes, time_type, trade_schema)
+from pipelines.engine.signals import NO_CHANGES, SignalSource, computed_signals
+from pipelines.engine.tables import (YEAR_NS, RunTables, bar_returns, equity_schema, outcome_notes, result_row,
+                                     results_table, time_type, trade_schema)
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted
 from state.ledger import Trades
 from state.market import Bars, MarketData
@@ -155,14 +157,14 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
                          np.concatenate([np.broadcast_to(getattr(p[1], name), (len(p[0]),)) for p in parts])[order]
                          for name in quote_fields))
 
-    by_count, rank, active, offsets, slot = _round_layout(schedule.lane, n_lanes)
+    by_count, rank, active, offsets, slot = round_layout(schedule.lane, n_lanes)
 
     hoisted = container.restricted(is_settings_only)
     rows = settings.rows(schedule.lane)
     early_state, _ = fold(hoisted, LaneState(rows, PortfolioState.initial(rows.initial_cash)),
                           (OrderSubmitted(schedule.lane, schedule.origin, schedule.target, schedule.kind),))
-    book = _round_major(OrderApproved, _columns(early_state.pending, len(schedule)), slot)
-    laid = _round_major(FillQuote, _columns(quotes, len(schedule)), slot)
+    book = round_major(OrderApproved, event_columns(early_state.pending, len(schedule)), slot)
+    laid = round_major(FillQuote, event_columns(quotes, len(schedule)), slot)
     symbol_rm, moment_rm = np.empty_like(symbol), np.empty_like(moment)
     symbol_rm[slot], moment_rm[slot] = symbol, moment
     phase_rm = np.empty_like(schedule.phase)
@@ -186,13 +188,13 @@ def fold_portfolios(container: Container, settings: LaneSettings, changes: list[
         mark = np.nan_to_num(marks[np.maximum(seen, 0)]) * (seen >= 0)[:, None]
         value = held * mark
         value[here, sym] = 0.0
-        quote = attrs.evolve(_slice(FillQuote, laid[1], lo, lo + m), others_value=value.sum(axis=1),
+        quote = attrs.evolve(event_slice(FillQuote, laid[1], lo, lo + m), others_value=value.sum(axis=1),
                              others_gross=np.abs(value).sum(axis=1), others_net=value.sum(axis=1))
         lane_settings_now = lanes_sorted.rows(slice(0, m))
         if lane_settings_now.limits is not None:
             lane_settings_now = attrs.evolve(lane_settings_now, limits=attrs.evolve(
                 lane_settings_now.limits, restricted=blocked[here, sym]), uniform=lane_settings_now.uniform)
-        state = LaneState(lane_settings_now, PortfolioState(cash[:m], held[here, sym]), _slice(*book, lo, lo + m),
+        state = LaneState(lane_settings_now, PortfolioState(cash[:m], held[here, sym]), event_slice(*book, lo, lo + m),
                           None if watch is None else watch.rows(here),
                           None if working is None else working[here, sym])
         if watched:
@@ -406,14 +408,14 @@ def run_portfolios(plan: Plan, market: MarketData, *, signals: SignalSource = co
                 per_lane.append(source.changes(combo))
             except Exception as exc:  # a failing component is data: its combination becomes an error row
                 failed.setdefault(combo.combo_id, f"{type(exc).__name__}: {exc}")
-                per_lane.append(_NO_CHANGES)
+                per_lane.append(NO_CHANGES)
         own = market.annualisation_of(market.symbols.index(bars.symbol)).periods_per_year  # sizing: its own calendar
         changes.append(sized_changes(plan.combos, per_lane, bars, own))
         rules.append(order_rules(plan.combos, bars))
     for per_lane in changes:  # a combination failing on one symbol trades none
         for i, combo in enumerate(plan.combos):
             if combo.combo_id in failed:
-                per_lane[i] = _NO_CHANGES
+                per_lane[i] = NO_CHANGES
     settings = lane_settings(plan.combos)
     restricted = np.array([[b.symbol in dict(c.settings).get("restricted", ()) for b in market.bars]
                            for c in plan.combos], bool).reshape(len(plan.combos), len(market.bars))
@@ -426,7 +428,7 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
     symbols, time = folded.symbols, folded.time
     n_symbols = len(symbols)
     name = "+".join(symbols)
-    years = float(time[-1] - time[0]) / _YEAR_NS if len(time) > 1 else 0.0
+    years = float(time[-1] - time[0]) / YEAR_NS if len(time) > 1 else 0.0
     trades = folded.trades
     owner, traded = trades.lane // n_symbols, trades.lane % n_symbols
     fill_at = np.searchsorted(folded.fills.lane, np.arange(len(plan.combos) + 1))
@@ -451,7 +453,7 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         error = failed.get(combo.combo_id)
         if error is not None:
             m = {key: None for key in m}
-        rows.append({**_row(plan, combo, name, m), "status": "error" if error else "ok", "error": error})
+        rows.append({**result_row(plan, combo, name, m), "status": "error" if error else "ok", "error": error})
         fee_symbol = folded.fill_symbol[fill_at[i]:fill_at[i + 1]]
         for s, symbol in enumerate(symbols):
             mine = traded[lo:hi] == s
@@ -478,7 +480,7 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         returned = ((name, bar_returns(np.array(curves).T)),)
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else
                     equity_schema(market.timezone).empty_table()) if equity else None
-    return RunTables(_results_table(plan, rows, market.timezone), _trades(plan, folded, market.timezone), None, curves_table, returned, None,
+    return RunTables(results_table(plan, rows, market.timezone), _trades(plan, folded, market.timezone), None, curves_table, returned, None,
                      pa.concat_tables(finals) if finals else None,
                      pa.Table.from_pylist(stats, schema=_SYMBOL_STATS_SCHEMA))
 

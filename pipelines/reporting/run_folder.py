@@ -90,7 +90,7 @@ class RunFolder:
                   if getattr(result, name) is not None}
         signals = None
         if result.plan.spec.workflow.type == "signal_replay":
-            from pipelines.engine.signal_store import read_store
+            from pipelines.boundary.store_files import read_store
             signals = read_store(result.plan.spec.signals).source()
         return cls(None, result.manifest, result.results, result.trades, tables, (), result.plan, result.market,
                    signals)
@@ -133,7 +133,7 @@ class RunFolder:
 
     def objective_values(self) -> np.ndarray:
         """The objective of every result row (train/test: on the training part), NaN when undefined."""
-        from pipelines.boundary.outputs import objective_values
+        from pipelines.engine.objectives import objective_values
         try:
             return np.array(objective_values(self.results, self.objective), dtype=np.float64)
         except AdmfError:  # an objective by import path that no longer imports: rank by Sharpe
@@ -272,7 +272,8 @@ class RunFolder:
 
     def _refold(self, keys: Sequence[str]):
         """Re-run the shown combinations: equity, position and (without shared cash) exit reasons."""
-        from pipelines.engine.evaluate import run_plan, split_index
+        from pipelines.engine.evaluate import run_plan
+        from pipelines.engine.signals import split_index
         from state.spec import TraceSpec
         plan, market, signals = self._runnable()
         rows = {key: self.row(key) for key in keys}
@@ -355,7 +356,7 @@ class RunFolder:
     def _labels(self, combo, bars: Bars, lo: int, hi: int) -> np.ndarray | None:
         if combo is None or combo.classifier is None:
             return None
-        from pipelines.engine.evaluate import computed_signals
+        from pipelines.engine.signals import computed_signals
         try:
             labels = computed_signals(attrs.evolve(self.plan, combos=(combo,)), bars).labels(combo)
         except Exception:  # labels only shade the chart: a classifier that fails here leaves it unshaded
@@ -510,7 +511,7 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
         try:
             spec = spec_from_mapping(doc, source=source, base_dir=base)
             if spec.workflow.type == "signal_replay":
-                from pipelines.engine.signal_store import read_store
+                from pipelines.boundary.store_files import read_store
                 fed = (spec.signals or "").rpartition("phase:")[2] if "phase:" in (spec.signals or "") else None
                 store = read_store(root.parent / fed if fed else spec.signals)  # a phase's store: its sibling folder
                 market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)

@@ -32,9 +32,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.boundary.outputs import RunDirError, _statistics_columns
+from pipelines.boundary.outputs import RunDirError, statistics_columns
 from pipelines.engine.regime_labels import in_point_order
-from pipelines.engine.evaluate import RunTables, results_columns, run_plan
+from pipelines.engine.evaluate import run_plan
+from pipelines.engine.tables import results_columns, RunTables
 from state.errors import AdmfError, MissingExtraError, SpecError
 from state.market import MarketData
 from state.plan import Plan
@@ -106,7 +107,7 @@ def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
     for name in _TABLES:
         table = getattr(tables, name)
         if table is not None:
-            pq.write_table(table, tmp / f"{name}.parquet", write_statistics=_statistics_columns(table))
+            pq.write_table(table, tmp / f"{name}.parquet", write_statistics=statistics_columns(table))
     if tables.returns:
         np.save(tmp / _RETURNS, tables.returns[0][1], allow_pickle=False)
     (tmp / "done").write_text("ok\n")

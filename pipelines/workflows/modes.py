@@ -23,15 +23,19 @@ import numpy as np
 
 from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.boundary.data import load_market_data
-from pipelines.boundary.outputs import RunDirError, RunResult, check_run_dir, objective_values, with_objective, write_run
+from pipelines.boundary.outputs import check_run_dir, RunDirError, write_run
+from pipelines.engine.objectives import objective_values, with_objective
+from pipelines.workflows.results import RunResult
 from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.engine.lanes import require_volume
 from pipelines.engine.objectives import select_some
 from pipelines.workflows.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
                                 walk_forward)
-from pipelines.engine.evaluate import computed_signals, run_plan
+from pipelines.engine.evaluate import run_plan
+from pipelines.engine.signals import computed_signals
 from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
-from pipelines.engine.signal_store import SignalStore, read_store, store_signals, write_store
+from pipelines.boundary.store_files import read_store, write_store
+from pipelines.engine.signal_store import SignalStore, store_signals
 from pipelines.engine.events import run_id
 from state.errors import SpecError
 from state.market import MarketData

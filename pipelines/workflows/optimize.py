@@ -38,8 +38,9 @@ from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
 from pipelines.engine.columns import PART_COLUMNS
 from pipelines.engine.objectives import select, select_some
-from pipelines.engine.evaluate import (ClassifierFit, RunTables, SignalSource, SymbolSignals, computed_signals, fitted,
-                              run_plan, split_index, with_zone)
+from pipelines.engine.evaluate import run_plan
+from pipelines.engine.signals import ClassifierFit, computed_signals, fitted, SignalSource, split_index, SymbolSignals
+from pipelines.engine.tables import RunTables, with_zone
 from pipelines.engine.signal_store import SignalStore, store_signals
 from state.errors import SpecError
 from state.ledger import Trades

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import pipelines
 from fp.testing import bars, jumping
-from pipelines.engine.events import replay_trace
+from pipelines.workflows.event_sourcing import replay_trace
 from state.market import MarketData
 
 ALWAYS_SHORT = """

@@ -12,7 +12,7 @@ import pytest
 import pipelines
 from pipelines.engine.folds import fold_sparse
 from pipelines.engine.lanes import lane_settings
-from pipelines.engine.evaluate import signal_of
+from pipelines.engine.signals import signal_of
 from fp.hub import compute_features
 from fp.metrics import buy_hold_return_pct
 from fp.strategies import signal_changes

@@ -264,7 +264,7 @@ def test_date_bounds_and_splits_are_trading_days(tmp_path):
     # Tuesday's trading day: Monday 17:00 to Tuesday 17:00 New York (21:00 to 21:00 UTC after the change)
     assert ("2021-03-15T21:00", "2021-03-16T20:00", 24) == (
         np.datetime_as_string(bars.time[0], "m"), np.datetime_as_string(bars.time[-1], "m"), len(bars))
-    from pipelines.engine.evaluate import split_index
+    from pipelines.engine.signals import split_index
     whole = load_market_data(DataSpec(path=path, **session))["fx"]
     first_test = split_index(("train_end", "2021-03-16"), whole)
     assert "2021-03-16T21:00" == np.datetime_as_string(whole.time[first_test], "m")

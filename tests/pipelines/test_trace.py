@@ -5,8 +5,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines
-import pipelines.engine.events as trace_module
-from pipelines.engine.events import KINDS, TraceError, read_events, replay_trace, trace_filter
+import pipelines.boundary.trace_files as trace_module
+from pipelines.boundary.specs import trace_filter
+from pipelines.boundary.trace_files import read_events, TraceError
+from pipelines.engine.events import KINDS
+from pipelines.workflows.event_sourcing import replay_trace
 from state.errors import SpecError
 
 SPEC = {"data": {"dataset": "GOOG"}, "execution": {"commission": 0.002},

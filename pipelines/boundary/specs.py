@@ -61,14 +61,13 @@ from fp.registry import BUILTINS
 from fp.templates import nested_component
 from pipelines.boundary.components import is_import_path, load_component
 from pipelines.boundary.data import bundled_datasets
-from pipelines.workflows.executors import parse_memory
 from pipelines.engine.objectives import objective_function
 from pipelines.engine.events import KIND_ALIASES, KINDS
 from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
 from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, TraceSpec, WorkflowSpec
 
-__all__ = ["spec_from_mapping", "spec_from_text", "spec_from_yaml"]
+__all__ = ["parse_memory", "spec_from_mapping", "spec_from_text", "spec_from_yaml", "trace_filter"]
 
 _TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "executor", "exits", "min_trades", "objective",
              "phases", "portfolio", "report", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
@@ -988,3 +987,24 @@ def _trace_list(raw: Any, path: str) -> list:
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
         raise SpecError(f"{path}={raw!r}", "must be a list")
     return list(raw)
+
+
+def parse_memory(text: str | int | None) -> int | None:
+    """Bytes from ``'512MB'``, ``'4GB'``, ``'2.5G'`` or a number of bytes.
+
+    >>> parse_memory("4GB"), parse_memory("512mb"), parse_memory(1000)
+    (4294967296, 536870912, 1000)
+    """
+    if text is None or isinstance(text, int):
+        return text
+    units = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "M": 2**20, "MB": 2**20, "G": 2**30, "GB": 2**30, "T": 2**40,
+             "TB": 2**40}
+    raw = text.strip().upper()
+    number = raw.rstrip("KMGTB")
+    try:
+        value = float(number) * units[raw[len(number):]]
+    except (ValueError, KeyError):
+        raise SpecError(f"memory_limit={text!r}", "must be a size such as 512MB, 4GB or a number of bytes") from None
+    if value <= 0:
+        raise SpecError(f"memory_limit={text!r}", "must be positive")
+    return int(value)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import attrs
 
-from pipelines.workflows.analytics import add_query_parser, positive_int
-from pipelines.workflows.executors import parse_memory
+from pipelines.cli.query import add_query_parser, positive_int
+from pipelines.boundary.specs import parse_memory
 from pipelines.cli.terminal import format_plan, format_regimes, format_store, format_table, format_top, format_windows
 from pipelines.engine.signal_store import SignalStore
 from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run

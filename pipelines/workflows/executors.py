@@ -41,7 +41,7 @@ from state.market import MarketData
 from state.plan import Plan
 from state.spec import ExecutionOptions
 
-__all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "parse_memory", "run_chunked"]
+__all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "run_chunked"]
 
 EXECUTORS = ("local", "processes", "dask")
 _TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
@@ -49,25 +49,6 @@ _RETRIES = 2
 _RETURNS = "returns.npy"
 
 
-def parse_memory(text: str | int | None) -> int | None:
-    """Bytes from ``'512MB'``, ``'4GB'``, ``'2.5G'`` or a number of bytes.
-
-    >>> parse_memory("4GB"), parse_memory("512mb"), parse_memory(1000)
-    (4294967296, 536870912, 1000)
-    """
-    if text is None or isinstance(text, int):
-        return text
-    units = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "M": 2**20, "MB": 2**20, "G": 2**30, "GB": 2**30, "T": 2**40,
-             "TB": 2**40}
-    raw = text.strip().upper()
-    number = raw.rstrip("KMGTB")
-    try:
-        value = float(number) * units[raw[len(number):]]
-    except (ValueError, KeyError):
-        raise SpecError(f"memory_limit={text!r}", "must be a size such as 512MB, 4GB or a number of bytes") from None
-    if value <= 0:
-        raise SpecError(f"memory_limit={text!r}", "must be positive")
-    return int(value)
 
 
 def _default_budget() -> int:

@@ -19,19 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from fp.metrics import METRICS
-from pipelines.workflows.analytics import (
-    ANALYSES,
-    TABLES,
-    QueryError,
-    add_query_parser,
-    causation,
-    connect,
-    correlation,
-    query,
-    query_command,
-    regimes,
-    sensitivity,
-)
+from pipelines.cli.query import add_query_parser, query_command
+from pipelines.workflows.analytics import (ANALYSES, causation, connect, correlation, query, QueryError, regimes, sensitivity, TABLES)
 from state.errors import AdmfError
 
 T0 = datetime(2024, 1, 1)

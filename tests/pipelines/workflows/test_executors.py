@@ -18,7 +18,7 @@ from fp.testing import bars
 from state.market import MarketData
 from state.spec import ExecutionOptions
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GRID = {"data": {"dataset": "GOOG"}, "execution": {"commission": 0.002},
         "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": [5, 10, 20], "slow_period": [30, 60, 90]}},
                        {"type": "momentum", "parameters": {"lookback_period": [10, 20]}}]}

@@ -21,7 +21,7 @@ from fp.metrics import METRICS
 from pipelines.cli.main import main
 from pipelines.boundary.specs import spec_from_text
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPECS = REPO / "specs"
 RUN_FILES = ["manifest.json", "results.parquet", "trades.parquet"]
 

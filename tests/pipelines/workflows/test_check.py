@@ -13,7 +13,7 @@ import pytest
 from pipelines.workflows.check import LawResult, check_component, format_check
 from pipelines.cli.main import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 PEEKING = '''
 import numpy as np

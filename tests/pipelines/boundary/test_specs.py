@@ -461,7 +461,7 @@ def test_a_data_section_with_only_bounds_means_the_default_dataset_between_them(
 
 def test_the_readme_spec_reference_is_a_valid_spec():
     from pathlib import Path
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
     block = readme.split("## Spec reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     spec = spec_from_text(block)
     assert spec.exits is not None and spec.strategies and spec.classifiers

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from state.errors import ArgumentError
 from state.market import Annualisation
 
 __all__ = ["ESTIMATED", "infer_annualisation"]
@@ -57,7 +58,7 @@ def infer_annualisation(time: np.ndarray, day: np.ndarray) -> Annualisation:
         return Annualisation(252.0, "inferred: fewer than two bars, no spacing to infer from: 252 by default")
     elapsed = int(ns[-1]) - int(ns[0])
     if elapsed <= 0:
-        raise ValueError("infer_annualisation needs increasing times")
+        raise ArgumentError("infer_annualisation needs increasing times")
     step = float(np.median(np.diff(ns))) / _NS_PER_DAY
     by_elapsed_year = (ns.size - 1) / (elapsed / 1e9 / _SECONDS_PER_YEAR)
     elapsed_rule = (f"{ESTIMATED} ({ns.size - 1} bar spacings over "

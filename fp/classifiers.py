@@ -51,7 +51,7 @@ import attrs
 import numpy as np
 
 from fp.features import FEATURES, window_sum
-from state.errors import AdmfError, MissingExtraError
+from state.errors import AdmfError, ArgumentError, MissingExtraError
 from state.market import Bars
 from state.params import Param
 
@@ -144,7 +144,7 @@ def _one_bar_returns(close: np.ndarray) -> np.ndarray:
 
 def _check_train_end(bars: Bars, train_end: int) -> None:
     if isinstance(train_end, bool) or not isinstance(train_end, (int, np.integer)) or not 0 <= train_end <= len(bars):
-        raise ValueError(f"train_end={train_end!r}: must be an integer in [0, {len(bars)}] "
+        raise ArgumentError(f"train_end={train_end!r}: must be an integer in [0, {len(bars)}] "
                          f"(the number of bars of {bars.symbol})")
 
 
@@ -179,9 +179,9 @@ def _relabel(raw: np.ndarray, canonical: tuple[int, ...], train_end: int) -> np.
 
 def _check_model(model: RegimeModel, name: str, train_end: int) -> None:
     if model.classifier != name:
-        raise ValueError(f"model of classifier {model.classifier!r} given to classifier {name!r}")
+        raise ArgumentError(f"model of classifier {model.classifier!r} given to classifier {name!r}")
     if train_end < model.train_end:
-        raise ValueError(f"train_end={train_end}: labels before the model's train_end={model.train_end} "
+        raise ArgumentError(f"train_end={train_end}: labels before the model's train_end={model.train_end} "
                          f"would use a model fitted on later bars")
 
 
@@ -528,7 +528,7 @@ def default_train_end(params: Params, classifier: str | Classifier, n_bars: int)
 def _resolved(classifier: Classifier, params: Params) -> dict[str, Any]:
     unknown = sorted(set(params) - {p.name for p in classifier.params})
     if unknown:
-        raise ValueError(f"classifier {classifier.name!r} has no parameter {unknown[0]!r}; "
+        raise ArgumentError(f"classifier {classifier.name!r} has no parameter {unknown[0]!r}; "
                          f"it takes {[p.name for p in classifier.params]}")
     return {p.name: p.check(params.get(p.name, p.default), f"{classifier.name}.{p.name}") for p in classifier.params}
 

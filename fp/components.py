@@ -1,4 +1,4 @@
-"""Custom components: an author's own features and strategies, declared with a decorator.
+"""Custom components: an author's own features, strategies and objectives, declared with a decorator.
 
 An author writes a pure function in their own module and declares its parameters (type, bounds,
 default: :class:`Param`) and, for a strategy, the features it needs::
@@ -25,6 +25,8 @@ that path). A classifier is a :class:`fp.classifiers.Classifier` record written 
   import path (``module:function``), so it never collides with a built-in or another author's
   feature in the FeatureHub; strategies reference it with ``ref(my_feature, period=...)``.
 * :func:`ref` — a reference to one output of a feature (built-in by name, or a record).
+* :func:`objective` — ``score(row) -> float`` over one result row (higher is better), named in a
+  spec as ``objective: module:function`` (:class:`fp.objectives.Objective`).
 
 :func:`validate` checks a record the way the spec loader does before a run: parameters are
 :class:`Param` with valid defaults, the features it needs exist, it reads no parameter or
@@ -43,10 +45,11 @@ import numpy as np
 from fp.classifiers import Classifier, TrainingDataError, classify
 from fp.features import Feature
 from fp.hub import FeatureStream, compute_features, registry_for_refs
+from fp.objectives import Objective
 from fp.registry import BUILTINS, COMPONENT_KINDS
 from fp.strategies import FeatureRef, Strategy
 from fp.strategies import feature as ref
-from state.errors import AdmfError, MissingExtraError, SpecError
+from state.errors import ComponentError, MissingExtraError, SpecError
 from state.market import Bars, MarketData
 from state.params import REQUIRED, Param
 
@@ -59,6 +62,7 @@ __all__ = [
     "batch_outputs",
     "feature",
     "kind_of",
+    "objective",
     "outputs_of",
     "ref",
     "sample_bars",
@@ -68,16 +72,12 @@ __all__ = [
     "validate",
 ]
 
-Component = Feature | Strategy | Classifier
+Component = Feature | Strategy | Classifier | Objective
 
 _TRIGGERS = ("level", "change")
 _BAR_FIELDS = ("open", "high", "low", "close", "volume")
 #: Bars of the sample series :func:`validate` runs a feature or strategy on (a classifier: 8 times more).
 SAMPLE_BARS = 50
-
-
-class ComponentError(AdmfError, TypeError):
-    """A component is declared wrongly or breaks its contract; the message says which and how to fix it."""
 
 
 # ---- the decorators -----------------------------------------------------------------------------
@@ -120,6 +120,28 @@ def strategy(*, params: tuple[Param, ...] = (), features: Callable[[Mapping], Ma
         _picklable(signal, {"signal": signal, "needs": needs})
         return record
     return decorate
+
+
+def objective(score: Callable | None = None, *, name: str | None = None,
+              doc: str | None = None) -> Objective | Callable[[Callable], Objective]:
+    """Turn ``score(row) -> float`` into an :class:`Objective` record (used bare, ``@objective``, or
+    with a name or doc, ``@objective(doc=...)``). ``row`` maps each result column to its value;
+    higher is better; NaN ranks last.
+
+    >>> @objective
+    ... def return_over_drawdown(row):
+    ...     "Total return per point of maximum drawdown."
+    ...     return row["total_return_pct"] / max(row["max_drawdown_pct"], 1e-9)
+    >>> return_over_drawdown.name, return_over_drawdown.doc
+    ('return_over_drawdown', 'Total return per point of maximum drawdown.')
+    """
+    def decorate(function: Callable) -> Objective:
+        if not callable(function):
+            raise ComponentError(f"@objective decorates a function score(row) -> float; got {function!r}")
+        record = Objective(name or function.__name__, function, _doc(doc, function))
+        _picklable(function, {"score": function})
+        return record
+    return decorate(score) if score is not None else decorate
 
 
 def feature(*, params: tuple[Param, ...] = (), inputs: tuple[str, ...] = ("x",), outputs: tuple[str, ...] = ("value",),
@@ -220,7 +242,8 @@ def _declared_params(params: Any, owner: str) -> tuple[Param, ...]:
 # ---- evaluating a component both ways -------------------------------------------------------------
 
 def kind_of(component: Any) -> str | None:
-    """``feature``, ``strategy`` or ``classifier`` for a component record; ``None`` for anything else."""
+    """``feature``, ``strategy``, ``classifier`` or ``objective`` for a component record; ``None`` for
+    anything else."""
     for kind, record in COMPONENT_KINDS.items():
         if isinstance(component, record):
             return kind
@@ -385,11 +408,11 @@ def validate(component: Any, kind: str | None = None) -> Component:
     >>> validate(STRATEGIES["breakout"], "feature")
     Traceback (most recent call last):
     ...
-    fp.components.ComponentError: 'breakout' is a strategy, not a feature
+    state.errors.ComponentError: 'breakout' is a strategy, not a feature
     """
     found = kind_of(component)
     if kind is not None and kind not in COMPONENT_KINDS:
-        raise ValueError(f"kind={kind!r}: must be one of {', '.join(COMPONENT_KINDS)}")
+        raise ComponentError(f"kind={kind!r}: must be one of {', '.join(COMPONENT_KINDS)}")
     if found is None:
         raise ComponentError(_not_a_component(component, kind))
     if kind is not None and found != kind:
@@ -398,8 +421,8 @@ def validate(component: Any, kind: str | None = None) -> Component:
         raise ComponentError(f"a {found} needs a non-empty name; got {component.name!r}")
     owner = f"{found} {component.name!r}"
     _declared_params(component.params, owner)
-    {"feature": _validate_feature, "strategy": _validate_strategy, "classifier": _validate_classifier}[found](
-        component, owner)
+    {"feature": _validate_feature, "strategy": _validate_strategy, "classifier": _validate_classifier,
+     "objective": _validate_objective}[found](component, owner)
     return component
 
 
@@ -408,10 +431,22 @@ def _not_a_component(value: Any, kind: str | None) -> str:
     if callable(value) and not isinstance(value, type):
         how = {"strategy": "decorate it with @fp.components.strategy(params=..., features=...)",
                "feature": "decorate its step function with @fp.components.feature(params=..., init=...)",
-               "classifier": "build an fp.classifiers.Classifier(name, params, fit, label) record"}
-        return (f"{getattr(value, '__name__', value)!r} is a plain function, not a {what}: "
+               "classifier": "build an fp.classifiers.Classifier(name, params, fit, label) record",
+               "objective": "decorate it with @fp.components.objective"}
+        return (f"{getattr(value, '__name__', value)!r} is a plain function, not {_article(what)} {what}: "
                 f"{how.get(kind or 'strategy')}")
-    return f"{type(value).__name__} {_short(value)} is not a {what}"
+    return f"{type(value).__name__} {_short(value)} is not {_article(what)} {what}"
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
+def _validate_objective(o: Objective, owner: str) -> None:
+    """An objective's score is a function of one result row. It is not run here: it may read any
+    column of the results (a parameter, a metric), which only a run has."""
+    if not callable(o.score):
+        raise ComponentError(f"{owner}: score must be a function of one result row; got {o.score!r}")
 
 
 def _run(owner: str, what: str, call: Callable[[], Any], params: Mapping, n: int) -> Any:

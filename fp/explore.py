@@ -16,6 +16,7 @@ import numpy as np
 from fp.catalog import BUILTIN_FEATURES, NATIVE_FEATURES
 from fp.strategies import feature
 from fp.talib_features import TalibFeatureError
+from state.errors import ArgumentError
 
 __all__ = ["indicator"]
 
@@ -38,7 +39,7 @@ def indicator(name: str, data: Any, *, input: str = "close", **params: Any) -> A
     >>> indicator("sma", {"close": np.ones(3)}, lenght=2)
     Traceback (most recent call last):
     ...
-    ValueError: feature 'sma' has no parameter 'lenght'; it takes ['period']
+    state.errors.ArgumentError: feature 'sma' has no parameter 'lenght'; it takes ['period']
     """
     record = _record(name)
     ref = feature(record, input, output=record.outputs[0], **params)  # the spec's validation of the parameters
@@ -47,11 +48,11 @@ def indicator(name: str, data: Any, *, input: str = "close", **params: Any) -> A
     columns = _frame_columns(data, name) if frame else {str(k).lower(): v for k, v in data.items()}
     missing = [f for f in fields if f not in columns]
     if missing:
-        raise ValueError(f"indicator {name!r} reads {', '.join(fields)}: the data has no {missing[0]!r} "
+        raise ArgumentError(f"indicator {name!r} reads {', '.join(fields)}: the data has no {missing[0]!r} "
                          f"{'column' if frame else 'key'} (it has {', '.join(sorted(columns)) or 'none'})")
     arrays = tuple(_array(columns[f], f) for f in fields)
     if len({len(a) for a in arrays}) > 1:
-        raise ValueError(f"indicator {name!r}: the inputs {', '.join(fields)} differ in length")
+        raise ArgumentError(f"indicator {name!r}: the inputs {', '.join(fields)} differ in length")
     values = record.compute(dict(ref.key.params), arrays, None)
     out = dict(zip(record.outputs, values))
     if frame:
@@ -64,15 +65,15 @@ def _record(name: Any):
     try:
         return BUILTIN_FEATURES[name]
     except TalibFeatureError as e:
-        raise ValueError(str(e)) from None
+        raise ArgumentError(str(e)) from None
     except (KeyError, TypeError):
-        raise ValueError(f"no indicator {name!r}: name one of {', '.join(sorted(NATIVE_FEATURES))}, or a TA-Lib "
+        raise ArgumentError(f"no indicator {name!r}: name one of {', '.join(sorted(NATIVE_FEATURES))}, or a TA-Lib "
                          "function as talib.<NAME> (the ta extra)") from None
 
 
 def _frame_columns(data: Any, name: str) -> dict[str, Any]:
     if not (hasattr(data, "columns") and hasattr(data, "index")):
-        raise ValueError(f"indicator {name!r}: data must be a pandas DataFrame or a mapping of column names to "
+        raise ArgumentError(f"indicator {name!r}: data must be a pandas DataFrame or a mapping of column names to "
                          f"arrays; got {type(data).__name__}")
     columns = {str(c).lower(): data[c] for c in data.columns}
     if "time" not in columns:

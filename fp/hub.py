@@ -30,6 +30,7 @@ import numpy as np
 
 from fp.features import Feature
 from fp.registry import BUILTINS, Registry
+from state.errors import ArgumentError
 from state.market import Bars, MarketData
 from state.plan import FeatureKey
 
@@ -55,10 +56,10 @@ def source_bars(key: FeatureKey, bars: Bars, market: MarketData | None) -> Bars:
     if not key.symbol or key.symbol == bars.symbol:
         return bars
     if market is None:
-        raise ValueError(f"feature {key} reads symbol {key.symbol!r}: compute it with the run's market data "
+        raise ArgumentError(f"feature {key} reads symbol {key.symbol!r}: compute it with the run's market data "
                          "(compute_features(bars, keys, market=market))")
     if key.symbol not in market.symbols:
-        raise ValueError(f"feature {key} reads symbol {key.symbol!r}, which the data does not have (its symbols: "
+        raise ArgumentError(f"feature {key} reads symbol {key.symbol!r}, which the data does not have (its symbols: "
                          f"{', '.join(market.symbols)})")
     other = market[key.symbol]
     return other.slice(0, int(np.searchsorted(other.time, bars.time[-1], side="right")) if len(bars) else 0)

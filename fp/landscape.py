@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from state.errors import ArgumentError
+
 __all__ = ["axis_values", "grid_aggregate", "marginal", "neighbourhood_mean"]
 
 
@@ -52,7 +54,7 @@ def grid_aggregate(x: Sequence, y: Sequence, z: np.ndarray, how: str = "max") ->
     ([5, 10], [20, 40], [[1.0, nan], [2.0, 3.0]])
     """
     if how not in ("max", "mean"):
-        raise ValueError(f"how={how!r}: must be 'max' or 'mean'")
+        raise ArgumentError(f"how={how!r}: must be 'max' or 'mean'")
     x_axis, y_axis = axis_values(x), axis_values(y)
     i, j = _codes(x, x_axis), _codes(y, y_axis)
     z = np.asarray(z, dtype=np.float64)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from state.errors import ArgumentError
+
 __all__ = ["ensemble_target", "policy_factor"]
 
 
@@ -35,7 +37,7 @@ def policy_factor(policy: str, labels: np.ndarray) -> np.ndarray:
     if policy == "gate":
         return np.where(known & (labels != 0.0), 1.0, 0.0)
     if not (policy.startswith("scale(") and policy.endswith(")")):
-        raise ValueError(f"unknown regime policy {policy!r}: gate or scale(k=f,...)")
+        raise ArgumentError(f"unknown regime policy {policy!r}: gate or scale(k=f,...)")
     factor = np.zeros(len(labels))
     for item in policy[len("scale("):-1].split(","):
         regime, value = item.split("=")

@@ -22,11 +22,12 @@ import attrs
 from fp.catalog import BUILTIN_FEATURES
 from fp.classifiers import CLASSIFIERS, Classifier
 from fp.features import Feature
+from fp.objectives import Objective
 from fp.sizing import SIZERS
 from fp.strategies import STRATEGIES, Strategy
 from fp.talib_features import is_talib_name
 from fp.templates import TEMPLATES
-from state.errors import AdmfError
+from state.errors import AdmfError, ComponentError, UnknownComponentError
 from state.orders import ORDER_TYPES
 from state.params import Param
 
@@ -35,12 +36,13 @@ __all__ = ["BUILTINS", "BUILTIN_STRATEGIES", "COMPONENT_KINDS", "Registry", "SET
 
 #: The record type of each component kind a :class:`Registry` holds.
 COMPONENT_KINDS: Mapping[str, type] = MappingProxyType(
-    {"feature": Feature, "strategy": Strategy, "classifier": Classifier})
+    {"feature": Feature, "strategy": Strategy, "classifier": Classifier, "objective": Objective})
 
 
 @attrs.frozen(eq=False)
 class Registry:
-    """Features, strategies and classifiers by name: an immutable value (see the module docstring).
+    """Features, strategies, classifiers and objectives by name: an immutable value (see the module
+    docstring). There are no built-in objectives: a metric's name is an objective of its own.
 
     >>> BUILTINS.strategy("momentum").name
     'momentum'
@@ -53,15 +55,17 @@ class Registry:
     features: Mapping[str, Feature]
     strategies: Mapping[str, Strategy]
     classifiers: Mapping[str, Classifier]
+    objectives: Mapping[str, Objective] = MappingProxyType({})
 
     def of(self, kind: str) -> Mapping[str, Any]:
-        """The components of ``kind`` (``feature``, ``strategy`` or ``classifier``) by name."""
+        """The components of ``kind`` (``feature``, ``strategy``, ``classifier`` or ``objective``) by name."""
         if kind not in COMPONENT_KINDS:
-            raise ValueError(f"kind={kind!r}: must be one of {', '.join(COMPONENT_KINDS)}")
+            raise ComponentError(f"kind={kind!r}: must be one of {', '.join(COMPONENT_KINDS)}")
         return getattr(self, _FIELD[kind])
 
     def get(self, kind: str, name: str) -> Any:
-        """The component ``name`` of ``kind``; ``KeyError`` naming what is registered when there is none
+        """The component ``name`` of ``kind``; :class:`UnknownComponentError` (a ``KeyError``) naming
+        what is registered when there is none
         (for a ``talib.`` feature: TA-Lib's reason, or ``MissingExtraError`` without the ``ta`` extra)."""
         components = self.of(kind)
         try:
@@ -71,8 +75,9 @@ class Registry:
         except KeyError:
             known = [n for n in components if not is_talib_name(n)] if kind == "feature" else list(components)
             talib = ", and TA-Lib's functions as talib.<NAME> (the ta extra)" if kind == "feature" else ""
-            raise KeyError(f"no {kind} {name!r} in the registry (it has {', '.join(sorted(known))}{talib}); a custom "
-                           f"{kind} is registered by its import path when a spec names it") from None
+            raise UnknownComponentError(f"no {kind} {name!r} in the registry (it has {', '.join(sorted(known)) or 'none'}"
+                                        f"{talib}); a custom {kind} is registered by its import path when a spec "
+                                        "names it") from None
 
     def feature(self, name: str) -> Feature:
         return self.get("feature", name)
@@ -83,25 +88,29 @@ class Registry:
     def classifier(self, name: str) -> Classifier:
         return self.get("classifier", name)
 
+    def objective(self, name: str) -> Objective:
+        return self.get("objective", name)
+
     def with_component(self, kind: str, component: Any) -> "Registry":
         """A new registry with ``component`` added under its name; this one is not modified.
 
         Adding the same record again is a no-op; a different record under a taken name is a
-        ``ValueError`` (two components may not share a name, or a FeatureHub key would alias).
+        :class:`ComponentError` (two components may not share a name, or a FeatureHub key would alias).
         """
         components = self.of(kind)
         expected = COMPONENT_KINDS[kind]
         if not isinstance(component, expected):
-            raise TypeError(f"a {kind} component must be a {expected.__name__} record; got {type(component).__name__}")
+            raise ComponentError(f"a {kind} component must be a {expected.__name__} record; got "
+                                 f"{type(component).__name__}")
         if kind == "feature" and is_talib_name(component.name):
-            raise ValueError(f"feature name {component.name!r} is reserved for TA-Lib's functions: give the custom "
+            raise ComponentError(f"feature name {component.name!r} is reserved for TA-Lib's functions: give the custom "
                              "feature another name (its import path, 'module:attribute', is unique)")
         taken = components.get(component.name)
         if taken is component:
             return self
         if taken is not None:
             origin = "a built-in" if component.name in BUILTINS.of(kind) else "another"
-            raise ValueError(f"{kind} name {component.name!r} is already taken by {origin} {kind}: give the custom "
+            raise ComponentError(f"{kind} name {component.name!r} is already taken by {origin} {kind}: give the custom "
                              f"{kind} another name (its import path, 'module:attribute', is unique)")
         added = ChainMap({component.name: component}, components)  # the built-in features stay lazy
         return attrs.evolve(self, **{_FIELD[kind]: MappingProxyType(added)})
@@ -111,12 +120,12 @@ class Registry:
         registry = self
         for kind, name, component in components:
             if name != component.name:
-                raise ValueError(f"{kind} registered as {name!r} is named {component.name!r}")
+                raise ComponentError(f"{kind} registered as {name!r} is named {component.name!r}")
             registry = registry.with_component(kind, component)
         return registry
 
 
-_FIELD = {"feature": "features", "strategy": "strategies", "classifier": "classifiers"}
+_FIELD = {"feature": "features", "strategy": "strategies", "classifier": "classifiers", "objective": "objectives"}
 
 #: Every built-in strategy: the basic four (``fp.strategies``) and the templates (``fp.templates``), a live view.
 BUILTIN_STRATEGIES: Mapping[str, Strategy] = MappingProxyType(ChainMap(STRATEGIES, TEMPLATES))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from fp.features import FEATURES, window_sum
+from state.errors import ArgumentError
 from state.market import Bars
 
 __all__ = ["DYNAMIC_SIZERS", "SIZERS", "scaled_targets", "sizing_factors"]
@@ -68,7 +69,7 @@ def sizing_factors(sizer: str, bars: Bars, *, lookback: int, target_volatility: 
         with np.errstate(divide="ignore", invalid="ignore"):
             edge = kelly_fraction * mean / (sigma * sigma)
         return _capped(edge, size_cap), _capped(-edge, size_cap)
-    raise ValueError(f"sizer {sizer!r} has no factors; dynamic sizers are {', '.join(DYNAMIC_SIZERS)}")
+    raise ArgumentError(f"sizer {sizer!r} has no factors; dynamic sizers are {', '.join(DYNAMIC_SIZERS)}")
 
 
 def _capped(factor: np.ndarray, cap: float) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy as np
 from fp.catalog import BUILTIN_FEATURES, NATIVE_FEATURES
 from fp.features import Feature
 from fp.talib_features import TalibFeatureError, is_talib_name
+from state.errors import ArgumentError
 from state.params import Param
 from state.plan import FeatureKey
 
@@ -80,13 +81,13 @@ def feature(name: str | Feature, input: str = "close", output: str = "value", *,
     declared = {p.name: p for p in f.params}
     unknown = set(params) - set(declared)
     if unknown:
-        raise ValueError(f"feature {name!r} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(declared)}")
+        raise ArgumentError(f"feature {name!r} has no parameter {sorted(unknown)[0]!r}; it takes {sorted(declared)}")
     if output == "value" and "value" not in f.outputs and len(f.outputs) == 1:
         output = f.outputs[0]  # a TA-Lib function's one output is named real or integer
     if output not in f.outputs:
-        raise ValueError(f"feature {name!r} has no output {output!r}; it has {list(f.outputs)}")
+        raise ArgumentError(f"feature {name!r} has no output {output!r}; it has {list(f.outputs)}")
     if not isinstance(symbol, str):
-        raise ValueError(f"symbol={symbol!r}: must be a symbol name, or empty for the lane's own symbol")
+        raise ArgumentError(f"symbol={symbol!r}: must be a symbol name, or empty for the lane's own symbol")
     values = tuple((p.name, p.check(params.get(p.name, p.default), f"{name}.{p.name}")) for p in f.params)
     return FeatureRef(FeatureKey(name, values, input if f.single_input else "bar", symbol), output, custom)
 
@@ -101,9 +102,9 @@ def _builtin_feature(name: str) -> Feature:
     try:
         return BUILTIN_FEATURES[name]
     except TalibFeatureError as e:
-        raise ValueError(str(e)) from None
+        raise ArgumentError(str(e)) from None
     except KeyError:
-        raise ValueError(f"no built-in feature {name!r} (the built-ins are {', '.join(sorted(NATIVE_FEATURES))}, and "
+        raise ArgumentError(f"no built-in feature {name!r} (the built-ins are {', '.join(sorted(NATIVE_FEATURES))}, and "
                          "TA-Lib's functions as talib.<NAME> with the ta extra); for your own feature pass its "
                          "Feature record: feature(my_feature, ...)") from None
 

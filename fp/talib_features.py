@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from fp.features import Feature
-from state.errors import AdmfError, MissingExtraError
+from state.errors import AdmfError, ArgumentError, MissingExtraError
 from state.params import Param
 
 __all__ = ["EXTRA", "LOOKAHEAD", "PREFIX", "REFUSED", "TALIB_FEATURES", "TalibFeatureError", "is_talib_name",
@@ -198,7 +198,7 @@ def _batch(function: str, integer: tuple[bool, ...], params: Mapping[str, Any], 
         result = getattr(talib, function)(*arrays, **values)
         lookback = abstract.Function(function, **values).lookback if any(integer) else 0
     except Exception as e:  # TA-Lib's own check of a combination of values (its message says which code)
-        raise ValueError(f"{PREFIX}{function}({', '.join(f'{k}={v!r}' for k, v in values.items())}): TA-Lib "
+        raise ArgumentError(f"{PREFIX}{function}({', '.join(f'{k}={v!r}' for k, v in values.items())}): TA-Lib "
                          f"refused it: {e}") from None
     result = result if isinstance(result, tuple) else (result,)
     out = []

@@ -58,6 +58,7 @@ from fp.catalog import BUILTIN_FEATURES, NATIVE_FEATURES
 from fp.features import Feature
 from fp.strategies import STRATEGIES, Strategy, feature, reversion_signal
 from fp.talib_features import TalibFeatureError, is_talib_name, talib_feature
+from state.errors import ArgumentError
 from state.params import Param
 
 __all__ = ["TEMPLATES", "nested_component", "split_feature", "trend_filtered"]
@@ -132,7 +133,7 @@ def split_feature(name: str) -> tuple[Feature, str]:
     ('bollinger', 'upper')
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{name!r} is not a feature name: give one such as rsi, macd.hist or talib.CCI")
+        raise ArgumentError(f"{name!r} is not a feature name: give one such as rsi, macd.hist or talib.CCI")
     base, _, output = name.rpartition(".")
     if name in BUILTIN_FEATURES:
         record, output = BUILTIN_FEATURES[name], ""
@@ -142,15 +143,15 @@ def split_feature(name: str) -> tuple[Feature, str]:
         try:
             talib_feature(name if name.count(".") == 1 else base)
         except TalibFeatureError as e:
-            raise ValueError(str(e)) from None
-        raise ValueError(f"no TA-Lib feature {name!r}")  # pragma: no cover - the lookup above raised
+            raise ArgumentError(str(e)) from None
+        raise ArgumentError(f"no TA-Lib feature {name!r}")  # pragma: no cover - the lookup above raised
     else:
-        raise ValueError(f"no built-in feature {name!r}: name one of {', '.join(sorted(NATIVE_FEATURES))}, "
+        raise ArgumentError(f"no built-in feature {name!r}: name one of {', '.join(sorted(NATIVE_FEATURES))}, "
                          "TA-Lib's as talib.<NAME> (the ta extra), with .output for one of several outputs")
     if not output:
         output = record.outputs[0]
     elif output not in record.outputs:
-        raise ValueError(f"feature {record.name!r} has no output {output!r}; it has {', '.join(record.outputs)}")
+        raise ArgumentError(f"feature {record.name!r} has no output {output!r}; it has {', '.join(record.outputs)}")
     return record, output
 
 
@@ -225,7 +226,7 @@ def trend_filtered(strategy: Strategy, *, name: str | None = None) -> Strategy:
     """
     taken = {p.name for p in strategy.params} & {p.name for p in _FILTER_PARAMS}
     if taken:
-        raise ValueError(f"strategy {strategy.name!r} has a parameter named like the filter's: {sorted(taken)[0]!r}")
+        raise ArgumentError(f"strategy {strategy.name!r} has a parameter named like the filter's: {sorted(taken)[0]!r}")
     return Strategy(name or f"trend_filtered_{strategy.name}", strategy.params + _FILTER_PARAMS,
                     functools.partial(_filter_needs, strategy), functools.partial(_gated_fixed, strategy),
                     trigger=strategy.trigger,
@@ -360,6 +361,6 @@ def nested_component(strategy: Strategy, value: Any) -> Feature | Strategy:
     if kind == "feature":
         return split_feature(value)[0]
     if value not in _MEMBERS:
-        raise ValueError(f"{value!r} is not a strategy {strategy.name} can gate: one of {', '.join(sorted(_MEMBERS))}; "
+        raise ArgumentError(f"{value!r} is not a strategy {strategy.name} can gate: one of {', '.join(sorted(_MEMBERS))}; "
                          "gate your own strategy in code with fp.templates.trend_filtered(my_strategy)")
     return _MEMBERS[value]

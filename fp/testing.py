@@ -72,6 +72,7 @@ from fp.components import Component, ComponentError, batch_outputs, kind_of, out
 from fp.hub import compute_features, registry_for_refs
 from fp.registry import BUILTINS, COMPONENT_KINDS
 from fp.strategies import Strategy
+from state.errors import ArgumentError
 from state.market import Bars, MarketData
 from state.params import LIST_KINDS, Param
 
@@ -201,7 +202,7 @@ def market(draw, *, symbols: int | tuple[str, ...] = 2, ragged: bool | None = No
     """
     names = tuple(f"S{i}" for i in range(symbols)) if isinstance(symbols, int) else tuple(symbols)
     if not names or len(set(names)) != len(names):
-        raise ValueError(f"symbols={symbols!r}: give a positive count or distinct names")
+        raise ArgumentError(f"symbols={symbols!r}: give a positive count or distinct names")
     if ragged is None:
         ragged = draw(st.booleans())
     n = draw(st.integers(min_size, max_size))
@@ -236,7 +237,7 @@ def component_of(component: Component | str, *, caller: str = "component_of") ->
     >>> component_of("smaa")
     Traceback (most recent call last):
     ...
-    fp.components.ComponentError: component_of('smaa'): not a built-in feature, strategy or classifier (did you mean 'sma'?); pass your own component's record itself, e.g. component_of(mypkg.signals.ema_ribbon)
+    state.errors.ComponentError: component_of('smaa'): not a built-in feature, strategy or classifier (did you mean 'sma'?); pass your own component's record itself, e.g. component_of(mypkg.signals.ema_ribbon)
     """
     if isinstance(component, str):
         found = [(kind, BUILTINS.of(kind)[component]) for kind in COMPONENT_KINDS if component in BUILTINS.of(kind)]

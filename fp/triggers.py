@@ -26,6 +26,8 @@ import attrs
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from state.errors import ArgumentError
+
 __all__ = ["RangeExtremes", "first_trailing_hit"]
 
 _LARGEST = float(np.finfo(np.float64).max)
@@ -168,7 +170,7 @@ def first_trailing_hit(
     (array([2, 1]), array([10.5, 10.5]))
     """
     if (fraction is None) == (distance is None):
-        raise ValueError(f"fraction={fraction!r}, distance={distance!r}: give exactly one of them")
+        raise ArgumentError(f"fraction={fraction!r}, distance={distance!r}: give exactly one of them")
     by_fraction = fraction is not None
     start, stop, anchor, side, size, shift = np.broadcast_arrays(
         _bars(start), _bars(stop), np.asarray(anchor, np.float64), np.asarray(side),

@@ -7,11 +7,17 @@ or a file and row) and *what to do*.
 """
 from __future__ import annotations
 
-__all__ = ["AdmfError", "DataError", "MissingExtraError", "PatternError", "SpecError", "StoreError"]
+__all__ = ["AdmfError", "ArgumentError", "ComponentError", "DataError", "MissingExtraError", "PatternError", "SpecError", "StoreError",
+           "UnknownComponentError"]
 
 
 class AdmfError(Exception):
     """Root of every error admf raises on purpose."""
+
+
+class ArgumentError(AdmfError, ValueError):
+    """A function or record of admf was called, from code, with a value it cannot take (a spec's
+    values raise :class:`SpecError` instead); the message names the argument and what it takes."""
 
 
 class SpecError(AdmfError, ValueError):
@@ -49,3 +55,15 @@ class MissingExtraError(AdmfError, ImportError):
     def __init__(self, what: str, extra: str, module: str) -> None:
         self.extra = extra
         super().__init__(f'{what} needs the optional package {module!r}: pip install -e ".[{extra}]"')
+
+
+class ComponentError(AdmfError, TypeError):
+    """A component is declared wrongly, breaks its contract, or cannot be registered; the message
+    says which and how to fix it."""
+
+
+class UnknownComponentError(AdmfError, KeyError):
+    """No component of that kind and name is registered; the message lists what is."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from state.errors import ArgumentError
+
 __all__ = ["Annualisation", "BarClosed", "Bars", "MarketData"]
 
 _NS_PER_DAY = 86_400 * 10**9
@@ -115,9 +117,9 @@ class MarketData:
     def __attrs_post_init__(self) -> None:
         zones = {b.timezone for b in self.bars}
         if len(zones) > 1:
-            raise ValueError(f"every symbol's times must be written in one zone, got {sorted(map(str, zones))}")
+            raise ArgumentError(f"every symbol's times must be written in one zone, got {sorted(map(str, zones))}")
         if self.annualisation and len(self.annualisation) != len(self.bars):
-            raise ValueError(f"annualisation has {len(self.annualisation)} entries for {len(self.bars)} symbols")
+            raise ArgumentError(f"annualisation has {len(self.annualisation)} entries for {len(self.bars)} symbols")
 
     @property
     def symbols(self) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Loading custom components by import path: the one way code named in a spec gets loaded.
 
-A spec names an author's own strategy, feature or classifier as ``module:attribute``
-(``type: mypkg.signals:ema_ribbon``). :func:`load_component` imports the module (the effect),
+A spec names an author's own strategy, feature, classifier or objective as ``module:attribute``
+(``type: mypkg.signals:ema_ribbon``, ``objective: mypkg.scores:calmar_like``); this is the only
+place in admf that imports code by name. :func:`load_component` imports the module (the effect),
 checks that the attribute is a component record of the expected kind, validates its declaration
 (``fp.components.validate``: parameters, features, and one run on a small sample series that
 must return one value per bar) and returns it named by its import path. Anything wrong is a
@@ -25,7 +26,8 @@ from state.errors import MissingExtraError, SpecError
 
 __all__ = ["is_import_path", "load_component", "resolve_component"]
 
-_PLURAL = {"feature": "features", "strategy": "strategies", "classifier": "classifiers", None: "components"}
+_PLURAL = {"feature": "features", "strategy": "strategies", "classifier": "classifiers", "objective": "objectives",
+           None: "components"}
 
 
 def is_import_path(name: Any) -> bool:

@@ -61,7 +61,6 @@ from fp.registry import BUILTINS
 from fp.templates import nested_component
 from pipelines.boundary.components import is_import_path, load_component
 from pipelines.boundary.data import bundled_datasets
-from pipelines.engine.objectives import objective_function
 from pipelines.engine.events import KIND_ALIASES, KINDS
 from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
@@ -201,7 +200,7 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
         strategies=strategies,
         classifiers=classifiers,
         constraints=tuple(c.text for c in top_constraints),
-        objective=_objective(doc.get("objective", _DEFAULT_OBJECTIVE)),
+        objective=_objective(doc.get("objective", _DEFAULT_OBJECTIVE), loaded),
         top=_TOP.check(doc.get("top", _TOP.default), "top"),
         source=source,
         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str),
@@ -595,9 +594,11 @@ def _check_fraction_needs_fixed_fraction(raw: Mapping, portfolio: ComponentSpec)
                                               "or remove fraction")
 
 
-def _objective(raw: Any) -> str:
+def _objective(raw: Any, loaded: _Loaded) -> str:
+    """A metric's name (``-`` to minimise), or an author's objective by import path, imported and
+    validated now (``pipelines.boundary.components``) and kept with the spec's components."""
     if isinstance(raw, str) and ":" in raw:
-        objective_function(raw)  # imports it: a missing module or function is an error now, not mid-run
+        loaded[("objective", raw)] = load_component("objective", raw, "objective")
         return raw
     if not isinstance(raw, str) or raw.removeprefix("-") not in METRICS:
         raise SpecError(f"objective={_short.repr(raw)}", f"must be a metric (prefix it with '-' to minimise it): "

@@ -1,10 +1,12 @@
-"""Objectives: what ranks combinations, by name or by import path, and how the best are chosen.
+"""Objectives: what ranks combinations, and how the best are chosen.
 
-An objective is a result metric (``sharpe``), a metric to minimise (``-max_drawdown_pct``), or a
-pure function ``module:function`` taking one result row (a mapping of column to value, named as in
-``pipelines.engine.columns``) and returning a number; higher is better. Importing that module is the only
-way spec text loads code; an exception the function raises becomes a :class:`SpecError` naming
-the objective, the error, where it was raised and the combination.
+An objective is a result metric (``sharpe``), a metric to minimise (``-max_drawdown_pct``), or an
+author's :class:`fp.objectives.Objective` named by import path (``module:function``), which the
+spec loader imported and registered in the spec's registry (``fp.registry.registry_of(spec)``):
+its score takes one result row (a mapping of column to value, named as in
+``pipelines.engine.columns``) and returns a number; higher is better. An exception the score
+raises becomes a :class:`SpecError` naming the objective, the error, where it was raised and the
+combination.
 ``select`` ranks rows and keeps the best ``top_k`` among those with at least ``min_trades``
 closed trades; an undefined (NaN) objective ranks after every defined one, ties by row order.
 A workflow that must select (an optimization, a walk-forward window, a phase feeding the next)
@@ -13,7 +15,6 @@ naming ``min_trades`` and the most trades any row has) rather than select nothin
 """
 from __future__ import annotations
 
-import importlib
 import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -21,27 +22,26 @@ from typing import Any
 
 import pyarrow as pa
 
+from fp.registry import BUILTINS, Registry
 from state.errors import SpecError
 
 __all__ = ["objective_function", "objective_values", "select", "select_some", "with_objective"]
 
+#: A score: one result row in, a number out (higher is better).
 Objective = Callable[[Mapping[str, Any]], float]
 
 
-def objective_function(objective: str) -> Objective:
-    """The function an objective names (see the module docstring)."""
+def objective_function(objective: str, registry: Registry = BUILTINS) -> Objective:
+    """The score an objective names (see the module docstring); an author's objective is looked up
+    in ``registry`` (the spec's: the built-ins plus what the spec loaded).
+
+    >>> objective_function("-max_drawdown_pct")({"max_drawdown_pct": 12.5})
+    -12.5
+    """
     if ":" not in objective:
         sign, name = (-1.0, objective[1:]) if objective.startswith("-") else (1.0, objective)
         return lambda row: sign * _number(row.get(name))
-    module_name, _, attribute = objective.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SpecError(f"objective={objective!r}", f"cannot import module {module_name!r} ({exc}); "
-                                                    "is it installed or on PYTHONPATH?") from None
-    function = getattr(module, attribute, None)
-    if not callable(function):
-        raise SpecError(f"objective={objective!r}", f"module {module_name!r} has no function {attribute!r}")
+    function = registry.objective(objective).score
 
     def score(row: Mapping[str, Any]) -> float:
         try:
@@ -69,14 +69,15 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-def select(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min_trades: int = 0) -> list[int]:
+def select(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min_trades: int = 0,
+           registry: Registry = BUILTINS) -> list[int]:
     """Indices of the best ``top_k`` rows by ``objective``, best first (ties: earlier row first).
 
     >>> select([{"sharpe": 1.0, "n_trades": 5}, {"sharpe": 2.0, "n_trades": 1}, {"sharpe": 0.5, "n_trades": 9}],
     ...        "sharpe", top_k=2, min_trades=2)
     [0, 2]
     """
-    score = objective_function(objective)
+    score = objective_function(objective, registry)
     ranked = []
     for i, row in enumerate(rows):
         if (row.get("n_trades") or 0) < min_trades:
@@ -86,7 +87,8 @@ def select(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min
     return [i for _, _, i in sorted(ranked)[:top_k]]
 
 
-def select_some(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min_trades: int, where: str) -> list[int]:
+def select_some(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int, min_trades: int, where: str,
+                registry: Registry = BUILTINS) -> list[int]:
     """:func:`select`, refusing to select nothing: a :class:`SpecError` naming ``min_trades`` when
     no row has that many closed trades (``where`` says which rows, e.g. "on the training part").
 
@@ -95,7 +97,7 @@ def select_some(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int
     ...
     state.errors.SpecError: min_trades=9: no combination has 9 closed trades on the training part (the most is 5), so none can be selected; lower min_trades
     """
-    picks = select(rows, objective, top_k=top_k, min_trades=min_trades)
+    picks = select(rows, objective, top_k=top_k, min_trades=min_trades, registry=registry)
     if not picks and rows:
         most = max((row.get("n_trades") or 0) for row in rows)
         raise SpecError(f"min_trades={min_trades}", f"no combination has {min_trades} closed trades {where} "
@@ -103,17 +105,17 @@ def select_some(rows: Sequence[Mapping[str, Any]], objective: str, *, top_k: int
     return picks
 
 
-def objective_values(results: pa.Table, objective: str) -> list[float]:
+def objective_values(results: pa.Table, objective: str, registry: Registry = BUILTINS) -> list[float]:
     """The objective of every row (see ``pipelines.engine.objectives``); of train/test results, the
     training objective."""
-    score = objective_function(objective)
+    score = objective_function(objective, registry)
     rows = results.to_pylist()
     if "rank" in results.column_names:
         rows = [{k.removeprefix("train_"): v for k, v in row.items() if not k.startswith("test_")} for row in rows]
     return [score(row) for row in rows]
 
 
-def with_objective(table: pa.Table, objective: str) -> pa.Table:
+def with_objective(table: pa.Table, objective: str, registry: Registry = BUILTINS) -> pa.Table:
     """``table`` with the values of a function objective (``module:function``) as columns:
     ``objective`` for each row, or for tables of training and test metrics (train/test results,
     walk-forward windows) ``train_objective`` and ``test_objective`` (null where a row was not
@@ -121,7 +123,7 @@ def with_objective(table: pa.Table, objective: str) -> pa.Table:
     table is returned as it is."""
     if ":" not in objective or table.num_rows == 0 and not table.column_names:
         return table
-    score = objective_function(objective)
+    score = objective_function(objective, registry)
     rows = table.to_pylist()
     if "train_final_equity" not in table.column_names:
         return table.append_column("objective", pa.array([score(row) for row in rows], pa.float64()))

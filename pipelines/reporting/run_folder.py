@@ -134,10 +134,12 @@ class RunFolder:
     def objective_values(self) -> np.ndarray:
         """The objective of every result row (train/test: on the training part), NaN when undefined."""
         from pipelines.engine.objectives import objective_values
-        try:
-            return np.array(objective_values(self.results, self.objective), dtype=np.float64)
-        except AdmfError:  # an objective by import path that no longer imports: rank by Sharpe
+        if ":" in self.objective:  # an author's objective: the run wrote its values (no code is imported here)
+            column = "train_objective" if "train_objective" in self.results.column_names else "objective"
+            if column in self.results.column_names:
+                return np.array(self.results.column(column).to_pylist(), dtype=np.float64)
             return np.array(objective_values(self.results, "sharpe"), dtype=np.float64)
+        return np.array(objective_values(self.results, self.objective), dtype=np.float64)
 
     def ranked_keys(self) -> list[str]:
         """Keys best first: train/test by selection rank, otherwise by the objective (NaN last)."""

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from fp.registry import registry_of
 from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.boundary.data import load_market_data
 from pipelines.boundary.outputs import check_run_dir, RunDirError, write_run
@@ -185,7 +186,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                          run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
                                       "returns": spec.workflow.type == "optimization"})
     stats = _statistics(spec, the_plan, tables)
-    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
+    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective, registry_of(spec)))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
     _warn_ruined(manifest, tables.results)
@@ -230,8 +231,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
         tables = run_plan(the_plan, market, equity=spec.equity, returns=returns or spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
     stats = _statistics(spec, the_plan, tables)
-    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
-    windows = None if windows is None else with_objective(windows, spec.objective)
+    tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective, registry_of(spec)))
+    windows = None if windows is None else with_objective(windows, spec.objective, registry_of(spec))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["run_id"] = run
     manifest.update(extra or {})
@@ -275,7 +276,7 @@ def _score(result: RunResult) -> None:
     """Run an author's objective (``module:function``) on every row before anything is written:
     if it raises, the run fails with one line and nothing on disk, not after the folder exists."""
     if ":" in result.plan.spec.objective:
-        objective_values(result.results, result.plan.spec.objective)
+        objective_values(result.results, result.plan.spec.objective, registry_of(result.plan.spec))
 
 
 def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
@@ -286,10 +287,11 @@ def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
     results = training_view(tables.results)
     if spec.data.split is None:  # train/test refused it already, on the training part
         select_some(results.to_pylist(), spec.objective, top_k=spec.top_k, min_trades=spec.min_trades,
+                    registry=registry_of(spec),
                     where="in the run")
     if len(the_plan.combos) < 2:
         return None
-    return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades)
+    return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades, registry_of(spec))
 
 
 #: Why a workflow with classifiers writes no regime attribution.

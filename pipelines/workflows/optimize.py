@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
+from fp.registry import BUILTINS, Registry, registry_of
 from pipelines.engine.columns import PART_COLUMNS
 from pipelines.engine.objectives import select, select_some
 from pipelines.engine.evaluate import run_plan
@@ -128,7 +129,8 @@ def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -
                 row[name] = float(np.mean(values)) if values else math.nan
         row["n_trades"] = min(r["n_trades"] for r in rows)
         merged.append(row)
-    picks = select_some(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades, where=where)
+    picks = select_some(merged, spec.objective, top_k=spec.top_k, min_trades=spec.min_trades, where=where,
+                        registry=registry_of(spec))
     return {merged[i]["combo_id"]: rank for rank, i in enumerate(picks, start=1)}
 
 
@@ -287,7 +289,7 @@ def _stored(store: SignalStore) -> SignalSource:
 
 
 def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.Table, objective: str,
-                top_k: int, min_trades: int) -> dict[str, Any] | None:
+                top_k: int, min_trades: int, registry: Registry = BUILTINS) -> dict[str, Any] | None:
     """PBO and the deflated Sharpe ratio of the selected combination, on the first symbol's
     per-bar returns of every combination (``None`` when there is too little to say).
 
@@ -303,7 +305,7 @@ def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.
     rows = [r for r in results.to_pylist() if r["symbol"] == symbol and r["combo_id"] in ok]
     if matrix.shape[1] < 2 or matrix.shape[0] < 40:
         return None
-    picks = select(rows, objective, top_k=1, min_trades=min_trades)
+    picks = select(rows, objective, top_k=1, min_trades=min_trades, registry=registry)
     if not picks:
         return None
     blocks = 16 if matrix.shape[0] >= 320 else max(2, (matrix.shape[0] // 20) // 2 * 2)

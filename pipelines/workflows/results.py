@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
+from fp.registry import registry_of
 from pipelines.engine.objectives import objective_values
 from state.market import MarketData
 from state.plan import Plan
@@ -39,7 +40,7 @@ class RunResult:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.
 
         Train/test results put the selected combinations first, in the order of their rank."""
-        values = objective_values(self.results, objective or self.plan.spec.objective)
+        values = objective_values(self.results, objective or self.plan.spec.objective, registry_of(self.plan.spec))
         ranks = (self.results.column("rank").to_pylist() if "rank" in self.results.column_names
                  else [None] * len(values))
         keyed = sorted(range(len(values)), key=lambda i: (ranks[i] is None, ranks[i] or 0, math.isnan(values[i]),

@@ -24,6 +24,7 @@ from fp.features import FEATURES, Feature
 from fp.hub import compute_features, registry_for_refs
 from fp.registry import BUILTINS, Registry, registry_of
 from fp.strategies import STRATEGIES, FeatureRef, Strategy
+from state.errors import UnknownComponentError
 from state.params import REQUIRED
 
 
@@ -191,19 +192,20 @@ def test_a_registry_with_a_component_is_a_new_registry():
     assert registry is registry.with_component("strategy", custom)
 
 
-@pytest.mark.parametrize("kind, component, error, message", [
-    ("strategy", attrs.evolve(at_the_top, name="momentum"), ValueError,
+@pytest.mark.parametrize("kind, component, message", [
+    ("strategy", attrs.evolve(at_the_top, name="momentum"),
      r"strategy name 'momentum' is already taken by a built-in strategy"),
-    ("feature", at_the_top, TypeError, r"a feature component must be a Feature record; got Strategy"),
-    ("sizer", at_the_top, ValueError, r"kind='sizer'"),
+    ("feature", at_the_top, r"a feature component must be a Feature record; got Strategy"),
+    ("sizer", at_the_top, r"kind='sizer'"),
 ])
-def test_a_registry_refuses_a_clash_or_a_wrong_record(kind, component, error, message):
-    with pytest.raises(error, match=message):
+def test_a_registry_refuses_a_clash_or_a_wrong_record(kind, component, message):
+    """Each is an AdmfError (ComponentError), never a bare built-in exception."""
+    with pytest.raises(ComponentError, match=message):
         BUILTINS.with_component(kind, component)
 
 
 def test_a_missing_name_says_what_is_registered():
-    with pytest.raises(KeyError, match=r"no strategy 'pkg:nope' in the registry \(it has bollinger_breakout, "):
+    with pytest.raises(UnknownComponentError, match=r"no strategy 'pkg:nope' in the registry \(it has bollinger_breakout, "):
         BUILTINS.strategy("pkg:nope")
 
 
@@ -212,7 +214,7 @@ def test_registry_of_a_specs_components():
     registry = registry_of((("feature", rolling_max.name, rolling_max), ("strategy", custom.name, custom)))
     assert isinstance(registry, Registry)
     assert registry.feature(rolling_max.name) is rolling_max and registry.strategy("pkg:at_the_top") is custom
-    with pytest.raises(ValueError, match="registered as 'x' is named"):
+    with pytest.raises(ComponentError, match="registered as 'x' is named"):
         registry_of((("strategy", "x", custom),))
 
 

@@ -503,3 +503,26 @@ def test_number_rules_do_not_change_pyyamls_safe_loader():
 def test_loading_stays_safe_and_refuses_duplicate_keys_with_numbers():
     assert "could not determine a constructor" in str(spec_error("x: !!python/object:os.system 1e-3\n"))
     assert "duplicate key 'commission'" in str(spec_error("execution: {commission: 1e-3, commission: 2e-3}\n" + MOMENTUM))
+
+
+@pytest.mark.parametrize("target", ["os:system", "builtins:eval", "fp.metrics:metrics"])
+def test_an_objective_must_be_declared_as_one(target):
+    """Issue 16: ``objective: os:system`` was called with a results row mid-run; an objective loads
+    through the component loader like a strategy and must be an ``@objective`` record."""
+    with pytest.raises(SpecError, match=rf"^objective='{target}': '\w+' is a plain function, not an objective: decorate it with "
+                                         r"@fp.components.objective$"):
+        spec_from_mapping({"strategies": [{"type": "momentum"}], "objective": target})
+
+
+def test_a_declared_objective_is_kept_with_the_specs_components(author):
+    author("declared_objectives", """
+        from fp.components import objective
+
+        @objective
+        def trades(row):
+            "More closed trades is better."
+            return row["n_trades"]
+    """)
+    spec = spec_from_mapping({"strategies": [{"type": "momentum"}], "objective": "declared_objectives:trades"})
+    (kind, name, record), = [c for c in spec.components if c[0] == "objective"]
+    assert ("objective", "declared_objectives:trades", "More closed trades is better.") == (kind, name, record.doc)

@@ -235,7 +235,7 @@ def test_a_train_test_header_says_how_many_were_selected(capsys, tmp_path):
 
 
 def test_a_function_objective_is_shown(capsys, tmp_path, monkeypatch):
-    (tmp_path / "shown_objectives.py").write_text("def trades(row):\n    return row['n_trades'] * 1.5\n")
+    (tmp_path / "shown_objectives.py").write_text("from fp.components import objective\n\n\n@objective\ndef trades(row):\n    return row['n_trades'] * 1.5\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = write_spec(tmp_path, "workflow: {type: optimization}\nobjective: shown_objectives:trades\n" + SMA)
     code, stdout, _ = cli(capsys, "run", spec, "--out", out_dir(tmp_path))
@@ -575,7 +575,8 @@ def test_a_classifier_that_can_never_label_a_bar_is_refused(capsys, tmp_path, cl
     assert_refused(capsys, tmp_path, spec, *fragments)
 
 
-OBJECTIVE = '''
+OBJECTIVE = '''from fp.components import objective
+@objective
 def score(row):
     return row["sharpe"] / (row["slow_period"] - 8)  # 0 for slow_period 8: ZeroDivisionError
 '''
@@ -590,7 +591,7 @@ def test_an_objective_that_raises_is_one_line_and_writes_nothing(capsys, tmp_pat
                       + "objective: author_objective:score\n")
     assert_refused(capsys, tmp_path, spec,
                    "objective='author_objective:score': raised ZeroDivisionError: float division by zero (",
-                   "author_objective.py, line 3) on the row of combination ")
+                   "author_objective.py, line 4) on the row of combination ")
 
 
 def test_a_run_piped_into_a_reader_that_stops_ends_quietly(tmp_path):

@@ -84,7 +84,7 @@ def test_min_trades_above_every_combination_refuses_the_run(doc, where):
 
 
 def test_an_objective_by_import_path(tmp_path, monkeypatch):
-    (tmp_path / "my_objectives.py").write_text("def calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
+    (tmp_path / "my_objectives.py").write_text("from fp.components import objective\n\n\n@objective\ndef calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     r = pipelines.run({"workflow": {"type": "optimization"}, "strategies": GRID,
                        "objective": "my_objectives:calmar"})
@@ -95,7 +95,7 @@ def test_an_objective_by_import_path(tmp_path, monkeypatch):
 
 def test_a_function_objective_is_a_column_of_the_results(tmp_path, monkeypatch):
     (tmp_path / "calmar_objectives.py").write_text(
-        "def calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
+        "from fp.components import objective\n\n\n@objective\ndef calmar(row):\n    return row['cagr_pct'] / row['max_drawdown_pct']\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     plain = pipelines.run({"workflow": {"type": "optimization"}, "strategies": GRID,
                            "objective": "calmar_objectives:calmar"}, out=tmp_path / "plain")
@@ -121,7 +121,7 @@ def test_a_missing_objective_function_is_a_spec_error(tmp_path, monkeypatch):
         pipelines.plan({"strategies": GRID, "objective": "nowhere_at_all:f"})
     (tmp_path / "objs.py").write_text("x = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(SpecError, match="has no function 'missing'"):
+    with pytest.raises(SpecError, match="module 'objs' has no attribute 'missing'"):
         pipelines.plan({"strategies": GRID, "objective": "objs:missing"})
 
 

@@ -7,29 +7,12 @@ constraint is checked here, at the boundary, and the first problem raises a
 :class:`state.errors.SpecError` whose message starts with the spec path (``path=value: what was
 expected``), e.g. ``strategies[0].parameters.lookback_period=-5: must be an integer >= 1``.
 
-Grammar (every section but ``strategies`` optional)::
-
-    workflow: {type: backtest | optimization | signal_generation | signal_replay, base_pattern: full_backtest}
-    signals: runs/my-signals        (signal_replay only: the store to replay; no strategies then)
-    data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
-           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252,
-           timezone: America/New_York, session: {start: '17:00', timezone: America/New_York}}
-          (at most one of dataset, path, paths; none means the bundled GOOG data)
-    portfolio: {initial_cash, sizing, fraction, fractional, direction}
-    execution: {fill, commission, slippage_bps}
-    risk: {max_position}
-    strategies:
-      - type: sma_crossover
-        parameters: {fast_period: [10, 20], slow_period: {from: 20, to: 100, step: 20}}
-        constraints: ["fast_period < slow_period"]
-    classifiers: [{type: hmm, parameters: {...}, constraints: [...]}]
-    constraints: ["fast_period < slow_period"]
-    objective: sharpe | -max_drawdown_pct
-    top: 10
-
-A parameter value is one value, a list (a grid) or a ``{from, to, step}`` range. Top-level
-``constraints`` are kept in :attr:`Spec.constraints` and also appended to every strategy entry
-whose parameters they name, so later stages only look at entries.
+The grammar — every section and key, with its type, default and meaning — is data in
+``pipelines.boundary.spec_schema`` (with the registry's settings and components it makes the
+generated ``docs/spec-reference.md`` and ``admf list``). A parameter value is one value, a list (a
+grid) or a ``{from, to, step}`` range. Top-level ``constraints`` are kept in
+:attr:`Spec.constraints` and also appended to every strategy entry whose parameters they name,
+so later stages only look at entries.
 
 A strategy or classifier ``type`` is a built-in's name or an author's own component by import
 path, ``module:attribute`` (``type: mypkg.signals:ema_ribbon``): ``pipelines.boundary.components`` imports
@@ -61,6 +44,8 @@ from fp.registry import BUILTINS
 from fp.templates import nested_component
 from pipelines.boundary.components import is_import_path, load_component
 from pipelines.boundary.data import bundled_datasets
+from pipelines.boundary.spec_schema import (COMPONENT_ENTRY, DATA, EXECUTOR, SESSION, SPLIT, TOP, TOP_KEYS, TRACE,
+                                            WORKFLOW)
 from pipelines.engine.events import KIND_ALIASES, KINDS
 from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
@@ -68,33 +53,14 @@ from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, S
 
 __all__ = ["parse_memory", "spec_from_mapping", "spec_from_text", "spec_from_yaml", "trace_filter"]
 
-_TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "executor", "exits", "min_trades", "objective",
-             "phases", "portfolio", "report", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
-_PHASE_KEYS = ("from", "name")
-_WORKFLOW_KEYS = ("anchored", "base_pattern", "step_bars", "test_bars", "train_bars", "type")
 _WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
-_BARS = Param("bars", "int", None, minimum=1)
-_ANCHORED = Param("anchored", "bool", False)
-_TOP_K = Param("top_k", "int", 1, minimum=1)
-_MIN_TRADES = Param("min_trades", "int", 0, minimum=0)
-_DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "session", "split", "start", "symbol",
-              "timezone")
-_SESSION_KEYS = ("start", "timezone")
-_SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
-_ENTRY_KEYS = ("constraints", "parameters", "type")
 _EXTRA_ENTRY_KEYS = {"classifier": ("regime_policy",), "strategy": ("exits", "members")}
+_ENTRY_KEYS = tuple(k for k in COMPONENT_ENTRY.names if all(k not in extra for extra in _EXTRA_ENTRY_KEYS.values()))
 _SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
 _ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
-
-_WORKFLOW_TYPE = Param("type", "str", "backtest",
-                       choices=("backtest", "optimization", "walk_forward", "signal_generation", "signal_replay"))
 _FIXED_BY_STORE = ("strategies", "classifiers", "constraints")
-_BASE_PATTERN = Param("base_pattern", "str", "full_backtest", choices=("full_backtest",))
-_PERIODS_PER_YEAR = Param("periods_per_year", "float", None, minimum=0.0, exclusive_minimum=True)
-_TOP = Param("top", "int", 10, minimum=1)
-_REPORT = Param("report", "bool", False)
-_DEFAULT_OBJECTIVE = "sharpe"
+_DEFAULT_OBJECTIVE = TOP.key("objective").default
 
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 80
@@ -168,7 +134,7 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
     if not isinstance(doc, Mapping):
         got = "an empty document" if doc is None else f"a {type(doc).__name__}"
         raise SpecError("", f"{source}: a spec must be a mapping with at least a 'strategies' list; got {got}")
-    _require_known_keys(doc, "", _TOP_KEYS)
+    _require_known_keys(doc, "", TOP_KEYS)
     if "phases" in doc:
         return _phased(doc, source, base_dir)
     workflow = _workflow(doc.get("workflow", {}))
@@ -201,18 +167,18 @@ def _spec(doc: Mapping, *, source: str, base_dir: str, fed: bool, loaded: _Loade
         classifiers=classifiers,
         constraints=tuple(c.text for c in top_constraints),
         objective=_objective(doc.get("objective", _DEFAULT_OBJECTIVE), loaded),
-        top=_TOP.check(doc.get("top", _TOP.default), "top"),
+        top=TOP.key("top").param.check(doc.get("top", TOP.key("top").default), "top"),
         source=source,
         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str),
         signals=signals,
-        top_k=_TOP_K.check(doc.get("top_k", 1), "top_k"),
-        min_trades=_MIN_TRADES.check(doc.get("min_trades", 0), "min_trades"),
+        top_k=TOP.key("top_k").param.check(doc.get("top_k", 1), "top_k"),
+        min_trades=TOP.key("min_trades").param.check(doc.get("min_trades", 0), "min_trades"),
         components=_components(strategies, loaded),
         trace=trace_filter(doc.get("trace")),
-        equity=Param("equity", "bool", False).check(doc.get("equity", False), "equity"),
+        equity=TOP.key("equity").param.check(doc.get("equity", False), "equity"),
         executor=_executor(doc["executor"]) if "executor" in doc else None,
         exits=exits,
-        report=_REPORT.check(doc.get("report", False), "report"),
+        report=TOP.key("report").param.check(doc.get("report", False), "report"),
     )
     if not phase:
         _check_split(spec)
@@ -258,10 +224,9 @@ def _check_split(spec: Spec, *, last_phase: bool = False) -> None:
 def _executor(raw: Any) -> ExecutionOptions:
     """``executor: {type: local | processes | dask, workers: 2, scheduler: tcp://…, memory_limit: 2GB}``."""
     section = _require_mapping(raw, "executor", "{type: processes, workers: 2}")
-    _require_known_keys(section, "executor", ("memory_limit", "scheduler", "type", "workers"))
-    kind = Param("type", "str", "local", choices=("local", "processes", "dask")).check(
-        section.get("type", "local"), "executor.type")
-    workers = Param("workers", "int", None, minimum=1).check(section.get("workers"), "executor.workers")
+    _require_known_keys(section, "executor", EXECUTOR.names)
+    kind = EXECUTOR.key("type").param.check(section.get("type", "local"), "executor.type")
+    workers = EXECUTOR.key("workers").param.check(section.get("workers"), "executor.workers")
     scheduler = _text(section["scheduler"], "executor.scheduler") if "scheduler" in section else None
     if scheduler is not None and kind != "dask":
         raise SpecError("executor.scheduler", "only applies with type: dask")
@@ -315,7 +280,7 @@ def _phased(doc: Mapping, source: str, base_dir: str) -> Spec:
     components = _components((), loaded)
     phases = [attrs.evolve(p, spec=attrs.evolve(p.spec, components=components)) for p in phases]
     first = phases[0].spec
-    return attrs.evolve(first, phases=tuple(phases), source=source, report=_REPORT.check(doc.get("report", False), "report"),
+    return attrs.evolve(first, phases=tuple(phases), source=source, report=TOP.key("report").param.check(doc.get("report", False), "report"),
                         document=json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), default=str))
 
 
@@ -401,24 +366,25 @@ def _yaml_error(source: str, exc: yaml.YAMLError) -> SpecError:
 
 def _workflow(raw: Any) -> WorkflowSpec:
     section = _require_mapping(raw, "workflow", "{type: optimization, base_pattern: full_backtest}")
-    _require_known_keys(section, "workflow", _WORKFLOW_KEYS)
-    kind = _WORKFLOW_TYPE.check(section.get("type", _WORKFLOW_TYPE.default), "workflow.type")
+    _require_known_keys(section, "workflow", WORKFLOW.names)
+    kind = WORKFLOW.key("type").param.check(section.get("type", WORKFLOW.key("type").default), "workflow.type")
     windows = {}
     if kind == "walk_forward":
         for key in ("train_bars", "test_bars"):
             if key not in section:
                 raise SpecError(f"workflow.{key}", "required for walk_forward: how many bars each window trains "
                                                    "and tests on, e.g. {train_bars: 500, test_bars: 100}")
-        windows = {key: _BARS.check(section.get(key), f"workflow.{key}") for key in ("train_bars", "test_bars", "step_bars")}
-        windows["anchored"] = _ANCHORED.check(section.get("anchored", False), "workflow.anchored")
+        windows = {key: WORKFLOW.key(key).param.check(section.get(key), f"workflow.{key}")
+                   for key in ("train_bars", "test_bars", "step_bars")}
+        windows["anchored"] = WORKFLOW.key("anchored").param.check(section.get("anchored", False), "workflow.anchored")
     else:
         for key in _WALK_FORWARD_KEYS:
             if key in section:
                 raise SpecError(f"workflow.{key}", "only applies with workflow.type: walk_forward")
     return WorkflowSpec(
         type=kind,
-        base_pattern=_BASE_PATTERN.check(section.get("base_pattern", _BASE_PATTERN.default),
-                                         "workflow.base_pattern"),
+        base_pattern=WORKFLOW.key("base_pattern").param.check(
+            section.get("base_pattern", WORKFLOW.key("base_pattern").default), "workflow.base_pattern"),
         **windows,
     )
 
@@ -451,7 +417,7 @@ def _workflow_sections(workflow: WorkflowSpec, doc: Mapping, base_dir: str) -> s
 def _data(raw: Any, base_dir: str) -> DataSpec:
     """The ``data`` section: at most one source; with none (``start``/``end`` alone) it is the default data."""
     section = _require_mapping(raw, "data", "{dataset: GOOG}")
-    _require_known_keys(section, "data", _DATA_KEYS)
+    _require_known_keys(section, "data", DATA.names)
     sources = [key for key in _DATA_SOURCES if key in section]
     if len(sources) > 1:
         raise SpecError("data", f"give exactly one of dataset, path or paths (got {' and '.join(sources)}), "
@@ -470,7 +436,8 @@ def _data(raw: Any, base_dir: str) -> DataSpec:
         symbol=_text(section["symbol"], "data.symbol") if "symbol" in section else None,
         start=start,
         end=end,
-        periods_per_year=_PERIODS_PER_YEAR.check(section.get("periods_per_year"), "data.periods_per_year"),
+        periods_per_year=DATA.key("periods_per_year").param.check(section.get("periods_per_year"),
+                                                                  "data.periods_per_year"),
         base_dir=base_dir,
         split=_split(section["split"]) if "split" in section else None,
         timezone=_zone(section["timezone"], "data.timezone") if "timezone" in section else None,
@@ -494,7 +461,7 @@ def _zone(raw: Any, path: str) -> str:
 def _session(raw: Any) -> dict[str, str | None]:
     """``{start: '17:00', timezone: America/New_York}``: when each trading day begins (local time)."""
     section = _require_mapping(raw, "data.session", "{start: '17:00', timezone: America/New_York}")
-    _require_known_keys(section, "data.session", _SESSION_KEYS)
+    _require_known_keys(section, "data.session", SESSION.names)
     start = section.get("start")
     if not isinstance(start, str) or not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?", start.strip()):
         raise SpecError(f"data.session.start={_short.repr(start)}", "must be a time of day, HH:MM or HH:MM:SS, "
@@ -506,11 +473,11 @@ def _session(raw: Any) -> dict[str, str | None]:
 def _split(raw: Any) -> tuple[str, Any]:
     """``{train: 0.7}`` (fraction of the bars) or ``{train_end: 2010-12-31}`` (last training bar)."""
     section = _require_mapping(raw, "data.split", "{train: 0.7} or {train_end: 2010-12-31}")
-    _require_known_keys(section, "data.split", ("train", "train_end"))
+    _require_known_keys(section, "data.split", SPLIT.names)
     if len(section) != 1:
         raise SpecError("data.split", "give one of train (a fraction, e.g. 0.7) or train_end (a date)")
     if "train" in section:
-        fraction = _SPLIT.check(section["train"], "data.split.train")
+        fraction = SPLIT.key("train").param.check(section["train"], "data.split.train")
         if fraction >= 1.0:
             raise SpecError(f"data.split.train={fraction!r}", "must be below 1: the test part would be empty")
         return ("train", fraction)
@@ -901,7 +868,7 @@ def _require_known_keys(section: Mapping, path: str, allowed: Sequence[str]) -> 
         if key not in allowed:
             where = "here" if path else "at the top level"
             raise SpecError(_join(path, key), f"unknown key{_did_you_mean(key, allowed)}; allowed keys {where}: "
-                                              f"{', '.join(allowed)}")
+                                              f"{', '.join(sorted(allowed))}")
 
 
 def _text(raw: Any, path: str, *, what: str = "value") -> str:
@@ -968,9 +935,9 @@ def trace_filter(raw: Any, path: str = "trace") -> TraceSpec | None:
         return TraceSpec()
     if not isinstance(raw, Mapping):
         raise SpecError(f"{path}={raw!r}", "must be true, false or {kinds: [ORDER, FILL], combos: [...]}")
-    unknown = sorted(set(raw) - {"kinds", "combos"})
+    unknown = sorted(set(raw) - set(TRACE.names))
     if unknown:
-        raise SpecError(f"{path}.{unknown[0]}", "unknown key; allowed keys here: combos, kinds")
+        raise SpecError(f"{path}.{unknown[0]}", f"unknown key; allowed keys here: {', '.join(sorted(TRACE.names))}")
     kinds = set(KINDS)
     if "kinds" in raw:
         kinds = set()

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import attrs
 
-from pipelines.cli.query import add_query_parser, positive_int
 from pipelines.boundary.specs import parse_memory
+from pipelines.cli.query import add_query_parser, positive_int
+from pipelines.cli.reference import WHAT, reference_markdown, reference_section
 from pipelines.cli.terminal import format_plan, format_regimes, format_store, format_table, format_top, format_windows
 from pipelines.engine.signal_store import SignalStore
 from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run
@@ -54,8 +55,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """Every law on one component: exit 0 when all pass, 1 when one fails (2: a bad component)."""
-    from pipelines.workflows.check import check_component, format_check
     from pipelines.boundary.components import resolve_component
+    from pipelines.workflows.check import check_component, format_check
     kind, component = resolve_component(args.component, kind=args.kind, path="component")
     results = check_component(component, max_examples=args.examples, max_bars=args.bars)
     print(format_check(component.name, kind, results))
@@ -279,8 +280,24 @@ def _parser() -> argparse.ArgumentParser:
     p_check.add_argument("--examples", type=positive_int, help="generated cases per law (default: each law's own)")
     p_check.add_argument("--bars", type=positive_int, help="longest generated series (default: each law's own)")
     p_check.set_defaults(func=_cmd_check)
+    p_list = sub.add_parser("list", help="list every component, setting and spec key (the spec reference)",
+                            description="Print the spec reference: the spec's sections and keys, the settings, the "
+                                        "strategies, classifiers, features (native and TA-Lib) and objectives, each "
+                                        "with its parameters, defaults and ranges. --markdown prints the whole "
+                                        "reference as docs/spec-reference.md holds it.")
+    p_list.add_argument("what", nargs="?", choices=WHAT, help="one part only (default: all)")
+    p_list.add_argument("--markdown", action="store_true", help="the whole reference as Markdown")
+    p_list.set_defaults(func=_cmd_list)
     add_query_parser(sub)
     return parser
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.markdown and args.what:
+        raise AdmfError("--markdown prints the whole reference; leave out the part, or drop --markdown")
+    text = reference_markdown() if args.markdown or args.what is None else reference_section(args.what)
+    sys.stdout.write(text)
+    return 0
 
 
 #: Exit code when the reader of the output went away (``admf run … | head``): 128 + SIGPIPE, what

@@ -300,7 +300,7 @@ constraints: ["fast_period < slow_period"]
      "threshold, trend_filter, or your own"),
     ("strategies: [{parameters: {}}]", "strategies[0].type", "required: name the strategy"),
     ("strategies: [{type: momentum, params: {}}]", "strategies[0].params",
-     r"unknown key \(did you mean 'parameters'\?\); allowed keys here: constraints, parameters, type"),
+     r"unknown key \(did you mean 'parameters'\?\); allowed keys here: constraints, exits, members, parameters, type"),
     ("strategies: [momentum]", "strategies[0]='momentum'", "must be a mapping"),
     ("strategies: [{type: momentum, parameters: {lookback: 5}}]", "strategies[0].parameters.lookback",
      "strategy 'momentum' has no parameter 'lookback'.*its parameters are lookback_period, signal_threshold"),
@@ -457,14 +457,6 @@ def test_a_folder_is_not_a_spec_file(tmp_path):
 def test_a_data_section_with_only_bounds_means_the_default_dataset_between_them():
     spec = spec_from_text("data: {start: 2006-01-01}\n" + MOMENTUM)
     assert spec.data.is_default and "2006-01-01" == spec.data.start
-
-
-def test_the_readme_spec_reference_is_a_valid_spec():
-    from pathlib import Path
-    readme = (Path(__file__).parents[3] / "README.md").read_text()
-    block = readme.split("## Spec reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
-    spec = spec_from_text(block)
-    assert spec.exits is not None and spec.strategies and spec.classifiers
 
 
 # --------------------------------------------------------------------------------------------

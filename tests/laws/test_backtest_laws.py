@@ -1,20 +1,16 @@
 """Laws of the backtest fold (ARCHITECTURE.md laws 1, 4, 6, 7 and sparse ≡ streaming)."""
-import attrs
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from law_harness import CONTAINER, changes_of, equity_of, lane_signals, laws, picker, same_record
 
 from fp.ledger import compress_equity
-from fp.strategies import STRATEGIES, signal_changes
-from fp.testing import bars, batch_outputs, params_for
-from pipelines.engine.folds import LaneSignal, fold_sparse, fold_streaming
-from pipelines.engine.patterns import FULL_BACKTEST, container_for
+from fp.testing import bars
+from pipelines.engine.folds import fold_sparse, fold_streaming
 from state.market import Bars
 from state.portfolio import LaneSettings
 
-CONTAINER = container_for(FULL_BACKTEST)
-LAWS = settings(max_examples=60, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LAWS = laws(60)
 
 
 @st.composite
@@ -23,17 +19,14 @@ def lanes(draw, max_lanes=4, fractions=(1.0, 0.5, 0.3, 4.0), caps=(np.inf, 3.0, 
     """Strategies with parameters and per-lane settings covering every execution option; a
     fraction above 1 is leverage (4: a 25 % move against the position ruins the lane)."""
     n = draw(st.integers(1, max_lanes))
-    signals = []
-    for _ in range(n):
-        strategy = draw(st.sampled_from(sorted(STRATEGIES)))
-        signals.append(LaneSignal(STRATEGIES[strategy], draw(params_for(STRATEGIES[strategy], window_cap=12))))
-    pick = lambda values: np.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)))
+    signals = lane_signals(draw, n)
+    pick = picker(draw, n)
     s = LaneSettings(
         initial_cash=pick([1_000.0, 10_000.0, 123_456.78]),
-        fraction=pick(list(fractions)),
+        fraction=pick(fractions),
         whole=pick([True, False]),
-        long_only=pick(list(directions)),
-        max_position=pick(list(caps)),
+        long_only=pick(directions),
+        max_position=pick(caps),
         commission=pick([0.0, 0.001, 0.002, 0.01]),
         slippage=pick([0.0, 0.0005, 0.01]),
         fill_on_close=pick([False, True]),
@@ -47,21 +40,7 @@ ruinous = lanes(fractions=(4.0, 10.0, 25.0), caps=(np.inf,), directions=(False,)
 
 
 def sparse(signals, s, data: Bars):
-    changes = [signal_changes(batch_outputs(x.strategy, x.params, data)[0], x.strategy.trigger) for x in signals]
-    return fold_sparse(CONTAINER, s, changes, data)
-
-
-def equity_of(folded, s, data, n):
-    return np.array([folded.equity(i, data.close, float(s.initial_cash[i]))[0] for i in range(n)]).reshape(n, len(data))
-
-
-def same_record(a, b):
-    for f in attrs.fields(type(a)):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if x is None or y is None:
-            assert x is None and y is None, f.name
-            continue
-        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f.name
+    return fold_sparse(CONTAINER, s, changes_of(signals, data), data)
 
 
 @LAWS
@@ -74,7 +53,7 @@ def test_sparse_fold_equals_bar_by_bar_streaming(case, data):
     same_record(reference.rejections, fast.rejections)
     same_record(reference.trades, fast.trades)
     same_record(reference.final, fast.final)
-    assert np.array_equal(equity, equity_of(fast, s, data, len(signals)))
+    assert np.array_equal(equity, equity_of(fast, s, data))
     for i in range(len(signals)):
         full = compress_equity(*fast.equity(i, data.close, float(s.initial_cash[i])))
         points = fast.equity_points(i, data.close, float(s.initial_cash[i]))
@@ -94,7 +73,7 @@ def test_sparse_fold_equals_bar_by_bar_streaming_through_ruin(case, data):
         same_record(getattr(reference, name), getattr(fast, name))
     for name in ("change_lane", "change_bar", "change_cash", "change_position"):
         assert np.array_equal(getattr(reference, name), getattr(fast, name)), name
-    assert np.array_equal(equity, equity_of(fast, s, data, len(signals)))
+    assert np.array_equal(equity, equity_of(fast, s, data))
     for lane, bar in zip(fast.ruined.lane, fast.ruined.bar):
         assert np.all(equity[lane, bar:] == 0.0) and np.all(equity[lane, :bar] > 0.0)
         assert not np.any(fast.fills.bar[fast.fills.lane == lane] > bar)
@@ -102,7 +81,7 @@ def test_sparse_fold_equals_bar_by_bar_streaming_through_ruin(case, data):
 
 def test_the_ruinous_lanes_do_ruin_lanes():
     """The generator above reaches ruin (else the law above would check nothing new)."""
-    from hypothesis import Phase, find
+    from hypothesis import Phase, find, settings
     once = settings(database=None, derandomize=True, phases=[Phase.generate], max_examples=200)
     signals, s, data = find(st.tuples(ruinous, bars(min_size=30, max_size=90)).map(lambda c: (*c[0], c[1])),
                             lambda c: len(sparse(*c).ruined.lane) > 0, settings=once)
@@ -114,10 +93,10 @@ def test_the_ruinous_lanes_do_ruin_lanes():
 def test_isolation_lane_in_a_sweep_equals_the_lane_alone(case, data):
     signals, s = case
     together = sparse(signals, s, data)
-    eq_together = equity_of(together, s, data, len(signals))
+    eq_together = equity_of(together, s, data)
     for i in range(len(signals)):
         alone = sparse([signals[i]], s.rows(slice(i, i + 1)), data)
-        assert np.array_equal(eq_together[i], equity_of(alone, s.rows(slice(i, i + 1)), data, 1)[0])
+        assert np.array_equal(eq_together[i], equity_of(alone, s.rows(slice(i, i + 1)), data)[0])
         mine = together.fills.lane == i
         for f in ("bar", "quantity", "price", "commission"):
             assert np.array_equal(getattr(together.fills, f)[mine], getattr(alone.fills, f))
@@ -136,8 +115,7 @@ def test_no_lookahead_changing_later_bars_changes_nothing_before(case, data, cut
                  data.volume, None)
     plain = Bars(data.symbol, data.time, data.open, data.high, data.low, data.close, data.volume, None)
     a, b = sparse(signals, s, plain), sparse(signals, s, later)
-    n = len(signals)
-    assert np.array_equal(equity_of(a, s, plain, n)[:, :t + 1], equity_of(b, s, later, n)[:, :t + 1])
+    assert np.array_equal(equity_of(a, s, plain)[:, :t + 1], equity_of(b, s, later)[:, :t + 1])
     early_a, early_b = a.fills.bar <= t, b.fills.bar <= t
     assert np.array_equal(a.fills.quantity[early_a], b.fills.quantity[early_b])
 
@@ -149,7 +127,7 @@ def test_determinism_same_inputs_same_bits(case, data):
     a, b = sparse(signals, s, data), sparse(signals, s, data)
     same_record(a.fills, b.fills)
     same_record(a.trades, b.trades)
-    assert np.array_equal(equity_of(a, s, data, len(signals)), equity_of(b, s, data, len(signals)))
+    assert np.array_equal(equity_of(a, s, data), equity_of(b, s, data))
 
 
 @LAWS

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from law_harness import laws
 
 import pipelines
 from fp.testing import bars
 from state.market import Bars
 
-LAWS = settings(max_examples=15, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LAWS = laws(15)
 CALENDARS = ("crypto_daily", "stock_daily", "hourly", "stock_hours", "monthly")
 START = datetime(2021, 1, 4)  # a Monday
 

@@ -39,7 +39,8 @@ import itertools  # noqa: E402
 import re  # noqa: E402
 
 from fp.classifiers import CLASSIFIERS, Classifier, RegimeModel  # noqa: E402
-from fp.components import Param as P, ref, strategy  # noqa: E402
+from fp.components import Param as P  # noqa: E402
+from fp.components import ref, strategy
 from fp.testing import assert_deterministic, assert_isolated, assert_schema_respected  # noqa: E402
 
 

@@ -3,8 +3,9 @@ portfolio."""
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
+from law_harness import laws
 
 import pipelines
 from fp.testing import bars, jumping
@@ -33,9 +34,7 @@ def always_short(tmp_path_factory):
 
 
 
-LAWS = settings(max_examples=15, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+LAWS = laws(15, HealthCheck.function_scoped_fixture)
 
 
 @LAWS

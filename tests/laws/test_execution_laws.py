@@ -8,37 +8,38 @@ bar, and risk caps never exceeded by an order.
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from law_harness import (
+    CONTAINER,
+    NAN,
+    changes_of,
+    equity_of,
+    lane_signals,
+    laws,
+    order_rules,
+    picker,
+    risk_limits,
+    with_atr,
+)
+from law_harness import same_record as same
 
 from fp.costs import CostModel
 from fp.orders import Tape, order_schedule
-from fp.strategies import STRATEGIES, signal_changes
-from fp.testing import bars, batch_outputs, params_for
-from pipelines.engine.folds import LaneSignal, fold_sparse, fold_streaming
-from pipelines.engine.patterns import FULL_BACKTEST, container_for
+from fp.testing import bars
+from pipelines.engine.folds import fold_sparse, fold_streaming
 from state.market import Bars
-from state.orders import OrderRules
 from state.portfolio import LaneSettings, RiskLimits
 
-CONTAINER = container_for(FULL_BACKTEST)
-LAWS = settings(max_examples=40, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-NAN = math.nan
+LAWS = laws(40)
 
 
 @st.composite
 def realistic(draw, max_lanes=4):
     """Lanes covering every execution option, with their order rules (ATR from the data is added later)."""
     n = draw(st.integers(1, max_lanes))
-    signals = []
-    for _ in range(n):
-        name = draw(st.sampled_from(sorted(STRATEGIES)))
-        signals.append(LaneSignal(STRATEGIES[name], draw(params_for(STRATEGIES[name], window_cap=12))))
-
-    def pick(values, dtype=None):
-        return np.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)), dtype)
-
+    signals = lane_signals(draw, n)
+    pick = picker(draw, n)
     sizing = pick([0, 0, 1, 2], np.int8)
     commission = pick([0.0, 0.001, 0.01])
     slippage = pick([0.0, 0.0005, 0.01])
@@ -50,11 +51,7 @@ def realistic(draw, max_lanes=4):
                              tiers=tiers, slippage=slippage, slippage_fixed=pick([0.0, 0.02]),
                              impact=pick([0.0, 0.1, 2.0]), participation=pick([np.inf, 0.5, 1e-5]))
         commission = costs.rate
-    limits = None
-    if draw(st.booleans()):
-        limits = RiskLimits(pick([NAN, 500.0, 5_000.0]), pick([NAN, 0.3]), pick([NAN, 2_000.0]),
-                            pick([NAN, 800.0]), pick([NAN, 0.5, 2.0]), pick([NAN]), pick([NAN, 0.005, 0.02]),
-                            pick([NAN, 0.01, 0.05]), pick([False, False, False, True], bool))
+    limits = risk_limits(pick, halts=(False, False, False, True)) if draw(st.booleans()) else None
     s = LaneSettings(
         initial_cash=pick([1_000.0, 10_000.0, 123_456.78]),
         fraction=pick([1.0, 0.5]),
@@ -69,48 +66,13 @@ def realistic(draw, max_lanes=4):
         costs=costs,
         limits=limits,
     )
-    frac = [NAN, NAN, 0.01, 0.03, 0.1]
-    rules = OrderRules(
-        delay=np.where(s.fill_on_close, 0, 1).astype(np.int64),
-        order_type=pick([0, 0, 1, 2, 3], np.int64), limit_offset=pick([0.0, 0.01]), stop_offset=pick([0.0, 0.01]),
-        good_till_cancelled=pick([True, False], bool), stop_loss=pick(frac), take_profit=pick(frac),
-        trailing_stop=pick(frac), stop_loss_atr=pick([NAN, 1.5]), take_profit_atr=pick([NAN, 3.0]),
-        trailing_stop_atr=pick([NAN, NAN, 2.0]), max_holding=pick([0, 0, 2, 7], np.int64),
-        target_first=pick([False, True], bool),
-        participation_bars=pick([0, 3], np.int64) if costs is not None else None,
-    )
+    rules = order_rules(pick, s, fractions=[NAN, NAN, 0.01, 0.03, 0.1], atr=True, holding=[0, 0, 2, 7],
+                        participation_bars=costs is not None)
     return signals, s, rules
-
-
-def with_atr(rules: OrderRules, data: Bars) -> OrderRules:
-    from fp.features import FEATURES
-    atr = FEATURES["atr"].compute({"period": 5}, (data.high, data.low, data.close), data.price_precision)[0]
-    return OrderRules(*(getattr(rules, f) for f in (
-        "delay", "order_type", "limit_offset", "stop_offset", "good_till_cancelled", "stop_loss", "take_profit",
-        "trailing_stop", "stop_loss_atr", "take_profit_atr", "trailing_stop_atr", "max_holding", "target_first")),
-        atr=tuple(atr for _ in range(len(rules))), participation_bars=rules.participation_bars)
-
-
-def changes_of(signals, data):
-    return [signal_changes(batch_outputs(x.strategy, x.params, data)[0], x.strategy.trigger) for x in signals]
 
 
 def sparse(signals, s, rules, data, **options):
     return fold_sparse(CONTAINER, s, changes_of(signals, data), data, rules=with_atr(rules, data), **options)
-
-
-def same(a, b):
-    import attrs
-    for f in attrs.fields(type(a)):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if x is None or y is None:
-            assert x is None and y is None, f.name
-            continue
-        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f.name
-
-
-def equity_of(folded, s, data):
-    return np.array([folded.equity(i, data.close, float(s.initial_cash[i]))[0] for i in range(len(s))])
 
 
 @LAWS

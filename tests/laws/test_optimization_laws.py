@@ -2,20 +2,16 @@
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from law_harness import laws, market_of
 
 import pipelines
 from fp.metrics import METRICS
 from fp.testing import bars
-from state.market import Bars, MarketData
+from state.market import Bars
 
-LAWS = settings(max_examples=20, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LAWS = laws(20)
 STRATEGIES = [{"type": "sma_crossover", "parameters": {"fast_period": [2, 4], "slow_period": [6, 10]}},
               {"type": "momentum", "parameters": {"lookback_period": [3, 8]}}]
-
-
-def market_of(data):
-    return MarketData((data,), "generated", f"test-{len(data)}", 252.0)
 
 
 def same(a, b):

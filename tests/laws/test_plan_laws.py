@@ -9,17 +9,16 @@ each window runs, one stitched row per symbol), and the printed combination coun
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
+from law_harness import laws
 
 import pipelines
 from fp.testing import bars
 from pipelines.cli.terminal import format_plan
 from state.market import MarketData
 
-LAWS = settings(max_examples=12, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+LAWS = laws(12, HealthCheck.function_scoped_fixture)
 
 
 def _subset(values):

@@ -12,48 +12,30 @@ import math
 
 import attrs
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from law_harness import CONTAINER, NAN, laws, order_rules, picker, risk_limits
 
 from fp.testing import bars, jumping
 from pipelines.engine.folds import fold_sparse
-from pipelines.engine.patterns import FULL_BACKTEST, container_for
 from pipelines.engine.portfolios import fold_portfolios
 from state.market import Bars
-from state.orders import OrderRules
-from state.portfolio import LaneSettings, RiskLimits
+from state.portfolio import LaneSettings
 
-CONTAINER = container_for(FULL_BACKTEST)
-LAWS = settings(max_examples=40, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-NAN = math.nan
+LAWS = laws(40)
 
 
 @st.composite
 def lanes(draw, max_lanes=4):
     """Lane settings (sizing on equity, costs, risk limits with loss halts) and order rules with exits."""
     n = draw(st.integers(1, max_lanes))
-
-    def pick(values, dtype=None):
-        return np.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)), dtype)
-
-    limits = None
-    if draw(st.booleans()):
-        limits = RiskLimits(pick([NAN, 500.0, 5_000.0]), pick([NAN, 0.3]), pick([NAN, 2_000.0]), pick([NAN, 800.0]),
-                            pick([NAN, 0.5, 2.0]), pick([NAN]), pick([NAN, 0.005, 0.02]), pick([NAN, 0.01, 0.05]),
-                            pick([False, False, True], bool))
+    pick = picker(draw, n)
+    limits = risk_limits(pick) if draw(st.booleans()) else None
     s = LaneSettings(initial_cash=pick([1_000.0, 10_000.0]), fraction=pick([1.0, 0.5, 0.3]),
                      whole=pick([True, False], bool), long_only=pick([True, False], bool),
                      max_position=pick([np.inf, 3.0]), commission=pick([0.0, 0.001, 0.01]),
                      slippage=pick([0.0, 0.0005, 0.01]), fill_on_close=pick([False, True], bool), limits=limits)
-    frac = [NAN, NAN, 0.02, 0.1]
-    rules = OrderRules(
-        delay=np.where(s.fill_on_close, 0, 1).astype(np.int64), order_type=pick([0, 0, 1, 2, 3], np.int64),
-        limit_offset=pick([0.0, 0.01]), stop_offset=pick([0.0, 0.01]), good_till_cancelled=pick([True, False], bool),
-        stop_loss=pick(frac), take_profit=pick(frac), trailing_stop=pick(frac), stop_loss_atr=np.full(n, NAN),
-        take_profit_atr=np.full(n, NAN), trailing_stop_atr=np.full(n, NAN), max_holding=pick([0, 0, 3], np.int64),
-        target_first=pick([False, True], bool))
-    return s, rules
+    return s, order_rules(pick, s, fractions=[NAN, NAN, 0.02, 0.1], atr=False, holding=[0, 0, 3])
 
 
 @st.composite

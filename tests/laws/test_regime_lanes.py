@@ -1,23 +1,19 @@
 """Laws of strategy × classifier grids: isolation, determinism, replay, and no look-ahead end to end."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from law_harness import laws, market_of
 
 import pipelines
 from fp.testing import bars
-from state.market import Bars, MarketData
+from state.market import Bars
 
-LAWS = settings(max_examples=15, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LAWS = laws(15)
 STRATEGIES = [{"type": "momentum", "parameters": {"lookback_period": [3, 6], "signal_threshold": 0.0}},
               {"type": "sma_crossover", "parameters": {"fast_period": 3, "slow_period": 8}}]
 CLASSIFIERS = [{"type": "trend_regime", "parameters": {"period": [5, 10]}},
                {"type": "volatility_regime", "parameters": {"period": 5}, "regime_policy": {"scale": {0: 0.5, 1: 1.0}}}]
-
-
-def market_of(data):
-    return MarketData((data,), "generated", f"test-{len(data)}", 252.0)
 
 
 def spec(**extra):

@@ -1,16 +1,15 @@
 """Laws of signal generation and replay (ARCHITECTURE.md law 2)."""
 import numpy as np
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from law_harness import laws, market_of
 
 import pipelines
 from fp.strategies import STRATEGIES, expand_changes, held_targets
 from fp.testing import bars, batch_outputs, params_for
-from state.market import MarketData
 
-LAWS = settings(max_examples=30, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LAWS = laws(30)
 SETTINGS = {
     "portfolio": {"direction": ["long_only", "long_short"], "fractional": [False, True]},
     "execution": {"fill": ["next_open", "close"], "commission": [0.0, 0.002], "slippage_bps": [0.0, 5.0]},
@@ -29,10 +28,6 @@ def same_table(a, b) -> bool:
         elif not x.equals(y):
             return False
     return True
-
-
-def market_of(data) -> MarketData:
-    return MarketData((data,), "generated", f"test-{len(data)}", 252.0)
 
 
 @st.composite

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.cli.terminal import format_table
-from pipelines.workflows.analytics import ANALYSES, query, QueryError, TABLES
+from pipelines.workflows.analytics import ANALYSES, TABLES, QueryError, query
 from state.errors import AdmfError
 
 __all__ = ["add_query_parser", "format_result", "positive_int", "query_command"]

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pyarrow as pa
+import toolz
 
 from state.plan import PhasePlan, Plan
 
@@ -99,9 +100,7 @@ def _combination_count(plan: Plan, phase: PhasePlan | None) -> str:
               len({(c.classifier, c.classifier_params) for c in plan.combos}), n_settings]
     if totals[0] * totals[1] * totals[2] == n:  # every strategy point with every classifier point and setting
         return f"{n} = {totals[0]} strategy × {totals[1]} classifier × {totals[2]} settings"
-    groups: dict[str, list] = {}
-    for c in plan.combos:
-        groups.setdefault(c.strategy_path, []).append(c)
+    groups = toolz.groupby(lambda c: c.strategy_path, plan.combos)
     terms = []
     for path, combos in groups.items():
         factors = [len({(c.strategy, c.strategy_params) for c in combos}),

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import toolz
+
 from fp.metrics import METRICS
 from state.errors import SpecError
 from state.plan import Combination
@@ -62,7 +64,7 @@ def classifier_column(name: str) -> str:
 
 def classifier_columns(combos: Iterable[Combination]) -> list[str]:
     """The classifier parameter columns of ``combos``, in first-seen order."""
-    return list(dict.fromkeys(classifier_column(name) for c in combos for name, _ in c.classifier_params))
+    return list(toolz.unique(classifier_column(name) for c in combos for name, _ in c.classifier_params))
 
 
 def check_columns(combos: Sequence[Combination], settings_columns: Sequence[str]) -> None:

@@ -23,8 +23,20 @@ from pipelines.engine.patterns import PATTERNS, container_for
 from pipelines.engine.portfolios import run_portfolios
 from pipelines.engine.regime_labels import regimes_table
 from pipelines.engine.signals import NO_CHANGES, SignalSource, classifier_key, computed_signals, from_bar, with_market
-from pipelines.engine.tables import (REGIME_SCHEMA, YEAR_NS, RunTables, bar_returns, closed_trades, equity_schema,
-                                     equity_table, outcome_notes, result_row, results_table, trade_schema, trades_table)
+from pipelines.engine.tables import (
+    REGIME_SCHEMA,
+    YEAR_NS,
+    RunTables,
+    bar_returns,
+    closed_trades,
+    equity_schema,
+    equity_table,
+    outcome_notes,
+    result_row,
+    results_table,
+    trade_schema,
+    trades_table,
+)
 from state.errors import AdmfError
 from state.market import Bars, MarketData
 from state.plan import Plan

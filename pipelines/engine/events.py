@@ -32,11 +32,11 @@ import numpy as np
 import pyarrow as pa
 
 from fp.registry import SETTINGS
-from pipelines.engine.folds import FoldTrace
 from pipelines.engine.columns import classifier_column
+from pipelines.engine.folds import FoldTrace
 from state.events import REJECTION_REASONS
-from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
 from state.market import Bars
+from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 

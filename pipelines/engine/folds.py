@@ -36,8 +36,15 @@ from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.engine.container import Container, fold
 from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
-from state.events import (FillQuote, OrderApproved, OrderExpired, OrderFilled, OrderRejected, OrderSubmitted,
-                          PortfolioRuined)
+from state.events import (
+    FillQuote,
+    OrderApproved,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    PortfolioRuined,
+)
 from state.ledger import EquityPoints, Trades
 from state.market import Bars
 from state.orders import OrderRules, Schedule

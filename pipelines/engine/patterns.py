@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import attrs
+import toolz
 
 from fp import execution, portfolio, risk
 from pipelines.engine.container import Container
@@ -87,13 +88,10 @@ def validate(pattern: Pattern) -> Pattern:
     names = [s.name for s in pattern.stages]
     if len(set(names)) != len(names):
         raise PatternError(f"{where}: stage names repeat: {names}")
-    producers: dict[type, list[Stage]] = {}
-    consumers: dict[type, list[Stage]] = {}
-    for s in pattern.stages:
-        for k in s.produces:
-            producers.setdefault(k, []).append(s)
-        for k in s.consumes:
-            consumers.setdefault(k, []).append(s)
+    producers = toolz.valmap(lambda pairs: [s for _, s in pairs],
+                             toolz.groupby(0, [(k, s) for s in pattern.stages for k in s.produces]))
+    consumers = toolz.valmap(lambda pairs: [s for _, s in pairs],
+                             toolz.groupby(0, [(k, s) for s in pattern.stages for k in s.consumes]))
     for s in pattern.stages:
         for k in s.consumes:
             if k not in producers:

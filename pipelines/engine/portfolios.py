@@ -42,14 +42,23 @@ from fp.ledger import compress_equity, trades_from_fills
 from fp.metrics import metrics
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
-from pipelines.engine.folds import schedule_quotes
-from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
 from pipelines.engine.container import Container, fold
+from pipelines.engine.folds import schedule_quotes
 from pipelines.engine.lanes import lane_settings, order_rules, sized_changes
 from pipelines.engine.patterns import PATTERNS, container_for
+from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
 from pipelines.engine.signals import NO_CHANGES, SignalSource, computed_signals
-from pipelines.engine.tables import (YEAR_NS, RunTables, bar_returns, equity_schema, outcome_notes, result_row,
-                                     results_table, time_type, trade_schema)
+from pipelines.engine.tables import (
+    YEAR_NS,
+    RunTables,
+    bar_returns,
+    equity_schema,
+    outcome_notes,
+    result_row,
+    results_table,
+    time_type,
+    trade_schema,
+)
 from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted
 from state.ledger import Trades
 from state.market import Bars, MarketData

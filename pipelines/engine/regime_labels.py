@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import toolz
 
 from pipelines.engine.columns import classifier_column
 from state.market import Bars
@@ -87,7 +88,7 @@ def in_point_order(table: pa.Table, combos: Sequence[Combination]) -> pa.Table:
 def regimes_table(points: Sequence[tuple[Point, Bars, np.ndarray, int]]) -> pa.Table:
     """``regimes.parquet`` of labelled points: ``(point, bars of a symbol, labels, start)`` each,
     the labels covering ``bars`` and written from bar ``start`` on, in the order given."""
-    names = list(dict.fromkeys(name for (_, params), *_ in points for name, _ in params))
+    names = list(toolz.unique(name for (_, params), *_ in points for name, _ in params))
     columns: dict[str, list] = {**{name: [] for name in _FIXED}, **{classifier_column(name): [] for name in names}}
     index, time, regime = [], [], []
     for (name, params), bars, labels, start in points:

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
+import toolz
 
 from pipelines.engine.columns import classifier_column
 from pipelines.engine.compiler import signal_id
@@ -132,7 +133,7 @@ def store_signals(plan: Plan, market: MarketData, changes: Iterable[tuple[Combin
 
 def _combos_table(combos: Iterable[Combination]) -> pa.Table:
     combos = list(combos)
-    names = list(dict.fromkeys(k for c in combos for k, _ in c.strategy_params))
+    names = list(toolz.unique(k for c in combos for k, _ in c.strategy_params))
     columns: dict[str, list] = {
         "combo_id": [c.combo_id for c in combos],
         "strategy": [c.strategy for c in combos],

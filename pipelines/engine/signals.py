@@ -19,8 +19,8 @@ import numpy as np
 
 from fp.classifiers import Regimes, classify, default_train_end
 from fp.hub import compute_features
-from fp.registry import BUILTINS, Registry, registry_of
 from fp.regimes import ensemble_target, policy_factor
+from fp.registry import BUILTINS, Registry, registry_of
 from fp.strategies import held_targets, signal_changes
 from state.errors import SpecError
 from state.market import Bars, MarketData

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
+import toolz
 
 from fp.metrics import undefined_reasons
 from pipelines.engine.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
@@ -71,10 +72,8 @@ def outcome_notes(m: dict[str, Any], curve: EquityPoints, time: np.ndarray,
     """The ``ruined``, ``ruin_time`` and ``notes`` cells of a lane's row: whether and when its equity
     reached 0 (``ruin``: its bar in ``time`` and the deficit written off), and why each undefined
     metric is NaN (``None`` when every metric is a number and the lane was not ruined)."""
-    by_reason: dict[str, list[str]] = {}
-    for name, reason in undefined_reasons(m, curve).items():
-        by_reason.setdefault(reason, []).append(name)
-    notes = [f"{', '.join(names)} undefined: {reason}" for reason, names in by_reason.items()]
+    by_reason = toolz.groupby(lambda item: item[1], undefined_reasons(m, curve).items())
+    notes = [f"{', '.join(name for name, _ in items)} undefined: {reason}" for reason, items in by_reason.items()]
     if ruin is not None:
         notes.insert(0, f"ruined at {_when(time[ruin[0]])}: equity "
                         f"{-ruin[1]:,.2f} at that close; position closed there, {ruin[1]:,.2f} written off, no "
@@ -155,7 +154,7 @@ def result_row(plan: Plan, combo: Combination, symbol: str, m: dict) -> dict[str
 def results_columns(plan: Plan) -> list[str]:
     """The columns of a plan's results, in order: ids, parameters, gridded settings, outcomes
     (``pipelines.engine.columns``)."""
-    strategy_columns = list(dict.fromkeys(name for c in plan.combos for name, _ in c.strategy_params))
+    strategy_columns = list(toolz.unique(name for c in plan.combos for name, _ in c.strategy_params))
     columns = ["combo_id", "symbol", "strategy", *strategy_columns]
     if any(c.classifier for c in plan.combos):
         columns += ["classifier", *classifier_columns(plan.combos)]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import toolz
 
 from fp.portfolio import apply_fill, apply_ruin
 from pipelines.boundary.specs import spec_from_mapping
@@ -49,10 +50,8 @@ def replay_trace(run_dir: str | os.PathLike) -> dict[tuple[str, str], PortfolioS
     events = read_events(root)
     fills = events.filter(pc.is_in(events.column("kind"), pa.array(["OrderFilled", "PortfolioRuined"]))).sort_by(
         [("correlation_id", "ascending"), ("sequence", "ascending")])
-    by_lane: dict[tuple[str, str], list[dict]] = {}
-    for row in fills.select(["kind", "combo_id", "symbol", "bar_index", "quantity", "price",
-                             "commission"]).to_pylist():
-        by_lane.setdefault((row["combo_id"], row["symbol"]), []).append(row)
+    by_lane = toolz.groupby(lambda row: (row["combo_id"], row["symbol"]), fills.select(
+        ["kind", "combo_id", "symbol", "bar_index", "quantity", "price", "commission"]).to_pylist())
     covered = set(trace.get("combos") or [c.combo_id for c in the_plan.combos])
     out = {}
     for i, combo in enumerate(the_plan.combos):

@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.boundary.outputs import RunDirError, statistics_columns
-from pipelines.engine.regime_labels import in_point_order
 from pipelines.engine.evaluate import run_plan
-from pipelines.engine.tables import results_columns, RunTables
+from pipelines.engine.regime_labels import in_point_order
+from pipelines.engine.tables import RunTables, results_columns
 from state.errors import AdmfError, MissingExtraError, SpecError
 from state.market import MarketData
 from state.plan import Plan

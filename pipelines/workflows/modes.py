@@ -8,8 +8,8 @@ and writing is pure.
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib.metadata
+import json
 import os
 import platform
 import time
@@ -22,22 +22,29 @@ import attrs
 import numpy as np
 
 from fp.registry import registry_of
-from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.boundary.data import load_market_data
-from pipelines.boundary.outputs import check_run_dir, RunDirError, write_run
-from pipelines.engine.objectives import objective_values, with_objective
-from pipelines.workflows.results import RunResult
-from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
-from pipelines.engine.lanes import require_volume
-from pipelines.engine.objectives import select_some
-from pipelines.workflows.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
-                                walk_forward)
-from pipelines.engine.evaluate import run_plan
-from pipelines.engine.signals import computed_signals
+from pipelines.boundary.outputs import RunDirError, check_run_dir, write_run
 from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
 from pipelines.boundary.store_files import read_store, write_store
-from pipelines.engine.signal_store import SignalStore, store_signals
+from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
+from pipelines.engine.evaluate import run_plan
 from pipelines.engine.events import run_id
+from pipelines.engine.lanes import require_volume
+from pipelines.engine.objectives import objective_values, select_some, with_objective
+from pipelines.engine.signal_store import SignalStore, store_signals
+from pipelines.engine.signals import computed_signals
+from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.workflows.optimize import (
+    block_layout,
+    choose,
+    ok_combo_ids,
+    overfitting,
+    train_test,
+    training_part,
+    training_view,
+    walk_forward,
+)
+from pipelines.workflows.results import RunResult
 from state.errors import SpecError
 from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
@@ -576,6 +583,7 @@ def write_phases(result: PhasedResult, out_dir: str | os.PathLike) -> Path:
     """Write every phase into ``out_dir/<phase>/`` and the manifest, atomically as a whole."""
     import shutil
     import tempfile
+
     from pipelines.boundary.outputs import RunDirError, write_dir
     out = check_run_dir(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)

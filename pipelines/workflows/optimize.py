@@ -33,16 +33,17 @@ import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import toolz
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
 from fp.registry import BUILTINS, Registry, registry_of
 from pipelines.engine.columns import PART_COLUMNS
-from pipelines.engine.objectives import select, select_some
 from pipelines.engine.evaluate import run_plan
-from pipelines.engine.signals import ClassifierFit, computed_signals, fitted, SignalSource, split_index, SymbolSignals
-from pipelines.engine.tables import RunTables, with_zone
+from pipelines.engine.objectives import select, select_some
 from pipelines.engine.signal_store import SignalStore, store_signals
+from pipelines.engine.signals import ClassifierFit, SignalSource, SymbolSignals, computed_signals, fitted, split_index
+from pipelines.engine.tables import RunTables, with_zone
 from state.errors import SpecError
 from state.ledger import Trades
 from state.market import Bars, MarketData
@@ -115,9 +116,7 @@ def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -
     """Selected combination ids → rank (1 = best), ranking combinations by their mean objective
     over symbols (and their least closed trades against ``min_trades``); refuses to select none."""
     spec = plan.spec
-    by_combo: dict[str, list[dict]] = {}
-    for row in results.to_pylist():
-        by_combo.setdefault(row["combo_id"], []).append(row)
+    by_combo = toolz.groupby("combo_id", results.to_pylist())
     merged = []
     for combo_id, rows in by_combo.items():
         row = dict(rows[0])

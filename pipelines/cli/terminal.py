@@ -135,7 +135,6 @@ def _workflow_line(plan: Plan) -> str | None:
 
 def _plan_lines(plan: Plan, phase: PhasePlan | None) -> list[str]:
     spec = plan.spec
-    n_classifier = len({(c.classifier, c.classifier_params) for c in plan.combos})
     lines = [
         f"plan for {spec.source}: workflow {spec.workflow.type} (pattern {plan.pattern})" if phase is None else
         f"  pattern {plan.pattern}",

@@ -125,6 +125,9 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     """
     spec = load_spec(spec)
     if trace and spec.trace is None:
+        if any(axis.name == "shared_cash" and True in axis.values for axis in spec.portfolio.axes):
+            raise SpecError("--trace", "tracing does not cover shared-cash portfolios yet; run without --trace "
+                                       "(trace=True from code), or set portfolio.shared_cash: false")
         spec = attrs.evolve(spec, trace=TraceSpec())
     if equity:
         spec = attrs.evolve(spec, equity=True)

@@ -627,3 +627,13 @@ def test_an_undefined_pbo_is_null_in_the_manifest_and_printed_as_undefined(capsy
     assert stats["reasons"]["pbo"].startswith("no combination's returns vary on any in-sample half (nothing traded)")
     assert "probability of backtest overfitting undefined (no combination's returns vary" in stdout
     assert "deflated Sharpe ratio of the selection undefined (the selected combination's returns never vary" in stdout
+
+
+def test_trace_on_a_shared_cash_spec_names_the_flag(capsys, tmp_path):
+    """Issue 16: `--trace` on a shared-cash spec failed naming no flag (the spec's `trace:` was refused)."""
+    spec = write_spec(tmp_path, "data: {dataset: GOOG}\nportfolio: {shared_cash: true}\n" + SMA)
+    out = tmp_path / "traced"
+    assert 2 == main(["run", str(spec), "--trace", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert err.startswith("admf: error: --trace: tracing does not cover shared-cash portfolios yet") and "\n" == err[-1]
+    assert "Traceback" not in err and not out.exists()

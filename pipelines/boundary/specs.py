@@ -67,7 +67,7 @@ from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
 from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, TraceSpec, WorkflowSpec
 
-__all__ = ["parse_memory", "spec_from_mapping", "spec_from_text", "spec_from_yaml", "trace_filter"]
+__all__ = ["SpecLike", "load_spec", "parse_memory", "spec_from_mapping", "spec_from_text", "spec_from_yaml", "trace_filter"]
 
 _TOP_KEYS = ("classifiers", "constraints", "data", "equity", "execution", "executor", "exits", "min_trades", "objective",
              "phases", "portfolio", "report", "risk", "signals", "strategies", "top", "top_k", "trace", "workflow")
@@ -104,6 +104,19 @@ _short.maxlist = _short.maxdict = 6
 
 # --------------------------------------------------------------------------------------------
 # public API
+
+
+#: What the entry points accept as a spec: a :class:`Spec`, a mapping, or the path of a YAML file.
+SpecLike = Spec | Mapping | str | os.PathLike
+
+
+def load_spec(spec: SpecLike) -> Spec:
+    """A :class:`Spec` from a Spec, a mapping, or the path of a YAML file."""
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, Mapping):
+        return spec_from_mapping(spec)
+    return spec_from_yaml(spec)
 
 
 def spec_from_yaml(source: str | os.PathLike) -> Spec:

@@ -160,13 +160,15 @@ def lookahead(spec: SpecLike, *, cuts: int = DEFAULT_CUTS, combos: int | None = 
 
     reference = analysis.decisions(market, None)
     findings: list[Finding] = []
-    truncated = [analysis.decisions(_cut(market, points, i), points[i]) for i in range(len(points))]
-    for i, cut in enumerate(points):
-        findings += analysis.compare(reference, truncated[i], cut, "truncated", market)
-        longer = reference if i + 1 == len(points) else truncated[i + 1]
-        base = market if i + 1 == len(points) else _cut(market, points, i + 1)
-        changed = analysis.decisions(_perturbed_market(base, cut), cut)
+    # from the last cut back, so only the run truncated at the next cut is kept besides the whole data's
+    longer, longer_market = reference, market
+    for i in reversed(range(len(points))):
+        cut = points[i]
+        changed = analysis.decisions(_perturbed_market(longer_market, cut), cut)
         findings += analysis.compare(longer, changed, cut, "perturbed", market)
+        longer_market = _cut(market, points, i)
+        longer = analysis.decisions(longer_market, cut)
+        findings += analysis.compare(reference, longer, cut, "truncated", market)
     order = {c.combo_id: i for i, c in enumerate(plan.combos)}
     findings.sort(key=lambda f: (order[f.combo_id], f.symbol, DECISIONS.index(f.kind), f.component, f.cut,
                                  f.input != "truncated"))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import lookahead_bugs as bugs
 import pipelines
-from fp.classifiers import classify, default_train_end
+from fp.classifiers import classify
 from fp.components import batch_outputs, sample_bars
 from fp.registry import BUILTINS
 from fp.testing import bars as generated_bars

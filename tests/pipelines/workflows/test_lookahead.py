@@ -93,6 +93,14 @@ def test_the_perturbation_reverses_the_moves_after_the_cut():
     np.testing.assert_allclose(changed.close[20:] * np.sort(data.close[20:])[::-1][order], 1.5 * pivot * pivot)
 
 
+def test_an_entry_still_working_when_the_data_ends_is_not_an_expiry():
+    # good-till-cancelled limits far below the market: at the end of the data truncated at a cut an
+    # entry is cut off, not cancelled; an expiry on the bar before the cut is not compared
+    spec = {"data": {"dataset": "GOOG"}, "execution": {"order_type": "limit", "limit_offset": [0.02, 0.05]},
+            "strategies": [{"type": "momentum", "parameters": {"lookback_period": [5, 10, 20]}}]}
+    assert () == lookahead(spec, cuts=12).findings
+
+
 # ---- random specs over the built-ins report nothing ----------------------------------------------
 
 _STRATEGIES = sorted(set(BUILTINS.strategies) - {"dual_momentum"})  # a universe of symbols: its own test below

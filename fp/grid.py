@@ -14,7 +14,7 @@ import ast
 import itertools
 import operator
 import reprlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -23,7 +23,7 @@ import attrs
 from state.errors import SpecError
 from state.spec import Axis
 
-__all__ = ["Constraint", "MAX_RANGE_POINTS", "Point", "expand", "iter_points", "parse_constraint", "value_range"]
+__all__ = ["Constraint", "MAX_RANGE_POINTS", "Point", "covering", "expand", "iter_points", "parse_constraint", "value_range"]
 
 #: Most values one ``{from, to, step}`` range may produce.
 MAX_RANGE_POINTS = 100_000
@@ -216,6 +216,44 @@ def expand(axes: tuple[Axis, ...], constraints: tuple[Constraint, ...] = ()) -> 
     See Also: :func:`iter_points`, the lazy form.
     """
     return tuple(iter_points(axes, constraints))
+
+
+def covering(points: Sequence[Collection[Hashable]], size: int | None = None) -> tuple[int, ...]:
+    """A few points that together hold every item: the indices, ascending, of a covering design.
+
+    Each point is the collection of its items (a combination's component and each of its
+    parameter values). First every item is covered at least once (strength 1), greedily: the
+    point holding the most items not yet covered, the first such point on a tie. With ``size``
+    larger than that, points are added the same way for the pairs of items not yet seen together
+    (strength 2), then in order, until ``size`` points (or all of them) are chosen. Deterministic;
+    the strength-1 covering is returned whenever ``size`` is smaller than it.
+
+    >>> grid = [{"a=1", "b=x"}, {"a=1", "b=y"}, {"a=2", "b=x"}, {"a=2", "b=y"}, {"a=3", "b=x"}]
+    >>> covering(grid)
+    (0, 3, 4)
+    >>> covering(grid, 4)
+    (0, 1, 3, 4)
+    """
+    sets = [frozenset(p) for p in points]
+    chosen = _greedy(sets, set().union(*sets), [])
+    if size is None or size <= len(chosen):
+        return tuple(sorted(chosen))
+    pairs = [frozenset(itertools.combinations(sorted(s, key=repr), 2)) for s in sets]
+    seen = set().union(*(pairs[i] for i in chosen))
+    chosen = _greedy(pairs, set().union(*pairs) - seen, chosen, size)
+    rest = [i for i in range(len(sets)) if i not in set(chosen)]
+    return tuple(sorted(chosen + rest[:max(0, size - len(chosen))]))
+
+
+def _greedy(sets: list[frozenset], uncovered: set, chosen: list[int], size: int | None = None) -> list[int]:
+    """``chosen`` extended by the set covering most of ``uncovered`` (the first on a tie) until
+    nothing is uncovered (or ``size`` sets are chosen)."""
+    chosen = list(chosen)
+    while uncovered and (size is None or len(chosen) < size):
+        best = max(range(len(sets)), key=lambda i: (len(sets[i] & uncovered), -i))
+        chosen.append(best)
+        uncovered = uncovered - sets[best]
+    return chosen
 
 
 # --------------------------------------------------------------------------------------------

@@ -63,7 +63,14 @@ def equity_points(
     cash = np.concatenate(([initial_cash], cash_after))
     position = np.concatenate(([0.0], position_after))
     holding = position != 0.0
-    kept = np.where(holding, lengths, np.minimum(lengths, 1))
+    # a flat stretch's first bar is kept when it is the first bar, follows a position, or its equity
+    # moved from the bar before (a round trip inside the bar, a ruin at an entry bar): the state
+    # covering the bar before is the last non-empty stretch before it (changes may share a bar)
+    index = np.arange(len(lengths))
+    before = np.concatenate(([-1], np.maximum.accumulate(np.where(lengths > 0, index, -1))[:-1]))
+    earlier = np.maximum(before, 0)
+    moved = (before < 0) | holding[earlier] | (cash != cash[earlier])
+    kept = np.where(holding, lengths, np.where(moved, np.minimum(lengths, 1), 0))
     first = np.cumsum(kept) - kept
     bars = np.arange(int(kept.sum())) - np.repeat(first - starts, kept)
     values = np.repeat(cash, kept) + np.repeat(position, kept) * close[bars]
@@ -124,11 +131,17 @@ def ruin_bars(close: np.ndarray, lane: np.ndarray, bar: np.ndarray, cash: np.nda
 
 
 def compress_equity(equity: np.ndarray, position: np.ndarray) -> EquityPoints:
-    """Compress a full equity curve: keep bars holding a position and each flat stretch's first bar."""
+    """Compress a full equity curve: keep the first bar, the bars holding a position, the first bar
+    after each, and a flat bar whose equity moved from the bar before (a round trip inside the bar,
+    a ruin at an entry bar: flat before and after, its fills still change the equity).
+
+    >>> compress_equity(np.array([100.0, 100.0, 90.0, 90.0]), np.zeros(4)).values.tolist()
+    [100.0, 90.0]
+    """
     keep = position != 0.0
     if len(keep):
         keep[0] = True
-        keep[1:] |= position[:-1] != 0.0
+        keep[1:] |= (position[:-1] != 0.0) | (equity[1:] != equity[:-1])
     return EquityPoints(equity[keep], len(equity), int(np.count_nonzero(position)), np.flatnonzero(keep))
 
 

@@ -13,6 +13,8 @@ Library use::
     result.heatmap("fast_period", "slow_period", metric="sharpe")
     pipelines.report("runs/sma", out="sma.html")             # the offline HTML report of a run folder
     pipelines.load_run("runs/sma").plot("f31b49a682b4")
+    pipelines.lookahead("specs/seed.yaml").findings         # decisions before a cut that later data changed
+    pipelines.warmup("specs/seed.yaml").rows                 # bars each component needs to forget its start
 """
 from pipelines.engine.folds import Folded, LaneSignal, fold_sparse, fold_streaming
 from pipelines.workflows.check import check_component
@@ -41,6 +43,8 @@ from pipelines.engine.signal_store import SignalStore
 from pipelines.boundary.trace_files import read_events
 from pipelines.workflows.event_sourcing import replay_trace
 from pipelines.workflows.analytics import connect, query
+from pipelines.workflows.lookahead import lookahead
+from pipelines.workflows.warmup import warmup
 from pipelines.workflows.modes import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "load_market_data",
     "load_run",
     "load_spec",
+    "lookahead",
     "plan",
     "plan_from_spec",
     "query",
@@ -84,6 +89,7 @@ __all__ = [
     "spec_from_text",
     "spec_from_yaml",
     "validate",
+    "warmup",
     "write_run",
     "write_store",
 ]

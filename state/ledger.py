@@ -31,10 +31,11 @@ class Trades:
 class EquityPoints:
     """A close-marked equity curve of ``n_bars`` bars, compressed without loss for metrics.
 
-    ``values`` holds the equity at every bar that holds a position and at the first bar of each
-    flat stretch (equity is constant while flat, so the other flat bars repeat the value before
-    them); ``exposure_bars`` counts the bars holding a position; ``bars`` (when known) is the bar
-    index of each value, so durations can be measured on the compressed curve.
+    ``values`` holds the equity at every bar that holds a position, at the first bar, at the first
+    bar after each position and at a flat bar whose equity moved (a round trip inside the bar):
+    equity is constant while flat otherwise, so the other flat bars repeat the value before them;
+    ``exposure_bars`` counts the bars holding a position; ``bars`` (when known) is the bar index of
+    each value, so durations can be measured on the compressed curve.
     """
 
     values: np.ndarray

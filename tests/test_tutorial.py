@@ -51,9 +51,9 @@ def test_every_python_listing_is_in_a_tutorial_file(index):
     assert any(listing in text for text in FILES.values()), listing[:200]
 
 
-def test_the_yaml_listing_is_the_tutorial_spec():
-    (listing,) = blocks("yaml")
-    assert listing in FILES["ribbon.yaml"]
+def test_the_yaml_listings_are_the_tutorial_specs():
+    ribbon, leaky = blocks("yaml")
+    assert ribbon in FILES["ribbon.yaml"] and leaky in FILES["leaky.yaml"]
 
 
 def test_the_authors_tests_pass(tutorial):
@@ -120,3 +120,40 @@ def test_the_readme_example_runs_from_yaml(tmp_path, monkeypatch):
     finally:
         for name in ("mypkg", "mypkg.signals"):
             sys.modules.pop(name, None)
+
+
+def test_admf_lookahead_finds_the_planted_mistake_as_shown(tutorial, capsys):
+    assert 1 == main(["lookahead", "docs/tutorial/leaky.yaml"])
+    assert shown_output("admf lookahead docs/tutorial/leaky.yaml") == capsys.readouterr().out.rstrip("\n").split("\n")
+
+
+def test_the_next_bar_mistake_shows_at_the_strategy_one_bar_before_every_cut(tutorial):
+    report = pipelines.lookahead({"data": {"dataset": "GOOG"}, "strategies": [{"type": "mistakes:tomorrow"}]})
+    assert {("strategy", "mistakes:tomorrow(threshold=0.0)")} == {(f.kind, f.component) for f in report.findings
+                                                                   if f.kind in ("feature", "strategy")}
+    first = {cut.number: min(f.bar for f in report.findings if f.cut == cut.number) for cut in report.cuts}
+    assert {cut.number: cut.bar("GOOG") - 1 for cut in report.cuts} == first
+    assert [429, 858] == [first[1], first[2]]
+
+
+def test_the_fixed_batch_form_passes_lookahead_and_check(tutorial):
+    import attrs
+    import numpy as np
+    from fp.components import ref
+    from fp.testing import assert_no_lookahead, assert_streaming_equals_batch
+    mistakes = importlib.import_module("mistakes")
+
+    def running(p, inputs, precision):  # the fix the tutorial gives, as written there
+        volume = inputs[0]
+        seen, total = np.arange(1, len(volume) + 1), np.cumsum(volume)
+        return (np.where(total > 0, volume * seen / total, 1.0),)
+    for fixed in (attrs.evolve(mistakes.relative_volume, batch=running), attrs.evolve(mistakes.relative_volume,
+                                                                                      batch=None)):
+        needs = mistakes.busy_trend.needs
+        strategy = attrs.evolve(mistakes.busy_trend, needs=lambda p, fixed=fixed: {
+            **needs(p), "volume": ref(fixed, "volume")})
+        report = pipelines.lookahead({"data": {"dataset": "GOOG"}, "strategies": [
+            {"type": strategy, "parameters": {"min_volume": [1.0, 1.5]}}]})
+        assert () == report.findings
+        assert_no_lookahead(fixed, max_examples=30)
+        assert_streaming_equals_batch(fixed, max_examples=30)

@@ -51,7 +51,7 @@ from state.errors import MissingExtraError, SpecError
 from state.params import LIST_KINDS, Param
 from state.spec import Axis, ComponentSpec, DataSpec, ExecutionOptions, Phase, Spec, TraceSpec, WorkflowSpec
 
-__all__ = ["parse_memory", "spec_from_mapping", "spec_from_text", "spec_from_yaml", "trace_filter"]
+__all__ = ["SpecLike", "load_spec", "parse_memory", "spec_from_mapping", "spec_from_text", "spec_from_yaml", "trace_filter"]
 
 _WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
 _DATA_SOURCES = ("dataset", "path", "paths")
@@ -69,6 +69,19 @@ _short.maxlist = _short.maxdict = 6
 
 # --------------------------------------------------------------------------------------------
 # public API
+
+
+#: What the entry points accept as a spec: a :class:`Spec`, a mapping, or the path of a YAML file.
+SpecLike = Spec | Mapping | str | os.PathLike
+
+
+def load_spec(spec: SpecLike) -> Spec:
+    """A :class:`Spec` from a Spec, a mapping, or the path of a YAML file."""
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, Mapping):
+        return spec_from_mapping(spec)
+    return spec_from_yaml(spec)
 
 
 def spec_from_yaml(source: str | os.PathLike) -> Spec:

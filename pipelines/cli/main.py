@@ -1,5 +1,6 @@
 """The ``admf`` command: ``admf run SPEC``, ``admf plan SPEC``, ``admf check COMPONENT``,
-``admf query RUN_DIR SQL`` and ``admf report RUN_DIR`` (``admf --version`` prints the installed version).
+``admf lookahead SPEC``, ``admf warmup SPEC``, ``admf query RUN_DIR SQL`` and ``admf report RUN_DIR``
+(``admf --version`` prints the installed version).
 
 Every error a user can cause is reported as one line naming where it is (spec path, file and
 line) with exit code 2 and no traceback; nothing half-written is left on disk. Output piped into
@@ -21,7 +22,16 @@ import attrs
 from pipelines.boundary.specs import parse_memory
 from pipelines.cli.query import add_query_parser, positive_int
 from pipelines.cli.reference import WHAT, reference_markdown, reference_section
-from pipelines.cli.terminal import format_plan, format_regimes, format_store, format_table, format_top, format_windows
+from pipelines.cli.terminal import (
+    format_lookahead,
+    format_plan,
+    format_regimes,
+    format_store,
+    format_table,
+    format_top,
+    format_warmup,
+    format_windows,
+)
 from pipelines.engine.signal_store import SignalStore
 from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run
 from state.errors import AdmfError, SpecError
@@ -63,6 +73,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(r.failed for r in results) else 0
 
 
+def _cmd_lookahead(args: argparse.Namespace) -> int:
+    """Look-ahead in a whole spec: exit 0 when no decision before a cut changed, 1 when one did."""
+    from pipelines.workflows.lookahead import lookahead
+    report = lookahead(args.spec, cuts=args.cuts, combos=args.combos)
+    print(format_lookahead(report))
+    return 1 if report.found else 0
+
+
+def _cmd_warmup(args: argparse.Namespace) -> int:
+    """The warm-up of a spec's components; its warnings on stderr."""
+    from pipelines.workflows.warmup import warmup
+    report = warmup(args.spec, tolerance=args.tolerance, starts=args.starts)
+    print(format_warmup(report))
+    sys.stdout.flush()
+    for message in report.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    return 0
+
+
 def _execution(args: argparse.Namespace, spec=None) -> ExecutionOptions | None:
     """Executor options from the command line, over the spec's ``executor`` section."""
     given = {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler,
@@ -102,7 +131,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     out = Path(args.out) if args.out else _default_out(args.spec)
     try:
-        result = run(spec, out=out, equity=args.equity, trace=args.trace, execution=_execution(args, spec))
+        result = run(spec, out=out, equity=args.equity, trace=args.trace, execution=_execution(args, spec),
+                     warmup=args.warmup)
     except KeyboardInterrupt:
         if (out / "run.json").is_file():
             print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
@@ -251,6 +281,9 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--equity", action="store_true", help="also record every combination's equity curve")
     p_run.add_argument("--trace", action="store_true", help="record every event of the fold (events.parquet)")
     p_run.add_argument("--report", action="store_true", help="also write the run's HTML report (report.html)")
+    p_run.add_argument("--warmup", action="store_true",
+                       help="measure the components' warm-up first (admf warmup) and warn about lanes trading "
+                            "before it is over")
     p_run.set_defaults(func=_cmd_run, usage=p_run)
     p_report = sub.add_parser("report", help="write the offline HTML report of a run folder",
                               description="Write RUN_DIR/report.html: one self-contained file (no network needed) "
@@ -288,6 +321,29 @@ def _parser() -> argparse.ArgumentParser:
     p_list.add_argument("what", nargs="?", choices=WHAT, help="one part only (default: all)")
     p_list.add_argument("--markdown", action="store_true", help="the whole reference as Markdown")
     p_list.set_defaults(func=_cmd_list)
+    p_look = sub.add_parser("lookahead", help="check that no decision of a spec depends on later data",
+                            description="Run the spec's combinations on its data truncated at N cut points and "
+                                        "perturbed after each, and compare every decision before each cut (features, "
+                                        "signals, classifier labels, orders, fills, exits) with the run that saw "
+                                        "more. Prints the decisions that changed: exit code 1 when one did "
+                                        "(look-ahead), 0 when none did.")
+    p_look.add_argument("spec", help="the YAML spec file")
+    p_look.add_argument("--cuts", type=positive_int, default=4, help="cut points spread over the data (default 4)")
+    p_look.add_argument("--combos", type=positive_int,
+                        help="check this many combinations, chosen to cover every component and parameter value "
+                             "(default: the whole grid)")
+    p_look.set_defaults(func=_cmd_lookahead)
+    p_warm = sub.add_parser("warmup", help="measure how many bars each component needs before it stops depending "
+                                           "on where the data starts",
+                            description="Run the spec's features, strategies and classifiers from several later "
+                                        "starts and compare them with the run from the data's first bar: each "
+                                        "one's warm-up in bars, the first bar it decides something, and warnings "
+                                        "for those deciding before their warm-up is over.")
+    p_warm.add_argument("spec", help="the YAML spec file")
+    p_warm.add_argument("--tolerance", type=float, default=1e-6,
+                        help="values agree when |a - b| <= tolerance * max(1, |a|, |b|) (default 1e-6)")
+    p_warm.add_argument("--starts", type=positive_int, default=3, help="later starts measured (default 3)")
+    p_warm.set_defaults(func=_cmd_warmup)
     add_query_parser(sub)
     return parser
 

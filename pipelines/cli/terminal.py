@@ -10,7 +10,8 @@ import toolz
 
 from state.plan import PhasePlan, Plan
 
-__all__ = ["format_plan", "format_regimes", "format_store", "format_table", "format_top", "format_windows"]
+__all__ = ["format_lookahead", "format_plan", "format_regimes", "format_store", "format_table", "format_top", "format_warmup",
+           "format_windows"]
 
 _SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct", "final_equity")
 
@@ -226,3 +227,71 @@ def format_windows(windows: pa.Table) -> str:
     return format_table(rows, ["window", "train_start", "train_end", "test_start", "test_end", "test_bars", *params,
                                *objective, "train_sharpe", "test_sharpe", "test_total_return_pct", "test_max_drawdown_pct",
                                "test_n_trades"])
+
+
+#: Rows ``admf lookahead`` prints before it says how many more there are.
+LOOKAHEAD_ROWS = 40
+
+
+def format_lookahead(report: Any) -> str:
+    """``admf lookahead``'s report (a :class:`pipelines.workflows.lookahead.LookaheadReport`):
+    what was checked, then one row per combination, symbol and component whose decisions before
+    a cut changed — the first bar it changed at, and which input changed it — and a verdict."""
+    from pipelines.workflows.lookahead import DECISIONS
+    symbols = [symbol for symbol, _ in report.cuts[0].bars] if report.cuts else []
+    chosen = (f"{len(report.combos)} combination(s)" if len(report.combos) == report.grid else
+              f"{len(report.combos)} of {report.grid} combinations (every component and parameter value covered)")
+    lines = [f"admf lookahead {report.source}: {report.workflow}, {chosen} on {', '.join(symbols)}, "
+             f"{len(report.cuts)} cut(s)"]
+    for cut in report.cuts:
+        at = ", ".join(f"{symbol} bar {bar}" for symbol, bar in cut.bars)
+        lines.append(f"  cut {cut.number} at {cut.time} ({at})")
+    names = {"feature": "features", "strategy": "signals", "classifier": "classifier labels"}
+    lines.append("compared before each cut: " + ", ".join(names.get(k, k) for k in report.checked)
+                 + "; with the data truncated at the cut, and perturbed after it")
+    lines += [f"note: {note}" for note in report.notes]
+    if not report.found:
+        lines.append("no look-ahead: no decision before a cut changed")
+        return "\n".join(lines)
+    first: dict[tuple, Any] = {}
+    for f in report.findings:
+        key = (f.combo_id, f.symbol, f.kind, f.component)
+        if key not in first or f.bar < first[key].bar:
+            first[key] = f
+    order = {c.combo_id: i for i, c in enumerate(report.combos)}
+    found = sorted(first.values(), key=lambda f: (order[f.combo_id], f.symbol, DECISIONS.index(f.kind), f.component))
+    rows = [{"combination": f.combo_id, "symbol": f.symbol, "decision": f.kind,
+             "component": f.component if f.component != f.kind else "", "first changed bar": f.bar, "time": f.time,
+             "changed by": f"{f.input} {'at' if f.input == 'truncated' else 'after'} cut {f.cut}", "change": f.detail}
+            for f in found]
+    columns = ["combination", *(["symbol"] if len(symbols) > 1 else []), "decision", "component", "first changed bar",
+               "time", "changed by", "change"]
+    lines.append(format_table(rows[:LOOKAHEAD_ROWS], columns))
+    if len(rows) > LOOKAHEAD_ROWS:
+        lines.append(f"... and {len(rows) - LOOKAHEAD_ROWS} more row(s) (pipelines.lookahead(spec).findings has "
+                     "every finding)")
+    components = len({(f.kind, f.component) for f in found})
+    combos = len({f.combo_id for f in found})
+    lines.append(f"look-ahead found: decisions before a cut changed in {components} component(s) of {combos} of "
+                 f"{len(report.combos)} combination(s)")
+    return "\n".join(lines)
+
+
+def format_warmup(report: Any) -> str:
+    """``admf warmup``'s table (a :class:`pipelines.workflows.warmup.WarmupReport`): each
+    component's warm-up on each symbol and the first bar it decides something, marked ``!`` when
+    that comes before its warm-up is over."""
+    symbols = list(dict.fromkeys(row.symbol for row in report.rows))
+    starts = ", ".join(time for time, _ in report.starts)
+    lines = [f"admf warmup {report.source}: {', '.join(symbols)} from {report.data_start}; measured from "
+             f"{len(report.starts)} later start(s) ({starts}), tolerance {report.tolerance:g}"]
+    rows = [{"kind": row.kind, "component": row.component, "symbol": row.symbol,
+             "warm-up (bars)": row.note or (str(row.bars) if row.bars is not None else "not reached"),
+             "decides from bar": "" if row.first is None else f"{row.first}{' !' if row.early else ''}"}
+            for row in report.rows]
+    columns = ["kind", "component", *(["symbol"] if len(symbols) > 1 else []), "warm-up (bars)", "decides from bar"]
+    lines.append(format_table(rows, columns))
+    if any(row.early for row in report.rows):
+        lines.append("! decides (takes a position, labels a bar) before its warm-up is over; "
+                     "not reached: it still depends on its start at the data's last bar")
+    return "\n".join(lines)

@@ -17,7 +17,8 @@ import pyarrow as pa
 from fp.ledger import regime_stats
 from fp.metrics import metrics
 from pipelines.engine.events import events_table
-from pipelines.engine.folds import fold_sparse
+from pipelines.engine.container import Container
+from pipelines.engine.folds import Folded, fold_sparse
 from pipelines.engine.lanes import lane_settings, order_rules, require_volume, sized_changes
 from pipelines.engine.patterns import PATTERNS, container_for
 from pipelines.engine.portfolios import run_portfolios
@@ -40,13 +41,27 @@ from pipelines.engine.tables import (
 from state.errors import AdmfError
 from state.market import Bars, MarketData
 from state.plan import Plan
+from state.portfolio import LaneSettings
 from state.spec import TraceSpec
 
-__all__ = ["Window", "run_plan"]
+__all__ = ["Window", "fold_symbol", "run_plan"]
 
 
 #: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.
 Window = Callable[[Bars], tuple[int, int]]
+
+
+def fold_symbol(plan: Plan, bars: Bars, changes: list[tuple[np.ndarray, np.ndarray]], periods_per_year: float, *,
+                trace: bool = False, container: Container | None = None) -> tuple[LaneSettings, Folded]:
+    """Fold every lane of ``plan`` on one symbol: each combination's signal ``changes`` sized by its
+    sizer (``periods_per_year`` annualises a volatility target), put in the market under its order
+    rules and exits, and folded sparsely through the plan's pattern (``container``: that pattern's
+    reducer, when the caller already has it). Returns the lanes' settings and what the fold did
+    (``trace``: with every event, ``pipelines.engine.folds.FoldTrace``)."""
+    settings = lane_settings(plan.combos, bars.symbol)
+    changes = sized_changes(plan.combos, changes, bars, periods_per_year)
+    container = container if container is not None else container_for(PATTERNS[plan.pattern])
+    return settings, fold_sparse(container, settings, changes, bars, rules=order_rules(plan.combos, bars), trace=trace)
 
 
 def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
@@ -88,11 +103,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             except Exception as exc:  # a failing component is data: its lane becomes an error row
                 failed[(c.combo_id, bars.symbol)] = f"{type(exc).__name__}: {exc}"
                 changes.append(NO_CHANGES)
-        settings = lane_settings(plan.combos, bars.symbol)
         annualisation = market.annualisation_of(symbol_index)  # each symbol its own calendar
-        changes = sized_changes(plan.combos, changes, bars, annualisation.periods_per_year)
-        folded = fold_sparse(container, settings, changes, bars, rules=order_rules(plan.combos, bars),
-                             trace=trace is not None)
+        settings, folded = fold_symbol(plan, bars, changes, annualisation.periods_per_year, trace=trace is not None,
+                                       container=container)
         if trace is not None:
             event_parts.append(events_table(plan, bars, folded.trace, run=run, keep=trace,
                                             first_id=sum(t.num_rows for t in event_parts)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +24,7 @@ from fp.registry import BUILTINS, Registry, registry_of
 from fp.strategies import held_targets, signal_changes
 from state.errors import SpecError
 from state.market import Bars, MarketData
-from state.plan import Combination, Plan
+from state.plan import Combination, FeatureKey, Plan
 
 __all__ = ["NO_CHANGES", "ClassifierFit", "SignalSource", "SymbolSignals", "classifier_key", "computed_signals", "fitted",
            "from_bar", "signal_of", "split_index", "with_market"]
@@ -87,7 +87,8 @@ ClassifierFit = Callable[[Bars], tuple[int, int | None]]
 
 
 def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *,
-                     fit: ClassifierFit | None = None) -> SymbolSignals:
+                     fit: ClassifierFit | None = None,
+                     features: Mapping[FeatureKey, tuple[np.ndarray, ...]] | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
     The FeatureHub computes the plan's features once (``market``: the other symbols that
@@ -100,12 +101,16 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
     the whole data, on the bars before the spec's ``data.split``, else on their warm-up. A workflow
     that evaluates parts of the data (train/test, walk-forward) always says where: the spec's split
     names bars of the whole data, not of the part a run is given.
+
+    ``features``, when given, are the plan's features already computed on ``bars`` (the hub's
+    output, :func:`fp.hub.compute_features`): they are used instead of computing them again.
     """
     registry = registry_of(plan.spec)
     first, train_end = fit(bars) if fit is not None else (0, split_index(plan.spec.data.split, bars))
     if train_end is None:
         _require_labels(plan, bars.slice(first, len(bars)), registry)
-    features = compute_features(bars, plan.features, registry=registry, market=market)
+    if features is None:
+        features = compute_features(bars, plan.features, registry=registry, market=market)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}

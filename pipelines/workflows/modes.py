@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import time
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 from fp.registry import registry_of
 from pipelines.boundary.data import load_market_data
 from pipelines.boundary.outputs import RunDirError, check_run_dir, write_run
-from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
+from pipelines.boundary.specs import SpecLike, load_spec, spec_from_mapping
 from pipelines.boundary.store_files import read_store, write_store
 from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.engine.evaluate import run_plan
@@ -45,6 +44,8 @@ from pipelines.workflows.optimize import (
     walk_forward,
 )
 from pipelines.workflows.results import RunResult
+from pipelines.workflows.warmup import WarmupReport, record_warmup
+from pipelines.workflows.warmup import warmup as measure_warmup
 from state.errors import SpecError
 from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
@@ -53,18 +54,7 @@ from state.spec import DataSpec, Spec, TraceSpec
 __all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
            "write_phases"]
 
-SpecLike = Spec | Mapping | str | os.PathLike
-
 _PACKAGES = ("admf", "numpy", "pyarrow", "attrs", "toolz", "PyYAML")
-
-
-def load_spec(spec: SpecLike) -> Spec:
-    """A :class:`Spec` from a Spec, a mapping, or the path of a YAML file."""
-    if isinstance(spec, Spec):
-        return spec
-    if isinstance(spec, Mapping):
-        return spec_from_mapping(spec)
-    return spec_from_yaml(spec)
 
 
 def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
@@ -107,8 +97,8 @@ def _own_settings(spec: Spec) -> bool:
 
 
 def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketData | None = None,
-        equity: bool = False, trace: bool = False,
-        execution: ExecutionOptions | None = None) -> RunResult | SignalStore | PhasedResult:
+        equity: bool = False, trace: bool = False, execution: ExecutionOptions | None = None,
+        warmup: bool = False) -> RunResult | SignalStore | PhasedResult:
     """Run a spec's workflow; write its folder when ``out`` is given.
 
     ``backtest`` and ``optimization`` return a :class:`RunResult` (with ``data.split`` an
@@ -120,10 +110,17 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     ``equity`` (or ``equity: true``) also records every combination's equity curve, ``trace`` (or
     ``trace:`` in the spec) every event of a backtest's or replay's fold. ``execution`` (or the
     spec's ``executor``) runs a backtest in chunks of lanes on an executor, resumable (see
-    ``pipelines.workflows.executors``). The spec, then ``out`` (see :func:`pipelines.boundary.outputs.check_run_dir`)
-    are checked before any data is read, so a bad spec or output folder fails fast.
+    ``pipelines.workflows.executors``). ``warmup`` measures the warm-up of the spec's features,
+    strategies and classifiers on the run's data first (``pipelines.workflows.warmup``, a backtest,
+    optimization or walk-forward only), records it in the manifest and warns about every lane
+    whose first trade comes before it is over. The spec, then ``out`` (see
+    :func:`pipelines.boundary.outputs.check_run_dir`) are checked before any data is read, so a bad
+    spec or output folder fails fast.
     """
     spec = load_spec(spec)
+    if warmup and (spec.phases or spec.workflow.type in ("signal_generation", "signal_replay")):
+        raise SpecError("--warmup", "measures the warm-up of a backtest's, optimization's or walk-forward's "
+                                    "components: run admf warmup on each phase's or the generating spec instead")
     if trace and spec.trace is None:
         if any(axis.name == "shared_cash" and True in axis.values for axis in spec.portfolio.axes):
             raise SpecError("--trace", "tracing does not cover shared-cash portfolios yet; run without --trace "
@@ -143,10 +140,12 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
         check_run_dir(out)
     market = market if market is not None else load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
+    measured = measure_warmup(spec, market=market) if warmup else None
     options = execution if execution is not None else spec.executor
     if _chunked(spec, the_plan, market, options):
-        return _run_chunked(spec, the_plan, market, started, clock, out, options or ExecutionOptions(), resume=False)
-    return _finish(spec, the_plan, market, started, clock, out)
+        return _run_chunked(spec, the_plan, market, started, clock, out, options or ExecutionOptions(), resume=False,
+                            warmup=measured)
+    return _finish(spec, the_plan, market, started, clock, out, warmup=measured)
 
 
 def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = None) -> RunResult:
@@ -181,7 +180,8 @@ def _chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionO
 
 
 def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
-                 out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool) -> RunResult:
+                 out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool,
+                 warmup: WarmupReport | None = None) -> RunResult:
     import shutil
     import tempfile
     require_volume(the_plan.combos, market)  # before anything is written
@@ -206,6 +206,8 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
                        equity=tables.equity, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats, regimes=tables.regimes)
     _score(result)
+    if warmup is not None:
+        record_warmup(warmup, result)
     if out is None:
         shutil.rmtree(work, ignore_errors=True)
         return result
@@ -222,10 +224,10 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
             out: str | os.PathLike | None, *, signals=None, extra: dict | None = None,
-            returns: bool = False) -> RunResult:
+            returns: bool = False, warmup: WarmupReport | None = None) -> RunResult:
     """Run a compiled plan by its workflow, add the manifest, write the folder when asked;
     ``returns`` keeps the per-bar returns of a backtest or replay too (an optimization's are kept
-    for its statistics)."""
+    for its statistics); ``warmup`` is recorded in the manifest (:func:`record_warmup`)."""
     source = {} if signals is None else {"signals": signals}
     windows, stats = None, None
     run = run_id(_spec_sha256(spec), market.sha256)
@@ -263,6 +265,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
                        symbol_stats=tables.symbol_stats, regimes=tables.regimes, returns=tables.returns)
     _score(result)
+    if warmup is not None:
+        record_warmup(warmup, result)
     if out is not None:
         write_run(result, out)
     return result

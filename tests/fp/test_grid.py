@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fp import grid
-from fp.grid import Constraint, expand, iter_points, parse_constraint, value_range
+from fp.grid import Constraint, covering, expand, iter_points, parse_constraint, value_range
 from state.errors import SpecError
 from state.spec import Axis
 
@@ -296,3 +296,28 @@ def test_expand_with_constraints_is_the_filtered_product(lengths, bound):
     constraint = parse_constraint(f"{names[0]} + {names[-1]} <= {bound}", "c")
     expected = tuple(p for p in expand(axes) if p[0][1] + p[-1][1] <= bound)
     assert expected == expand(axes, (constraint,))
+
+
+# ---- covering designs ------------------------------------------------------------------------------
+
+@given(st.lists(st.frozensets(st.integers(0, 12), min_size=1, max_size=5), min_size=1, max_size=30),
+       st.integers(1, 40))
+def test_a_covering_holds_every_item_and_any_size_above_it(points, size):
+    chosen = covering(points)
+    assert set().union(*points) == set().union(*(points[i] for i in chosen))
+    assert list(chosen) == sorted(set(chosen))
+    bigger = covering(points, size)
+    assert set(chosen) <= set(bigger)
+    assert len(bigger) == max(len(chosen), min(size, len(points)))
+    assert set().union(*points) == set().union(*(points[i] for i in bigger))
+
+
+def test_a_covering_of_a_grid_takes_as_many_points_as_its_longest_axis():
+    # 3 x 2 x 2: every value of every axis in 3 points (the longest axis has 3 values)
+    # (point i = a, b, c in that order, c fastest): 0 = (1, x, T) covers 3 items, then 7 = (2, y, F) the
+    # 3 left of a, b and c but a = 3, then 8 = (3, x, T), the first point with a = 3
+    grid = [{("a", a), ("b", b), ("c", c)} for a in (1, 2, 3) for b in "xy" for c in (True, False)]
+    assert (0, 7, 8) == covering(grid)
+    # a 4th point adds pairs not yet seen together: every point adds 2, the first is 1 = (1, x, F)
+    assert (0, 1, 7, 8) == covering(grid, 4)
+    assert tuple(range(12)) == covering(grid, 20)

@@ -5,7 +5,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fp.ledger import equity_curve, trades_from_fills
+from fp.ledger import compress_equity, equity_curve, equity_points, trades_from_fills
+from fp.metrics import metrics
 
 
 def fifo_oracle(fills, mark):
@@ -78,3 +79,42 @@ def test_equity_curve_holds_state_from_each_change_on():
                            np.array([5.0, 0.0]), 10.0)
     assert [10.0, 15.0, 11.0] == eq.tolist()
     assert [5.0, 5.0, 0.0] == pos.tolist()
+
+
+# ---- the compressed curve keeps a flat bar whose equity moved ----------------------------------
+
+def test_a_lane_ruined_on_its_entry_bar_ends_at_zero_in_both_compressed_forms():
+    # entered at bar 2's open (800 shares at 5.0), closed out at its close 2.5 and the deficit
+    # written off: three change rows at bar 2, flat before and after. The compressed curve used to
+    # keep only bar 0 (1000): a final equity of 1000 instead of 0.
+    close, bars = np.array([5.0, 5.0, 2.5]), np.array([2, 2, 2])
+    cash, position = np.array([-3000.0, -1000.0, 0.0]), np.array([800.0, 0.0, 0.0])
+    full = compress_equity(*equity_curve(close, bars, cash, position, 1000.0))
+    points = equity_points(close, bars, cash, position, 1000.0)
+    assert [1000.0, 0.0] == full.values.tolist() == points.values.tolist()
+    assert [0, 2] == full.bars.tolist() == points.bars.tolist()
+    assert 0.0 == metrics(full, np.array([-1000.0]), 0.0, initial_cash=1000.0, periods_per_year=252.0,
+                          years=1.0)["final_equity"]
+
+
+def test_a_round_trip_that_moves_nothing_adds_no_point():
+    # bought and sold at 10.0 within bar 1: equity 100 throughout, one point
+    close, bars = np.array([10.0, 10.0, 10.0]), np.array([1, 1])
+    cash, position = np.array([0.0, 100.0]), np.array([10.0, 0.0])
+    assert [100.0] == equity_points(close, bars, cash, position, 100.0).values.tolist()
+    assert [100.0] == compress_equity(*equity_curve(close, bars, cash, position, 100.0)).values.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_equity_points_equal_the_compressed_full_curve(data):
+    n = data.draw(st.integers(1, 12))
+    k = data.draw(st.integers(0, 8))
+    bars = np.sort(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)), np.int64))
+    cash = np.array(data.draw(st.lists(st.sampled_from([-50.0, 0.0, 40.0, 100.0]), min_size=k, max_size=k)))
+    position = np.array(data.draw(st.lists(st.sampled_from([-2.0, 0.0, 0.0, 3.0]), min_size=k, max_size=k)))
+    close = np.array(data.draw(st.lists(st.floats(1.0, 20.0), min_size=n, max_size=n)))
+    full = compress_equity(*equity_curve(close, bars, cash, position, 100.0))
+    points = equity_points(close, bars, cash, position, 100.0)
+    assert full.values.tolist() == points.values.tolist() and full.bars.tolist() == points.bars.tolist()
+    assert (full.n_bars, full.exposure_bars) == (points.n_bars, points.exposure_bars)

@@ -637,3 +637,86 @@ def test_trace_on_a_shared_cash_spec_names_the_flag(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("admf: error: --trace: tracing does not cover shared-cash portfolios yet") and "\n" == err[-1]
     assert "Traceback" not in err and not out.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# lookahead and warmup
+
+PEEK = """\
+import numpy as np
+from fp.components import Param, ref, strategy
+
+@strategy(params=(Param("k", "int", 1, minimum=1),), features={"close": ref("price")})
+def peek(p, f):
+    close = np.asarray(f["close"], dtype=np.float64)
+    ahead = np.append(close[p["k"]:], [np.nan] * p["k"]) if close.ndim else np.nan  # close[t + k]
+    return np.where(ahead > close, 1.0, 0.0)
+"""
+
+
+def test_lookahead_exits_0_when_no_decision_changes(capsys, goog):
+    code, stdout, stderr = cli(capsys, "lookahead", SPECS / "seed.yaml", "--combos", "3", "--cuts", "2")
+    assert (0, "") == (code, stderr)
+    lines = stdout.splitlines()
+    assert lines[0] == (f"admf lookahead {SPECS / 'seed.yaml'}: optimization, 3 of 24 combinations (every component "
+                        "and parameter value covered) on GOOG, 2 cut(s)")
+    # 2147 bar times after the first; cut i at the (i * 2147 // 3)-th of them: bars 1 + 715 and 1 + 1431
+    day = lambda bar: str(goog.time[bar].astype("datetime64[D]"))  # noqa: E731
+    assert [f"  cut 1 at {day(716)} (GOOG bar 716)", f"  cut 2 at {day(1432)} (GOOG bar 1432)"] == lines[1:3]
+    assert "no look-ahead: no decision before a cut changed" == lines[-1]
+
+
+def test_lookahead_exits_1_and_names_the_strategy_reading_the_next_bar(capsys, tmp_path, author):
+    author("cli_peek", PEEK)
+    spec = write_spec(tmp_path, "data: {dataset: GOOG}\nstrategies:\n  - type: cli_peek:peek\n    parameters: {k: 1}\n"
+                                "  - type: momentum\n")
+    code, stdout, _ = cli(capsys, "lookahead", spec, "--cuts", "1")
+    assert 1 == code
+    rows = [line.split() for line in stdout.splitlines() if line.split()[1:2] == ["strategy"]]
+    assert [["strategy", "cli_peek:peek(k=1)", "1073"]] == [row[1:4] for row in rows]  # cut 1 at bar 1074: 1074 - 1
+    assert stdout.splitlines()[-1] == ("look-ahead found: decisions before a cut changed in 1 component(s) of 1 of 2 "
+                                       "combination(s)")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--combos", "2"], "--combos: 2: covering every component and parameter value of this spec takes 3 of its 24"),
+    (["--cuts", "100000"], "--cuts: 100000: the data has 2147 bar time(s) after every symbol has begun"),
+])
+def test_lookahead_exits_2_on_bad_input(capsys, argv, fragment):
+    code, stdout, stderr = cli(capsys, "lookahead", SPECS / "seed.yaml", *argv)
+    assert (2, "") == (code, stdout)
+    assert stderr.startswith("admf: error: ") and fragment in stderr and "Traceback" not in stderr
+
+
+def test_lookahead_and_warmup_exit_2_on_a_bad_spec_as_a_subprocess(tmp_path):
+    spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: -5}}]\n")
+    for command in ("lookahead", "warmup"):
+        done = subprocess_cli(command, spec, cwd=tmp_path)
+        assert 2 == done.returncode and "" == done.stdout
+        assert done.stderr.startswith("admf: error: strategies[0].parameters.lookback_period=-5") and \
+            "Traceback" not in done.stderr
+
+
+def test_warmup_prints_the_table_and_warns_on_stderr(capsys):
+    code, stdout, stderr = cli(capsys, "warmup", SPECS / "sma_crossover.yaml", "--tolerance", "1e-6")
+    assert 0 == code
+    lines = stdout.splitlines()
+    assert lines[0] == (f"admf warmup {SPECS / 'sma_crossover.yaml'}: GOOG from the data's first bar (GOOG: 2004-08-19); "
+                        "measured from 3 later start(s) (2005-09-13, 2006-10-05, 2007-10-31), tolerance 1e-06")
+    assert ["feature", "sma(period=5)@close", "5", "4"] == lines[3].split()
+    assert "" == stderr or stderr.startswith("warning: ")
+
+
+def test_warmup_exits_2_on_a_bad_tolerance(capsys):
+    code, stdout, stderr = cli(capsys, "warmup", SPECS / "sma_crossover.yaml", "--tolerance", "-1")
+    assert (2, "") == (code, stdout)
+    assert "admf: error: --tolerance: -1.0: must be a number at least 0" == stderr.strip()
+
+
+def test_run_with_warmup_records_it_and_warns(capsys, tmp_path):
+    spec = write_spec(tmp_path, "data: {dataset: GOOG}\nstrategies: [{type: macd_cross}]\n")
+    code, _, stderr = cli(capsys, "run", spec, "--out", tmp_path / "out", "--warmup")
+    assert 0 == code
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert 1 == len(manifest["warmup"]["lanes_trading_before_warmup"])
+    assert "warning: 1 of 1 lane(s) trade before their warm-up is over" in stderr

@@ -126,6 +126,9 @@ COMPONENT_ENTRY = Section("strategies[i] / classifiers[i]", "One entry of the st
                                                 "slow_period']"),
     Key("exits", "a mapping (the exits section)", "strategies only: this entry's own exits, crossed with its grid"),
     Key("members", "a list of strategy entries", "ensemble only: the member strategies"),
+    Key("learn_bars", "an integer >= 1, or a list (a grid)", "ensemble only: labelled bars it learns its weights on "
+                                                             "before it trades (default 252)",
+        Param("learn_bars", "int", 252, minimum=1)),
     Key("regime_policy", "gate, {scale: {regime: factor}} or a list of them", "classifiers only: how a regime acts on "
                                                                               "the strategy's target (a list is a grid)"),
 ), "{type: sma_crossover, parameters: {fast_period: [5, 10], slow_period: 50}}")

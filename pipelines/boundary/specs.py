@@ -55,7 +55,7 @@ __all__ = ["SpecLike", "load_spec", "parse_memory", "spec_from_mapping", "spec_f
 
 _WALK_FORWARD_KEYS = ("anchored", "step_bars", "test_bars", "train_bars")
 _DATA_SOURCES = ("dataset", "path", "paths")
-_EXTRA_ENTRY_KEYS = {"classifier": ("regime_policy",), "strategy": ("exits", "members")}
+_EXTRA_ENTRY_KEYS = {"classifier": ("regime_policy",), "strategy": ("exits", "learn_bars", "members")}
 _ENTRY_KEYS = tuple(k for k in COMPONENT_ENTRY.names if all(k not in extra for extra in _EXTRA_ENTRY_KEYS.values()))
 _SETTINGS_SECTIONS = ("portfolio", "execution", "risk")
 _ENTRY_LISTS = (("strategies", "strategy"), ("classifiers", "classifier"))
@@ -762,7 +762,8 @@ def _regime_policy(raw: Any, path: str) -> str:
 
 
 def _ensemble(entry: Mapping, path: str, loaded: _Loaded) -> ComponentSpec:
-    """An ensemble strategy: fixed member strategies, weighted per regime by a classifier."""
+    """An ensemble strategy: fixed member strategies, weighted per regime by a classifier after
+    ``learn_bars`` labelled bars (a grid when a list)."""
     if "parameters" in entry or "constraints" in entry:
         raise SpecError(path, "an ensemble has members, not parameters: members: [{type: ..., parameters: {...}}]")
     raw = entry.get("members")
@@ -776,7 +777,10 @@ def _ensemble(entry: Mapping, path: str, loaded: _Loaded) -> ComponentSpec:
             raise SpecError(f"{path}.members[{i}]", "members have fixed parameters (one value each) and are "
                                                    "not ensembles; grid the ensemble by listing several")
         members.append((member.type, tuple((axis.name, axis.values[0]) for axis in member.axes)))
-    return ComponentSpec(kind="strategy", type="ensemble", axes=(Axis("members", (tuple(members),)),), path=path)
+    learn = COMPONENT_ENTRY.key("learn_bars").param
+    learn_bars = _axis_values(learn, entry.get("learn_bars", learn.default), f"{path}.learn_bars")
+    return ComponentSpec(kind="strategy", type="ensemble",
+                         axes=(Axis("members", (tuple(members),)), Axis("learn_bars", learn_bars)), path=path)
 
 
 def _require_each_applies(constraints: tuple[Constraint, ...], strategies: tuple[_Entry, ...]) -> None:

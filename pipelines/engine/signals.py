@@ -141,8 +141,8 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
         labels = regime(combo)
         if combo.strategy == "ensemble":
             members = [held_target(name, params) for name, params in dict(combo.strategy_params)["members"]]
-            start = labels.train_end
-            evaluate_from = start + (len(bars) - start) // 2
+            start = labels.train_end  # learn on the first learn_bars labelled bars, a window no later bar moves
+            evaluate_from = min(start + dict(combo.strategy_params)["learn_bars"], len(bars))
             target = ensemble_target(members, labels.labels, bars.close, learn_start=start,
                                      evaluate_from=evaluate_from, n_states=labels.n_states)
         else:

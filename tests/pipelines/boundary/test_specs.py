@@ -300,7 +300,7 @@ constraints: ["fast_period < slow_period"]
      "threshold, trend_filter, or your own"),
     ("strategies: [{parameters: {}}]", "strategies[0].type", "required: name the strategy"),
     ("strategies: [{type: momentum, params: {}}]", "strategies[0].params",
-     r"unknown key \(did you mean 'parameters'\?\); allowed keys here: constraints, exits, members, parameters, type"),
+     r"unknown key \(did you mean 'parameters'\?\); allowed keys here: constraints, exits, learn_bars, members, parameters, type"),
     ("strategies: [momentum]", "strategies[0]='momentum'", "must be a mapping"),
     ("strategies: [{type: momentum, parameters: {lookback: 5}}]", "strategies[0].parameters.lookback",
      "strategy 'momentum' has no parameter 'lookback'.*its parameters are lookback_period, signal_threshold"),

@@ -12,7 +12,8 @@ Grammar (every section but ``strategies`` optional)::
     workflow: {type: backtest | optimization | signal_generation | signal_replay, base_pattern: full_backtest}
     signals: runs/my-signals        (signal_replay only: the store to replay; no strategies then)
     data: {dataset: GOOG | path: prices.csv (symbol: XYZ) | paths: {AAPL: a.csv},
-           start: 2006-01-01, end: 2010-12-31, periods_per_year: 252,
+           (a universe: path: data/ | path: 'data/*.parquet' | path: long.parquet with a symbol column)
+           symbols: [AAPL, MSFT], start: 2006-01-01, end: 2010-12-31, periods_per_year: 252,
            timezone: America/New_York, session: {start: '17:00', timezone: America/New_York}}
           (at most one of dataset, path, paths; none means the bundled GOOG data)
     portfolio: {initial_cash, sizing, fraction, fractional, direction}
@@ -79,7 +80,7 @@ _ANCHORED = Param("anchored", "bool", False)
 _TOP_K = Param("top_k", "int", 1, minimum=1)
 _MIN_TRADES = Param("min_trades", "int", 0, minimum=0)
 _DATA_KEYS = ("dataset", "end", "path", "paths", "periods_per_year", "session", "split", "start", "symbol",
-              "timezone")
+              "symbols", "timezone")
 _SESSION_KEYS = ("start", "timezone")
 _SPLIT = Param("train", "float", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _DATA_SOURCES = ("dataset", "path", "paths")
@@ -469,6 +470,7 @@ def _data(raw: Any, base_dir: str) -> DataSpec:
         path=_text(section["path"], "data.path") if "path" in section else None,
         paths=_paths(section["paths"]) if "paths" in section else (),
         symbol=_text(section["symbol"], "data.symbol") if "symbol" in section else None,
+        symbols=_symbols(section["symbols"]) if "symbols" in section else (),
         start=start,
         end=end,
         periods_per_year=_PERIODS_PER_YEAR.check(section.get("periods_per_year"), "data.periods_per_year"),
@@ -533,6 +535,19 @@ def _paths(raw: Any) -> tuple[tuple[str, str], ...]:
     for symbol in section:
         _text(symbol, "data.paths", what="symbol")
     return tuple((symbol, _text(path, f"data.paths.{symbol}")) for symbol, path in section.items())
+
+
+def _symbols(raw: Any) -> tuple[str, ...]:
+    """``data.symbols``: the symbols to run, in order, each once."""
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(f"data.symbols={_short.repr(raw)}", "must be a non-empty list of symbols, e.g. [AAPL, MSFT]")
+    symbols = tuple(_text(symbol, f"data.symbols[{i}]", what="a symbol (quote numbers: '1301')")
+                    for i, symbol in enumerate(raw))
+    for i, symbol in enumerate(symbols):
+        if symbol in symbols[:i]:
+            raise SpecError(f"data.symbols[{i}]={symbol!r}", f"is given twice (also data.symbols[{symbols.index(symbol)}]): "
+                                                             "list each symbol once")
+    return symbols
 
 
 def _settings(section: str, raw: Any, path: str | None = None) -> ComponentSpec:

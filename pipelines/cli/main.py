@@ -20,7 +20,8 @@ import attrs
 
 from pipelines.cli.query import add_query_parser, positive_int
 from pipelines.boundary.specs import parse_memory
-from pipelines.cli.terminal import format_plan, format_regimes, format_store, format_table, format_top, format_windows
+from pipelines.cli.terminal import (format_bar_counts, format_plan, format_regimes, format_store, format_table, format_top,
+                                    format_windows)
 from pipelines.engine.signal_store import SignalStore
 from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run
 from state.errors import AdmfError, SpecError
@@ -168,7 +169,7 @@ def _report(result, out: Path, top: int) -> None:
              f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} "
              "symbol(s)")
     print(f"{shape} "
-          f"on {result.market.source} ({', '.join(f'{s}: {b} bars' for s, b in result.manifest['data']['bars'].items())}) "
+          f"on {result.market.source} ({format_bar_counts(result.manifest['data']['bars'])}) "
           f"in {result.manifest['run_seconds']:.2f} s")
     written = ["results.parquet", f"trades.parquet ({result.trades.num_rows} trades)"]
     if result.windows is not None:

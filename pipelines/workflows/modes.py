@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
-from pipelines.boundary.data import load_market_data
+from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id
+from pipelines.boundary.data import data_symbols, load_market_data
 from pipelines.boundary.outputs import check_run_dir, RunDirError, write_run
 from pipelines.engine.objectives import objective_values, with_objective
 from pipelines.workflows.results import RunResult
@@ -66,7 +66,7 @@ def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
     spec = load_spec(spec)
     if not spec.phases:
         return _replay_plan_of(spec, read_store(spec.signals)) if spec.workflow.type == "signal_replay" \
-            else plan_from_spec(spec)
+            else plan_from_spec(spec, symbols=data_symbols(spec.data))
     plans: dict[str, PhasePlan] = {}
     for phase in spec.phases:
         p, source = phase.spec, plans.get(phase.source)
@@ -77,10 +77,10 @@ def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
             plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source)
         elif source is not None:
             standing_in = _selected(list(source.plan.combos), source.plan.spec.top_k, own_settings=_own_settings(p))
-            the_plan = selected_plan(p, standing_in, symbols=symbols_of(p.data), own_settings=_own_settings(p))
+            the_plan = selected_plan(p, standing_in, symbols=data_symbols(p.data), own_settings=_own_settings(p))
             plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source, len(standing_in))
         else:
-            plans[phase.name] = PhasePlan(phase.name, plan_from_spec(p))
+            plans[phase.name] = PhasePlan(phase.name, plan_from_spec(p, symbols=data_symbols(p.data)))
     return tuple(plans[ph.name] for ph in spec.phases)
 
 
@@ -88,7 +88,7 @@ def _replay_plan_of(spec: Spec, store: SignalStore, *, symbols: tuple[str, ...] 
     """The plan of replaying ``store`` under ``spec``: on ``symbols``, else the spec's data's, else
     (no data section) the store's."""
     if symbols is None:
-        symbols = symbols_of(store.data_spec() if spec.data.is_default else spec.data)
+        symbols = data_symbols(store.data_spec() if spec.data.is_default else spec.data)
     return replay_plan(spec, store.combinations(), symbols=symbols)
 
 
@@ -376,7 +376,7 @@ def _portable(data: DataSpec) -> dict[str, Any]:
         "dataset": data.dataset,
         "path": os.path.join(base, data.path) if data.path else None,
         "paths": [[symbol, os.path.join(base, path)] for symbol, path in data.paths],
-        "symbol": data.symbol, "start": data.start, "end": data.end,
+        "symbol": data.symbol, "symbols": list(data.symbols), "start": data.start, "end": data.end,
         "periods_per_year": data.periods_per_year, "base_dir": base, "timezone": data.timezone,
         "session_start": data.session_start, "session_timezone": data.session_timezone,
     }

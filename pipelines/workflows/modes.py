@@ -32,7 +32,7 @@ from pipelines.engine.objectives import select_some
 from pipelines.workflows.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
                                 walk_forward)
 from pipelines.engine.evaluate import run_plan
-from pipelines.engine.signals import computed_signals
+from pipelines.engine.signals import computed_signals, with_market
 from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
 from pipelines.boundary.store_files import read_store, write_store
 from pipelines.engine.signal_store import SignalStore, store_signals
@@ -331,8 +331,9 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
     market = market if market is not None else load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
     changes = []
+    signals = with_market(computed_signals, market, the_plan)
     for bars in market.bars:
-        source = computed_signals(the_plan, bars, market)
+        source = signals(the_plan, bars)
         changes += [(combo, bars, source.changes(combo)) for combo in the_plan.combos]
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["data"]["spec"] = _portable(spec.data)

@@ -39,7 +39,7 @@ from fp.metrics import METRICS, metrics
 from pipelines.engine.columns import PART_COLUMNS
 from pipelines.engine.objectives import select, select_some
 from pipelines.engine.evaluate import run_plan
-from pipelines.engine.signals import ClassifierFit, computed_signals, fitted, SignalSource, split_index, SymbolSignals
+from pipelines.engine.signals import ClassifierFit, computed_signals, fitted, SignalSource, split_index, SymbolSignals, with_market
 from pipelines.engine.tables import RunTables, with_zone
 from pipelines.engine.signal_store import SignalStore, store_signals
 from state.errors import SpecError
@@ -217,8 +217,9 @@ def _window_sources(plan: Plan, market: MarketData) -> Callable[[ClassifierFit],
 def _generated(plan: Plan, market: MarketData) -> SignalStore:
     """Every combination's signals on the whole series, once (windows replay them)."""
     changes = []
+    signals = with_market(computed_signals, market, plan)
     for bars in market.bars:
-        source = computed_signals(plan, bars, market)
+        source = signals(plan, bars)
         changes += [(combo, bars, source.changes(combo)) for combo in plan.combos]
     return store_signals(plan, market, changes, {"data": {}})
 

@@ -79,6 +79,10 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
         shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
                  "test_n_trades"]
     ruin = [name for name in ("ruin_time", "train_ruin_time", "test_ruin_time") if any(r.get(name) for r in rows)]
+    for row in rows:  # a shared-cash portfolio of a universe: A+B+...+Z, counted
+        parts = str(row.get("symbol") or "").split("+")
+        if len(parts) > _SHOWN_SYMBOLS:
+            row["symbol"] = "+".join(parts[:3]) + f"+… ({len(parts)} symbols)"
     return format_table(rows, columns + shown + ruin)
 
 

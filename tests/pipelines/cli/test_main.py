@@ -666,6 +666,10 @@ def test_a_run_on_many_symbols_counts_them(capsys, tmp_path):
         in stdout
     code, stdout, stderr = cli(capsys, "plan", spec)
     assert "lanes (isolated portfolios): 32 = 4 combinations × 8 symbol(s) [AAA, BBB, S0, S1, S2 and 3 more]" in stdout
+    shared = write_spec(tmp_path, "data: {path: 'data/*.csv'}\nportfolio: {shared_cash: true}\n" + SMA, "shared.yaml")
+    code, stdout, stderr = cli(capsys, "run", shared, "--out", tmp_path / "shared")
+    assert (0, "") == (code, stderr)
+    assert " AAA+BBB+S0+… (8 symbols) " in stdout
 
 
 @pytest.mark.parametrize(("data", "fragments"), [

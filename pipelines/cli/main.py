@@ -23,7 +23,7 @@ from pipelines.boundary.specs import parse_memory
 from pipelines.cli.terminal import (format_bar_counts, format_plan, format_regimes, format_store, format_table, format_top,
                                     format_windows)
 from pipelines.engine.signal_store import SignalStore
-from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run
+from pipelines.workflows.modes import PhasedResult, load_spec, plan, recorded_execution, resume, run
 from state.errors import AdmfError, SpecError
 from state.spec import ExecutionOptions
 
@@ -63,11 +63,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(r.failed for r in results) else 0
 
 
-def _execution(args: argparse.Namespace, spec=None) -> ExecutionOptions | None:
-    """Executor options from the command line, over the spec's ``executor`` section."""
+def _execution(args: argparse.Namespace, spec=None, *, recorded: ExecutionOptions | None = None) -> ExecutionOptions | None:
+    """Executor options from the command line, over the spec's ``executor`` section (a resume: over
+    the options the run was started with, ``recorded``)."""
     given = {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler,
              "memory_limit": parse_memory(args.memory_limit) if args.memory_limit else None}
-    base = (spec.executor if spec is not None else None) or ExecutionOptions()
+    base = recorded or (spec.executor if spec is not None else None) or ExecutionOptions()
     changed = {k: v for k, v in given.items() if v is not None}
     if args.scheduler and (changed.get("executor", base.executor) != "dask"):
         changed["executor"] = "dask"
@@ -83,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise SpecError("", "give either a spec or --resume RUN_DIR, not both")
         out = Path(args.resume)
         try:
-            result = resume(out, execution=_execution(args))
+            result = resume(out, execution=_execution(args, recorded=recorded_execution(out)))
         except KeyboardInterrupt:
             print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
             return 130

@@ -37,13 +37,13 @@ from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
 from pipelines.boundary.store_files import read_store, write_store
 from pipelines.engine.signal_store import SignalStore, store_signals
 from pipelines.engine.events import run_id
-from state.errors import SpecError
+from state.errors import AdmfError, SpecError
 from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
-__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
-           "write_phases"]
+__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "recorded_execution", "replay", "resume", "run",
+           "run_phases", "write_phases"]
 
 SpecLike = Spec | Mapping | str | os.PathLike
 
@@ -158,6 +158,15 @@ def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = N
     return _run_chunked(spec, the_plan, market, started, clock, root, options, resume=True)
 
 
+def recorded_execution(run_dir: str | os.PathLike) -> ExecutionOptions | None:
+    """The executor options a resumable run was started with (``None``: not a resumable run); a
+    resume's command-line options replace them one by one."""
+    try:
+        return ExecutionOptions(**json.loads((Path(run_dir) / "run.json").read_text())["execution"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions | None) -> bool:
     """Whether a run goes through chunks: an executor other than local, or more lanes than the
     memory budget holds at once. Train/test and walk-forward runs are not chunked."""
@@ -175,15 +184,24 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     import tempfile
     require_volume(the_plan.combos, market)  # before anything is written
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
+    created = out is None or not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     if not resume:
         (work / "run.json").write_text(json.dumps({
             "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
             "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
     run = run_id(_spec_sha256(spec), market.sha256)
-    tables = run_chunked(the_plan, market, work, options, resume=resume,
-                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
-                                      "returns": spec.workflow.type == "optimization"})
+    try:
+        tables = run_chunked(the_plan, market, work, options, resume=resume,
+                             run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
+                                          "returns": spec.workflow.type == "optimization"})
+    except AdmfError:
+        if not resume and not any((work / "parts").glob("chunk-*/done")):  # nothing to resume: leave nothing
+            shutil.rmtree(work / "parts", ignore_errors=True)
+            (work / "run.json").unlink(missing_ok=True)
+            if created:
+                work.rmdir()
+        raise
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)

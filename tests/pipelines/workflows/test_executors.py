@@ -377,3 +377,18 @@ def test_options_given_to_a_resume_replace_the_recorded_ones_one_by_one(tmp_path
     assert {"executor": "local", "workers": 1, "memory_limit": 2 * 2**20} == {
         k: v for k, v in json.loads((stopped / "manifest.json").read_text())["executor"].items()
         if k in ("executor", "workers", "memory_limit")}
+
+
+def test_a_chunked_run_failing_before_any_chunk_finished_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from pipelines.cli.main import main
+    from state.errors import AdmfError
+
+    def refused(*args):
+        raise AdmfError("the Dask workers of tcp://s:8786 cannot run this admf")
+    monkeypatch.setattr(executors, "_run_chunk", refused)
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(CLUSTER_GRID)
+    (tmp_path / "runs").mkdir()
+    assert 2 == main(["run", str(spec), "--executor", "local", "--memory-limit", "2MB", "--out", str(tmp_path / "runs" / "x")])
+    assert "admf: error: the Dask workers of tcp://s:8786 cannot run this admf\n" == capsys.readouterr().err
+    assert [] == list((tmp_path / "runs").iterdir())

@@ -112,7 +112,7 @@ class _Member:
     rows: "_Rows | None" = None
 
 
-def load_market_data(spec: DataSpec) -> MarketData:
+def load_market_data(spec: DataSpec, *, threads: int | None = None) -> MarketData:
     """Load, validate and trim the market data a spec's ``data`` section asks for.
 
     ``spec.dataset`` names a bundled data set (case-insensitive; the symbol is its canonical name);
@@ -125,6 +125,9 @@ def load_market_data(spec: DataSpec) -> MarketData:
     every symbol in its own calendar (a date-only bound is a trading day, so ``end`` includes that
     whole day). Each symbol is annualised with its own calendar, the whole data with its merged
     timeline (``spec.periods_per_year`` sets both).
+
+    ``threads``: files read at once (default: one per core; 1 reads them one after the other, each
+    parsed by all of pyarrow's threads).
 
     Raises :class:`SpecError` for bad spec values (a folder without data files, a glob matching
     nothing, a selected symbol the data lacks, a symbol given twice) and :class:`DataError` for
@@ -144,7 +147,7 @@ def load_market_data(spec: DataSpec) -> MarketData:
         given = dict(spec.paths)
         pairs = [f"{m.symbol}={given[m.symbol]}" for m in members] if spec.paths else []
         source = spec.path or (",".join(pairs) if len(pairs) <= _SHOWN else f"data.paths: {_some(pairs)}")
-        loaded = _load_members(members, start, end, spec)
+        loaded = _load_members(members, start, end, spec, threads or os.cpu_count() or 1)
     else:
         name = _bundled_name(spec.dataset) if spec.dataset else _DEFAULT_DATASET
         _selected([_Member(name, name)], spec)
@@ -302,19 +305,21 @@ def _selected(members: list[_Member], spec: DataSpec) -> list[_Member]:
     return [by_symbol[symbol] for symbol in spec.symbols]
 
 
-def _load_members(members: list[_Member], start, end, spec: DataSpec) -> list[_Loaded]:
-    """Read, validate and trim every member; files in a thread pool (one thread per core, each file
-    parsed on its thread alone), the first error in member order raised."""
+def _load_members(members: list[_Member], start, end, spec: DataSpec, threads: int) -> list[_Loaded]:
+    """Read, validate and trim every member; with ``threads`` > 1 files in a pool of that many
+    threads, each file parsed on its thread alone; the first error in member order raised."""
+    pooled = threads > 1 and len(members) > 1
+
     def load(member: _Member) -> _Loaded:
         if member.table is None:
-            bars, rows = _read(member.path, member.symbol, threads=len(members) == 1)
+            bars, rows = _read(member.path, member.symbol, threads=not pooled)
         else:
             bars, rows = _bars_from_table(member.table, member.rows, member.symbol), member.rows
         return _between(bars, rows, start, end, spec)
 
-    if len(members) == 1:
-        return [load(members[0])]
-    with ThreadPoolExecutor(max_workers=min(len(members), os.cpu_count() or 1)) as pool:
+    if not pooled:
+        return [load(member) for member in members]
+    with ThreadPoolExecutor(max_workers=min(len(members), threads)) as pool:
         return list(pool.map(load, members))
 
 

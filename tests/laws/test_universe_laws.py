@@ -2,7 +2,8 @@
 
 - folder ≡ paths: the symbols of a folder of CSV and Parquet files (one symbol per file, named
   after its stem) load exactly as the same files given one by one in ``data.paths`` (sorted by
-  symbol), and ``data.symbols`` selects the same symbols, in its order, from either;
+  symbol), read by a pool of threads or one after another, and ``data.symbols`` selects the same
+  symbols, in its order, from either;
 - long ≡ folder: one long file (CSV or Parquet) holding every symbol's rows, with a ``symbol``
   column and the symbols' rows interleaved in any order that keeps each symbol's own order, loads
   exactly as the folder.
@@ -83,6 +84,7 @@ def test_a_folder_loads_as_its_files_given_one_by_one(drawn):
         given_one_by_one = load_market_data(DataSpec(paths=paths, base_dir=tmp))
         assert tuple(sorted(data.symbols)) == whole.symbols
         assert same(given_one_by_one, whole) and given_one_by_one.warnings == whole.warnings
+        assert same(load_market_data(DataSpec(path=tmp), threads=1), whole)  # one file after another
         selected = load_market_data(DataSpec(path=tmp, symbols=chosen))
         assert chosen == selected.symbols
         assert same(load_market_data(DataSpec(paths=paths, symbols=chosen, base_dir=tmp)), selected)

@@ -16,7 +16,8 @@ File format: the first column is the timestamp (its header empty or ``timestamp`
 ``time`` or ``datetime``, any case; ISO 8601 values, a date alone meaning midnight), then ``open``,
 ``high``, ``low``, ``close`` (required, any case) and ``volume`` (optional, NaN when absent); other
 columns are ignored, except ``symbol`` (any case, anywhere; the timestamp is then the first other
-column): it makes the file a long file, each symbol's rows validated on their own, in file order. Times become ``datetime64[ns]``, values ``float64``, and every array is read-only.
+column): it makes the file a long file, each symbol's rows validated on their own, in file order.
+Times become ``datetime64[ns]``, values ``float64``, and every array is read-only.
 
 Time zones and trading days (``docs/semantics.md``, "Time zones and trading days"): times with a
 UTC offset (``+11:00``, ``Z``) or a zone-aware Parquet column keep their zone — each bar's

@@ -5,7 +5,9 @@
 * the peer harness (``common.py``, ``make_synthetic.py``, ``bench_*.py``) is found at
   ``--peers-dir``, else ``$ADMF_PEERS_DIR``, else ``<repo>/../shared/peers-bench``;
 * the synthetic series are generated with the harness's ``make_synthetic.py`` exactly as
-  ``run_all.sh`` does (``--bars N --seed 42``) and checked against the published sha256 prefixes.
+  ``run_all.sh`` does (``--bars N --seed 42``) and checked against the published sha256 prefixes;
+* ``admf_run`` times what a user runs (``admf run SPEC`` in a fresh process, spec file to files on
+  disk) with its peak RSS; ``dask_cluster`` starts a ``dask scheduler`` and workers as subprocesses.
 
 Imports only the standard library, so it works under both the admf and the peers' interpreter.
 """
@@ -29,8 +31,11 @@ SYNTHETIC = {
 
 
 def peers_dir(given: str | None = None) -> str:
-    """The peer harness folder: ``given``, else ``$ADMF_PEERS_DIR``, else ``<repo>/../shared/peers-bench``."""
-    path = given or os.environ.get("ADMF_PEERS_DIR") or os.path.join(REPO, "..", "shared", "peers-bench")
+    """The peer harness folder: ``given``, else ``$ADMF_PEERS_DIR``, else ``shared/peers-bench`` beside
+    the repository or beside its parent (a git worktree in ``<work>/wt/<name>``)."""
+    beside = [os.path.join(REPO, *[".."] * up, "shared", "peers-bench") for up in (1, 2)]
+    path = given or os.environ.get("ADMF_PEERS_DIR") or next(
+        (p for p in beside if os.path.isfile(os.path.join(p, "common.py"))), beside[0])
     path = os.path.abspath(path)
     if not os.path.isfile(os.path.join(path, "common.py")):
         raise SystemExit(f"peer harness not found: {path}/common.py is missing "
@@ -84,3 +89,83 @@ def ensure_synthetic(name: str, peers: str, python: str | None = None, log=None)
         log(f"WARNING: {path} sha256 {digest[:12]}… does not start with {prefix} (numpy version?); "
             "all engines still read this same file")
     return {"path": path, "sha256": digest, "expected_prefix": prefix, "ok": ok, "generated": generated}
+
+
+# ---- what a user runs --------------------------------------------------------------------------
+
+
+def admf_command(*args: str) -> list[str]:
+    """``admf ARGS`` with this interpreter and this repository's admf (whatever is installed)."""
+    return [sys.executable, "-m", "pipelines.cli.main", *args]
+
+
+def admf_env() -> dict:
+    return dict(os.environ, PYTHONPATH=REPO, PYTHONHASHSEED="0")
+
+
+def admf_run(spec: str, out: str, *extra: str, cwd: str | None = None) -> tuple[float, float | None, str]:
+    """Run ``admf run SPEC --out OUT EXTRA`` in a fresh process: (wall seconds, peak RSS MB, stdout).
+
+    The wall time covers the whole command (interpreter start, imports, loading, the run, writing
+    the run folder); the peak RSS is ``/usr/bin/time -v``'s (None without it). Raises with the
+    command's stderr when it fails.
+    """
+    import re
+    import tempfile
+    import time
+    command = admf_command("run", spec, "--out", out, *extra)
+    timer = os.access("/usr/bin/time", os.X_OK)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tv:
+        wrapped = ["/usr/bin/time", "-v", "-o", tv.name, *command] if timer else command
+        t0 = time.perf_counter()
+        done = subprocess.run(wrapped, cwd=cwd, env=admf_env(), capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv.read()) if timer else None
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return wall, (int(found.group(1)) / 1024 if found else None), done.stdout
+
+
+class dask_cluster:
+    """``with dask_cluster(workers) as address:`` a ``dask scheduler`` and ``workers`` single-threaded
+    ``dask worker`` processes on localhost (subprocesses, admf on their path), stopped on exit."""
+
+    def __init__(self, workers: int, log_dir: str):
+        self.workers, self.log_dir, self.started = workers, log_dir, []
+
+    def __enter__(self) -> str:
+        import signal
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        os.makedirs(self.log_dir, exist_ok=True)
+        self._signal = signal
+        commands = [["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]] + [
+            ["worker", address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard",
+             "--memory-limit", "0"] for _ in range(self.workers)]
+        try:
+            for i, args in enumerate(commands):
+                log = open(os.path.join(self.log_dir, f"{args[0]}-{i}.log"), "w")
+                self.started.append(subprocess.Popen([sys.executable, "-m", "dask", *args], env=admf_env(),
+                                                     cwd=self.log_dir, stdout=log, stderr=subprocess.STDOUT,
+                                                     start_new_session=True))
+            wait = ("from distributed import Client; import sys; "
+                    "c = Client(sys.argv[1], timeout='60s'); c.wait_for_workers(int(sys.argv[2]), timeout=120); c.close()")
+            subprocess.run([sys.executable, "-c", wait, address, str(self.workers)], env=admf_env(), check=True)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return address
+
+    def __exit__(self, *exc) -> None:
+        for process in reversed(self.started):
+            if process.poll() is None:
+                os.killpg(process.pid, self._signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, self._signal.SIGKILL)
+                    process.wait()
+        self.started = []

@@ -44,6 +44,10 @@ class ComponentSpec:
 class DataSpec:
     """Where market data comes from: a bundled ``dataset``, one ``path`` or ``paths`` per symbol.
 
+    ``path`` may also be a universe: a folder or a glob of CSV/Parquet files (one symbol per file,
+    named after its stem), or a long file with a ``symbol`` column (one symbol per value).
+    ``symbols`` selects symbols of the data, in that order (empty: every symbol, sorted by name).
+
     ``start``/``end`` are inclusive ISO dates or timestamps; ``base_dir`` resolves relative paths
     (the spec file's folder). ``periods_per_year`` overrides the frequency inferred from the data.
     ``split`` divides the bars into a training and a test part: ``("train", 0.7)`` (a fraction of
@@ -57,6 +61,7 @@ class DataSpec:
     path: str | None = None
     paths: tuple[tuple[str, str], ...] = ()
     symbol: str | None = None
+    symbols: tuple[str, ...] = ()
     start: str | None = None
     end: str | None = None
     periods_per_year: float | None = None

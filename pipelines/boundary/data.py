@@ -1,15 +1,23 @@
 """Market data loading and validation: a :class:`state.spec.DataSpec` in, :class:`state.market.MarketData` out.
 
 Data comes from a bundled data set (``GOOG``, ``EURUSD``, ``BTCUSD``; the default is ``GOOG``), from one
-CSV or Parquet file, or from one file per symbol. Every file is read with pyarrow and validated as a
-whole; the first offending row is reported as a :class:`state.errors.DataError` naming the file and
-the line (header = line 1, first data row = line 2; Parquet files have no lines, so their messages
-say ``row N``, counting data rows from 1).
+CSV or Parquet file, from one file per symbol (``data.paths``), or from a *universe*: ``data.path``
+naming a folder or a glob (``data/*.parquet``) of files, one symbol per file named after its stem,
+or a long file whose ``symbol`` column says which symbol each row is (a folder may mix the two).
+``data.symbols`` selects symbols, in its order; without it a universe's symbols are sorted by name.
+Every file is read with pyarrow and validated as a whole; the first offending row is reported as a
+:class:`state.errors.DataError` naming the file and the line (header = line 1, first data row =
+line 2; Parquet files have no lines, so their messages say ``row N``, counting data rows from 1).
+The files of a universe are read by a pool of threads, one per core (pyarrow parses without the
+GIL; measured in ``bench/universe.py``). Errors are deterministic: every file's header is read
+first, in file order, then the files, and of several bad files the first in symbol order is reported.
 
 File format: the first column is the timestamp (its header empty or ``timestamp``, ``date``,
 ``time`` or ``datetime``, any case; ISO 8601 values, a date alone meaning midnight), then ``open``,
 ``high``, ``low``, ``close`` (required, any case) and ``volume`` (optional, NaN when absent); other
-columns are ignored. Times become ``datetime64[ns]``, values ``float64``, and every array is read-only.
+columns are ignored, except ``symbol`` (any case, anywhere; the timestamp is then the first other
+column): it makes the file a long file, each symbol's rows validated on their own, in file order.
+Times become ``datetime64[ns]``, values ``float64``, and every array is read-only.
 
 Time zones and trading days (``docs/semantics.md``, "Time zones and trading days"): times with a
 UTC offset (``+11:00``, ``Z``) or a zone-aware Parquet column keep their zone — each bar's
@@ -29,11 +37,14 @@ Nothing here prints, caches or keeps state between calls.
 from __future__ import annotations
 
 import csv
+import difflib
+import glob
 import hashlib
 import importlib.resources
 import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -50,7 +61,7 @@ from state.errors import DataError, SpecError
 from state.market import Annualisation, Bars, MarketData
 from state.spec import DataSpec
 
-__all__ = ["JUMP_RATIO", "bundled_datasets", "load_market_data", "read_bars", "split_like_jumps"]
+__all__ = ["JUMP_RATIO", "bundled_datasets", "data_symbols", "load_market_data", "read_bars", "split_like_jumps"]
 
 _BUNDLE_PACKAGE = "pipelines.datasets"
 _DEFAULT_DATASET = "GOOG"
@@ -58,6 +69,9 @@ _TIME_HEADERS = ("", "timestamp", "date", "time", "datetime")
 _PRICES = ("open", "high", "low", "close")
 _CSV_SUFFIXES = (".csv",)
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_SYMBOL = "symbol"
+_GLOB = re.compile(r"[*?\[]")
+_SHOWN = 5  # names listed in a message before "and N more"
 _NS_PER_DAY = 86_400 * 10**9
 _ISO_EXAMPLES = "such as 2024-01-31, 2024-01-31 09:30:00 or 2024-01-31T09:30:00+01:00"
 _OFFSET = r"(\d)(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"  # a UTC offset ending an ISO 8601 date-time (after a digit)
@@ -88,20 +102,37 @@ class _Loaded:
     notes: tuple[str, ...] = ()
 
 
-def load_market_data(spec: DataSpec) -> MarketData:
+@attrs.frozen(eq=False)
+class _Member:
+    """Where one symbol of the data comes from: a file of its own (``table`` None), or its rows of a
+    long file, already read (``table``, with ``rows`` pointing at the file's lines)."""
+
+    symbol: str
+    path: str
+    table: pa.Table | None = None
+    rows: "_Rows | None" = None
+
+
+def load_market_data(spec: DataSpec, *, threads: int | None = None) -> MarketData:
     """Load, validate and trim the market data a spec's ``data`` section asks for.
 
     ``spec.dataset`` names a bundled data set (case-insensitive; the symbol is its canonical name);
-    ``spec.path`` is one CSV/Parquet file (symbol ``spec.symbol`` or the file stem); ``spec.paths``
-    gives one ``(symbol, path)`` per symbol, kept in that order. Relative paths are resolved against
+    ``spec.path`` is one CSV/Parquet file (symbol ``spec.symbol`` or the file stem), a long file (a
+    ``symbol`` column), a folder or a glob of such files (a universe, see the module docstring);
+    ``spec.paths`` gives one ``(symbol, path)`` per symbol, kept in that order. ``spec.symbols``
+    selects symbols (in its order) from any of them. Relative paths are resolved against
     ``spec.base_dir``; with nothing given the bundled GOOG data is used. ``spec.timezone`` and the
     session apply to every symbol; ``spec.start``/``spec.end`` are inclusive bounds applied to
     every symbol in its own calendar (a date-only bound is a trading day, so ``end`` includes that
     whole day). Each symbol is annualised with its own calendar, the whole data with its merged
     timeline (``spec.periods_per_year`` sets both).
 
-    Raises :class:`SpecError` for bad spec values and :class:`DataError` for missing or malformed
-    files, or when no bar is left between the bounds.
+    ``threads``: files read at once (default: one per core; 1 reads them one after the other, each
+    parsed by all of pyarrow's threads).
+
+    Raises :class:`SpecError` for bad spec values (a folder without data files, a glob matching
+    nothing, a selected symbol the data lacks, a symbol given twice) and :class:`DataError` for
+    missing or malformed files, or when no bar is left between the bounds.
     """
     given = [name for name, value in (("dataset", spec.dataset), ("path", spec.path),
                                       ("paths", spec.paths)) if value]
@@ -112,21 +143,15 @@ def load_market_data(spec: DataSpec) -> MarketData:
     if start is not None and end is not None and start[1] > end[1] + (end[0] == "day") * np.timedelta64(_NS_PER_DAY - 1, "ns"):
         raise SpecError("data.start", f"start {spec.start} is after end {spec.end}: swap or fix the bounds")
 
-    if spec.paths:
-        symbols = [symbol for symbol, _ in spec.paths]
-        duplicated = sorted({s for s in symbols if symbols.count(s) > 1})
-        if duplicated:
-            raise SpecError("data.paths", f"symbol {duplicated[0]!r} is given more than once: one file per symbol")
-        files = [(symbol, _resolve(spec.base_dir, path)) for symbol, path in spec.paths]
-        loaded = [_read_between(path, symbol, start, end, spec) for symbol, path in files]
-        source = ",".join(f"{symbol}={path}" for symbol, path in spec.paths)
-    elif spec.path:
-        path = _resolve(spec.base_dir, spec.path)
-        symbol = spec.symbol or Path(spec.path).stem
-        loaded = [_read_between(path, symbol, start, end, spec)]
-        source = spec.path
+    if spec.paths or spec.path:
+        members = _selected(_members(spec), spec)
+        given = dict(spec.paths)
+        pairs = [f"{m.symbol}={given[m.symbol]}" for m in members] if spec.paths else []
+        source = spec.path or (",".join(pairs) if len(pairs) <= _SHOWN else f"data.paths: {_some(pairs)}")
+        loaded = _load_members(members, start, end, spec, threads or os.cpu_count() or 1)
     else:
         name = _bundled_name(spec.dataset) if spec.dataset else _DEFAULT_DATASET
+        _selected([_Member(name, name)], spec)
         resource = importlib.resources.files(_BUNDLE_PACKAGE) / f"{name}.csv"
         with importlib.resources.as_file(resource) as path:
             loaded = [_read_between(str(path), name, start, end, spec)]
@@ -144,10 +169,24 @@ def load_market_data(spec: DataSpec) -> MarketData:
     estimates = [f"{b.symbol}: {a.periods_per_year:,.6g} periods a year, {a.rule.removeprefix('inferred: ')}; set "
                  "data.session (when a trading day begins, in data.timezone) or data.periods_per_year to be exact"
                  for b, a in zip(bars, own) if a.rule.startswith(ESTIMATED)]
-    warnings = tuple(notes) + tuple(estimates) + tuple(_jump_warnings(loaded))
+    warnings = tuple(notes) + tuple(estimates) + tuple(_jump_warnings(loaded)) + tuple(_volume_warnings(bars))
     pa.default_memory_pool().release_unused()  # the parse buffers are gone; give their pages back
     return MarketData(bars=bars, source=source, sha256=_fingerprint(bars), periods_per_year=whole.periods_per_year,
                       annualisation=own, rule=whole.rule, warnings=warnings)
+
+
+def data_symbols(spec: DataSpec) -> tuple[str, ...]:
+    """The symbols ``load_market_data(spec)`` gives, in its order, reading no more than it must:
+    a folder is listed, only long files are read, and a single file that is missing or not a long
+    file is named by ``data.symbol`` or its stem (what ``admf plan`` shows without loading data)."""
+    if spec.path and not _GLOB.search(spec.path):
+        path = _resolve(spec.base_dir, spec.path)
+        if not os.path.isdir(path) and (not os.path.isfile(path) or not _is_long(path)):
+            return tuple(m.symbol for m in _selected([_Member(spec.symbol or Path(spec.path).stem, path)], spec))
+    if spec.paths or spec.path:
+        return tuple(m.symbol for m in _selected(_members(spec), spec))
+    name = _bundled_name(spec.dataset) if spec.dataset else _DEFAULT_DATASET
+    return tuple(m.symbol for m in _selected([_Member(name, name)], spec))
 
 
 def read_bars(path: str, symbol: str) -> Bars:
@@ -190,6 +229,149 @@ def split_like_jumps(bars: Sequence[Bars], *, ratio: float = JUMP_RATIO) -> list
             if not matched:
                 found.append((s, int(i) + 1, float(b.open[i + 1] / b.close[i])))
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# universes: which file each symbol comes from, and reading them
+
+
+def _members(spec: DataSpec) -> list[_Member]:
+    """Every symbol ``spec.paths`` or ``spec.path`` names and where it comes from (long files are
+    read here, once); a symbol given twice is a :class:`SpecError` naming both of its files."""
+    if spec.paths:
+        symbols = [symbol for symbol, _ in spec.paths]
+        duplicated = sorted({s for s in symbols if symbols.count(s) > 1})
+        if duplicated:
+            raise SpecError("data.paths", f"symbol {duplicated[0]!r} is given more than once: one file per symbol")
+        return [_Member(symbol, _resolve(spec.base_dir, path)) for symbol, path in spec.paths]
+    files, many = _universe_files(spec)
+    members: list[_Member] = []
+    for path in files:
+        if _is_long(path):
+            members += _long_members(path)
+        elif many:
+            members.append(_Member(Path(path).stem, path))
+        else:
+            members.append(_Member(spec.symbol or Path(spec.path).stem, path))
+    if spec.symbol is not None and (many or members[0].table is not None):
+        what = (f"a folder or glob of {len(files)} file(s)" if many
+                else f"a long file (its symbol column names {len(members)} symbol(s))")
+        raise SpecError("data.symbol", f"names the one symbol of a single file, but data.path={spec.path!r} is {what}: "
+                                       "its symbols come from the data; select some with data.symbols: [...]")
+    by_symbol: dict[str, list[str]] = {}
+    for m in members:
+        by_symbol.setdefault(m.symbol, []).append(m.path)
+    twice = sorted(symbol for symbol, paths in by_symbol.items() if len(paths) > 1)
+    if twice:
+        first, second = by_symbol[twice[0]][:2]
+        raise SpecError(f"data.path={spec.path!r}", f"symbol {twice[0]!r} comes from both {first} and {second}: keep "
+                                                    "one file per symbol (a long file's symbol column counts too)")
+    return sorted(members, key=lambda m: m.symbol) if many or members[0].table is not None else members
+
+
+def _universe_files(spec: DataSpec) -> tuple[list[str], bool]:
+    """The files ``spec.path`` names (sorted) and whether it names a universe (a folder or a glob)."""
+    where = f"data.path={spec.path!r}"
+    resolved = _resolve(spec.base_dir, spec.path)
+    if _GLOB.search(spec.path):
+        found = sorted(p for p in glob.glob(resolved, recursive=True) if not os.path.isdir(p))
+        if not found:
+            raise SpecError(where, f"matches no file (looked for {resolved}): check the pattern and the folder, "
+                                   "e.g. data/*.csv")
+        return found, True
+    if os.path.isdir(resolved):
+        found = sorted(os.path.join(resolved, name) for name in os.listdir(resolved)
+                       if not name.startswith(".") and Path(name).suffix.lower() in _CSV_SUFFIXES + _PARQUET_SUFFIXES
+                       and os.path.isfile(os.path.join(resolved, name)))
+        if not found:
+            raise SpecError(where, f"the folder {resolved} holds no .csv, .parquet or .pq file: put one file per "
+                                   "symbol there (AAPL.csv, MSFT.parquet, ...) or point data.path at a file")
+        return found, True
+    return [resolved], False
+
+
+def _selected(members: list[_Member], spec: DataSpec) -> list[_Member]:
+    """The members ``spec.symbols`` selects, in its order (all of them without it)."""
+    if not spec.symbols:
+        return members
+    by_symbol = {m.symbol: m for m in members}
+    for i, symbol in enumerate(spec.symbols):
+        if symbol not in by_symbol:
+            close = difflib.get_close_matches(symbol, list(by_symbol), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            source = spec.path or ("data.paths" if spec.paths else "the bundled data")
+            raise SpecError(f"data.symbols[{i}]={symbol!r}", f"is not in {source} ({hint}its {len(by_symbol)} "
+                                                             f"symbol(s): {_some(sorted(by_symbol))}): check the "
+                                                             "name or remove it")
+    return [by_symbol[symbol] for symbol in spec.symbols]
+
+
+def _load_members(members: list[_Member], start, end, spec: DataSpec, threads: int) -> list[_Loaded]:
+    """Read, validate and trim every member; with ``threads`` > 1 files in a pool of that many
+    threads, each file parsed on its thread alone; the first error in member order raised."""
+    pooled = threads > 1 and len(members) > 1
+
+    def load(member: _Member) -> _Loaded:
+        if member.table is None:
+            bars, rows = _read(member.path, member.symbol, threads=not pooled)
+        else:
+            bars, rows = _bars_from_table(member.table, member.rows, member.symbol), member.rows
+        return _between(bars, rows, start, end, spec)
+
+    if not pooled:
+        return [load(member) for member in members]
+    with ThreadPoolExecutor(max_workers=min(len(members), threads)) as pool:
+        return list(pool.map(load, members))
+
+
+def _is_long(path: str) -> bool:
+    """Whether a data file has a ``symbol`` column (reads its header or Parquet schema only)."""
+    _check_file(path)
+    rows = _Rows(path, is_csv=Path(path).suffix.lower() in _CSV_SUFFIXES)
+    names = _read_header(path, rows) if rows.is_csv else _parquet_schema(path, rows).names
+    return any(name.strip().lower() == _SYMBOL for name in names)
+
+
+def _long_members(path: str, read: tuple[pa.Table, "_Rows"] | None = None) -> list[_Member]:
+    """Each symbol of a long file (``read``: the file's table and rows, when already read), its
+    rows in file order as a table of their own."""
+    table, rows = read if read is not None else _read_table(path, threads=True)
+    column = table.column(_SYMBOL)
+    table = table.drop_columns([_SYMBOL])
+    if table.num_rows == 0:
+        raise rows.file_error("no data rows after the header: the file needs at least one bar")
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    blank = pc.or_kleene(column.is_null(), pc.equal(pc.utf8_trim_whitespace(column), ""))
+    if pc.any(blank).as_py():
+        raise rows.error(pc.index(blank, True).as_py(), "the symbol is missing: fill it in or remove the row")
+    encoded = pc.dictionary_encode(column)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    names = encoded.dictionary.to_pylist()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(names)))))
+    members = []
+    for code, symbol in enumerate(names):
+        index = order[bounds[code]:bounds[code + 1]]
+        members.append(_Member(symbol, path, table.take(index), attrs.evolve(rows, index=index, symbol=symbol)))
+    return members
+
+
+def _some(names: Sequence[str]) -> str:
+    """Names for a message: all of a few, or the first few and how many more."""
+    shown = ", ".join(names[:_SHOWN])
+    return shown if len(names) <= _SHOWN else f"{shown} and {len(names) - _SHOWN} more"
+
+
+def _volume_warnings(bars: Sequence[Bars]) -> list[str]:
+    """Symbols without volume among symbols with it: allowed (an index, a currency), said loudly."""
+    without = [b.symbol for b in bars if np.all(np.isnan(b.volume))]
+    if not without or len(without) == len(bars):
+        return []
+    return [f"{len(without)} of {len(bars)} symbols have no volume ({_some(without)}): their volume is NaN, and "
+            "settings that read volume (participation, impact) refuse them; add a volume column to their files "
+            "if you have one"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +421,12 @@ def _within(bars: Bars, bound: tuple[str, np.datetime64], *, end: bool) -> np.nd
 
 def _read_between(path: str, symbol: str, start, end, spec: DataSpec) -> _Loaded:
     """The file's bars in the spec's calendar, keeping those within the inclusive bounds (views, no copy)."""
-    bars, rows = _read(path, symbol)
+    return _between(*_read(path, symbol), start, end, spec)
+
+
+def _between(bars: Bars, rows: "_Rows", start, end, spec: DataSpec) -> _Loaded:
+    """Read bars in the spec's calendar, keeping those within the inclusive bounds (views, no copy)."""
+    symbol, path = bars.symbol, rows.source
     notes = ()
     if bars.timezone == "UTC" and bars.utc_offset is not None and np.any(bars.utc_offset) and not spec.timezone:
         notes = (f"{symbol}: the UTC offsets of its times vary, so its zone is unknown: times are written in UTC; "
@@ -248,9 +435,11 @@ def _read_between(path: str, symbol: str, start, end, spec: DataSpec) -> _Loaded
     lo = 0 if start is None else int(np.argmax(np.append(_within(bars, start, end=False), True)))
     hi = len(bars) if end is None else len(bars) - int(np.argmax(np.append(_within(bars, end, end=True)[::-1], True)))
     if hi <= lo:
+        owner = "the file" if rows.symbol is None else f"symbol {symbol!r}"
         raise DataError(path, f"no bars between start {spec.start or '(none)'} and end "
-                              f"{spec.end or '(none)'}: the file spans {_show_time(bars.local_time[0])} to "
-                              f"{_show_time(bars.local_time[-1])}; widen data.start/data.end")
+                              f"{spec.end or '(none)'}: {owner} spans {_show_time(bars.local_time[0])} to "
+                              f"{_show_time(bars.local_time[-1])}; widen data.start/data.end"
+                              + ("" if rows.symbol is None else " or leave the symbol out of data.symbols"))
     return _Loaded(bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi), rows, lo, notes)
 
 
@@ -363,9 +552,23 @@ def _fingerprint(bars: Sequence[Bars]) -> str:
 # reading files into a table with columns time, open, high, low, close[, volume]
 
 
-def _read(path: str, symbol: str) -> tuple[Bars, "_Rows"]:
-    """:func:`read_bars`, and the file's rows (for messages naming them)."""
+def _read(path: str, symbol: str, *, threads: bool = True) -> tuple[Bars, "_Rows"]:
+    """:func:`read_bars`, and the file's rows (for messages naming them); ``threads``: let pyarrow
+    parse one file on several threads (off when a pool reads many files at once)."""
     path = str(path)
+    table, rows = _read_table(path, threads=threads)
+    if _SYMBOL in table.column_names:  # a long file: the symbol's rows
+        members = {m.symbol: m for m in _long_members(path, (table, rows))}
+        if symbol not in members:
+            raise rows.file_error(f"has no rows of symbol {symbol!r} in its symbol column (its symbols: "
+                                  f"{_some(sorted(members))}): check the symbol")
+        member = members[symbol]
+        return _bars_from_table(member.table, member.rows, symbol), member.rows
+    return _bars_from_table(table, rows, symbol), rows
+
+
+def _check_file(path: str) -> None:
+    """A data file must exist and be a .csv or .parquet (.pq) file."""
     suffix = Path(path).suffix.lower()
     if suffix not in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
         raise DataError(path, f"unsupported file type {suffix or '(no suffix)'!r}: market data must be "
@@ -375,32 +578,49 @@ def _read(path: str, symbol: str) -> tuple[Bars, "_Rows"]:
                               "name and folder")
     if os.path.isdir(path):
         raise DataError(path, f"{os.path.abspath(path)} is a folder, not a file")
-    table, rows = (_read_csv if suffix in _CSV_SUFFIXES else _read_parquet)(path)
-    return _bars_from_table(table, rows, symbol), rows
 
 
-@attrs.frozen
+def _read_table(path: str, *, threads: bool) -> tuple[pa.Table, "_Rows"]:
+    """The file's columns time, open, high, low, close[, volume][, symbol], and its rows."""
+    _check_file(path)
+    return (_read_csv if Path(path).suffix.lower() in _CSV_SUFFIXES else _read_parquet)(path, threads=threads)
+
+
+@attrs.frozen(eq=False)
 class _Rows:
-    """Points at a file's data rows in messages: CSV by line (header = line 1), Parquet by row."""
+    """Points at a file's data rows in messages: CSV by line (header = line 1), Parquet by row.
+
+    For one symbol's rows of a long file, ``index`` holds the file's data row of each of them and
+    ``symbol`` names the symbol in messages."""
 
     source: str
     is_csv: bool
+    index: np.ndarray | None = None
+    symbol: str | None = None
+
+    def _file_row(self, row: int) -> int:
+        return int(self.index[row]) if self.index is not None and 0 <= row < len(self.index) else row
 
     def line(self, row: int) -> int | None:
         if not self.is_csv:
             return None
         lines = _csv_data_lines(self.source)
+        row = self._file_row(row)
         return int(lines[row]) if 0 <= row < lines.size else None  # None: quoted line breaks confused us
 
     def ref(self, row: int) -> str:
-        return f"line {self.line(row)}" if self.is_csv else f"row {row + 1}"
+        return f"line {self.line(row)}" if self.is_csv else f"row {self._file_row(row) + 1}"
 
     def error(self, row: int, message: str) -> DataError:
+        if self.symbol is not None:
+            message = f"symbol {self.symbol!r}: {message}"
         if self.is_csv:
             return DataError(self.source, message, line=self.line(row))
-        return DataError(self.source, f"row {row + 1}: {message}")
+        return DataError(self.source, f"row {self._file_row(row) + 1}: {message}")
 
     def file_error(self, message: str, *, header: bool = False) -> DataError:
+        if self.symbol is not None:
+            message = f"symbol {self.symbol!r}: {message}"
         return DataError(self.source, message, line=1 if header and self.is_csv else None)
 
 
@@ -416,17 +636,21 @@ def _csv_data_lines(path: str) -> np.ndarray:
 
 
 def _match_columns(names: Sequence[str], rows: _Rows, time_name: str | None = None) -> dict[str, str]:
-    """Map ``time``, the price names and ``volume`` (when present) to the file's column names."""
+    """Map ``time``, the price names, ``volume`` and ``symbol`` (when present) to the file's column names."""
     found = ", ".join(repr(n) for n in names) or "none"
     expected = ("expected the timestamp first, then open, high, low, close and optionally volume "
                 "(any case)")
+    symbols = [name for name in names if name.strip().lower() == _SYMBOL]
+    if len(symbols) > 1:
+        raise rows.file_error(f"column symbol appears twice ({symbols[0]!r} and {symbols[1]!r}): keep one", header=True)
     if time_name is None:
-        if not names or names[0].strip().lower() not in _TIME_HEADERS:
-            first = repr(names[0]) if names else "nothing"
+        others = [name for name in names if name not in symbols]
+        if not others or others[0].strip().lower() not in _TIME_HEADERS:
+            first = repr(others[0]) if others else "nothing"
             raise rows.file_error(f"the first column must be the timestamp, with an empty header or one of "
                                   f"timestamp, date, time, datetime, but it is {first}; {expected}",
                                   header=True)
-        time_name = names[0]
+        time_name = others[0]
     by_key: dict[str, str] = {}
     for name in names:
         key = name.strip().lower()
@@ -439,7 +663,7 @@ def _match_columns(names: Sequence[str], rows: _Rows, time_name: str | None = No
     if missing:
         raise rows.file_error(f"missing required column{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(missing)}; found columns {found}; {expected}", header=True)
-    return {"time": time_name, **by_key}
+    return {"time": time_name, **by_key, **({_SYMBOL: symbols[0]} if symbols else {})}
 
 
 def _read_header(path: str, rows: _Rows) -> list[str]:
@@ -452,7 +676,7 @@ def _read_header(path: str, rows: _Rows) -> list[str]:
                           "close[, volume]) and one row per bar")
 
 
-def _read_csv(path: str) -> tuple[pa.Table, _Rows]:
+def _read_csv(path: str, *, threads: bool = True) -> tuple[pa.Table, _Rows]:
     """Read the needed columns typed (fast path); on any conversion problem re-read them as text,
     so that :func:`_bars_from_table` can name the offending value (and parse UTC offsets)."""
     rows = _Rows(path, is_csv=True)
@@ -460,9 +684,11 @@ def _read_csv(path: str) -> tuple[pa.Table, _Rows]:
     names = list(columns.values())
     typed = {name: pa.float64() for name in names}
     typed[columns["time"]] = pa.timestamp("ns")
+    if _SYMBOL in columns:
+        typed[columns[_SYMBOL]] = pa.string()
     try:
-        table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
-            column_types=typed, include_columns=names))
+        table = pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(use_threads=threads),
+                                convert_options=pa_csv.ConvertOptions(column_types=typed, include_columns=names))
     except pa.ArrowInvalid:
         table = _read_csv_as_text(path, names, rows)
     return table.rename_columns([_key_of(columns, n) for n in table.column_names]), rows
@@ -495,15 +721,22 @@ def _read_csv_as_text(path: str, names: list[str], rows: _Rows) -> pa.Table:
         raise rows.error(bad.number - 2, message) from None  # number counts the header as 1
 
 
-def _read_parquet(path: str) -> tuple[pa.Table, _Rows]:
-    rows = _Rows(path, is_csv=False)
+def _parquet_schema(path: str, rows: _Rows) -> pa.Schema:
     try:
-        schema = pq.read_schema(path)
+        return pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
-        raise rows.file_error(f"cannot read the file as Parquet: {exc}") from None
+        raise rows.file_error(f"cannot read the file as Parquet: {exc}; write it again or remove it") from None
+
+
+def _read_parquet(path: str, *, threads: bool = True) -> tuple[pa.Table, _Rows]:
+    rows = _Rows(path, is_csv=False)
+    schema = _parquet_schema(path, rows)
     pandas_index = [c for c in ((schema.pandas_metadata or {}).get("index_columns") or []) if isinstance(c, str)]
     columns = _match_columns(schema.names, rows, time_name=pandas_index[0] if pandas_index else None)
-    table = pq.read_table(path, columns=list(columns.values()))
+    try:
+        table = pq.read_table(path, columns=list(columns.values()), use_threads=threads)
+    except (pa.ArrowException, OSError) as exc:
+        raise rows.file_error(f"cannot read the file as Parquet: {exc}; write it again or remove it") from None
     return table.rename_columns([_key_of(columns, n) for n in table.column_names]), rows
 
 

@@ -112,7 +112,9 @@ def write_dir(out_dir: str | os.PathLike, tables: Mapping[str, pa.Table], manife
             from None
     try:
         for name, table in tables.items():
-            pq.write_table(table, tmp / name, write_statistics=statistics_columns(table))
+            # one chunk per column: Parquet's dictionary-encoding fallback happens where the chunks
+            # let it, so a chunked run's merged tables would write other bytes than an unchunked run's
+            pq.write_table(table.combine_chunks(), tmp / name, write_statistics=statistics_columns(table))
         for write in writers.values():
             write(tmp)
         with open(tmp / "manifest.json", "w") as f:

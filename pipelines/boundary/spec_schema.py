@@ -90,8 +90,12 @@ SPLIT = Section("data.split", "Where training ends (one of the two keys).", (
 DATA = Section("data", "The market data (absent: the bundled GOOG daily data, with a notice). At most one of "
                "dataset, path, paths.", (
     Key("dataset", "GOOG, EURUSD or BTCUSD", "a bundled data set (daily, hourly, monthly)"),
-    Key("path", "a file path", "one CSV or Parquet file (its symbol: the file's stem, or symbol)"),
-    Key("symbol", "text", "with path: the file's symbol"),
+    Key("path", "a file, a folder or a glob", "one CSV or Parquet file (its symbol: the file's stem, or symbol); a "
+                                             "folder or glob of them (a universe: one symbol per file); or a long file "
+                                             "with a symbol column"),
+    Key("symbol", "text", "with path to one file: the file's symbol"),
+    Key("symbols", "a list of symbols", "select these symbols of the data, in this order (default: every symbol, "
+                                        "sorted)"),
     Key("paths", "a mapping symbol: file", "one file per symbol, e.g. {AAPL: aapl.csv, MSFT: msft.csv}"),
     Key("start", "a date or time", "first bar to use (inclusive; a date is a whole trading day)"),
     Key("end", "a date or time", "last bar to use (inclusive)"),

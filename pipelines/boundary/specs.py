@@ -447,6 +447,7 @@ def _data(raw: Any, base_dir: str) -> DataSpec:
         path=_text(section["path"], "data.path") if "path" in section else None,
         paths=_paths(section["paths"]) if "paths" in section else (),
         symbol=_text(section["symbol"], "data.symbol") if "symbol" in section else None,
+        symbols=_symbols(section["symbols"]) if "symbols" in section else (),
         start=start,
         end=end,
         periods_per_year=DATA.key("periods_per_year").param.check(section.get("periods_per_year"),
@@ -512,6 +513,19 @@ def _paths(raw: Any) -> tuple[tuple[str, str], ...]:
     for symbol in section:
         _text(symbol, "data.paths", what="symbol")
     return tuple((symbol, _text(path, f"data.paths.{symbol}")) for symbol, path in section.items())
+
+
+def _symbols(raw: Any) -> tuple[str, ...]:
+    """``data.symbols``: the symbols to run, in order, each once."""
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(f"data.symbols={_short.repr(raw)}", "must be a non-empty list of symbols, e.g. [AAPL, MSFT]")
+    symbols = tuple(_text(symbol, f"data.symbols[{i}]", what="a symbol (quote numbers: '1301')")
+                    for i, symbol in enumerate(raw))
+    for i, symbol in enumerate(symbols):
+        if symbol in symbols[:i]:
+            raise SpecError(f"data.symbols[{i}]={symbol!r}", f"is given twice (also data.symbols[{symbols.index(symbol)}]): "
+                                                             "list each symbol once")
+    return symbols
 
 
 def _settings(section: str, raw: Any, path: str | None = None) -> ComponentSpec:

@@ -28,7 +28,7 @@ def write_events(table: pa.Table, folder: Path) -> str:
     """Write a trace into a run folder: ``events.parquet``, or ``events/`` partitioned by
     combination when it is large. Returns the name written."""
     if table.num_rows <= PARTITION_ROWS:
-        pq.write_table(table, folder / "events.parquet",
+        pq.write_table(table.combine_chunks(), folder / "events.parquet",  # bytes independent of chunking
                        write_statistics=[f.name for f in table.schema if not pa.types.is_floating(f.type)])
         return "events.parquet"
     pq.write_to_dataset(table, folder / "events", partition_cols=["combo_id"])

@@ -23,6 +23,7 @@ from pipelines.boundary.specs import parse_memory
 from pipelines.cli.query import add_query_parser, positive_int
 from pipelines.cli.reference import WHAT, reference_markdown, reference_section
 from pipelines.cli.terminal import (
+    format_bar_counts,
     format_lookahead,
     format_plan,
     format_regimes,
@@ -33,7 +34,7 @@ from pipelines.cli.terminal import (
     format_windows,
 )
 from pipelines.engine.signal_store import SignalStore
-from pipelines.workflows.modes import PhasedResult, load_spec, plan, resume, run
+from pipelines.workflows.modes import PhasedResult, load_spec, plan, recorded_execution, resume, run
 from state.errors import AdmfError, SpecError
 from state.spec import ExecutionOptions
 
@@ -92,11 +93,12 @@ def _cmd_warmup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execution(args: argparse.Namespace, spec=None) -> ExecutionOptions | None:
-    """Executor options from the command line, over the spec's ``executor`` section."""
+def _execution(args: argparse.Namespace, spec=None, *, recorded: ExecutionOptions | None = None) -> ExecutionOptions | None:
+    """Executor options from the command line, over the spec's ``executor`` section (a resume: over
+    the options the run was started with, ``recorded``)."""
     given = {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler,
              "memory_limit": parse_memory(args.memory_limit) if args.memory_limit else None}
-    base = (spec.executor if spec is not None else None) or ExecutionOptions()
+    base = recorded or (spec.executor if spec is not None else None) or ExecutionOptions()
     changed = {k: v for k, v in given.items() if v is not None}
     if args.scheduler and (changed.get("executor", base.executor) != "dask"):
         changed["executor"] = "dask"
@@ -112,7 +114,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise SpecError("", "give either a spec or --resume RUN_DIR, not both")
         out = Path(args.resume)
         try:
-            result = resume(out, execution=_execution(args))
+            result = resume(out, execution=_execution(args, recorded=recorded_execution(out)))
         except KeyboardInterrupt:
             print(f"admf: interrupted; finished chunks are kept: admf run --resume {out}", file=sys.stderr)
             return 130
@@ -199,7 +201,7 @@ def _report(result, out: Path, top: int) -> None:
              f"{result.plan.n_lanes} lane(s): {len(result.plan.combos)} combination(s) × {len(result.plan.symbols)} "
              "symbol(s)")
     print(f"{shape} "
-          f"on {result.market.source} ({', '.join(f'{s}: {b} bars' for s, b in result.manifest['data']['bars'].items())}) "
+          f"on {result.market.source} ({format_bar_counts(result.manifest['data']['bars'])}) "
           f"in {result.manifest['run_seconds']:.2f} s")
     written = ["results.parquet", f"trades.parquet ({result.trades.num_rows} trades)"]
     if result.windows is not None:

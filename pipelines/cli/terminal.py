@@ -10,10 +10,36 @@ import toolz
 
 from state.plan import PhasePlan, Plan
 
-__all__ = ["format_lookahead", "format_plan", "format_regimes", "format_store", "format_table", "format_top", "format_warmup",
-           "format_windows"]
+__all__ = ["format_bar_counts", "format_lookahead", "format_plan", "format_regimes", "format_store", "format_symbols",
+           "format_table", "format_top", "format_warmup", "format_windows"]
 
 _SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "n_trades", "win_rate_pct", "final_equity")
+_SHOWN_SYMBOLS = 5  # a universe's symbols beyond these are counted, not listed
+
+
+def format_symbols(symbols: tuple[str, ...] | list[str]) -> str:
+    """Symbols as a line shows them: every one of a few, the first few and a count of many.
+
+    >>> format_symbols(["A", "B"]), format_symbols([f"S{i}" for i in range(100)])
+    ('A, B', 'S0, S1, S2, S3, S4 and 95 more')
+    """
+    shown = ", ".join(symbols[:_SHOWN_SYMBOLS])
+    return shown if len(symbols) <= _SHOWN_SYMBOLS else f"{shown} and {len(symbols) - _SHOWN_SYMBOLS} more"
+
+
+def format_bar_counts(bars: dict[str, int]) -> str:
+    """Each symbol's bars for a few symbols; for a universe the count of symbols and the range of bars.
+
+    >>> format_bar_counts({"A": 10, "B": 12})
+    'A: 10 bars, B: 12 bars'
+    >>> format_bar_counts({f"S{i}": 5000 - i for i in range(100)})
+    '100 symbols, 4,901 to 5,000 bars each, 495,050 in all'
+    """
+    if len(bars) <= _SHOWN_SYMBOLS:
+        return ", ".join(f"{symbol}: {count} bars" for symbol, count in bars.items())
+    low, high = min(bars.values()), max(bars.values())
+    each = f"{low:,} bars each" if low == high else f"{low:,} to {high:,} bars each"
+    return f"{len(bars)} symbols, {each}, {sum(bars.values()):,} in all"
 
 
 def _fmt(value: Any) -> str:
@@ -54,6 +80,10 @@ def format_top(ranked: pa.Table, plan: Plan, top: int) -> str:
         shown = ["rank", f"train_{objective}", f"test_{objective}", "test_total_return_pct", "test_max_drawdown_pct",
                  "test_n_trades"]
     ruin = [name for name in ("ruin_time", "train_ruin_time", "test_ruin_time") if any(r.get(name) for r in rows)]
+    for row in rows:  # a shared-cash portfolio of a universe: A+B+...+Z, counted
+        parts = str(row.get("symbol") or "").split("+")
+        if len(parts) > _SHOWN_SYMBOLS:
+            row["symbol"] = "+".join(parts[:3]) + f"+… ({len(parts)} symbols)"
     return format_table(rows, columns + shown + ruin)
 
 
@@ -141,9 +171,9 @@ def _plan_lines(plan: Plan, phase: PhasePlan | None) -> list[str]:
         f"  pattern {plan.pattern}",
         f"  combinations: {_combination_count(plan, phase)}",
         f"  portfolios (shared cash): {len(plan.combos)}, each trading {len(plan.symbols)} symbol(s) "
-        f"[{', '.join(plan.symbols)}]" if any(dict(c.settings).get("shared_cash") for c in plan.combos) else
+        f"[{format_symbols(plan.symbols)}]" if any(dict(c.settings).get("shared_cash") for c in plan.combos) else
         f"  lanes (isolated portfolios): {plan.n_lanes} = {len(plan.combos)} combinations × {len(plan.symbols)} symbol(s) "
-        f"[{', '.join(plan.symbols)}]",
+        f"[{format_symbols(plan.symbols)}]",
     ]
     workflow = _workflow_line(plan)
     if workflow:

@@ -52,7 +52,11 @@ def pattern_of(spec: Spec) -> Pattern:
 
 
 def symbols_of(data: DataSpec) -> tuple[str, ...]:
-    """The symbols a data section names, without reading any file (the loader uses the same rule)."""
+    """The symbols a data section names, without reading any file (the loader uses the same rule):
+    ``data.symbols`` when given. A folder, glob or long file (``data.path``) names symbols only its
+    files know: ``pipelines.boundary.data.data_symbols`` reads them."""
+    if data.symbols:
+        return tuple(data.symbols)
     if data.paths:
         return tuple(symbol for symbol, _ in data.paths)
     if data.path:

@@ -80,7 +80,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     (``pipelines.engine.lanes.require_volume``).
     """
     require_volume(plan.combos, market)
-    signals = with_market(signals, market)
+    signals = with_market(signals, market, plan)
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")

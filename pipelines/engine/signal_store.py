@@ -83,6 +83,7 @@ class SignalStore:
         """The data section the store was generated on (a replay without ``data`` uses it)."""
         fields = dict(self.manifest["data"]["spec"])
         fields["paths"] = tuple(tuple(pair) for pair in fields.get("paths", ()))
+        fields["symbols"] = tuple(fields.get("symbols", ()))
         return DataSpec(**fields)
 
     def check_data(self, market: MarketData) -> None:

@@ -18,7 +18,7 @@ import attrs
 import numpy as np
 
 from fp.classifiers import Regimes, classify, default_train_end
-from fp.hub import compute_features
+from fp.hub import compute_features, cross_symbol_features
 from fp.regimes import ensemble_target, policy_factor
 from fp.registry import BUILTINS, Registry, registry_of
 from fp.strategies import held_targets, signal_changes
@@ -87,7 +87,7 @@ ClassifierFit = Callable[[Bars], tuple[int, int | None]]
 
 
 def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *,
-                     fit: ClassifierFit | None = None,
+                     fit: ClassifierFit | None = None, cross: Mapping | None = None,
                      features: Mapping[FeatureKey, tuple[np.ndarray, ...]] | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
@@ -102,6 +102,8 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
     that evaluates parts of the data (train/test, walk-forward) always says where: the spec's split
     names bars of the whole data, not of the part a run is given.
 
+    ``cross``: the other symbols' features, computed once for a run (``fp.hub.cross_symbol_features``;
+    :func:`with_market` binds them), so that N symbols reading each other compute N features, not N².
     ``features``, when given, are the plan's features already computed on ``bars`` (the hub's
     output, :func:`fp.hub.compute_features`): they are used instead of computing them again.
     """
@@ -110,7 +112,7 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
     if train_end is None:
         _require_labels(plan, bars.slice(first, len(bars)), registry)
     if features is None:
-        features = compute_features(bars, plan.features, registry=registry, market=market)
+        features = compute_features(bars, plan.features, registry=registry, market=market, cross=cross)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}
@@ -188,14 +190,16 @@ def fitted(fit: ClassifierFit) -> SignalSource:
     return functools.partial(computed_signals, fit=fit)
 
 
-def with_market(signals: SignalSource, market: MarketData) -> SignalSource:
+def with_market(signals: SignalSource, market: MarketData, plan: Plan) -> SignalSource:
     """``signals`` bound to ``market`` when it is the computed source (its features may read the
-    other symbols of the market, ``fp.hub``); any other source as it is."""
-    if signals is computed_signals:
-        return functools.partial(computed_signals, market=market)
-    if isinstance(signals, functools.partial) and signals.func is computed_signals and "market" not in signals.keywords:
-        return functools.partial(signals, market=market)
-    return signals
+    other symbols of the market, ``fp.hub``), with the cross-symbol features of ``plan`` computed
+    once for every symbol; any other source as it is."""
+    bound = signals is computed_signals or (
+        isinstance(signals, functools.partial) and signals.func is computed_signals and "market" not in signals.keywords)
+    if not bound:
+        return signals
+    cross = cross_symbol_features(market, plan.features, registry=registry_of(plan.spec))
+    return functools.partial(signals, market=market, cross=cross)
 
 
 NO_CHANGES = (np.empty(0, np.int64), np.empty(0))

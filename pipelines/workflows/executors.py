@@ -12,8 +12,10 @@ the unchunked run.
 
 Executors: ``local`` (in this process), ``processes`` (a local process pool; a chunk whose worker
 died is retried), ``dask`` (a ``LocalCluster`` of ``workers`` processes, or the scheduler at
-``scheduler``; Dask retries lost tasks). Law: every executor gives identical tables and manifest
-statistics.
+``scheduler``; Dask retries lost tasks). On Dask the workers send each chunk's tables back and
+this process writes the parts, so a cluster needs no shared file system; its workers must run
+the same admf (checked before any work is sent), while the spec's own components are shipped
+with the work. Law: every executor gives identical tables and manifest statistics.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from state.market import MarketData
 from state.plan import Plan
 from state.spec import ExecutionOptions
 
-__all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "run_chunked"]
+__all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "code_digest", "lanes_per_chunk", "run_chunked"]
 
 EXECUTORS = ("local", "processes", "dask")
 _TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
@@ -81,7 +83,11 @@ def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
 
     With ``returns`` in ``options``, the part keeps the first symbol's per-bar returns of its
     combinations (``returns.npy``, exact float64) for the run's overfitting statistics."""
-    tables = run_plan(plan, market, **options)
+    return _write_part(run_plan(plan, market, **options), part)
+
+
+def _write_part(tables: RunTables, part: str) -> str:
+    """Write a chunk's tables as its part, atomically (a ``done`` marker, then one rename)."""
     folder = Path(part)
     tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.mkdir(parents=True)
@@ -184,28 +190,99 @@ def _in_processes(chunks, parts, todo, market, run_options, workers, progress, t
 
 
 def _on_dask(chunks, parts, todo, market, run_options, options, progress) -> None:
+    """Run chunks on Dask: a ``LocalCluster`` of ``options.workers`` processes, or the cluster at
+    ``options.scheduler``. Workers compute a chunk's tables and send them back; this process writes
+    the parts, so workers need no access to the run folder (no shared file system), only admf
+    itself (checked: the same code as here) — the spec's own components travel with the work
+    (:func:`_shipped`). Dask retries a chunk whose worker died."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise MissingExtraError("the dask executor", "scale", "dask[distributed]") from None
     cluster = None
     if options.scheduler:
-        client = Client(options.scheduler)
+        try:
+            client = Client(options.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise AdmfError(f"--scheduler {options.scheduler}: cannot reach the Dask scheduler ({exc}); check the "
+                            "address (tcp://HOST:PORT) and that `dask scheduler` runs there") from None
     else:
         cluster = LocalCluster(n_workers=options.workers or os.cpu_count(), threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
     try:
+        _check_workers(client, options.scheduler or "the LocalCluster")
         shared = client.scatter(market, broadcast=True)
-        futures = [client.submit(_run_chunk, chunks[i], shared, run_options, str(parts[i]), retries=_RETRIES,
-                                 pure=False) for i in todo]
+        futures = {client.submit(_chunk_tables, _shipped(chunks[i]), shared, run_options, retries=_RETRIES,
+                                 pure=False): i for i in todo}
         for future in as_completed(futures):
-            future.result()
+            _write_part(future.result(), str(parts[futures.pop(future)]))
+            future.release()  # the worker may drop the chunk's tables now
             _tick(progress)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _chunk_tables(shipped: bytes, market: MarketData, options: dict) -> RunTables:
+    """A Dask worker's job: one chunk's tables (its plan as :func:`_shipped` sent it)."""
+    import cloudpickle
+    return run_plan(cloudpickle.loads(shipped), market, **options)
+
+
+#: admf's own packages: workers import them (they are never shipped with the work).
+_ADMF_PACKAGES = ("fp", "pipelines", "state")
+
+
+def _shipped(plan: Plan) -> bytes:
+    """A chunk's plan as bytes a worker can load without the spec's own code installed: the packages
+    of the components it names by import path (``mypkg.signals:ema_ribbon`` ships ``mypkg``) are
+    pickled by value (cloudpickle), everything else (admf, numpy) by reference."""
+    import cloudpickle
+    packages = sorted({name.partition(":")[0].split(".")[0] for _, name, _ in plan.spec.components}
+                      - set(_ADMF_PACKAGES))
+    modules = [sys.modules[name] for name in packages if name in sys.modules]
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(plan)
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def code_digest() -> str:
+    """sha256 over admf's source files (``fp``, ``state``, ``pipelines``: paths and bytes): two
+    processes with the same digest run the same admf, whatever its version string says."""
+    import hashlib
+    digest = hashlib.sha256()
+    for package in _ADMF_PACKAGES:
+        root = Path(sys.modules[package].__file__).parent if package in sys.modules else None
+        if root is None:
+            root = Path(__import__(package).__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _check_workers(client, where: str) -> None:
+    """Every worker must import admf, the same code as this process: else results could differ."""
+    try:
+        found = client.run(code_digest)
+    except Exception as exc:  # a worker could not load this admf's check: Dask reraises its error as text
+        raise AdmfError(f"the Dask workers of {where} cannot run this admf ({exc}): install the same admf, with the "
+                        "scale extra, in every worker's environment (or start the workers with PYTHONPATH pointing "
+                        "at this admf source tree)") from None
+    if not found:
+        raise AdmfError(f"{where} has no workers: start some (dask worker {where}) and run again")
+    mine = code_digest()
+    other = sorted(address for address, digest in found.items() if digest != mine)
+    if other:
+        raise AdmfError(f"the Dask worker(s) {', '.join(other)} of {where} run other admf code than this process: "
+                        "install the same admf version on every worker (docs/workflows.md, \"Scale-out and "
+                        "resilient sweeps\")")
 
 
 def _merge(parts: Sequence[Path], returns_of: str | None = None) -> RunTables:

@@ -21,17 +21,17 @@ import attrs
 import numpy as np
 
 from fp.registry import registry_of
-from pipelines.boundary.data import load_market_data
+from pipelines.boundary.data import data_symbols, load_market_data
 from pipelines.boundary.outputs import RunDirError, check_run_dir, write_run
 from pipelines.boundary.specs import SpecLike, load_spec, spec_from_mapping
 from pipelines.boundary.store_files import read_store, write_store
-from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
+from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id
 from pipelines.engine.evaluate import run_plan
 from pipelines.engine.events import run_id
 from pipelines.engine.lanes import require_volume
 from pipelines.engine.objectives import objective_values, select_some, with_objective
 from pipelines.engine.signal_store import SignalStore, store_signals
-from pipelines.engine.signals import computed_signals
+from pipelines.engine.signals import computed_signals, with_market
 from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
 from pipelines.workflows.optimize import (
     block_layout,
@@ -46,13 +46,13 @@ from pipelines.workflows.optimize import (
 from pipelines.workflows.results import RunResult
 from pipelines.workflows.warmup import WarmupReport, record_warmup
 from pipelines.workflows.warmup import warmup as measure_warmup
-from state.errors import SpecError
+from state.errors import AdmfError, SpecError
 from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
-__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
-           "write_phases"]
+__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "recorded_execution", "replay", "resume", "run",
+           "run_phases", "write_phases"]
 
 _PACKAGES = ("admf", "numpy", "pyarrow", "attrs", "toolz", "PyYAML")
 
@@ -64,7 +64,7 @@ def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
     spec = load_spec(spec)
     if not spec.phases:
         return _replay_plan_of(spec, read_store(spec.signals)) if spec.workflow.type == "signal_replay" \
-            else plan_from_spec(spec)
+            else plan_from_spec(spec, symbols=data_symbols(spec.data))
     plans: dict[str, PhasePlan] = {}
     for phase in spec.phases:
         p, source = phase.spec, plans.get(phase.source)
@@ -75,10 +75,10 @@ def plan(spec: SpecLike) -> Plan | tuple[PhasePlan, ...]:
             plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source)
         elif source is not None:
             standing_in = _selected(list(source.plan.combos), source.plan.spec.top_k, own_settings=_own_settings(p))
-            the_plan = selected_plan(p, standing_in, symbols=symbols_of(p.data), own_settings=_own_settings(p))
+            the_plan = selected_plan(p, standing_in, symbols=data_symbols(p.data), own_settings=_own_settings(p))
             plans[phase.name] = PhasePlan(phase.name, the_plan, phase.source, len(standing_in))
         else:
-            plans[phase.name] = PhasePlan(phase.name, plan_from_spec(p))
+            plans[phase.name] = PhasePlan(phase.name, plan_from_spec(p, symbols=data_symbols(p.data)))
     return tuple(plans[ph.name] for ph in spec.phases)
 
 
@@ -86,7 +86,7 @@ def _replay_plan_of(spec: Spec, store: SignalStore, *, symbols: tuple[str, ...] 
     """The plan of replaying ``store`` under ``spec``: on ``symbols``, else the spec's data's, else
     (no data section) the store's."""
     if symbols is None:
-        symbols = symbols_of(store.data_spec() if spec.data.is_default else spec.data)
+        symbols = data_symbols(store.data_spec() if spec.data.is_default else spec.data)
     return replay_plan(spec, store.combinations(), symbols=symbols)
 
 
@@ -168,6 +168,15 @@ def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = N
     return _run_chunked(spec, the_plan, market, started, clock, root, options, resume=True)
 
 
+def recorded_execution(run_dir: str | os.PathLike) -> ExecutionOptions | None:
+    """The executor options a resumable run was started with (``None``: not a resumable run); a
+    resume's command-line options replace them one by one."""
+    try:
+        return ExecutionOptions(**json.loads((Path(run_dir) / "run.json").read_text())["execution"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions | None) -> bool:
     """Whether a run goes through chunks: an executor other than local, or more lanes than the
     memory budget holds at once. Train/test and walk-forward runs are not chunked."""
@@ -186,15 +195,24 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     import tempfile
     require_volume(the_plan.combos, market)  # before anything is written
     work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
+    created = out is None or not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     if not resume:
         (work / "run.json").write_text(json.dumps({
             "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
             "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
     run = run_id(_spec_sha256(spec), market.sha256)
-    tables = run_chunked(the_plan, market, work, options, resume=resume,
-                         run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
-                                      "returns": spec.workflow.type == "optimization"})
+    try:
+        tables = run_chunked(the_plan, market, work, options, resume=resume,
+                             run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
+                                          "returns": spec.workflow.type == "optimization"})
+    except AdmfError:
+        if not resume and not any((work / "parts").glob("chunk-*/done")):  # nothing to resume: leave nothing
+            shutil.rmtree(work / "parts", ignore_errors=True)
+            (work / "run.json").unlink(missing_ok=True)
+            if created:
+                work.rmdir()
+        raise
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective, registry_of(spec)))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
@@ -347,8 +365,9 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
     market = market if market is not None else load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
     changes = []
+    signals = with_market(computed_signals, market, the_plan)
     for bars in market.bars:
-        source = computed_signals(the_plan, bars, market)
+        source = signals(the_plan, bars)
         changes += [(combo, bars, source.changes(combo)) for combo in the_plan.combos]
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest["data"]["spec"] = _portable(spec.data)
@@ -392,7 +411,7 @@ def _portable(data: DataSpec) -> dict[str, Any]:
         "dataset": data.dataset,
         "path": os.path.join(base, data.path) if data.path else None,
         "paths": [[symbol, os.path.join(base, path)] for symbol, path in data.paths],
-        "symbol": data.symbol, "start": data.start, "end": data.end,
+        "symbol": data.symbol, "symbols": list(data.symbols), "start": data.start, "end": data.end,
         "periods_per_year": data.periods_per_year, "base_dir": base, "timezone": data.timezone,
         "session_start": data.session_start, "session_timezone": data.session_timezone,
     }

@@ -42,7 +42,15 @@ from pipelines.engine.columns import PART_COLUMNS
 from pipelines.engine.evaluate import run_plan
 from pipelines.engine.objectives import select, select_some
 from pipelines.engine.signal_store import SignalStore, store_signals
-from pipelines.engine.signals import ClassifierFit, SignalSource, SymbolSignals, computed_signals, fitted, split_index
+from pipelines.engine.signals import (
+    ClassifierFit,
+    SignalSource,
+    SymbolSignals,
+    computed_signals,
+    fitted,
+    split_index,
+    with_market,
+)
 from pipelines.engine.tables import RunTables, with_zone
 from state.errors import SpecError
 from state.ledger import Trades
@@ -218,8 +226,9 @@ def _window_sources(plan: Plan, market: MarketData) -> Callable[[ClassifierFit],
 def _generated(plan: Plan, market: MarketData) -> SignalStore:
     """Every combination's signals on the whole series, once (windows replay them)."""
     changes = []
+    signals = with_market(computed_signals, market, plan)
     for bars in market.bars:
-        source = computed_signals(plan, bars, market)
+        source = signals(plan, bars)
         changes += [(combo, bars, source.changes(combo)) for combo in plan.combos]
     return store_signals(plan, market, changes, {"data": {}})
 

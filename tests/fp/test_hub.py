@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fp.components import feature as custom_feature
-from fp.hub import FeatureStream, compute_features
+from fp.hub import FeatureStream, compute_features, cross_symbol_features
 from fp.strategies import Strategy, feature
 from fp.testing import assert_no_lookahead, market
 from state.market import Bars, MarketData
@@ -97,6 +97,46 @@ def test_no_value_at_or_before_t_depends_on_any_symbols_bars_after_t(data, cut, 
     after_values = compute_features(after.bars[0], keys, market=after)
     for key in keys:
         assert np.array_equal(before_values[key][0][:t + 1], after_values[key][0][:t + 1], equal_nan=True), key
+
+
+# ---- a universe computes each symbol's features once ------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(data=market(symbols=4, ragged=True, min_size=1, max_size=30), spec=_KEYS)
+def test_features_computed_once_for_the_run_are_those_computed_per_symbol(data, spec):
+    """Law: reusing :func:`cross_symbol_features` changes no value, for any calendars (early ends cut
+    the other symbols' bars at other places)."""
+    (name, params), input_ = spec
+    keys = [feature(name, input_ if input_ != "bar" else "close", output=_first(name), symbol=s, **params).key
+            for s in data.symbols]
+    cross = cross_symbol_features(data, keys)
+    for lane in data.bars:
+        alone, shared = compute_features(lane, keys, market=data), compute_features(lane, keys, market=data, cross=cross)
+        for key in keys:
+            assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(alone[key], shared[key])), key
+
+
+def test_n_symbols_reading_each_other_compute_each_symbols_feature_once_per_cut():
+    calls = []
+
+    def counted(p, inputs, precision):
+        calls.append(len(inputs[0]))
+        return (inputs[0] * 2.0,)
+
+    doubled = custom_feature(params=(), init=None, batch=counted, name="doubled")(lambda p, state, x: (state, (x[0],)))
+    c = _bars("C", [5.0, 6.0], [0, 1])  # delists early: A and B are cut at its last day for it
+    data = MarketData((A, B, c), "test", "", 252.0)
+    keys = [feature(doubled, symbol=s).key for s in data.symbols]
+    from fp.registry import BUILTINS
+    registry = BUILTINS.with_component("feature", doubled)
+    cross = cross_symbol_features(data, keys, registry=registry)
+    # A: read by B (all 5 bars) and C (2 bars); B: read by A (its 2 bars to day 4), C (1 bar); C: by A and B (2)
+    assert sorted([5, 2, 2, 1, 2]) == sorted(calls)
+    calls.clear()
+    values = {lane.symbol: compute_features(lane, keys, market=data, registry=registry, cross=cross)
+              for lane in data.bars}
+    assert [5, 3, 2] == calls  # each symbol's own feature only
+    assert [np.nan, 200.0, 200.0, 180.0, 180.0] == pytest.approx(values["A"][keys[1]][0].tolist(), nan_ok=True)
 
 
 # ---- the law checker sees a look-ahead through another symbol ---------------------------------------

@@ -402,3 +402,232 @@ def test_price_precision(tmp_path, prices, expected):
     rows = [f"2020-01-0{i + 1},{p},{p},{p},{p}" for i, p in enumerate(prices)]
     path = write_csv(tmp_path, rows, header="timestamp,open,high,low,close")
     assert expected == read_bars(str(path), "X").price_precision
+
+
+# --------------------------------------------------------------------------------------------
+# universes: a folder, a glob, a long file; data.symbols
+
+
+#: Bars of three symbols with their own calendars: B lists late, C delists early.
+UNIVERSE = {
+    "A": GOOD_ROWS,
+    "B": GOOD_ROWS[2:],
+    "C": GOOD_ROWS[:3],
+}
+
+
+def write_parquet(folder: Path, rows, name: str) -> Path:
+    times = [r.split(",")[0] for r in rows]
+    columns = list(zip(*[[float(x) for x in r.split(",")[1:]] for r in rows]))
+    table = pa.table({"timestamp": pa.array(np.array(times, "datetime64[ns]")),
+                      **{name_: pa.array(values) for name_, values in zip(FIELDS, columns)}})
+    path = folder / name
+    pq.write_table(table, path)
+    return path
+
+
+def universe_folder(tmp_path: Path) -> Path:
+    """A folder with A.csv, B.parquet and C.csv, a note and a hidden file (both ignored)."""
+    folder = tmp_path / "universe"
+    folder.mkdir()
+    write_csv(folder, UNIVERSE["A"], name="A.csv")
+    write_parquet(folder, UNIVERSE["B"], "B.parquet")
+    write_csv(folder, UNIVERSE["C"], name="C.csv")
+    (folder / "README.md").write_text("prices from the vendor\n")
+    (folder / ".A.csv.swp").write_text("junk")
+    return folder
+
+
+def long_rows(symbols=("A", "B", "C")) -> list[str]:
+    """Every symbol's rows of :data:`UNIVERSE` in time order, a ``symbol`` column first."""
+    rows = [(r.split(",")[0], s, r) for s in symbols for r in UNIVERSE[s]]
+    return [f"{s},{r}" for _, s, r in sorted(rows, key=lambda x: (x[0], x[1]))]
+
+
+def same_data(a, b) -> bool:
+    return a.symbols == b.symbols and a.sha256 == b.sha256 and a.annualisation == b.annualisation and all(
+        np.array_equal(x.time, y.time) and all(np.array_equal(x.field(f), y.field(f), equal_nan=True) for f in FIELDS)
+        for x, y in zip(a.bars, b.bars))
+
+
+def test_a_folder_is_a_universe_of_its_files_named_by_stem(tmp_path):
+    folder = universe_folder(tmp_path)
+    data = load_market_data(DataSpec(path="universe", base_dir=str(tmp_path)))
+    assert ("A", "B", "C") == data.symbols
+    assert [4, 2, 3] == [len(b) for b in data.bars]
+    assert "universe" == data.source
+    paths = load_market_data(DataSpec(paths=(("A", "A.csv"), ("B", "B.parquet"), ("C", "C.csv")), base_dir=str(folder)))
+    assert same_data(paths, data)
+
+
+def test_a_glob_is_a_universe_of_the_files_it_matches(tmp_path):
+    universe_folder(tmp_path)
+    data = load_market_data(DataSpec(path="universe/*.csv", base_dir=str(tmp_path)))
+    assert ("A", "C") == data.symbols
+    deep = load_market_data(DataSpec(path="**/B.parquet", base_dir=str(tmp_path)))
+    assert ("B",) == deep.symbols
+
+
+def test_symbols_select_in_their_order(tmp_path):
+    universe_folder(tmp_path)
+    data = load_market_data(DataSpec(path="universe", symbols=("C", "A"), base_dir=str(tmp_path)))
+    assert ("C", "A") == data.symbols
+    assert [3, 4] == [len(b) for b in data.bars]
+
+
+def test_symbols_select_from_paths_too(tmp_path):
+    folder = universe_folder(tmp_path)
+    data = load_market_data(DataSpec(paths=(("A", "A.csv"), ("C", "C.csv")), symbols=("C",), base_dir=str(folder)))
+    assert ("C",) == data.symbols and "C=C.csv" == data.source
+
+
+def test_a_long_file_is_a_universe_of_its_symbol_column(tmp_path):
+    universe_folder(tmp_path)
+    path = write_csv(tmp_path, long_rows(), header="Symbol," + HEADER, name="long.csv")
+    data = load_market_data(DataSpec(path=str(path)))
+    folder = load_market_data(DataSpec(path=str(tmp_path / "universe")))
+    assert same_data(folder, data)
+    assert str(path) == data.source
+
+
+def test_a_long_parquet_file_and_a_selection_from_it(tmp_path):
+    universe_folder(tmp_path)
+    rows = long_rows()
+    table = pa.table({"timestamp": pa.array(np.array([r.split(",")[1] for r in rows], "datetime64[ns]")),
+                      "symbol": [r.split(",")[0] for r in rows],
+                      **{f: [float(r.split(",")[2 + i]) for r in rows] for i, f in enumerate(FIELDS)}})
+    pq.write_table(table, tmp_path / "long.parquet")
+    data = load_market_data(DataSpec(path="long.parquet", symbols=("B", "A"), base_dir=str(tmp_path)))
+    folder = load_market_data(DataSpec(path="universe", symbols=("B", "A"), base_dir=str(tmp_path)))
+    assert same_data(folder, data)
+
+
+def test_read_bars_and_paths_take_one_symbols_rows_of_a_long_file(tmp_path):
+    path = write_csv(tmp_path, long_rows(), header="symbol," + HEADER, name="long.csv")
+    assert 2 == len(read_bars(str(path), "B"))
+    data = load_market_data(DataSpec(paths=(("C", "long.csv"),), base_dir=str(tmp_path)))
+    assert [3] == [len(b) for b in data.bars]
+    with pytest.raises(DataError, match="has no rows of symbol 'D' in its symbol column"):
+        read_bars(str(path), "D")
+
+
+def long_error(path: Path) -> DataError:
+    with pytest.raises(DataError) as caught:
+        load_market_data(DataSpec(path=str(path)))
+    assert str(path) == caught.value.source
+    return caught.value
+
+
+def test_a_bad_row_of_a_long_file_names_its_line_and_symbol(tmp_path):
+    rows = long_rows()  # line 2 + i holds rows[i]; rows[8] is B's second row
+    assert rows[8].startswith("B,2020-01-06")
+    rows[8] = "B,2020-01-06,11.2,10,10.9,11,50"
+    path = write_csv(tmp_path, rows, header="symbol," + HEADER, name="long.csv")
+    error = long_error(path)
+    assert 10 == error.line
+    assert "symbol 'B': high 10.0 is below low 10.9: swap or fix the two values" == error.message
+    rows = long_rows()
+    rows[5] = "," + rows[5].split(",", 1)[1]
+    path = write_csv(tmp_path, rows, header="symbol," + HEADER, name="blank.csv")
+    error = long_error(path)
+    assert (7, "the symbol is missing: fill it in or remove the row") == (error.line, error.message)
+
+
+def test_a_long_files_symbols_sort_within_each_symbol_by_file_order(tmp_path):
+    rows = long_rows()
+    rows[0], rows[3] = rows[3], rows[0]  # A's first and second bars swapped
+    path = write_csv(tmp_path, rows, header="symbol," + HEADER, name="long.csv")
+    error = long_error(path)
+    assert 5 == error.line
+    assert "symbol 'A': timestamp 2020-01-01 is earlier than the previous row's 2020-01-02: sort the file by time" \
+        == error.message
+
+
+def test_symbols_without_volume_among_symbols_with_it_are_a_warning(tmp_path):
+    folder = universe_folder(tmp_path)
+    write_csv(folder, [r.rsplit(",", 1)[0] for r in GOOD_ROWS], header=HEADER.rsplit(",", 1)[0], name="A.csv")
+    data = load_market_data(DataSpec(path=str(folder)))
+    assert np.all(np.isnan(data["A"].volume))
+    assert ("1 of 3 symbols have no volume (A): their volume is NaN, and settings that read volume (participation, "
+            "impact) refuse them; add a volume column to their files if you have one") == data.warnings[-1]
+
+
+# bad universes: one line naming the spec path or the file, and what to do
+
+
+def universe_error(tmp_path: Path, error=SpecError, **spec) -> str:
+    with pytest.raises(error) as caught:
+        load_market_data(DataSpec(base_dir=str(tmp_path), **spec))
+    return str(caught.value)
+
+
+def test_an_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    assert (f"data.path='empty': the folder {tmp_path / 'empty'} holds no .csv, .parquet or .pq file: put one file "
+            "per symbol there (AAPL.csv, MSFT.parquet, ...) or point data.path at a file") \
+        == universe_error(tmp_path, path="empty")
+
+
+def test_a_glob_matching_nothing(tmp_path):
+    assert (f"data.path='data/*.csv': matches no file (looked for {tmp_path / 'data' / '*.csv'}): check the pattern "
+            "and the folder, e.g. data/*.csv") == universe_error(tmp_path, path="data/*.csv")
+
+
+def test_a_glob_matching_a_file_that_is_not_data(tmp_path):
+    universe_folder(tmp_path)
+    assert "README.md: unsupported file type '.md'" in universe_error(tmp_path, DataError, path="universe/*")
+
+
+def test_a_file_with_other_columns_names_itself(tmp_path):
+    folder = universe_folder(tmp_path)
+    write_csv(folder, ["2020-01-01,10,1"], header="date,price,volume", name="B2.csv")
+    assert (f"{folder / 'B2.csv'}, line 1: missing required columns open, high, low, close; found columns 'date', "
+            "'price', 'volume'") in universe_error(tmp_path, DataError, path="universe")
+
+
+def test_two_files_of_one_symbol(tmp_path):
+    folder = universe_folder(tmp_path)
+    write_csv(folder, GOOD_ROWS, name="B.csv")
+    assert (f"data.path='universe': symbol 'B' comes from both {folder / 'B.csv'} and {folder / 'B.parquet'}: keep "
+            "one file per symbol (a long file's symbol column counts too)") == universe_error(tmp_path, path="universe")
+
+
+def test_a_long_file_and_a_file_of_one_of_its_symbols(tmp_path):
+    folder = universe_folder(tmp_path)
+    write_csv(folder, long_rows(("C",)), header="symbol," + HEADER, name="more.csv")
+    assert f"symbol 'C' comes from both {folder / 'C.csv'} and {folder / 'more.csv'}" in \
+        universe_error(tmp_path, path="universe")
+
+
+@pytest.mark.parametrize(("name", "content", "fragment"), [
+    ("B.parquet", b"PAR1 not really", "cannot read the file as Parquet"),
+    ("C.csv", HEADER + "\n2020-01-01,10,11,9,10.5,100\n2020-01-02,10.5,1", "line 3: expected 6 fields like the header"),
+])
+def test_one_corrupt_file_names_itself(tmp_path, name, content, fragment):
+    folder = universe_folder(tmp_path)
+    (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    message = universe_error(tmp_path, DataError, path="universe")
+    assert message.startswith(str(folder / name)) and fragment in message
+
+
+def test_a_selected_symbol_that_is_not_there(tmp_path):
+    universe_folder(tmp_path)
+    assert ("data.symbols[1]='BB': is not in universe (did you mean 'B'? its 3 symbol(s): A, B, C): check the name "
+            "or remove it") == universe_error(tmp_path, path="universe", symbols=("A", "BB"))
+    assert "data.symbols[0]='X': is not in the bundled data" in universe_error(tmp_path, symbols=("X",))
+
+
+def test_symbol_names_one_files_symbol_not_a_universes(tmp_path):
+    universe_folder(tmp_path)
+    assert ("data.symbol: names the one symbol of a single file, but data.path='universe' is a folder or glob of 3 "
+            "file(s): its symbols come from the data; select some with data.symbols: [...]") \
+        == universe_error(tmp_path, path="universe", symbol="A")
+
+
+def test_data_symbols_lists_without_reading_a_folders_files(tmp_path):
+    from pipelines.boundary.data import data_symbols
+    folder = universe_folder(tmp_path)
+    (folder / "A.csv").write_text("not a csv at all")  # listed, never read
+    assert ("A", "B", "C") == data_symbols(DataSpec(path=str(folder)))
+    assert ("missing",) == data_symbols(DataSpec(path=str(tmp_path / "missing.csv")))

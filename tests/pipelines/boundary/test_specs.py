@@ -190,6 +190,8 @@ def test_data_sources():
     assert (("MSFT", "b.csv"), ("AAPL", "a.csv")) == many.data.paths
     bundled = spec_from_text("data: {dataset: eurusd}\n" + MOMENTUM)
     assert "eurusd" == bundled.data.dataset
+    universe = spec_from_text("data: {path: 'data/*.parquet', symbols: [MSFT, AAPL]}\n" + MOMENTUM)
+    assert ("data/*.parquet", ("MSFT", "AAPL")) == (universe.data.path, universe.data.symbols)
 
 
 def test_start_equal_to_end_is_one_day():
@@ -262,6 +264,13 @@ constraints: ["fast_period < slow_period"]
     ("data: {path: ''}\n" + MOMENTUM, "data.path=''", "must be a non-empty string"),
     ("data: {paths: {}}\n" + MOMENTUM, "data.paths", "is empty"),
     ("data: {paths: {AAPL: 5}}\n" + MOMENTUM, "data.paths.AAPL=5", "must be a non-empty string"),
+    ("data: {path: data, symbols: AAPL}\n" + MOMENTUM, "data.symbols='AAPL'",
+     r"must be a non-empty list of symbols, e.g. \[AAPL, MSFT\]"),
+    ("data: {path: data, symbols: []}\n" + MOMENTUM, "data.symbols=[]", "must be a non-empty list"),
+    ("data: {path: data, symbols: [AAPL, 1301]}\n" + MOMENTUM, "data.symbols[1]=1301",
+     r"a symbol \(quote numbers: '1301'\) must be a non-empty string"),
+    ("data: {path: data, symbols: [AAPL, MSFT, AAPL]}\n" + MOMENTUM, "data.symbols[2]='AAPL'",
+     r"is given twice \(also data.symbols\[0\]\): list each symbol once"),
     ("data: {dataset: GOOG, start: 2010-01-01, end: 2006-12-31}\n" + MOMENTUM, "data.start='2010-01-01'",
      "must not be after data.end='2006-12-31'"),
     ("data: {dataset: GOOG, start: 'Jan 2010'}\n" + MOMENTUM, "data.start='Jan 2010'", "must be an ISO date"),

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
@@ -720,3 +721,79 @@ def test_run_with_warmup_records_it_and_warns(capsys, tmp_path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert 1 == len(manifest["warmup"]["lanes_trading_before_warmup"])
     assert "warning: 1 of 1 lane(s) trade before their warm-up is over" in stderr
+
+
+# --------------------------------------------------------------------------------------------
+# universes: a folder, a glob, a long file
+
+
+def universe(tmp_path: Path) -> Path:
+    """``data/`` with AAA.csv (40 bars) and BBB.csv (a late listing that delists early)."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_csv(folder, good_rows(), name="AAA.csv")
+    write_csv(folder, good_rows()[10:35], name="BBB.csv")
+    return folder
+
+
+def test_a_folder_runs_like_its_files_given_one_by_one(capsys, tmp_path):
+    universe(tmp_path)
+    folder = write_spec(tmp_path, "data: {path: data}\n" + SMA, "folder.yaml")
+    paths = write_spec(tmp_path, "data: {paths: {AAA: data/AAA.csv, BBB: data/BBB.csv}}\n" + SMA, "paths.yaml")
+    code, stdout, stderr = cli(capsys, "run", folder, "--out", tmp_path / "f")
+    assert (0, "") == (code, stderr)
+    assert "8 lane(s): 4 combination(s) × 2 symbol(s) on data (AAA: 40 bars, BBB: 25 bars)" in stdout
+    code, stdout, stderr = cli(capsys, "run", paths, "--out", tmp_path / "p")
+    assert (0, "") == (code, stderr)
+    for name in ("results.parquet", "trades.parquet"):
+        assert (tmp_path / "f" / name).read_bytes() == (tmp_path / "p" / name).read_bytes()
+
+
+def test_a_run_on_many_symbols_counts_them(capsys, tmp_path):
+    folder = universe(tmp_path)
+    for i in range(6):
+        write_csv(folder, good_rows(30 + i), name=f"S{i}.csv")
+    spec = write_spec(tmp_path, "data: {path: 'data/*.csv'}\n" + SMA)
+    code, stdout, stderr = cli(capsys, "run", spec, "--out", tmp_path / "out")
+    assert (0, "") == (code, stderr)
+    assert "32 lane(s): 4 combination(s) × 8 symbol(s) on data/*.csv (8 symbols, 25 to 40 bars each, 260 in all)" \
+        in stdout
+    code, stdout, stderr = cli(capsys, "plan", spec)
+    assert "lanes (isolated portfolios): 32 = 4 combinations × 8 symbol(s) [AAA, BBB, S0, S1, S2 and 3 more]" in stdout
+    shared = write_spec(tmp_path, "data: {path: 'data/*.csv'}\nportfolio: {shared_cash: true}\n" + SMA, "shared.yaml")
+    code, stdout, stderr = cli(capsys, "run", shared, "--out", tmp_path / "shared")
+    assert (0, "") == (code, stderr)
+    assert " AAA+BBB+S0+… (8 symbols) " in stdout
+
+
+@pytest.mark.parametrize(("data", "fragments"), [
+    pytest.param("{path: empty}", ("data.path='empty': the folder", "holds no .csv, .parquet or .pq file"),
+                 id="empty-folder"),
+    pytest.param("{path: 'data/*.parquet'}", ("data.path='data/*.parquet': matches no file",), id="glob-matches-nothing"),
+    pytest.param("{path: mixed}", ("mixed/BBB.csv, line 1: missing required columns high, low",), id="mixed-columns"),
+    pytest.param("{path: twice}", ("data.path='twice': symbol 'AAA' comes from both", "AAA.csv and",
+                                   "AAA.parquet: keep one file per symbol"), id="duplicate-symbols"),
+    pytest.param("{path: corrupt}", ("corrupt/BBB.csv, line 5: cannot read close 'x' as a number",),
+                 id="corrupt-file"),
+    pytest.param("{path: data, symbols: [AAA, CCC]}", ("data.symbols[1]='CCC': is not in data",
+                                                        "check the name or remove it"), id="symbol-not-there"),
+])
+def test_a_bad_universe_is_one_line_exit_2_and_nothing_written(capsys, tmp_path, data, fragments):
+    universe(tmp_path)
+    (tmp_path / "empty").mkdir()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    write_csv(mixed, good_rows(), name="AAA.csv")
+    write_csv(mixed, [",".join(r.split(",")[::4]) for r in good_rows()], header="date,open,close", name="BBB.csv")
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    write_csv(twice, good_rows(), name="AAA.csv")
+    pq.write_table(pa_csv.read_csv(twice / "AAA.csv"), twice / "AAA.parquet")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    write_csv(corrupt, good_rows(), name="AAA.csv")
+    rows = good_rows()
+    rows[3] = rows[3].rsplit(",", 2)[0] + ",x," + rows[3].rsplit(",", 1)[1]
+    write_csv(corrupt, rows, name="BBB.csv")
+    spec = write_spec(tmp_path, f"data: {data}\n" + SMA)
+    assert_refused(capsys, tmp_path, spec, *fragments)

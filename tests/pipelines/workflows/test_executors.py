@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -170,3 +171,224 @@ def test_memory_budget_sizes_chunks():
     small = executors.lanes_per_chunk(plan, market, 2 * 2**20)
     large = executors.lanes_per_chunk(plan, market, 2**30)
     assert 1 <= small < large
+
+
+# --------------------------------------------------------------------------------------------
+# a real cluster: a `dask scheduler` and two `dask worker` processes on localhost
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End a process this test started, and its children (its own session), for sure."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """``(address, env)`` of a scheduler and two single-threaded workers, subprocesses started
+    outside any test folder with only admf on their path (``env``: what a client needs)."""
+    pytest.importorskip("distributed", reason="a Dask cluster needs the scale extra: pip install -e '.[scale]'")
+    from distributed import Client
+    home = tmp_path_factory.mktemp("cluster")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            cwd=home, env=env, stdout=open(home / "scheduler.log", "w"), stderr=subprocess.STDOUT,
+            start_new_session=True))
+        for n in range(2):
+            started.append(subprocess.Popen(
+                [sys.executable, "-m", "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
+                 "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{n}"],
+                cwd=home, env=env, stdout=open(home / f"worker{n}.log", "w"), stderr=subprocess.STDOUT,
+                start_new_session=True))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, env
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def _admf(*argv, env, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", *map(str, argv)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+CLUSTER_GRID = ("workflow: {type: optimization}\ndata: {dataset: GOOG}\nexecution: {commission: 0.002}\nstrategies:\n"
+                "  - type: sma_crossover\n    parameters: {fast_period: {from: 2, to: 40, step: 2}, "
+                "slow_period: {from: 50, to: 250, step: 25}}\n")
+
+
+def _same_run(a: Path, b: Path) -> None:
+    for name in ("results.parquet", "trades.parquet"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    stats = [json.loads((folder / "manifest.json").read_text())["overfitting"] for folder in (a, b)]
+    assert stats[0] == stats[1]
+
+
+@pytest.mark.slow
+def test_a_real_cluster_gives_the_local_tables(cluster, tmp_path):
+    address, env = cluster
+    (tmp_path / "grid.yaml").write_text(CLUSTER_GRID)
+    assert 0 == _admf("run", "grid.yaml", "--out", "local", env=env, cwd=tmp_path).returncode
+    done = _admf("run", "grid.yaml", "--scheduler", address, "--memory-limit", "2MB", "--out", "cluster", env=env,
+                 cwd=tmp_path)
+    assert 0 == done.returncode, done.stderr
+    _same_run(tmp_path / "local", tmp_path / "cluster")
+    manifest = json.loads((tmp_path / "cluster" / "manifest.json").read_text())
+    assert ("dask", address) == (manifest["executor"]["executor"], manifest["executor"]["scheduler"])
+    assert 1 < manifest["executor"]["chunks"]
+
+
+FRAGILE = '''
+import numpy as np
+from fp.components import Param, ref, strategy
+
+@strategy(params=(Param("period", "int", 5, minimum=2, doc="bars of the SMA"),),
+          features=lambda p: {"sma": ref("sma", period=p["period"]), "close": ref("price")})
+def fragile_trend(p, f):
+    """Long above the SMA, flat below; raises for period 13 (a bug in the author's code)."""
+    if p["period"] == 13:
+        raise RuntimeError("period 13 is not handled")
+    return np.where(f["close"] > f["sma"], 1.0, 0.0)
+'''
+
+
+@pytest.mark.slow
+def test_on_a_real_cluster_a_failing_combination_is_an_error_row_and_the_authors_code_travels(cluster, tmp_path):
+    """The author's module sits in the spec's folder only: the workers never see it on their path."""
+    address, env = cluster
+    (tmp_path / "fragile_signals.py").write_text(FRAGILE)
+    (tmp_path / "fragile.yaml").write_text("data: {dataset: GOOG}\nstrategies:\n  - type: 'fragile_signals:fragile_trend'\n"
+                                           "    parameters: {period: {from: 5, to: 20, step: 1}}\n")
+    done = _admf("run", "fragile.yaml", "--scheduler", address, "--memory-limit", "1MB", "--out", "cluster", env=env,
+                 cwd=tmp_path)
+    assert 0 == done.returncode, done.stderr
+    assert 0 == _admf("run", "fragile.yaml", "--out", "local", env=env, cwd=tmp_path).returncode
+    rows = {r["period"]: r
+            for r in pq.read_table(tmp_path / "cluster" / "results.parquet").to_pylist()}
+    assert "error" == rows[13]["status"] and "RuntimeError: period 13 is not handled" in rows[13]["error"]
+    assert {"ok"} == {r["status"] for period, r in rows.items() if period != 13} and 16 == len(rows)
+    for name in ("results.parquet", "trades.parquet"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "cluster" / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_on_a_real_cluster_a_killed_client_resumes_to_the_uninterrupted_result(cluster, tmp_path):
+    address, env = cluster
+    (tmp_path / "grid.yaml").write_text(CLUSTER_GRID)
+    assert 0 == _admf("run", "grid.yaml", "--out", "whole", env=env, cwd=tmp_path).returncode
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli.main", "run", "grid.yaml", "--scheduler", address,
+                             "--memory-limit", "2MB", "--out", str(killed)], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list((killed / "parts").glob("chunk-*/done"))) < 2:
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before = len(list((killed / "parts").glob("chunk-*/done")))
+    chunks = json.loads((killed / "parts" / "layout.json").read_text())["chunks"]
+    assert 2 <= done_before < chunks and not (killed / "manifest.json").exists()
+    resumed = _admf("run", "--resume", killed, env=env, cwd=tmp_path)  # the scheduler recorded in run.json
+    assert 0 == resumed.returncode, resumed.stderr
+    _same_run(tmp_path / "whole", killed)
+    assert address == json.loads((killed / "manifest.json").read_text())["executor"]["scheduler"]
+
+
+class _Workers:
+    """A Dask client's ``run`` as the admf check meets it: every worker's answer, or one's error."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def run(self, function):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return {address: function() if digest is None else digest for address, digest in self.answer.items()}
+
+
+def test_workers_must_run_this_admf(tmp_path):
+    from state.errors import AdmfError
+    executors._check_workers(_Workers({"tcp://a:1": None, "tcp://b:1": None}), "tcp://s:8786")  # the same code
+    with pytest.raises(AdmfError, match=r"the Dask worker\(s\) tcp://b:1 of tcp://s:8786 run other admf code than "
+                                        "this process: install the same admf version on every worker"):
+        executors._check_workers(_Workers({"tcp://a:1": None, "tcp://b:1": "0" * 64}), "tcp://s:8786")
+    with pytest.raises(AdmfError, match=r"the Dask workers of tcp://s:8786 cannot run this admf \(No module named "
+                                        "'pipelines'\\): install the same admf"):
+        executors._check_workers(_Workers(Exception("No module named 'pipelines'")), "tcp://s:8786")
+    with pytest.raises(AdmfError, match="tcp://s:8786 has no workers: start some"):
+        executors._check_workers(_Workers({}), "tcp://s:8786")
+
+
+def test_the_spec_s_own_components_are_shipped_by_value(author, tmp_path):
+    """A chunk's plan loads in a process that cannot import the author's module."""
+    author("shipped_signals", FRAGILE)
+    plan = pipelines.plan({"data": {"dataset": "GOOG"},
+                           "strategies": [{"type": "shipped_signals:fragile_trend", "parameters": {"period": 7}}]})
+    (tmp_path / "plan.pkl").write_bytes(executors._shipped(plan))
+    code = ("import pickle, sys; plan = pickle.load(open(sys.argv[1], 'rb')); "
+            "print(plan.spec.components[0][1], 'shipped_signals' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "plan.pkl")], cwd=tmp_path.parent,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert (0, "shipped_signals:fragile_trend False\n") == (done.returncode, done.stdout), done.stderr
+
+
+def test_options_given_to_a_resume_replace_the_recorded_ones_one_by_one(tmp_path, monkeypatch, capsys):
+    """``admf run --resume DIR --scheduler OTHER`` keeps the recorded memory budget (the chunks)."""
+    from pipelines.cli.main import main
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(CLUSTER_GRID)
+    assert 0 == main(["run", str(spec), "--out", str(tmp_path / "whole")])
+    calls = []
+    real = executors._run_chunk
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(executors, "_run_chunk", interrupted)
+    stopped = tmp_path / "stopped"
+    assert 130 == main(["run", str(spec), "--executor", "local", "--memory-limit", "2MB", "--out", str(stopped)])
+    monkeypatch.setattr(executors, "_run_chunk", real)
+    assert 2 == len(list((stopped / "parts").glob("chunk-*/done")))
+    capsys.readouterr()
+    assert 0 == main(["run", "--resume", str(stopped), "--workers", "1"]), capsys.readouterr().err
+    _same_run(tmp_path / "whole", stopped)
+    assert {"executor": "local", "workers": 1, "memory_limit": 2 * 2**20} == {
+        k: v for k, v in json.loads((stopped / "manifest.json").read_text())["executor"].items()
+        if k in ("executor", "workers", "memory_limit")}
+
+
+def test_a_chunked_run_failing_before_any_chunk_finished_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from pipelines.cli.main import main
+    from state.errors import AdmfError
+
+    def refused(*args):
+        raise AdmfError("the Dask workers of tcp://s:8786 cannot run this admf")
+    monkeypatch.setattr(executors, "_run_chunk", refused)
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(CLUSTER_GRID)
+    (tmp_path / "runs").mkdir()
+    assert 2 == main(["run", str(spec), "--executor", "local", "--memory-limit", "2MB", "--out", str(tmp_path / "runs" / "x")])
+    assert "admf: error: the Dask workers of tcp://s:8786 cannot run this admf\n" == capsys.readouterr().err
+    assert [] == list((tmp_path / "runs").iterdir())

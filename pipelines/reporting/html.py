@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from fp.landscape import neighbourhood_mean
 from fp.metrics import METRICS
-from pipelines.reporting.figures import (combination_figure, figure_json, landscape_figure, monthly_returns_figure, pbo_figure,
-                               plotly_modules, portfolio_figure, regime_figure, sensitivity_figure,
-                               strategy_by_classifier_figure, trade_returns_figure, train_test_figure,
-                               walk_forward_figure)
+from pipelines.reporting.figures import (SharedArrays, combination_figure, figure_json, landscape_figure,
+                                         monthly_returns_figure, pbo_figure, plotly_modules, portfolio_figure,
+                                         regime_figure, sensitivity_figure, strategy_by_classifier_figure,
+                                         trade_returns_figure, train_test_figure, walk_forward_figure)
 from pipelines.reporting.run_folder import RunFolder, load_run
 from state.errors import AdmfError
 
@@ -83,9 +84,9 @@ def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), to
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for part in parts:  # plotly.js alone is ~5 MB: written, not concatenated
-                f.write(part)
+        with os.fdopen(fd, "wb") as f:
+            for part in parts:  # plotly.js alone is ~5 MB: written from its cached bytes, not concatenated
+                f.write(_plotly_bytes() if part is _plotly_js() else part.encode("utf-8"))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -110,10 +111,11 @@ def report_parts(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
     shown, shown_notes = folder.shown(embedded)
     first = (chosen or ranked)[0] if (chosen or ranked) else None
     notes = list(folder.notes) + list(shown_notes)
-    figure = figure_json
+    arrays = SharedArrays()  # each distinct numeric array of the page's figures, written once
+    figure = functools.partial(figure_json, shared=arrays)
 
     objective = folder.objective.lstrip("-") if ":" not in folder.objective else "sharpe"
-    rows = folder.results.to_pylist()
+    rows = list(folder.rows)
     keys = folder.keys()
     robustness = _robustness(folder, rows)
     board = _leaderboard(folder, rows, keys, ranked, robustness, set(shown), objective)
@@ -136,19 +138,19 @@ def report_parts(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
         "statics": {},
     }
     data_json = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=_json_default)
+    # the figures' JSON (figure_json) is script-safe already: only the keys around it are escaped
     combos_json = "{" + ",".join(
-        json.dumps(key) + ":{" + ",".join(f'"{name}":{text}' for name, text in bundle.items()) + "}"
+        _script_text(json.dumps(key)) + ":{" + ",".join(f'"{name}":{text}' for name, text in bundle.items()) + "}"
         for key, bundle in bundles.items()) + "}"
     statics_json = "{" + ",".join(f'"{name}":{text}' for name, text in statics.items()) + "}"
-    head, tail = _PAGE.split("{plotly}")
-    return [head.format(title=html.escape(_title(folder)), css=_CSS), _plotly_js(), tail.format(
-        title=html.escape(_title(folder)),
-        header=_header(folder, notes, first),
+    title = html.escape(_title(folder))
+    return [_HEAD.format(title=title, css=_CSS), _plotly_js(), _BODY.format(
+        title=title, header=_header(folder, notes, first),
         nav="".join(f'<a href="#{sid}">{html.escape(name)}</a>' for sid, name, _ in sections),
-        sections="".join(body for _, _, body in sections),
-        data=_script_text(data_json), combos=_script_text(combos_json), statics=_script_text(statics_json),
-        js=_JS,
-    )]
+        sections="".join(body for _, _, body in sections)),
+        _script_text(data_json), _JSON_SCRIPT.format(id="admf-combos"), combos_json,
+        _JSON_SCRIPT.format(id="admf-statics"), statics_json, _JSON_SCRIPT.format(id="admf-arrays"), arrays.json(),
+        _TAIL]
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,9 +160,20 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
+@functools.lru_cache(maxsize=1)
+def _plotly_bytes() -> bytes:
+    """plotly.js as the UTF-8 bytes a report file holds (encoded once per process)."""
+    return _plotly_js().encode("utf-8")
+
+
 def _script_text(text: str) -> str:
-    """JSON safe inside a ``<script>`` element."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """JSON safe inside a ``<script>`` element: every ``<`` (only ever inside a JSON string) as
+    ``\\u003c``, so no ``</script>`` or ``<!--`` can end or bend the element; ``JSON.parse`` reads it back.
+
+    >>> _script_text('{"a":"<b>x</b>"}')
+    '{"a":"\\\\u003cb>x\\\\u003c/b>"}'
+    """
+    return text.replace("<", "\\u003c")
 
 
 def _json_default(value: Any) -> Any:
@@ -179,17 +192,32 @@ def _json_default(value: Any) -> Any:
 def _clean(value: Any) -> Any:
     """A cell value as plain JSON data (NaN and infinities as text the table shows)."""
     if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
+        if math.isfinite(value):
+            return value
+        return None if math.isnan(value) else "inf" if value > 0 else "-inf"
     if isinstance(value, (np.integer, np.floating)):
         return _clean(value.item())
     if hasattr(value, "isoformat"):
         text = value.isoformat()
         return text[:10] if text.endswith("T00:00:00") else text
     return value
+
+
+def _clean_columns(table, names: Sequence[str]) -> list[list]:
+    """The columns ``names`` of ``table`` as lists of :func:`_clean` values (a float column at once:
+    its finite values as they are, only the others one by one)."""
+    out = []
+    for name in names:
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            cells = values.tolist()
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():  # NaN (or null) and infinities
+                cells[i] = _clean(cells[i])
+        else:
+            cells = [_clean(v) for v in column.to_pylist()]
+        out.append(cells)
+    return out
 
 
 def _title(folder: RunFolder) -> str:
@@ -253,18 +281,18 @@ def _leaderboard(folder: RunFolder, rows: list[dict], keys: list[str], ranked: l
         metrics = [objective] + [m for m in _BOARD_METRICS if m != objective]
     metrics = [m for m in metrics if m in folder.results.column_names]
     columns = ["#", "combo_id"] + labels + gridded + metrics + ["robustness"]
-    body = []
-    for i, (key, row) in enumerate(zip(keys, rows)):
-        cells = [position.get(key, i) + 1, row.get("combo_id")] + [_clean(row.get(c)) for c in labels + gridded + metrics]
-        cells.append(_clean(float(robustness[i])))
-        body.append({"key": key, "cells": cells, "status": row.get("status"), "error": row.get("error")})
+    shown_cells = zip(*_clean_columns(folder.results, labels + gridded + metrics))
+    body = [{"key": key, "cells": [position.get(key, i) + 1, row.get("combo_id"), *cells, _clean(float(around))],
+             "status": row.get("status"), "error": row.get("error")}
+            for i, (key, row, cells, around) in enumerate(zip(keys, rows, shown_cells, robustness))]
     body.sort(key=lambda r: r["cells"][0])
-    details = {key: {c: _clean(row.get(c)) for c in folder.results.column_names
-                     if c in METRICS or c.startswith(("train_", "test_")) or c in ("n_rejected", "rank", "selected")}
-               for key, row in zip(keys, rows)}
-    params = {key: {c: _clean(row.get(c)) for c in folder.parameter_columns() + ["strategy", "classifier", "symbol"]
-                    if c in row and row.get(c) is not None}
-              for key, row in zip(keys, rows)}
+    measured = [c for c in folder.results.column_names
+                if c in METRICS or c.startswith(("train_", "test_")) or c in ("n_rejected", "rank", "selected")]
+    described = [c for c in folder.parameter_columns() + ["strategy", "classifier", "symbol"]
+                 if c in folder.results.column_names]
+    details = dict(zip(keys, (dict(zip(measured, cells)) for cells in zip(*_clean_columns(folder.results, measured)))))
+    params = {key: {c: v for c, v in zip(described, cells) if v is not None}
+              for key, cells in zip(keys, zip(*_clean_columns(folder.results, described)))}
     return {"columns": columns, "rows": body, "kind": "combinations", "metric": objective,
             "embedded": sorted(embedded), "details": details, "params": params, "keys": keys,
             "gridded": gridded}
@@ -522,7 +550,8 @@ def _split_text(spec: dict) -> str | None:
 
 def _yaml(doc: Any) -> str:
     import yaml
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML has it: the same text, faster
+    return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
 
 
 _DEFINITIONS = """
@@ -600,10 +629,17 @@ _JS = r"""
 (function(){
 "use strict";
 const read = id => JSON.parse(document.getElementById(id).textContent);
-const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics");
+const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics"), ARRAYS = read("admf-arrays");
 const CONFIG = {displaylogo:false, responsive:true, modeBarButtonsToRemove:["lasso2d","select2d"]};
 const board = DATA.board, embedded = new Set(board.embedded);
-function draw(div, fig){ if(!div || !fig) return; return Plotly.react(div, fig.data, fig.layout, CONFIG); }
+// numeric arrays are written once per page ({"admf_array": n}); each figure gets its own copy of the spec
+function arrays(v){
+  if(Array.isArray(v)) return v.map(arrays);
+  if(v === null || typeof v !== "object") return v;
+  if(typeof v.admf_array === "number") return Object.assign({}, ARRAYS[v.admf_array]);
+  const out = {}; for(const k in v) out[k] = arrays(v[k]); return out;
+}
+function draw(div, fig){ if(!div || !fig) return; const f = arrays(fig); return Plotly.react(div, f.data, f.layout, CONFIG); }
 function fmt(v){
   if(v === null || v === undefined) return "–";
   if(typeof v === "number"){ if(Number.isInteger(v)) return v.toLocaleString("en-US"); const a = Math.abs(v);
@@ -681,15 +717,17 @@ if(DATA.selected) select(DATA.selected, false);
 })();
 """
 
-_PAGE = """<!DOCTYPE html>
+_HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="admf"><title>{title}</title><style>{css}</style>
-<script>{plotly}</script></head>
+<script>"""
+
+_BODY = """</script></head>
 <body><header class="top"><h1>{title}</h1><nav>{nav}</nav><span class="chosen" id="chosen"></span></header>
 <main>{header}{sections}</main>
-<script type="application/json" id="admf-data">{data}</script>
-<script type="application/json" id="admf-combos">{combos}</script>
-<script type="application/json" id="admf-statics">{statics}</script>
-<script>{js}</script>
-</body></html>
-"""
+<script type="application/json" id="admf-data">"""
+
+_JSON_SCRIPT = """</script>
+<script type="application/json" id="{id}">"""
+
+_TAIL = "</script>\n<script>" + _JS + "</script>\n</body></html>\n"

@@ -13,6 +13,7 @@ Effects: reading the folder and the run's data files.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -119,20 +120,41 @@ class RunFolder:
 
     def keys(self) -> list[str]:
         """The key of every result row (see :class:`Shown`), in results order."""
+        return list(self._keys)
+
+    @functools.cached_property
+    def _keys(self) -> tuple[str, ...]:
         if self.is_walk_forward:
-            return [f"oos:{s}" for s in self.results.column("symbol").to_pylist()]
+            return tuple(f"oos:{s}" for s in self.results.column("symbol").to_pylist())
         ids = self.results.column("combo_id").to_pylist()
         if len(set(ids)) == len(ids):
-            return ids
-        return [f"{c}:{s}" for c, s in zip(ids, self.results.column("symbol").to_pylist())]
+            return tuple(ids)
+        return tuple(f"{c}:{s}" for c, s in zip(ids, self.results.column("symbol").to_pylist()))
+
+    @functools.cached_property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """Every result row as a dict, in results order (read once; do not modify them)."""
+        return tuple(self.results.to_pylist())
+
+    @functools.cached_property
+    def _position(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self._keys)}
 
     def parameter_columns(self) -> list[str]:
         """Columns of ``results`` that hold parameters (strategy, classifier, gridded settings)."""
+        return list(self._parameter_columns)
+
+    @functools.cached_property
+    def _parameter_columns(self) -> tuple[str, ...]:
         metric_like = {f"{part}{m}" for part in ("", "train_", "test_") for m in (*METRICS, "n_rejected")}
-        return [c for c in self.results.column_names if c not in _ID_COLUMNS and c not in metric_like]
+        return tuple(c for c in self.results.column_names if c not in _ID_COLUMNS and c not in metric_like)
 
     def objective_values(self) -> np.ndarray:
         """The objective of every result row (train/test: on the training part), NaN when undefined."""
+        return self._objective_values.copy()
+
+    @functools.cached_property
+    def _objective_values(self) -> np.ndarray:
         from pipelines.engine.objectives import objective_values
         try:
             return np.array(objective_values(self.results, self.objective), dtype=np.float64)
@@ -141,19 +163,24 @@ class RunFolder:
 
     def ranked_keys(self) -> list[str]:
         """Keys best first: train/test by selection rank, otherwise by the objective (NaN last)."""
-        keys = self.keys()
-        values = self.objective_values()
+        return list(self._ranked_keys)
+
+    @functools.cached_property
+    def _ranked_keys(self) -> tuple[str, ...]:
+        keys = self._keys
+        values = self._objective_values
         ranks = self.results.column("rank").to_pylist() if self.is_train_test else [None] * len(keys)
         order = sorted(range(len(keys)), key=lambda i: (ranks[i] is None, ranks[i] or 0, np.isnan(values[i]),
                                                         -values[i] if not np.isnan(values[i]) else 0.0, i))
-        return [keys[i] for i in order]
+        return tuple(keys[i] for i in order)
 
     def row(self, key: str) -> dict[str, Any]:
-        try:
-            return self.results.slice(self.keys().index(key), 1).to_pylist()[0]
-        except ValueError:
+        """The result row of ``key`` (a copy)."""
+        at = self._position.get(key)
+        if at is None:
             raise RunFolderError(f"{key!r}: no such combination in {self.path or 'this run'}; "
-                                 f"choose one of its combo_id values (e.g. {self.ranked_keys()[0]!r})") from None
+                                 f"choose one of its combo_id values (e.g. {self.ranked_keys()[0]!r})")
+        return dict(self.rows[at])
 
     def resolve(self, given: str) -> str:
         """A key from a combination id as a user gives it (a ``combo_id``, or ``combo_id:symbol``)."""
@@ -189,7 +216,7 @@ class RunFolder:
                                      f"{', '.join(self.parameter_columns() if name != 'metric' else METRICS)}")
         if aggregate not in ("max", "mean", "robustness"):
             raise RunFolderError(f"aggregate={aggregate!r}: must be 'max', 'mean' or 'robustness'")
-        rows = self.results.to_pylist()
+        rows = list(self.rows)
         others = [p for p in self.parameter_columns() if p not in (x, y)
                   and len({repr(r.get(p)) for r in rows}) > 1]
         best = self.row(self.ranked_keys()[0]) if not self.is_walk_forward else None
@@ -299,13 +326,14 @@ class RunFolder:
         curves, reasons, notes = {}, {}, []
         groups = [_groups(tables.equity, by_symbol=not shared) if tables.equity is not None and tables.equity.num_rows
                   else {} for _, tables in folded]
+        finals = [_finals(tables.results) for _, tables in folded]
         for key, row in rows.items():
             pieces = []
-            for (name, tables), grouped in zip(folded, groups):
+            for (name, tables), grouped, final in zip(folded, groups, finals):
                 piece = _curve_of(tables.equity, row, shared, grouped)
                 if piece is not None:
                     pieces.append((name, piece))
-                    check = _final_of(tables.results, row)
+                    check = final.get((row["combo_id"], row["symbol"]))
                     recorded = row.get(f"{name}_final_equity" if name else "final_equity")
                     if recorded is not None and check is not None and not np.isclose(check, recorded, rtol=1e-9):
                         notes.append(f"{key}: the re-folded final equity {check:,.2f} differs from the run's "
@@ -452,11 +480,10 @@ def _restricted(plan: Plan, combo_ids: set[str]) -> Plan:
     return attrs.evolve(plan, combos=combos, features=tuple(sorted(features)))
 
 
-def _final_of(results: pa.Table, row: dict) -> float | None:
-    for r in results.to_pylist():
-        if r["combo_id"] == row["combo_id"] and r["symbol"] == row["symbol"]:
-            return r.get("final_equity")
-    return None
+def _finals(results: pa.Table) -> dict[tuple[str, str], float | None]:
+    """Each (combo_id, symbol) row's final equity."""
+    columns = [results.column(name).to_pylist() for name in ("combo_id", "symbol", "final_equity")]
+    return {(c, s): f for c, s, f in zip(*columns)}
 
 
 def _stitched(pieces: list[np.ndarray]) -> np.ndarray:
@@ -490,7 +517,7 @@ def _reasons_from_fills(events: pa.Table, trades: pa.Table, row: dict) -> list[s
 
 def _read(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path)
+        return pq.ParquetFile(path).read()  # one file: no dataset discovery
     except (OSError, pa.ArrowException) as exc:
         raise RunFolderError(f"{path}: cannot read it ({exc}); is the run folder complete?") from None
 

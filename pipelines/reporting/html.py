@@ -85,8 +85,11 @@ def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), to
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            for part in parts:  # plotly.js alone is ~5 MB: written from its cached bytes, not concatenated
-                f.write(_plotly_bytes() if part is _plotly_js() else part.encode("utf-8"))
+            for part in parts:  # plotly.js alone is ~5 MB: copied, not concatenated
+                if part is _plotly_js():
+                    _write_plotly(f)
+                else:
+                    f.write(part.encode("utf-8"))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -164,6 +167,39 @@ def _plotly_js() -> str:
 def _plotly_bytes() -> bytes:
     """plotly.js as the UTF-8 bytes a report file holds (encoded once per process)."""
     return _plotly_js().encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _plotly_file() -> str | None:
+    """The file plotly.js is read from, when its bytes are exactly :func:`_plotly_bytes` (checked
+    once per process), else None."""
+    import plotly
+    path = os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+    try:
+        with open(path, "rb") as f:
+            return path if f.read() == _plotly_bytes() else None
+    except OSError:
+        return None
+
+
+def _write_plotly(f) -> None:
+    """plotly.js into the open report file ``f``: copied from plotly's own file by the kernel where
+    it can (``os.copy_file_range``, Linux: a third of the cost of writing 5 MB from memory, which was
+    a tenth of a report), else written from the cached bytes."""
+    data = _plotly_bytes()
+    done = 0
+    if hasattr(os, "copy_file_range") and _plotly_file() is not None:
+        f.flush()
+        try:
+            with open(_plotly_file(), "rb") as source:
+                while done < len(data):
+                    copied = os.copy_file_range(source.fileno(), f.fileno(), len(data) - done)
+                    if not copied:
+                        break
+                    done += copied
+        except OSError:  # a file system that cannot: the rest from memory
+            pass
+    f.write(memoryview(data)[done:])
 
 
 def _script_text(text: str) -> str:

@@ -122,6 +122,34 @@ def test_the_report_is_self_contained_and_embeds_only_the_shown_combinations(sma
     assert len(ranked) == len(board["rows"])
 
 
+@pytest.mark.parametrize("copy", ["kernel", "missing", "fails midway"])
+def test_the_page_holds_plotly_js_byte_for_byte_however_it_is_written(sma_run, tmp_path, monkeypatch, copy):
+    """plotly.js is copied from plotly's own file by the kernel where it can, else written from memory
+    (also the rest of it when a copy stops midway): the same page either way."""
+    import os
+
+    from pipelines.reporting import html
+    run, _ = sma_run
+    if copy != "missing" and not hasattr(os, "copy_file_range"):
+        pytest.skip("os.copy_file_range is Linux only")
+    expected = pipelines.report(run, out=tmp_path / "reference.html", top=1).read_bytes()
+    if copy == "missing":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    elif copy == "fails midway":
+        real = os.copy_file_range
+        calls = []
+
+        def once_then_fail(src, dst, count):
+            calls.append(count)
+            if len(calls) > 1:
+                raise OSError("no more")
+            return real(src, dst, min(count, 100_000))
+        monkeypatch.setattr(os, "copy_file_range", once_then_fail)
+    page = pipelines.report(run, out=tmp_path / "page.html", top=1).read_bytes()
+    assert expected == page
+    assert html._plotly_bytes() in page
+
+
 def test_a_chosen_combination_is_embedded_and_shown_first(sma_run, tmp_path):
     run, result = sma_run
     worst = result.ranked().column("combo_id").to_pylist()[-1]

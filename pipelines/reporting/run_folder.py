@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fp.metrics import METRICS
+from pipelines.engine.columns import CLASSIFIER_PREFIX
+from pipelines.engine.regime_labels import expand_regimes
 from state.errors import AdmfError
 from state.market import Bars, MarketData
 from state.plan import Plan
@@ -87,8 +89,7 @@ class RunFolder:
     @classmethod
     def from_result(cls, result) -> "RunFolder":
         """The run folder a :class:`pipelines.boundary.outputs.RunResult` would write, without writing it."""
-        tables = {name: getattr(result, name) for name in ("equity", "regime_stats", "symbol_stats", "windows")
-                  if getattr(result, name) is not None}
+        tables = {name: getattr(result, name) for name in OPTIONAL_TABLES if getattr(result, name, None) is not None}
         signals = None
         if result.plan.spec.workflow.type == "signal_replay":
             from pipelines.boundary.store_files import read_store
@@ -368,9 +369,6 @@ class RunFolder:
         if self.market is None or not len(time):
             return (), ()
         out, labels = [], []
-        combo = None
-        if self.plan is not None and row.get("classifier"):
-            combo = next((c for c in self.plan.combos if c.combo_id == row.get("combo_id")), None)
         for symbol in symbols:
             if symbol not in self.market.symbols:
                 continue
@@ -378,10 +376,26 @@ class RunFolder:
             lo, hi = np.searchsorted(bars.time, [time[0], time[-1]], side="left")
             hi = min(int(hi) + 1, len(bars))
             out.append(bars.slice(int(lo), hi))
-            labels.append(self._labels(combo, bars, int(lo), hi))
+            labels.append(self._labels(row, bars, int(lo), hi))
         return tuple(out), tuple(labels)
 
-    def _labels(self, combo, bars: Bars, lo: int, hi: int) -> np.ndarray | None:
+    def _labels(self, row: dict, bars: Bars, lo: int, hi: int) -> np.ndarray | None:
+        """The regime label of each bar of ``bars[lo:hi]`` when a classifier gates ``row`` (NaN: none):
+        the labels its lane traded on, from the run's ``regimes.parquet`` (a train/test run records
+        its test part's only); for a folder written before that file existed, the classifier fitted
+        again on the same data."""
+        if not row.get("classifier"):
+            return None
+        if "regimes" in self.tables:
+            changes = self._recorded_regimes.get(_regime_key(row, bars.symbol, self._regime_columns))
+            if changes is None:
+                return None
+            bar_index, regime = changes
+            labels = np.full(len(bars), np.nan)
+            labels[bar_index[0]:] = expand_regimes(bar_index, regime, int(bar_index[0]), len(bars))
+            return labels[lo:hi]
+        combo = None if self.plan is None else next(
+            (c for c in self.plan.combos if c.combo_id == row.get("combo_id")), None)
         if combo is None or combo.classifier is None:
             return None
         from pipelines.engine.signals import computed_signals
@@ -390,6 +404,31 @@ class RunFolder:
         except Exception:  # labels only shade the chart: a classifier that fails here leaves it unshaded
             return None
         return None if labels is None else np.asarray(labels, dtype=np.float64)[lo:hi]
+
+    @functools.cached_property
+    def _regime_columns(self) -> tuple[str, ...]:
+        """The classifier parameter columns of ``regimes.parquet`` (results rows share them)."""
+        return tuple(c for c in self.tables["regimes"].column_names if c.startswith(CLASSIFIER_PREFIX)
+                     and c != "classifier_id")
+
+    @functools.cached_property
+    def _recorded_regimes(self) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        """``regimes.parquet`` by classifier point and symbol: each one's change points (bar index,
+        regime; NaN where the bar has no label)."""
+        table = self.tables["regimes"]
+        if not table.num_rows:
+            return {}
+        names = ("symbol", "classifier", *self._regime_columns)
+        keys = list(zip(*(table.column(name).to_pylist() for name in names)))
+        bar_index = np.asarray(table.column("bar_index").to_numpy(), np.int64)
+        regime = np.asarray(table.column("regime").to_numpy(zero_copy_only=False), np.float64)  # null: NaN
+        starts = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]]  # rows come grouped
+        return {keys[a]: (bar_index[a:b], regime[a:b]) for a, b in zip(starts, [*starts[1:], len(keys)])}
+
+
+def _regime_key(row: dict, symbol: str, columns: Sequence[str]) -> tuple:
+    """The key of a results row's classifier point in ``regimes.parquet`` (see ``RunFolder._recorded_regimes``)."""
+    return (symbol, row.get("classifier"), *(row.get(c) for c in columns))
 
 
 def _where(table: pa.Table, **equal) -> pa.Table:

@@ -187,6 +187,54 @@ def test_exit_reasons_come_from_the_fills_that_closed_the_trades(tmp_path):
     assert [r is not None for r in reasons] == closed
 
 
+REGIMES = {"data": {"dataset": "GOOG"},
+           "strategies": [{"type": "momentum", "parameters": {"lookback_period": [10, 20]}}],
+           "classifiers": [{"type": "trend_regime", "parameters": {"period": [50, 100]}}]}
+
+
+def labels_of(folder):
+    shown, _ = folder.shown(folder.keys())
+    return {key: item.labels[0] for key, item in shown.items()}
+
+
+def test_regime_bands_are_the_labels_the_run_recorded(tmp_path):
+    """The bands come from regimes.parquet (what the lanes traded on), not from a new fit: changed
+    labels in the file change the bands; with the file gone (an older folder), the classifier is
+    fitted again, and gives the same labels."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    pipelines.run(REGIMES, out=tmp_path / "run")
+    recorded = labels_of(pipelines.load_run(tmp_path / "run"))
+    assert 4 == len(recorded) and all(np.any(np.isfinite(v)) for v in recorded.values())
+    shutil.copytree(tmp_path / "run", tmp_path / "older")
+    (tmp_path / "older" / "regimes.parquet").unlink()
+    refitted = labels_of(pipelines.load_run(tmp_path / "older"))
+    for key, labels in recorded.items():
+        assert np.array_equal(labels, refitted[key], equal_nan=True), key
+    table = pq.read_table(tmp_path / "run" / "regimes.parquet")
+    flipped = pc.subtract(pa.scalar(1, pa.int64()), table.column("regime"))  # 0 <-> 1, null stays null
+    pq.write_table(table.set_column(table.schema.get_field_index("regime"), "regime", flipped),
+                   tmp_path / "run" / "regimes.parquet")
+    for key, labels in labels_of(pipelines.load_run(tmp_path / "run")).items():
+        assert np.array_equal(1.0 - recorded[key], labels, equal_nan=True), key
+
+
+def test_a_train_test_run_shades_the_part_it_recorded(tmp_path):
+    spec = {**REGIMES, "workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+            "top_k": 2}
+    pipelines.run(spec, out=tmp_path / "run")
+    folder = pipelines.load_run(tmp_path / "run")
+    shown, _ = folder.shown(folder.keys()[:1])
+    item = next(iter(shown.values()))
+    test = item.part == "test"
+    labels = item.labels[0]
+    assert len(labels) == len(item.time) and np.any(test)
+    assert np.all(np.isnan(labels[~test])) and np.any(np.isfinite(labels[test]))
+
+
 # ---- the command line ---------------------------------------------------------------------------------
 
 

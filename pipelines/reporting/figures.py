@@ -716,21 +716,24 @@ def sensitivity_figure(rows: list[dict], parameters: Sequence[str], metric: str,
 
 
 def train_test_figure(rows: list[dict], metric: str, *, title: str | None = None) -> dict:
-    """In-sample vs out-of-sample ``metric`` of every combination tested on both parts (the
-    selected ones highlighted and numbered by rank), with the line where they are equal."""
-    tested = [r for r in rows if not math.isnan(_number(r.get(f"test_{metric}")))]
-    fig = _figure(420, title)
-    xs = [_number(r.get(f"train_{metric}")) for r in tested]
-    ys = [_number(r.get(f"test_{metric}")) for r in tested]
-    finite = [v for v in xs + ys if not math.isnan(v)]
-    if finite:
-        low, high = min(finite), max(finite)
+    """In-sample vs out-of-sample ``metric`` of every combination that has both (the selected ones
+    highlighted and numbered by rank), with the line where they are equal; the chart says how many
+    combinations it shows and how many of them were selected."""
+    both = [r for r in rows if math.isfinite(_number(r.get(f"train_{metric}")))
+            and math.isfinite(_number(r.get(f"test_{metric}")))]
+    fig = _figure(440, title)
+    xs = [_number(r.get(f"train_{metric}")) for r in both]
+    ys = [_number(r.get(f"test_{metric}")) for r in both]
+    if both:
+        low, high = min(xs + ys), max(xs + ys)
         pad = (high - low) * 0.08 or 0.5
         fig["data"].append({"type": "scatter", "x": [low - pad, high + pad], "y": [low - pad, high + pad],
                             "mode": "lines", "name": "out-of-sample = in-sample", "hoverinfo": "skip",
                             "line": {"color": PALETTE["benchmark"], "dash": "dash"}})
-    for selected, colour, name in ((False, PALETTE["benchmark"], "tested"), (True, PALETTE["equity"], "selected")):
-        part = [(x, y, r) for x, y, r in zip(xs, ys, tested) if bool(r.get("selected")) == selected]
+    n_selected = sum(1 for r in both if r.get("selected"))
+    for selected, colour, name in ((False, PALETTE["benchmark"], f"not selected ({len(both) - n_selected})"),
+                                   (True, PALETTE["equity"], f"selected ({n_selected}), by rank")):
+        part = [(x, y, r) for x, y, r in zip(xs, ys, both) if bool(r.get("selected")) == selected]
         if not part:
             continue
         fig["data"].append({"type": "scatter", "x": [p[0] for p in part], "y": [p[1] for p in part],
@@ -741,6 +744,11 @@ def train_test_figure(rows: list[dict], metric: str, *, title: str | None = None
                                        "line": {"color": "white", "width": 1}},
                             "hovertemplate": "%{customdata[0]}<br>in-sample %{x:.4f}<br>out-of-sample %{y:.4f}"
                                              "<extra></extra>"})
+    left_out = len(rows) - len(both)
+    _note(fig, f"{len(both):,} of {len(rows):,} combinations have both an in-sample and an out-of-sample {metric}; "
+               f"{n_selected:,} of them were selected"
+               + (f" ({left_out:,} without both are left out)" if left_out else ""), y=-0.16)
+    fig["layout"]["margin"]["b"] = 78
     fig["layout"]["xaxis"].update(title={"text": f"in-sample {metric}"})
     fig["layout"]["yaxis"].update(title={"text": f"out-of-sample {metric}"})
     return fig

@@ -506,10 +506,12 @@ def _train_test_reading(rows: list[dict], objective: str) -> str:
     r = picked[0]
     train, test = _number(r.get(f"train_{objective}")), _number(r.get(f"test_{objective}"))
     keep = f" — it kept {test / train:.0%} of its in-sample {objective}" if train and not math.isnan(train * test) and train > 0 else ""
-    tested = sum(1 for x in rows if not math.isnan(_number(x.get(f"test_{objective}"))))
+    both = sum(1 for x in rows if math.isfinite(_number(x.get(f"train_{objective}")))
+               and math.isfinite(_number(x.get(f"test_{objective}"))))
     return (f"<b>Out-of-sample {objective} {test:.3f}</b> against {train:.3f} in-sample for the selected "
-            f"combination {html.escape(str(r.get('combo_id')))}{keep}. {tested} of {len(rows)} combinations were "
-            "tested out of sample; points under the dashed line did worse there.")
+            f"combination {html.escape(str(r.get('combo_id')))}{keep}. The chart shows the {both} of {len(rows)} "
+            f"combinations with both values, {len(picked)} of them selected; points under the dashed line did "
+            "worse out of sample.")
 
 
 def _walk_forward_reading(windows: list[dict], rows: list[dict], objective: str) -> str:

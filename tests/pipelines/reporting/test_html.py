@@ -246,6 +246,19 @@ def test_admf_report_writes_the_file_and_prints_its_path(sma_run, tmp_path, caps
     assert out.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_admf_report_open_opens_the_written_file_in_a_browser(sma_run, tmp_path, monkeypatch):
+    import webbrowser
+    run, _ = sma_run
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *args, **kwargs: opened.append(url) or True)
+    out = tmp_path / "a b" / "x.html"  # a space: the URL must quote it
+    assert 0 == main(["report", str(run), "--out", str(out), "--top", "1", "--open"])
+    assert [out.resolve().as_uri()] == opened
+    assert opened[0].startswith("file:///") and "a%20b" in opened[0]
+    assert 0 == main(["report", str(run), "--out", str(out), "--top", "1"])
+    assert 1 == len(opened)  # without --open, no browser
+
+
 def test_admf_run_with_report_writes_the_report_into_the_run(tmp_path, capsys):
     spec = tmp_path / "spec.yaml"
     spec.write_text("data: {dataset: GOOG}\nreport: true\n"

@@ -561,6 +561,22 @@ def _read(path: Path) -> pa.Table:
         raise RunFolderError(f"{path}: cannot read it ({exc}); is the run folder complete?") from None
 
 
+def _in_data_order(doc: dict, symbols: Sequence[str] | None) -> dict:
+    """The spec document with ``data.paths`` in the order the run read the symbols: manifest.json
+    is written with sorted keys, which loses that order, and the order is part of the data (it
+    decides the symbols' order, so the data's sha256 and, with shared cash, the order of fills at
+    one timestamp). The manifest records the order as ``data.symbols``.
+
+    >>> _in_data_order({"data": {"paths": {"B": "b.csv", "S": "s.csv"}}}, ["S", "B"])
+    {'data': {'paths': {'S': 's.csv', 'B': 'b.csv'}}}
+    """
+    data = doc.get("data")
+    paths = data.get("paths") if isinstance(data, dict) else None
+    if not isinstance(paths, dict) or not symbols or set(paths) != set(symbols):
+        return doc
+    return {**doc, "data": {**data, "paths": {symbol: paths[symbol] for symbol in symbols}}}
+
+
 def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketData | None, Any, list[str]]:
     """The plan, data and signal source of a run folder's own spec (or notes on why not)."""
     from pipelines.engine.compiler import plan_from_spec, replay_plan
@@ -569,6 +585,7 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
     doc = manifest.get("spec")
     if not isinstance(doc, dict):
         return None, None, None, ["cannot be re-folded: the manifest holds no spec"]
+    doc = _in_data_order(doc, manifest.get("data", {}).get("symbols"))
     source = manifest.get("spec_source", "<mapping>")
     bases = [manifest.get("spec_base_dir"), os.path.dirname(os.path.abspath(source)) if source[:1] != "<" else None,
              os.getcwd(), str(root.parent)]

@@ -174,6 +174,21 @@ def test_refolded_curves_equal_the_recorded_equity(tmp_path):
         assert ["signal"] * len(refolded[key].exit_reasons) == [r or "signal" for r in refolded[key].exit_reasons]
 
 
+def test_a_run_on_files_given_out_of_alphabetical_order_is_re_folded(tmp_path):
+    """manifest.json sorts its keys; the report puts data.paths back in the order the run read them
+    (data.symbols), so the data found again is the data the run read and the curves are drawn."""
+    spec, _ = _spec_of("shared_cash", tmp_path)
+    spec["data"]["paths"] = dict(reversed(list(spec["data"]["paths"].items())))  # BBB, then AAA
+    result = pipelines.run(spec, out=tmp_path / "run")
+    assert ("BBB", "AAA") == result.market.symbols
+    folder = pipelines.load_run(tmp_path / "run")
+    assert not [n for n in folder.notes if "cannot be re-folded" in n]
+    shown, notes = folder.shown(folder.keys()[:1])
+    assert () == notes and 1 == len(shown)
+    item = next(iter(shown.values()))
+    assert ("BBB", "AAA") == item.symbols and item.equity[-1] == pytest.approx(folder.rows[0]["final_equity"])
+
+
 def test_exit_reasons_come_from_the_fills_that_closed_the_trades(tmp_path):
     spec = {**SMA, "exits": {"stop_loss": 0.03},
             "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": 10, "slow_period": 40}}]}

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fp.metrics import METRICS
-from pipelines.engine.columns import CLASSIFIER_PREFIX
+from pipelines.engine.columns import CLASSIFIER_PREFIX, RESERVED
 from pipelines.engine.regime_labels import expand_regimes
 from state.errors import AdmfError
 from state.market import Bars, MarketData
@@ -37,8 +37,9 @@ __all__ = ["RunFolder", "RunFolderError", "Shown", "load_run"]
 
 #: Optional tables a run folder may hold, read when present.
 OPTIONAL_TABLES = ("equity", "regime_stats", "symbol_stats", "windows", "regimes")
-_ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy", "classifier", "status", "error", "selected", "rank",
-                         "window", "windows", "out_of_sample_bars"})
+#: Result columns that are not parameters: ids, outcomes (plain, ``train_``, ``test_``), window
+#: columns (``pipelines.engine.columns.RESERVED``) and a function objective's value.
+_NOT_PARAMETERS = RESERVED | {f"{part}objective" for part in ("", "train_", "test_")}
 
 
 class RunFolderError(AdmfError, ValueError):
@@ -147,8 +148,7 @@ class RunFolder:
 
     @functools.cached_property
     def _parameter_columns(self) -> tuple[str, ...]:
-        metric_like = {f"{part}{m}" for part in ("", "train_", "test_") for m in (*METRICS, "n_rejected")}
-        return tuple(c for c in self.results.column_names if c not in _ID_COLUMNS and c not in metric_like)
+        return tuple(c for c in self.results.column_names if c not in _NOT_PARAMETERS)
 
     def objective_values(self) -> np.ndarray:
         """The objective of every result row (train/test: on the training part), NaN when undefined."""

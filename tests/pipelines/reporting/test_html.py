@@ -237,6 +237,15 @@ def test_regime_bands_are_the_labels_the_run_recorded(tmp_path):
         assert np.array_equal(1.0 - recorded[key], labels, equal_nan=True), key
 
 
+def test_parameter_columns_are_the_parameters_and_nothing_the_run_measured(tmp_path):
+    """Only parameters make the landscape's axes and the strategy × classifier grid: not the
+    outcome columns ruined, ruin_time and notes (notes once labelled that grid's columns)."""
+    pipelines.run({**REGIMES, "objective": "calmar"}, out=tmp_path / "run")
+    folder = pipelines.load_run(tmp_path / "run")
+    assert ["lookback_period", "signal_threshold", "classifier_period", "classifier_regime_policy"] == \
+        folder.parameter_columns()
+
+
 def test_a_train_test_run_shades_the_part_it_recorded(tmp_path):
     spec = {**REGIMES, "workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
             "top_k": 2}

@@ -390,7 +390,8 @@ def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int =
                                  "x1": x[first_test], "y0": 0, "y1": 1,
                                  "line": {"color": PALETTE["muted"], "width": 1, "dash": "dash"}})
         layout["annotations"].append({"text": "out-of-sample →", "xref": "x", "yref": "paper", "x": x[first_test],
-                                      "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                                      "y": 1.0, "xanchor": "left", "yanchor": "top", "showarrow": False,
+                                      "xshift": 4, "bgcolor": "rgba(255,255,255,0.75)",
                                       "font": {"size": 11, "color": PALETTE["muted"]}})
     else:
         data.append({"type": "scatter", "x": x[keep], "y": equity[keep], "name": "equity", "mode": "lines",
@@ -672,6 +673,7 @@ def landscape_figure(rows: list[dict], parameters: Sequence[str], metric: str, *
              "robustness": "robustness (neighbourhood mean)"}
     buttons = [{"label": names[how], "method": "restyle", "args": [{"z": grids[how]}, heatmaps]}
                for how in ("max", "mean", "robustness")]
+    fig["layout"]["margin"]["t"] = 92  # the buttons sit under the mode bar, not on it
     fig["layout"].update(
         coloraxis={"colorscale": "Viridis", "cmin": low, "cmax": high,
                    "colorbar": {"title": {"text": metric}, "thickness": 12}},
@@ -747,8 +749,8 @@ def train_test_figure(rows: list[dict], metric: str, *, title: str | None = None
     left_out = len(rows) - len(both)
     _note(fig, f"{len(both):,} of {len(rows):,} combinations have both an in-sample and an out-of-sample {metric}; "
                f"{n_selected:,} of them were selected"
-               + (f" ({left_out:,} without both are left out)" if left_out else ""), y=-0.16)
-    fig["layout"]["margin"]["b"] = 78
+               + (f" ({left_out:,} without both are left out)" if left_out else ""), y=-0.2)
+    fig["layout"]["margin"]["b"] = 92
     fig["layout"]["xaxis"].update(title={"text": f"in-sample {metric}"})
     fig["layout"]["yaxis"].update(title={"text": f"out-of-sample {metric}"})
     return fig
@@ -782,19 +784,32 @@ def walk_forward_figure(windows: list[dict], time: np.ndarray, equity: np.ndarra
     return fig
 
 
-def pbo_figure(overfitting: dict, *, title: str | None = None) -> dict:
-    """The CSCV logits' distribution (λ ≤ 0, red: the in-sample best did no better than the
-    out-of-sample median), from the manifest's overfitting statistics."""
+def pbo_figure(overfitting: dict, *, title: str | None = None, bins: int = 30) -> dict:
+    """The distribution of the CSCV logits (the manifest's overfitting statistics) as a histogram
+    of about ``bins`` bins, one edge at 0; a bin is ``(a, b]``, so λ = 0 falls in the red part
+    (λ ≤ 0: the in-sample best did no better than the out-of-sample median)."""
     values = np.array(overfitting.get("logit_values", []), dtype=np.float64)
     counts = np.array(overfitting.get("logit_counts", []), dtype=np.float64)
     fig = _figure(320, title, showlegend=False)
-    if len(values):
-        width = float(np.min(np.diff(np.sort(values)))) * 0.85 if len(values) > 1 else 0.2
-        fig["data"].append({"type": "bar", "x": values, "y": counts / counts.sum(), "width": width, "name": "splits",
-                            "marker": {"color": np.where(values <= 0.0, PALETTE["loss"], PALETTE["equity"]).tolist()},
-                            "hovertemplate": "λ %{x:.3f}: %{y:.1%} of splits<extra></extra>"})
+    if len(values) and counts.sum() > 0:
+        lo, hi = float(values.min()), float(values.max())
+        width = (hi - lo) / bins if hi > lo else 0.2
+        first = math.ceil(lo / width) - 1  # the first edge below every value: bins are (a, b]
+        edges = width * np.arange(first, max(math.ceil(hi / width), first + 1) + 1)
+        at = np.clip(np.searchsorted(edges, values, side="left") - 1, 0, len(edges) - 2)
+        share = np.bincount(at, weights=counts, minlength=len(edges) - 1) / counts.sum()
+        keep = share > 0
+        left, right = edges[:-1][keep], edges[1:][keep]
+        fig["data"].append({"type": "bar", "x": (left + right) / 2, "y": share[keep], "width": width * 0.92,
+                            "name": "splits", "customdata": np.column_stack((left, right)),
+                            "marker": {"color": np.where(right <= 0.0, PALETTE["loss"], PALETTE["equity"]).tolist()},
+                            "hovertemplate": "λ in (%{customdata[0]:.2f}, %{customdata[1]:.2f}]: %{y:.1%} of splits"
+                                             "<extra></extra>"})
         fig["layout"]["shapes"].append({"type": "line", "xref": "x", "yref": "paper", "x0": 0, "x1": 0, "y0": 0,
                                         "y1": 1, "line": {"color": PALETTE["text"], "width": 1, "dash": "dash"}})
+        fig["layout"]["annotations"].append({"text": "λ ≤ 0: overfit ←", "xref": "x", "yref": "paper", "x": 0,
+                                             "y": 1.0, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                                             "font": {"size": 11, "color": PALETTE["loss"]}})
     fig["layout"]["xaxis"].update(title={"text": "logit λ of the in-sample best's out-of-sample rank"})
     fig["layout"]["yaxis"].update(title={"text": "share of splits"}, tickformat=".0%")
     return fig
@@ -829,23 +844,31 @@ def regime_figure(stats: list[dict], keys: Sequence[str], *, title: str | None =
 def strategy_by_classifier_figure(rows: list[dict], strategy_columns: Sequence[str], classifier_columns: Sequence[str],
                                   metric: str, *, title: str | None = None) -> dict:
     """The strategy × classifier grid: one row per strategy point, one column per classifier
-    point, each cell the best ``metric`` over the other settings."""
+    point, each cell the best ``metric`` over the other settings (written in the cell). The axis
+    titles name the parameters (``·`` between them), the ticks give their values."""
     varying = lambda columns: [c for c in columns if len({repr(r.get(c)) for r in rows}) > 1]
     strategy_columns, classifier_columns = varying(strategy_columns), varying(classifier_columns)
-    several = len({r.get("classifier") for r in rows}) > 1 or not classifier_columns
-    strategy = [", ".join(f"{c}={r.get(c)}" for c in strategy_columns if r.get(c) is not None) or str(r.get("strategy"))
-                for r in rows]
-    classifier = [", ".join(([str(r.get("classifier"))] if several else []) +
-                            [f"{c}={r.get(c)}" for c in classifier_columns if r.get(c) is not None]) for r in rows]
+    strategies = len({r.get("strategy") for r in rows}) > 1 or not strategy_columns
+    classifiers = len({r.get("classifier") for r in rows}) > 1 or not classifier_columns
+    point = lambda r, name, columns, named: " · ".join(
+        ([str(r.get(name))] if named else []) + [_text(r.get(c)) for c in columns if r.get(c) is not None])
+    strategy = [point(r, "strategy", strategy_columns, strategies) for r in rows]
+    classifier = [point(r, "classifier", classifier_columns, classifiers) for r in rows]
+    y_title = " · ".join((["strategy"] if strategies else []) + [_label(c) for c in strategy_columns])
+    x_title = " · ".join((["classifier"] if classifiers else []) +
+                         [_label(c[len("classifier_"):] if c.startswith("classifier_") else c)
+                          for c in classifier_columns])
     z = np.array([_number(r.get(metric)) for r in rows], dtype=np.float64)
     xs, ys, grid = grid_aggregate(classifier, strategy, z, "max")
-    fig = _figure(max(340, 190 + 34 * len(ys)), title, showlegend=False)
-    fig["data"].append({"type": "heatmap", "z": grid, "x": xs, "y": ys, "colorscale": "Viridis", "xgap": 1, "ygap": 1,
-                        "hoverongaps": False, "colorbar": {"title": {"text": metric}, "thickness": 12},
-                        "hovertemplate": "%{y}<br>%{x}<br>" + metric + " %{z:.4f}<extra></extra>"})
-    fig["layout"]["xaxis"].update(type="category", title={"text": "classifier point"}, showgrid=False,
+    fig = _figure(max(300, 170 + 38 * len(ys)), title, showlegend=False)
+    fig["data"].append({"type": "heatmap", "z": grid, "x": xs, "y": ys, "colorscale": "Viridis", "xgap": 2, "ygap": 2,
+                        "hoverongaps": False, "texttemplate": "%{z:.2f}", "textfont": {"size": 11},
+                        "colorbar": {"title": {"text": metric}, "thickness": 12},
+                        "hovertemplate": f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{metric} %{{z:.4f}}"
+                                         "<extra></extra>"})
+    fig["layout"]["xaxis"].update(type="category", title={"text": x_title}, showgrid=False,
                                   tickmode="array", tickvals=xs, ticktext=xs)
-    fig["layout"]["yaxis"].update(type="category", title={"text": "strategy point"}, showgrid=False,
+    fig["layout"]["yaxis"].update(type="category", title={"text": y_title}, showgrid=False,
                                   tickmode="array", tickvals=ys, ticktext=ys)
     return fig
 

@@ -239,6 +239,17 @@ def _clean(value: Any) -> Any:
     return value
 
 
+#: Outcome columns a combination's stats show only when they say something (a ruin, a note).
+_RUIN_COLUMNS = ("ruined", "ruin_time", "notes")
+
+
+def _shown_outcome(column: str, value: Any) -> bool:
+    """Whether the combination's stats show ``column``: always, but a ruin or note column only set."""
+    if column.removeprefix("train_").removeprefix("test_") in _RUIN_COLUMNS:
+        return value not in (None, False, "")
+    return True
+
+
 def _clean_columns(table, names: Sequence[str]) -> list[list]:
     """The columns ``names`` of ``table`` as lists of :func:`_clean` values (a float column at once:
     its finite values as they are, only the others one by one)."""
@@ -306,8 +317,11 @@ def _leaderboard(folder: RunFolder, rows: list[dict], keys: list[str], ranked: l
                    [c for c in (f"train_{objective}", f"test_{objective}", "test_total_return_pct",
                                 "test_max_drawdown_pct", "test_n_trades") if c in folder.tables["windows"].column_names])
         body = [{"key": f"oos:{w['symbol']}", "cells": [_clean(w.get(c)) for c in columns]} for w in windows]
-        return {"columns": columns, "rows": body, "kind": "windows", "metric": objective, "embedded": sorted(embedded),
-                "keys": keys}
+        # the stats of the stitched out-of-sample row of each symbol (what the panels show)
+        details = {key: {c: _clean(row.get(c)) for c in folder.results.column_names if c in METRICS and
+                         _shown_outcome(c, row.get(c))} for key, row in zip(keys, rows)}
+        return {"columns": columns, "rows": body, "kind": "windows", "metric": objective, "embedded": [],
+                "shown": sorted(embedded), "details": details, "keys": keys}
     gridded = _gridded(folder, rows)
     labels = [c for c in ("symbol", "strategy", "classifier") if c in folder.results.column_names and
               len({r.get(c) for r in rows}) > 1]
@@ -323,10 +337,12 @@ def _leaderboard(folder: RunFolder, rows: list[dict], keys: list[str], ranked: l
             for i, (key, row, cells, around) in enumerate(zip(keys, rows, shown_cells, robustness))]
     body.sort(key=lambda r: r["cells"][0])
     measured = [c for c in folder.results.column_names
-                if c in METRICS or c.startswith(("train_", "test_")) or c in ("n_rejected", "rank", "selected")]
+                if c in METRICS or c.startswith(("train_", "test_")) or c in ("n_rejected", "rank", "selected")
+                or c in _RUIN_COLUMNS]
     described = [c for c in folder.parameter_columns() + ["strategy", "classifier", "symbol"]
                  if c in folder.results.column_names]
-    details = dict(zip(keys, (dict(zip(measured, cells)) for cells in zip(*_clean_columns(folder.results, measured)))))
+    details = dict(zip(keys, ({c: v for c, v in zip(measured, cells) if _shown_outcome(c, v)}
+                              for cells in zip(*_clean_columns(folder.results, measured)))))
     params = {key: {c: v for c, v in zip(described, cells) if v is not None}
               for key, cells in zip(keys, zip(*_clean_columns(folder.results, described)))}
     return {"columns": columns, "rows": body, "kind": "combinations", "metric": objective,
@@ -442,7 +458,8 @@ def _sections(folder: RunFolder, rows: list[dict], keys: list[str], ranked: list
         if classifier_columns or "classifier" in folder.results.column_names:
             metric = objective if not folder.is_train_test else f"train_{objective}"
             statics["strategy_by_classifier"] = figure(strategy_by_classifier_figure(
-                rows, strategy_columns, classifier_columns, metric, title=f"strategy × classifier: best {metric}"))
+                rows, strategy_columns, classifier_columns, metric,
+                title=f"best {metric} per strategy point (rows) and classifier point (columns)"))
             body += _plot("strategy_by_classifier")
         sections.append(_section("regimes", "Regimes", body,
                                  lead="Regime 0 has the lowest mean return on the training part. Bands behind the "
@@ -550,16 +567,17 @@ def _header(folder: RunFolder, notes: list[str], first: str | None) -> str:
     cards = [
         ("Data", [("source", data.get("source")), ("symbols", ", ".join(data.get("symbols", []))),
                   ("bars", ", ".join(f"{s}: {n:,}" for s, n in bars.items())), ("span", span),
-                  ("periods per year", _clean(data.get("periods_per_year"))),
+                  ("periods per year", _periods_text(data.get("periods_per_year"))),
                   ("split", _split_text(m.get("spec", {})))]),
         ("Grid", [("workflow", m.get("workflow")), ("combinations", m.get("combinations")), ("lanes", m.get("lanes")),
                   ("features", f"{features.get('shared')} shared vs {features.get('naive')} naive "
-                               f"({features.get('sharing_efficiency')}×)" if features else None),
+                               f"({features.get('sharing_efficiency')}×)" if features.get("naive") else
+                               "none: signals read from the store" if m.get("workflow") == "signal_replay" else None),
                   ("classifier fits", m.get("classifier_fits") or None), ("objective", m.get("objective"))]),
         ("Run", [("run time", f"{m.get('run_seconds', 0):.2f} s" if "run_seconds" in m else None),
                  ("started", m.get("started_at")), ("run id", m.get("run_id")), ("admf", versions.get("admf")),
                  ("python · numpy", f"{versions.get('python')} · {versions.get('numpy')}" if versions else None),
-                 ("best", first)]),
+                 ("best", first if not folder.is_walk_forward else None)]),
     ]
     html_cards = "".join(
         f'<div class="card"><h3>{title}</h3><dl>' +
@@ -576,6 +594,32 @@ def _header(folder: RunFolder, notes: list[str], first: str | None) -> str:
             f'<p class="sha">data sha256 <code>{sha}</code> · spec <code>{source}</code> sha256 '
             f'<code>{html.escape(str(m.get("spec_sha256", ""))[:16])}…</code></p>'
             f'<details><summary>spec (YAML)</summary><pre class="spec">{spec_text}</pre></details>{notes_html}</section>')
+
+
+def _periods_text(periods: Any) -> str | None:
+    """The manifest's periods per year as a reader wants it: each distinct value with where it came
+    from, and the symbols it is for when the symbols differ.
+
+    >>> _periods_text({"A": {"from": "inferred: daily bars on weekdays only: 252 a year", "value": 252.0},
+    ...                "B": {"from": "inferred: daily bars on weekdays only: 252 a year", "value": 252.0}})
+    '252 (inferred: daily bars on weekdays only)'
+    >>> _periods_text({"A": {"from": "data.periods_per_year", "value": 365.0}, "B": {"from": "inferred", "value": 252}})
+    'A: 365 (data.periods_per_year); B: 252 (inferred)'
+    """
+    if not isinstance(periods, dict):
+        return None if periods is None else f"{_number(periods):g}"
+    groups: dict[str, list[str]] = {}
+    for symbol, entry in periods.items():
+        if isinstance(entry, dict):
+            value = f"{_number(entry.get('value')):g}"
+            how = str(entry.get("from") or "").removesuffix(f": {value} a year")  # the number is said already
+            text = value + (f" ({how})" if how else "")
+        else:
+            text = f"{_number(entry):g}"
+        groups.setdefault(text, []).append(str(symbol))
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{', '.join(symbols)}: {text}" for text, symbols in groups.items())
 
 
 def _split_text(spec: dict) -> str | None:
@@ -669,7 +713,7 @@ _JS = r"""
 const read = id => JSON.parse(document.getElementById(id).textContent);
 const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics"), ARRAYS = read("admf-arrays");
 const CONFIG = {displaylogo:false, responsive:true, modeBarButtonsToRemove:["lasso2d","select2d"]};
-const board = DATA.board, embedded = new Set(board.embedded);
+const board = DATA.board, embedded = new Set(board.embedded);  // rows marked ● (combinations; not windows)
 // numeric arrays are written once per page ({"admf_array": n}); each figure gets its own copy of the spec
 function arrays(v){
   if(Array.isArray(v)) return v.map(arrays);

@@ -21,3 +21,24 @@ def test_the_in_and_out_of_sample_scatter_shows_every_row_with_both_and_says_how
     (note,) = [a["text"] for a in fig["layout"]["annotations"]]
     assert ("4 of 6 combinations have both an in-sample and an out-of-sample sharpe; 2 of them were selected "
             "(2 without both are left out)") == note
+
+
+def test_the_pbo_histogram_puts_a_logit_of_zero_with_the_overfit_splits():
+    from pipelines.reporting.figures import PALETTE, pbo_figure
+    fig = pbo_figure({"logit_values": [-1.0, 0.0, 1.0], "logit_counts": [1, 2, 3]})
+    (bars,) = fig["data"]
+    red = [share for share, colour in zip(bars["y"], bars["marker"]["color"]) if colour == PALETTE["loss"]]
+    assert 3 / 6 == sum(red)  # λ ≤ 0: the -1 and both zeros
+    assert 1.0 == sum(bars["y"])
+    assert all(left < value <= right for (left, right), value in zip(bars["customdata"].tolist(), [-1.0, 0.0, 1.0]))
+
+
+def test_the_strategy_by_classifier_grid_names_its_parameters_on_the_axes():
+    from pipelines.reporting.figures import strategy_by_classifier_figure
+    rows = [{"strategy": "momentum", "lookback": lb, "classifier": "hmm", "classifier_days": d, "notes": f"n{lb}{d}",
+             "sharpe": lb / 10 + d / 100} for lb in (10, 20) for d in (30, 60)]
+    fig = strategy_by_classifier_figure(rows, ["lookback"], ["classifier_days"], "sharpe")
+    (heatmap,) = fig["data"]
+    assert (["10", "20"], ["30", "60"]) == (heatmap["y"], heatmap["x"])
+    assert ("lookback", "days") == (fig["layout"]["yaxis"]["title"]["text"], fig["layout"]["xaxis"]["title"]["text"])
+    assert [[1.3, 1.6], [2.3, 2.6]] == heatmap["z"].tolist()

@@ -154,7 +154,8 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
 POINTS_AT_ONCE = 1 << 21
 
 
-def lane_outcomes(folded: Folded, initial_cash: np.ndarray, bars: Bars, start: int) -> Iterator[tuple[EquityPoints, dict]]:
+def lane_outcomes(folded: Folded, initial_cash: np.ndarray, bars: Bars,
+                  start: int) -> Iterator[tuple[EquityPoints, dict]]:
     """Each lane's compressed equity curve from bar ``start`` on and its research statistics, in
     lane order. Lanes are taken in chunks of about :data:`POINTS_AT_ONCE` points (a lane has at
     most one per bar): a chunk's curves are built at once and its statistics computed at once

@@ -509,7 +509,8 @@ def _trade_markers(fig: dict, shown, symbol: str, axis: str, max_trades: int, *,
                             "name": "entry (▲ long, ▼ short)", "yaxis": axis, "legendgroup": "entry",
                             "showlegend": legend and (name == "closed" or not len(chosen[closed[chosen]])),
                             "marker": {"symbol": np.where(size[rows] > 0, "triangle-up", "triangle-down").tolist(),
-                                       "size": 9, "color": colour[rows].tolist(), "line": {"color": "white", "width": 0.8}},
+                                       "size": 9, "color": colour[rows].tolist(),
+                                       "line": {"color": "white", "width": 0.8}},
                             "text": words[k].tolist(), "customdata": numbers[rows],
                             "hovertemplate": hover.replace("{exit}", exit_).replace("{what}", "entry")})
     e = chosen[closed[chosen]]

@@ -711,7 +711,8 @@ _JS = r"""
 (function(){
 "use strict";
 const read = id => JSON.parse(document.getElementById(id).textContent);
-const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics"), ARRAYS = read("admf-arrays");
+const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics");
+const ARRAYS = read("admf-arrays");
 const CONFIG = {displaylogo:false, responsive:true, modeBarButtonsToRemove:["lasso2d","select2d"]};
 const board = DATA.board, embedded = new Set(board.embedded);  // rows marked ● (combinations; not windows)
 // numeric arrays are written once per page ({"admf_array": n}); each figure gets its own copy of the spec
@@ -721,7 +722,10 @@ function arrays(v){
   if(typeof v.admf_array === "number") return Object.assign({}, ARRAYS[v.admf_array]);
   const out = {}; for(const k in v) out[k] = arrays(v[k]); return out;
 }
-function draw(div, fig){ if(!div || !fig) return; const f = arrays(fig); return Plotly.react(div, f.data, f.layout, CONFIG); }
+function draw(div, fig){
+  if(!div || !fig) return;
+  const f = arrays(fig); return Plotly.react(div, f.data, f.layout, CONFIG);
+}
 function fmt(v){
   if(v === null || v === undefined) return "–";
   if(typeof v === "number"){ if(Number.isInteger(v)) return v.toLocaleString("en-US"); const a = Math.abs(v);

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from state.ledger import EquityPoints, Trades
+from state.ledger import EquityPoints, LaneCurves, Trades
 
-__all__ = ["compress_equity", "equity_curve", "equity_points", "regime_stats", "ruin_bars", "trades_from_fills"]
+__all__ = ["compress_equity", "equity_curve", "equity_points", "lane_equity_points", "regime_stats", "ruin_bars",
+           "stacked_curves", "trades_from_fills"]
 
 
 def equity_curve(
@@ -48,7 +49,8 @@ def equity_points(
     position_after: np.ndarray,
     initial_cash: float,
 ) -> EquityPoints:
-    """The equity curve of :func:`equity_curve` in compressed form, built without the flat bars.
+    """The equity curve of :func:`equity_curve` in compressed form, built without the flat bars
+    (one lane of :func:`lane_equity_points`).
 
     Law: ``equity_points(...)`` equals ``compress_equity(*equity_curve(...))``, bit for bit.
 
@@ -57,24 +59,72 @@ def equity_points(
     >>> p.values.tolist(), p.n_bars, p.exposure_bars
     ([100.0, 100.0, 101.0, 102.0], 5, 2)
     """
-    n = len(close)
-    starts = np.concatenate(([0], change_bars))
-    lengths = np.diff(np.concatenate((starts, [n])))
-    cash = np.concatenate(([initial_cash], cash_after))
-    position = np.concatenate(([0.0], position_after))
+    lane = np.zeros(len(change_bars), np.int64)
+    return lane_equity_points(close, lane, change_bars, cash_after, position_after,
+                              np.array([initial_cash], np.float64)).lane(0)
+
+
+def lane_equity_points(
+    close: np.ndarray,
+    change_lane: np.ndarray,
+    change_bars: np.ndarray,
+    cash_after: np.ndarray,
+    position_after: np.ndarray,
+    initial_cash: np.ndarray,
+) -> LaneCurves:
+    """The compressed equity curves of many lanes on one symbol, built at once: lane ``k``
+    (``0 <= k < len(initial_cash)``) starts flat with ``initial_cash[k]``, and its state after each
+    change is given by the rows of ``change_lane == k`` (rows sorted by lane, then bar).
+
+    Law: lane ``k`` equals :func:`equity_points` of its own changes, bit for bit (the same
+    ``cash + position × close`` at the same bars).
+
+    >>> c = lane_equity_points(np.array([10.0, 11.0, 12.0]), np.array([1]), np.array([1]), np.array([39.0]),
+    ...                        np.array([1.0]), np.array([100.0, 50.0]))
+    >>> c.values.tolist(), c.offsets.tolist(), c.exposure_bars.tolist()
+    ([100.0, 50.0, 50.0, 51.0], [0, 1, 4], [0, 2])
+    """
+    n, lanes = len(close), len(initial_cash)
+    segments = np.bincount(change_lane, minlength=lanes) + 1  # each lane's flat start, then its changes
+    first = np.cumsum(segments) - segments
+    opening = np.zeros(len(change_lane) + lanes, bool)
+    opening[first] = True
+    starts = np.zeros(len(opening), np.int64)
+    cash = np.empty(len(opening))
+    position = np.zeros(len(opening))
+    cash[first] = initial_cash
+    starts[~opening], cash[~opening], position[~opening] = change_bars, cash_after, position_after
+    stops = np.append(starts[1:], n)
+    stops[first + segments - 1] = n  # a lane's last state holds to the last bar
+    lengths = stops - starts
     holding = position != 0.0
-    # a flat stretch's first bar is kept when it is the first bar, follows a position, or its equity
-    # moved from the bar before (a round trip inside the bar, a ruin at an entry bar): the state
-    # covering the bar before is the last non-empty stretch before it (changes may share a bar)
+    # a flat stretch's first bar is kept when it is its lane's first bar, follows a position, or its
+    # equity moved from the bar before (a round trip inside the bar, a ruin at an entry bar): the
+    # state covering the bar before is the lane's last non-empty stretch before it (changes may share
+    # a bar)
     index = np.arange(len(lengths))
     before = np.concatenate(([-1], np.maximum.accumulate(np.where(lengths > 0, index, -1))[:-1]))
     earlier = np.maximum(before, 0)
-    moved = (before < 0) | holding[earlier] | (cash != cash[earlier])
+    moved = (before < np.repeat(first, segments)) | holding[earlier] | (cash != cash[earlier])
     kept = np.where(holding, lengths, np.where(moved, np.minimum(lengths, 1), 0))
-    first = np.cumsum(kept) - kept
-    bars = np.arange(int(kept.sum())) - np.repeat(first - starts, kept)
-    values = np.repeat(cash, kept) + np.repeat(position, kept) * close[bars]
-    return EquityPoints(values, n, int(lengths[holding].sum()), bars)
+    at = np.cumsum(kept) - kept
+    bars = np.repeat(starts - at, kept)
+    bars += np.arange(len(bars))
+    values = np.repeat(position, kept)
+    values *= close[bars]
+    values += np.repeat(cash, kept)  # cash + position × close, as equity_curve marks it
+    per_lane = np.add.reduceat(kept, first) if len(first) else np.zeros(0, np.int64)
+    exposure = np.add.reduceat(np.where(holding, lengths, 0), first) if len(first) else np.zeros(0, np.int64)
+    return LaneCurves(values, bars, np.concatenate(([0], np.cumsum(per_lane))), n, exposure)
+
+
+def stacked_curves(curves: "list[EquityPoints]") -> LaneCurves:
+    """Curves of the same bars (each with its ``bars``) as one :class:`LaneCurves`, in order."""
+    sizes = [len(c.values) for c in curves]
+    return LaneCurves(np.concatenate([c.values for c in curves]) if curves else np.zeros(0),
+                      np.concatenate([c.bars for c in curves]) if curves else np.zeros(0, np.int64),
+                      np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))),
+                      curves[0].n_bars if curves else 0, np.array([c.exposure_bars for c in curves], np.int64))
 
 
 #: Most (state × bar) equity marks :func:`ruin_bars` computes at once.

@@ -20,9 +20,15 @@ its ruin on (``docs/semantics.md``) — has no return after it (0 / 0), so neith
 it; its ``total_return_pct`` and ``cagr_pct`` are -100 and its ``max_drawdown_pct`` 100.
 
 The research statistics (:data:`RESEARCH_METRICS`, ``docs/report.md`` gives every formula and
-how each compares with backtesting.py's ``stats``) come from :func:`drawdown_statistics`,
-:func:`trade_statistics` and :func:`buy_hold_return_pct`; ``volatility_ann_pct`` is the Sharpe
-ratio's standard deviation annualised, ``calmar`` = ``cagr_pct / max_drawdown_pct``.
+how each compares with backtesting.py's ``stats``): ``volatility_ann_pct`` (the Sharpe ratio's
+standard deviation annualised) and ``calmar`` (``cagr_pct / max_drawdown_pct``) come with the core
+(:func:`core_metrics`); the others from the drawdown episodes, the closed trades and the closes
+(:func:`research_statistics`). Two forms compute those, tied by a law: per lane
+(:func:`drawdown_statistics`, :func:`trade_statistics`: the definitions, as :func:`metrics` uses
+them) and for all lanes of a symbol at once (:func:`lane_research_statistics`: segment reductions
+over the lanes' concatenated curves and lane-sorted trades, no loop over lanes), which a sweep
+uses. Law (``tests/fp/test_metrics.py``): lane ``k`` of the batch equals the per-lane form of lane
+``k``, bit for bit.
 """
 from __future__ import annotations
 
@@ -30,9 +36,10 @@ import math
 
 import numpy as np
 
-from state.ledger import EquityPoints, Trades
+from state.ledger import EquityPoints, LaneCurves, Trades
 
-__all__ = ["METRICS", "RESEARCH_METRICS", "buy_hold_return_pct", "drawdown_episodes", "drawdown_statistics",
+__all__ = ["METRICS", "RESEARCH_METRICS", "buy_hold_return_pct", "core_metrics", "drawdown_episodes",
+           "drawdown_statistics", "lane_drawdown_statistics", "lane_research_statistics", "lane_trade_statistics",
            "max_drawdown", "metrics", "research_statistics", "trade_statistics", "undefined_reasons"]
 
 #: The statistics researchers expect beyond the core metrics, in the order results show them
@@ -125,7 +132,8 @@ def metrics(
     close: np.ndarray | None = None,
     time: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """All metrics of :data:`METRICS` for one lane, from its (compressed) equity curve.
+    """All metrics of :data:`METRICS` for one lane, from its (compressed) equity curve: the
+    :func:`core_metrics` and the :func:`research_statistics`.
 
     Returns between consecutive kept points are the curve's non-zero-able returns; every other
     bar's return is exactly zero (flat equity), and enters the mean and deviations as such.
@@ -139,6 +147,16 @@ def metrics(
     >>> round(m["total_return_pct"], 9), round(m["max_drawdown_pct"], 9), m["exposure_pct"], m["n_trades"]
     (21.0, 10.0, 40.0, 1)
     """
+    out = core_metrics(curve, trade_pnl, commission, initial_cash=initial_cash, periods_per_year=periods_per_year,
+                       years=years)
+    out.update(research_statistics(curve, trades, close, time))
+    return {name: out[name] for name in METRICS}
+
+
+def core_metrics(curve: EquityPoints, trade_pnl: np.ndarray, commission: float, *, initial_cash: float,
+                 periods_per_year: float, years: float) -> dict[str, float]:
+    """The metrics of :data:`METRICS` that need only the curve's values and the closed trades'
+    pnl (arguments as for :func:`metrics`): the core, ``volatility_ann_pct`` and ``calmar``."""
     values, n_bars = curve.values, curve.n_bars
     final = float(values[-1])
     scale = math.sqrt(periods_per_year)
@@ -172,8 +190,6 @@ def metrics(
         profit_factor = float(wins.sum()) / gross_loss
     else:
         profit_factor = float("inf") if len(wins) else _NAN
-    research = research_statistics(curve, trades, close, time, std=std, periods_per_year=periods_per_year,
-                                   cagr_pct=cagr, max_drawdown_pct=drawdown)
     return {
         "final_equity": final,
         "total_return_pct": (growth - 1.0) * 100.0,
@@ -186,20 +202,16 @@ def metrics(
         "profit_factor": profit_factor,
         "exposure_pct": curve.exposure_bars / n_bars * 100.0,
         "commission": float(commission),
-        **research,
+        "volatility_ann_pct": std * scale * 100.0,
+        "calmar": cagr / drawdown if drawdown > 0.0 else _NAN,
     }
 
 
 def research_statistics(curve: EquityPoints, trades: Trades | None, close: np.ndarray | None,
-                        time: np.ndarray | None, *, std: float, periods_per_year: float, cagr_pct: float,
-                        max_drawdown_pct: float) -> dict:
-    """:data:`RESEARCH_METRICS` of one lane (see :func:`metrics` for the arguments; ``std`` is the
-    per-bar returns' standard deviation, ddof 1)."""
-    out = {
-        "buy_hold_return_pct": buy_hold_return_pct(close) if close is not None else _NAN,
-        "volatility_ann_pct": std * math.sqrt(periods_per_year) * 100.0,
-        "calmar": cagr_pct / max_drawdown_pct if max_drawdown_pct > 0.0 else _NAN,
-    }
+                        time: np.ndarray | None) -> dict:
+    """The :data:`RESEARCH_METRICS` of one lane besides ``volatility_ann_pct`` and ``calmar``
+    (see :func:`metrics` for the arguments)."""
+    out = {"buy_hold_return_pct": buy_hold_return_pct(close) if close is not None else _NAN}
     if time is not None and curve.bars is not None:
         out.update(drawdown_statistics(curve, time))
     else:
@@ -207,6 +219,25 @@ def research_statistics(curve: EquityPoints, trades: Trades | None, close: np.nd
     out.update(trade_statistics(trades, time) if trades is not None and time is not None else _NO_TRADE_STATISTICS)
     out["start"] = time[0] if time is not None and len(time) else None
     out["end"] = time[-1] if time is not None and len(time) else None
+    return out
+
+
+def lane_research_statistics(curves: LaneCurves, trades: Trades, close: np.ndarray,
+                             time: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`research_statistics` of every lane of ``curves`` at once, one array (a value per
+    lane) per statistic. ``trades`` are the lanes' closed trades sorted by lane (``trades.lane``
+    numbers the lanes of ``curves``), their bars and the curves' counted in ``time``; ``close``
+    the evaluated closes (one column per symbol), whose buy-and-hold every lane shares.
+
+    Law: lane ``k`` of the result equals :func:`research_statistics` of ``curves.lane(k)`` and
+    lane ``k``'s trades, bit for bit.
+    """
+    lanes = len(curves)
+    out = {"buy_hold_return_pct": np.full(lanes, buy_hold_return_pct(close))}
+    out.update(lane_drawdown_statistics(curves, time))
+    out.update(lane_trade_statistics(trades, lanes, time))
+    out["start"] = np.repeat(time[:1], lanes)
+    out["end"] = np.repeat(time[-1:], lanes)
     return out
 
 
@@ -240,7 +271,8 @@ def drawdown_statistics(curve: EquityPoints, time: np.ndarray, *, block: int = 2
     of each one's deepest drawdown ``1 - equity / peak`` (× 100), ``max_drawdown_duration`` the
     longest episode in bars (its end bar minus its peak bar), ``max_drawdown_days`` the longest in
     calendar days. A curve that never dips has no episode: 0, 0 and 0.0. The episodes are found
-    by :func:`drawdown_episodes` (``block``: see there).
+    by :func:`drawdown_episodes` (``block``: see there); :func:`lane_drawdown_statistics` is the
+    same for many lanes at once.
 
     >>> from fp.ledger import compress_equity
     >>> curve = compress_equity(np.array([100.0, 120.0, 90.0, 120.0, 130.0, 117.0]), np.ones(6))
@@ -261,60 +293,129 @@ def drawdown_statistics(curve: EquityPoints, time: np.ndarray, *, block: int = 2
             "max_drawdown_days": float(days.astype(np.int64)) / _DAY_NS}
 
 
-def drawdown_episodes(values: np.ndarray, *, block: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(starts, ends, lowest)`` of every drawdown episode of ``values`` (positive): the first
-    index below the running peak, the first index back at it (``len(values)`` when it never is),
-    and the lowest ``value / peak`` in between.
+def lane_drawdown_statistics(curves: LaneCurves, time: np.ndarray, *, block: int = 256) -> dict[str, np.ndarray]:
+    """:func:`drawdown_statistics` of every lane of ``curves`` at once (one value per lane), from
+    the episodes of all lanes (:func:`drawdown_episodes` with the lanes' offsets) reduced per lane.
 
-    Like :func:`max_drawdown`, blocks of ``block`` values spare most of the work: a block whose
-    highest value is below the peak before it lies wholly under water (no edge inside it, its
+    >>> from fp.ledger import lane_equity_points
+    >>> curves = lane_equity_points(np.array([100.0, 120.0, 90.0, 120.0]), np.array([1, 1]), np.array([0, 2]),
+    ...                             np.array([0.0, 90.0]), np.array([1.0, 0.0]), np.array([100.0, 100.0]))
+    >>> s = lane_drawdown_statistics(curves, np.arange(4).astype("datetime64[D]").astype("datetime64[ns]"))
+    >>> s["avg_drawdown_pct"].tolist(), s["max_drawdown_duration"].tolist()
+    ([0.0, 25.0], [0, 2])
+    """
+    lanes = len(curves)
+    out = {"avg_drawdown_pct": np.zeros(lanes), "max_drawdown_duration": np.zeros(lanes, np.int64),
+           "max_drawdown_days": np.zeros(lanes)}
+    starts, ends, lowest = drawdown_episodes(curves.values, offsets=curves.offsets, block=block)
+    if not len(starts):
+        return out
+    lane = np.searchsorted(curves.offsets, starts, side="right") - 1
+    bars = curves.bars
+    peak_bar = bars[starts] - 1
+    end_bar = np.where(ends < curves.offsets[lane + 1], bars[np.minimum(ends, len(bars) - 1)], curves.n_bars - 1)
+    days = (time[end_bar] - time[peak_bar]).astype(np.int64)
+    count = np.bincount(lane, minlength=lanes)
+    has = np.flatnonzero(count)
+    first = (np.cumsum(count) - count)[has]  # each lane's first episode (episodes come in lane order)
+    out["avg_drawdown_pct"][has] = _sums(1.0 - lowest, first) / count[has] * 100.0
+    out["max_drawdown_duration"][has] = np.maximum.reduceat(end_bar - peak_bar, first)
+    out["max_drawdown_days"][has] = np.maximum.reduceat(days, first) / _DAY_NS
+    return out
+
+
+def drawdown_episodes(values: np.ndarray, *, offsets: np.ndarray | None = None,
+                      block: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, lowest)`` of every drawdown episode of ``values`` (positive), in order: the
+    first index below the running peak, the first index back at it (the end of the values when it
+    never is), and the lowest ``value / peak`` in between. With ``offsets``, the values are lanes
+    (lane ``k``: ``values[offsets[k]:offsets[k + 1]]``), each with its own running peak, and an
+    episode that never recovers ends at the end of its lane.
+
+    Blocks of ``block`` consecutive values of a lane spare most of the work: a block whose highest
+    value is below the peak of its lane before it lies wholly under water (no edge inside it, its
     lowest ratio is its lowest value over that peak, exactly, as division by one positive number
-    keeps order); only the other blocks are scanned value by value. Law: equal to the direct scan,
-    bit for bit (``tests/fp/test_metrics.py``).
+    keeps order); only the other blocks are scanned value by value. ``block`` (a speed setting)
+    defaults to about the square root of a lane's length. Laws (``tests/fp/test_metrics.py``):
+    equal to the direct scan, bit for bit; the episodes of several lanes are those of each lane alone.
 
     >>> drawdown_episodes(np.array([100.0, 120.0, 90.0, 120.0, 130.0, 117.0]))
     (array([2, 5]), array([3, 6]), array([0.75, 0.9 ]))
+    >>> drawdown_episodes(np.array([100.0, 120.0, 90.0, 120.0, 130.0, 117.0]), offsets=np.array([0, 3, 6]))
+    (array([2, 5]), array([3, 6]), array([0.75, 0.9 ]))
     """
+    values = np.asarray(values, dtype=np.float64)
     n = len(values)
-    piece_start = None
-    if n > 64 * block:  # below, a few numpy calls more cost more than they spare
-        full = n // block * block
-        blocks = values[:full].reshape(-1, block)
-        top = blocks.max(axis=1)
-        before = np.concatenate(([-np.inf], np.maximum.accumulate(top)[:-1]))
-        under = top < before  # wholly below the peak before it
-        if np.count_nonzero(under) * 2 >= len(under):  # enough to spare: else the direct scan is cheaper
-            scan = np.flatnonzero(~under)
-            rows = blocks[scan]
-            peaks = np.maximum(np.maximum.accumulate(rows, axis=1), before[scan, None])
-            tail = values[full:]
-            tail_ratio = tail / np.maximum(np.maximum.accumulate(tail), top.max()) if len(tail) else tail
-            # pieces in order: one per wholly-under block, one per scanned value, then the tail's values
-            size = np.where(under, 1, block)
-            offset = np.cumsum(size) - size
-            total = int(size.sum())
-            piece_start = np.empty(total + len(tail), np.int64)
-            piece_ratio = np.empty(total + len(tail))
-            whole = np.flatnonzero(under)
-            piece_start[offset[whole]] = whole * block
-            piece_ratio[offset[whole]] = blocks[whole].min(axis=1) / before[whole]
-            at = (offset[scan][:, None] + np.arange(block)).reshape(-1)
-            piece_start[at] = (scan[:, None] * block + np.arange(block)).reshape(-1)
-            piece_ratio[at] = (rows / peaks).reshape(-1)
-            piece_start[total:] = np.arange(full, n)
-            piece_ratio[total:] = tail_ratio
-    if piece_start is None:
-        piece_ratio = values / np.maximum.accumulate(values)
-    flags = np.empty(len(piece_ratio) + 1, np.int8)
-    np.less(piece_ratio, 1.0, out=flags[1:].view(bool))  # below the peak; flags[0] = 0 opens the first edge
-    flags[0] = 0
+    offsets = np.array([0, n], np.int64) if offsets is None else np.asarray(offsets, np.int64)
+    if block is None:  # a block per about √(values per lane): the peaks per block cost what the scan spares
+        block = 1 << max(3, round(math.log2(max(n / max(len(offsets) - 1, 1), 1.0)) / 2))
+    per_lane = -(-np.diff(offsets) // block)  # a lane's last block may be short
+    lane = np.repeat(np.arange(len(per_lane)), per_lane)
+    within = np.arange(len(lane)) - np.repeat(np.cumsum(per_lane) - per_lane, per_lane)
+    start = offsets[lane] + within * block
+    if not len(start):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    top = np.maximum.reduceat(values, start)  # the blocks tile the values
+    before = _peaks_before(top, within)
+    under = top < before  # wholly below the peak of its lane before it
+    whole, scan = np.flatnonzero(under), np.flatnonzero(~under)
+    rows = _blocks_of(values, start[scan], np.append(start[1:], n)[scan], block)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a zero value over a zero peak is NaN: not below
+        ratio = rows / np.maximum(np.maximum.accumulate(rows, axis=1), before[scan, None])
+        whole_ratio = np.minimum.reduceat(values, start)[whole] / before[whole]
+    # pieces in order: `block` per scanned block (padded with its last ratio: no edge, no new lowest),
+    # one per wholly-under block, then one past the end; a lane's first value is its own peak
+    # (ratio 1), so no episode runs from one lane into the next
+    size = np.where(under, 1, block)
+    at = np.cumsum(size) - size
+    pieces = np.insert(ratio.reshape(-1), (np.cumsum(~under) - ~under)[whole] * block, whole_ratio)
+    pieces = np.append(pieces, 1.0)
+    flags = np.zeros(len(pieces) + 1, np.int8)
+    np.less(pieces, 1.0, out=flags[1:].view(bool))  # flags[0] = 0 opens the first edge
     edges = np.flatnonzero(flags[1:] != flags[:-1])  # starts and ends of episodes alternate
-    first, after = edges[0::2], edges[1::2]
-    lowest = np.minimum.reduceat(piece_ratio, first) if len(first) else np.empty(0)  # between episodes: ratio 1
-    if piece_start is not None:
-        first = piece_start[first]
-        after = np.append(piece_start, n)[after]
-    return first, np.append(after, n)[:len(first)], lowest
+    lowest = np.minimum.reduceat(pieces, edges)[0::2] if len(edges) else np.zeros(0)
+    of = np.searchsorted(at, edges, side="right") - 1  # each edge's block, and its value's index
+    index = np.where(edges < len(pieces) - 1, start[of] + np.where(under[of], 0, edges - at[of]), n)
+    return index[0::2], index[1::2], lowest
+
+
+def _blocks_of(values: np.ndarray, start: np.ndarray, stop: np.ndarray, block: int) -> np.ndarray:
+    """The values of blocks ``[start, stop)`` as rows of ``block``, a short one padded with its last value."""
+    if len(values) >= block:  # rows of a sliding window: one copy, no index arrays
+        rows = np.lib.stride_tricks.sliding_window_view(values, block)[np.minimum(start, len(values) - block)]
+    else:
+        rows = np.empty((len(start), block))
+    short = np.flatnonzero(stop - start < block)  # at most one per lane, or past the end of the values
+    if len(short):
+        rows[short] = values[np.minimum(start[short, None] + np.arange(block), stop[short, None] - 1)]
+    return rows
+
+
+def _peaks_before(top: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """The highest of the earlier values of the same lane, -inf for a lane's first (``within``:
+    each value's position in its lane; lanes consecutive). Doubling steps: after the step of
+    ``shift``, ``peak[i]`` is the highest of the ``2 × shift`` values of its lane up to ``i``."""
+    peak = top.copy()
+    shift, longest = 1, int(within.max()) + 1
+    while shift < longest:
+        peak[shift:] = np.where(within[shift:] >= shift, np.maximum(peak[shift:], peak[:-shift]), peak[shift:])
+        shift *= 2
+    before = np.concatenate(([-np.inf], peak[:-1]))
+    before[within == 0] = -np.inf
+    return before
+
+
+def _sums(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The sum of each segment of ``values`` (segment ``i``: from ``first[i]`` to the next, the last
+    to the end), each equal, bit for bit, to its own ``.sum()``: numpy's ``add.reduceat`` adds a
+    segment's first value to the pairwise sum of the rest, so a 0 put before each segment makes it
+    the pairwise sum of the whole segment, as ``.sum()`` takes it (law-tested)."""
+    zeros = first + np.arange(len(first))  # where each segment's 0 goes
+    padded = np.zeros(len(values) + len(first))
+    rest = np.ones(len(padded), bool)
+    rest[zeros] = False
+    padded[rest] = values
+    return np.add.reduceat(padded, zeros)
 
 
 _NO_TRADE_STATISTICS = {"best_trade_pct": _NAN, "worst_trade_pct": _NAN, "avg_trade_pct": _NAN,
@@ -332,7 +433,8 @@ def trade_statistics(trades: Trades, time: np.ndarray) -> dict:
     calendar length; ``expectancy`` the mean pnl (account currency); ``sqn`` = √n × mean(pnl) /
     std(pnl, ddof 1) (Van Tharp's system quality number; n ≥ 2); ``kelly`` = p − (1 − p) / (mean
     win / mean loss) with p the share of winning trades (needs a win and a loss). NaN when
-    undefined, every one NaN without closed trades.
+    undefined, every one NaN without closed trades. :func:`lane_trade_statistics` is the same for
+    many lanes at once.
 
     >>> from state.ledger import Trades
     >>> t = Trades(np.zeros(3, int), np.array([0, 2, 5]), np.array([10.0, 20.0, 10.0]), np.array([2, 4, 6]),
@@ -349,7 +451,7 @@ def trade_statistics(trades: Trades, time: np.ndarray) -> dict:
     returns = pnl / np.abs(trades.size)
     returns /= trades.entry_price
     low = float(returns.min())
-    average = math.expm1(float(np.log1p(returns).sum()) / n) if low > -1.0 else -1.0
+    average = float(np.expm1(float(np.log1p(returns).sum()) / n)) if low > -1.0 else -1.0
     total = float(pnl.sum())
     mean = total / n
     std = math.sqrt(float(np.square(pnl - mean).sum()) / (n - 1)) if n > 1 else _NAN
@@ -373,6 +475,55 @@ def trade_statistics(trades: Trades, time: np.ndarray) -> dict:
         "sqn": math.sqrt(n) * mean / std if std > 0.0 else _NAN,
         "kelly": kelly,
     }
+
+
+def lane_trade_statistics(trades: Trades, lanes: int, time: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`trade_statistics` of every lane at once (one value per lane; NaN for a lane without
+    closed trades): ``trades`` are closed trades sorted by lane (``trades.lane`` in
+    ``range(lanes)``), every sum and extreme a segment reduction over them.
+
+    >>> from state.ledger import Trades
+    >>> t = Trades(np.array([1, 1]), np.array([0, 2]), np.array([10.0, 20.0]), np.array([2, 4]),
+    ...            np.array([11.0, 19.0]), np.array([1.0, 1.0]), np.array([1.0, -1.0]), np.ones(2, bool))
+    >>> s = lane_trade_statistics(t, 2, np.arange(5).astype("datetime64[D]").astype("datetime64[ns]"))
+    >>> s["best_trade_pct"].tolist(), s["worst_trade_pct"].tolist(), s["avg_trade_duration"].tolist()
+    ([nan, 10.0], [nan, -5.0], [nan, 2.0])
+    """
+    out = {name: np.full(lanes, _NAN) for name in _NO_TRADE_STATISTICS}
+    lane, pnl = trades.lane, trades.pnl
+    count = np.bincount(lane, minlength=lanes)
+    has = np.flatnonzero(count)
+    if not len(has):
+        return out
+    n = count[has]
+    first = (np.cumsum(count) - count)[has]
+    returns = pnl / np.abs(trades.size)
+    returns /= trades.entry_price
+    low = np.minimum.reduceat(returns, first)
+    with np.errstate(invalid="ignore", divide="ignore"):  # log1p of a total loss; one trade's deviation
+        average = np.where(low > -1.0, np.expm1(_sums(np.log1p(returns), first) / n), -1.0)
+        total = _sums(pnl, first)
+        mean = total / n
+        std = np.where(n > 1, np.sqrt(_sums(np.square(pnl - np.repeat(mean, n)), first) / (n - 1)), _NAN)
+        won = pnl > 0.0
+        wins = np.bincount(lane[won], minlength=lanes)
+        gains = np.zeros(lanes)
+        gained = np.flatnonzero(wins)
+        gains[gained] = _sums(pnl[won], (np.cumsum(wins) - wins)[gained])
+        n_wins, gains = wins[has], gains[has]
+        n_losses = np.bincount(lane[pnl < 0.0], minlength=lanes)[has]
+        p = n_wins / n
+        kelly = np.where((n_wins > 0) & (n_losses > 0),
+                         p - (1.0 - p) / ((gains / n_wins) / ((gains - total) / n_losses)), _NAN)
+        sqn = np.where(std > 0.0, np.sqrt(n) * mean / std, _NAN)
+    held = np.add.reduceat(trades.exit_bar - trades.entry_bar, first)
+    days = np.add.reduceat((time[trades.exit_bar] - time[trades.entry_bar]).astype(np.int64), first)
+    columns = {"best_trade_pct": np.maximum.reduceat(returns, first) * 100.0, "worst_trade_pct": low * 100.0,
+               "avg_trade_pct": average * 100.0, "avg_trade_duration": held / n,
+               "avg_trade_days": days / n / _DAY_NS, "expectancy": mean, "sqn": sqn, "kelly": kelly}
+    for name, values in columns.items():
+        out[name][has] = values
+    return out
 
 
 def undefined_reasons(m: dict[str, float], curve: EquityPoints) -> dict[str, str]:

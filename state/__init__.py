@@ -14,7 +14,7 @@ from state.events import (
     OrderSubmitted,
     SignalChanged,
 )
-from state.ledger import EquityPoints, Trades
+from state.ledger import EquityPoints, LaneCurves, Trades
 from state.market import Annualisation, BarClosed, Bars, MarketData
 from state.params import REQUIRED, Param
 from state.plan import Combination, FeatureKey, PhasePlan, Plan
@@ -36,6 +36,7 @@ __all__ = [
     "FeatureKey",
     "FeaturesComputed",
     "FillQuote",
+    "LaneCurves",
     "LaneSettings",
     "LaneState",
     "MarketData",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-__all__ = ["EquityPoints", "Trades"]
+__all__ = ["EquityPoints", "LaneCurves", "Trades"]
 
 
 @attrs.frozen(eq=False)
@@ -42,3 +42,24 @@ class EquityPoints:
     n_bars: int
     exposure_bars: int
     bars: np.ndarray | None = None
+
+
+@attrs.frozen(eq=False)
+class LaneCurves:
+    """The compressed equity curves (:class:`EquityPoints`) of several lanes over the same
+    ``n_bars`` bars, concatenated: lane ``k`` holds ``values[offsets[k]:offsets[k + 1]]`` at bars
+    ``bars[offsets[k]:offsets[k + 1]]`` and ``exposure_bars[k]`` bars with a position."""
+
+    values: np.ndarray
+    bars: np.ndarray
+    offsets: np.ndarray
+    n_bars: int
+    exposure_bars: np.ndarray
+
+    def lane(self, k: int) -> EquityPoints:
+        """Lane ``k``'s curve (views, nothing copied)."""
+        lo, hi = int(self.offsets[k]), int(self.offsets[k + 1])
+        return EquityPoints(self.values[lo:hi], self.n_bars, int(self.exposure_bars[k]), self.bars[lo:hi])
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0]) - 1

@@ -2,22 +2,23 @@
 
 For each symbol: the signal source gives each combination's target changes (``pipelines.engine.signals``);
 the sparse fold runs every lane of the symbol (``pipelines.engine.folds``); the ledger marks equity
-and matches trades; metrics are computed per lane and laid out as tables (``pipelines.engine.tables``).
+and matches trades; the research statistics are computed for a chunk of lanes at once
+(:func:`lane_outcomes`), the core metrics per lane, and laid out as tables (``pipelines.engine.tables``).
 Shared-cash combinations fold as portfolios instead (``pipelines.engine.portfolios``). Pure given
 its inputs (no I/O): writing results is ``pipelines.boundary.outputs``' job.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from fp.ledger import regime_stats
-from fp.metrics import metrics
-from pipelines.engine.events import events_table
+from fp.metrics import core_metrics, lane_research_statistics
 from pipelines.engine.container import Container
+from pipelines.engine.events import events_table
 from pipelines.engine.folds import Folded, fold_sparse
 from pipelines.engine.lanes import lane_settings, order_rules, require_volume, sized_changes
 from pipelines.engine.patterns import PATTERNS, container_for
@@ -32,6 +33,7 @@ from pipelines.engine.tables import (
     closed_trades,
     equity_schema,
     equity_table,
+    lane_rows,
     outcome_notes,
     result_row,
     results_table,
@@ -39,12 +41,13 @@ from pipelines.engine.tables import (
     trades_table,
 )
 from state.errors import AdmfError
+from state.ledger import EquityPoints
 from state.market import Bars, MarketData
 from state.plan import Plan
 from state.portfolio import LaneSettings
 from state.spec import TraceSpec
 
-__all__ = ["Window", "fold_symbol", "run_plan"]
+__all__ = ["Window", "fold_symbol", "lane_outcomes", "run_plan"]
 
 
 #: The bars a run evaluates on one symbol: ``window(bars) -> (start, stop)``, bars ``[start, stop)``.
@@ -119,14 +122,15 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         closed = folded.trades.closed
         ruin = dict(zip(folded.ruined.lane.tolist(), zip(folded.ruined.bar.tolist(), folded.ruined.deficit.tolist())))
         curves = []
+        lanes = lane_outcomes(folded, settings.initial_cash, bars, start)
         for i, combo in enumerate(plan.combos):
             cash0 = float(settings.initial_cash[i])
             lo, hi = trade_at[i], trade_at[i + 1]
-            curve = folded.equity_points(i, bars.close, cash0, start=start)
-            m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
-                        float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
-                        initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years,
-                        trades=closed_trades(folded.trades, lo, hi, start), close=close, time=bars.time[start:])
+            curve, research = next(lanes)
+            m = core_metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
+                             float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
+                             initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years)
+            m.update(research)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
             m.update(outcome_notes(m, curve, bars.time, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
@@ -169,3 +173,26 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     regimes = regimes_table([labelled[k] for k in sorted(labelled)]) if labelled else None
     return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
                      pa.concat_tables(finals) if finals else None, regimes=regimes)
+
+
+#: About how many equity points (over all lanes) :func:`lane_outcomes` builds at once.
+POINTS_AT_ONCE = 1 << 21
+
+
+def lane_outcomes(folded: Folded, initial_cash: np.ndarray, bars: Bars,
+                  start: int) -> Iterator[tuple[EquityPoints, dict]]:
+    """Each lane's compressed equity curve from bar ``start`` on and its research statistics, in
+    lane order. Lanes are taken in chunks of about :data:`POINTS_AT_ONCE` points (a lane has at
+    most one per bar): a chunk's curves are built at once and its statistics computed at once
+    (``fp.metrics.lane_research_statistics``), so no per-lane work but handing out the rows."""
+    n_lanes = len(initial_cash)
+    per_chunk = max(1, POINTS_AT_ONCE // max(len(bars) - start, 1))
+    trade_at = folded.lane_bounds(n_lanes, folded.trades.lane)
+    for first in range(0, n_lanes, per_chunk):
+        lanes = range(first, min(first + per_chunk, n_lanes))
+        curves = folded.lane_curves(lanes, bars.close, initial_cash[lanes.start:lanes.stop], start=start)
+        trades = closed_trades(folded.trades, trade_at[lanes.start], trade_at[lanes.stop], start,
+                               first_lane=lanes.start)
+        stats = lane_research_statistics(curves, trades, bars.close[start:], bars.time[start:])
+        for k, row in enumerate(lane_rows(stats)):
+            yield curves.lane(k), row

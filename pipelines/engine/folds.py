@@ -30,7 +30,7 @@ import numpy as np
 
 from fp.execution import quote
 from fp.hub import FeatureStream, feature_of, registry_for_refs
-from fp.ledger import equity_curve, equity_points, ruin_bars, trades_from_fills
+from fp.ledger import equity_curve, equity_points, lane_equity_points, ruin_bars, trades_from_fills
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
@@ -45,7 +45,7 @@ from state.events import (
     OrderSubmitted,
     PortfolioRuined,
 )
-from state.ledger import EquityPoints, Trades
+from state.ledger import EquityPoints, LaneCurves, Trades
 from state.market import Bars
 from state.orders import OrderRules, Schedule
 from state.portfolio import LaneSettings, LaneState, PortfolioState, RiskWatch
@@ -100,6 +100,13 @@ class Folded:
         lo, hi = np.searchsorted(self.change_lane, [lane, lane + 1])
         return equity_points(close[start:], self.change_bar[lo:hi] - start, self.change_cash[lo:hi],
                              self.change_position[lo:hi], initial_cash)
+
+    def lane_curves(self, lanes: range, close: np.ndarray, initial_cash: np.ndarray, *, start: int = 0) -> LaneCurves:
+        """The compressed curves of ``lanes`` (consecutive) from bar ``start`` on, built at once
+        (``initial_cash``: each of those lanes' own)."""
+        lo, hi = np.searchsorted(self.change_lane, [lanes.start, lanes.stop])
+        return lane_equity_points(close[start:], self.change_lane[lo:hi] - lanes.start, self.change_bar[lo:hi] - start,
+                                  self.change_cash[lo:hi], self.change_position[lo:hi], initial_cash)
 
 
 @attrs.frozen(eq=False)

@@ -38,8 +38,8 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from fp.ledger import compress_equity, trades_from_fills
-from fp.metrics import metrics
+from fp.ledger import compress_equity, stacked_curves, trades_from_fills
+from fp.metrics import core_metrics, lane_research_statistics
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from pipelines.engine.container import Container, fold
@@ -53,6 +53,7 @@ from pipelines.engine.tables import (
     RunTables,
     bar_returns,
     equity_schema,
+    lane_rows,
     outcome_notes,
     result_row,
     results_table,
@@ -443,7 +444,7 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
     fill_at = np.searchsorted(folded.fills.lane, np.arange(len(plan.combos) + 1))
     trade_at = np.searchsorted(owner, np.arange(len(plan.combos) + 1))
     reject_at = np.searchsorted(folded.rejections.lane, np.arange(len(plan.combos) + 1))
-    rows, stats, curves, equity_parts, finals = [], [], [], [], []
+    rows, stats, curves, equity_parts, finals, compressed = [], [], [], [], [], []
     for i, combo in enumerate(plan.combos):
         cash0 = float(settings.initial_cash[i])
         cash, held = folded.holdings(i, cash0)
@@ -453,9 +454,9 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         closed = trades.closed[lo:hi]
         fees = folded.fills.commission[fill_at[i]:fill_at[i + 1]]
         points = compress_equity(curve, gross)
-        m = metrics(points, trades.pnl[lo:hi][closed], float(fees.sum()), initial_cash=cash0,
-                    periods_per_year=market.periods_per_year, years=years,
-                    trades=trades.take(np.flatnonzero(closed) + lo), close=folded.marks, time=time)
+        compressed.append(points)
+        m = core_metrics(points, trades.pnl[lo:hi][closed], float(fees.sum()), initial_cash=cash0,
+                         periods_per_year=market.periods_per_year, years=years)
         m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
         ruin = (int(folded.ruin_bar[i]), float(folded.ruin_deficit[i])) if folded.ruin_bar[i] >= 0 else None
         m.update(outcome_notes(m, points, time, ruin))
@@ -484,6 +485,13 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
                 "position": pa.array(held.reshape(-1)),
             }, schema=equity_schema(market.timezone)))
         curves.append(curve)
+    # the research statistics of every portfolio at once (its trades: the closed ones, by portfolio)
+    kept = np.flatnonzero(trades.closed)
+    closed_by_portfolio = attrs.evolve(trades.take(kept), lane=owner[kept])
+    research = lane_rows(lane_research_statistics(stacked_curves(compressed), closed_by_portfolio, folded.marks, time))
+    for row, values in zip(rows, research):
+        if row["status"] == "ok":
+            row.update(values)
     returned = None
     if returns:
         returned = ((name, bar_returns(np.array(curves).T)),)

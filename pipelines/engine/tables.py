@@ -21,7 +21,7 @@ from state.market import Bars
 from state.plan import Combination, Plan
 
 __all__ = ["REGIME_SCHEMA", "YEAR_NS", "RunTables", "bar_returns", "closed_trades", "equity_schema", "equity_table",
-           "outcome_notes", "result_row", "results_columns", "results_table", "time_type", "trade_schema",
+           "lane_rows", "outcome_notes", "result_row", "results_columns", "results_table", "time_type", "trade_schema",
            "trades_table", "with_zone"]
 
 
@@ -82,16 +82,29 @@ def outcome_notes(m: dict[str, Any], curve: EquityPoints, time: np.ndarray,
             "notes": "; ".join(notes) or None}
 
 
-def closed_trades(trades: Trades, lo: int, hi: int, start: int) -> Trades:
-    """The closed trades among rows ``lo:hi``, their bars counted from bar ``start`` (views when
-    they can be: only a lane's last trade is ever open)."""
+def closed_trades(trades: Trades, lo: int, hi: int, start: int, *, first_lane: int = 0) -> Trades:
+    """The closed trades among rows ``lo:hi``, their bars counted from bar ``start`` and their lanes
+    from lane ``first_lane`` (views when they can be: only a lane's last trade is ever open)."""
     closed = trades.closed[lo:hi]
     if hi > lo and not closed[-1]:
         hi -= 1
     rows = trades.take(slice(lo, hi)) if closed[:hi - lo].all() else trades.take(np.flatnonzero(closed) + lo)
-    if start:
-        rows = attrs.evolve(rows, entry_bar=rows.entry_bar - start, exit_bar=rows.exit_bar - start)
+    if start or first_lane:
+        rows = attrs.evolve(rows, entry_bar=rows.entry_bar - start, exit_bar=rows.exit_bar - start,
+                            lane=rows.lane - first_lane)
     return rows
+
+
+def lane_rows(columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Columns of per-lane values as one dict per lane, in lane order (numbers as Python numbers,
+    times as numpy datetimes).
+
+    >>> lane_rows({"a": np.array([1.0, 2.0]), "n": np.array([3, 4])})
+    [{'a': 1.0, 'n': 3}, {'a': 2.0, 'n': 4}]
+    """
+    names = list(columns)
+    values = [list(c) if c.dtype.kind == "M" else c.tolist() for c in columns.values()]
+    return [dict(zip(names, row)) for row in zip(*values)]
 
 
 def equity_table(combo: Combination, bars: Bars, start: int, curve: np.ndarray, position: np.ndarray) -> pa.Table:

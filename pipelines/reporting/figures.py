@@ -40,7 +40,7 @@ from fp.downsample import drawdown_indices, extrema_indices, representative_rows
 from fp.landscape import grid_aggregate, marginal, neighbourhood_mean
 from state.errors import MissingExtraError
 
-__all__ = ["MAX_POINTS", "MAX_TRADES", "PALETTE", "as_figure", "combination_figure", "figure_json",
+__all__ = ["MAX_POINTS", "MAX_TRADES", "PALETTE", "SharedArrays", "as_figure", "combination_figure", "figure_json",
            "landscape_figure", "monthly_returns", "monthly_returns_figure", "pbo_figure", "plotly_modules",
            "portfolio_figure", "regime_figure", "sensitivity_figure", "strategy_by_classifier_figure",
            "trade_returns_figure", "train_test_figure", "walk_forward_figure"]
@@ -85,14 +85,84 @@ def as_figure(figure: dict):
     return go.Figure(figure)
 
 
-def figure_json(figure: dict) -> str:
-    """A figure dict as compact JSON for plotly.js: numeric arrays as base64 typed arrays
-    (``{"dtype": "f8", "bdata": ...}``, as plotly.py writes them), text arrays as lists, NaN as null.
+def figure_json(figure: dict, *, shared: "SharedArrays | None" = None) -> str:
+    """A figure dict as compact JSON for plotly.js, safe inside a ``<script>`` element: numeric
+    arrays as base64 typed arrays (``{"dtype": "f8", "bdata": ...}``, as plotly.py writes them),
+    text arrays as lists, NaN as null, every ``<`` as ``\\u003c`` (``JSON.parse`` reads it back).
+    With ``shared``, each numeric array is written as ``{"admf_array": n}``, its place in that
+    pool (see :class:`SharedArrays`).
 
-    >>> figure_json({"data": [{"y": np.array([1.0, 2.0]), "x": np.array(["a", "b"], object)}]})
-    '{"data":[{"y":{"dtype":"f8","bdata":"AAAAAAAA8D8AAAAAAAAAQA=="},"x":["a","b"]}]}'
+    The typed arrays' base64 text is put in after the rest is written (it needs no escaping, and
+    escaping megabytes of it was most of the cost); the figure is written again with every
+    non-finite number as null only when the text holds one.
+
+    >>> figure_json({"data": [{"y": np.array([1.0, 2.0]), "x": np.array(["a", "<b>"], object)}]})
+    '{"data":[{"y":{"dtype":"f8","bdata":"AAAAAAAA8D8AAAAAAAAAQA=="},"x":["a","\\\\u003cb>"]}]}'
+    >>> pool = SharedArrays()
+    >>> figure_json({"data": [{"x": np.array([1.0, 2.0]), "y": np.array([1.0, 2.0])}]}, shared=pool)
+    '{"data":[{"x":{"admf_array":0},"y":{"admf_array":0}}]}'
     """
-    return json.dumps(_finite(figure), default=_json_value, separators=(",", ":"), allow_nan=False)
+    arrays: list[str] = []
+
+    def value(v: Any) -> Any:
+        array = _typed(v)
+        if array is None:
+            return _json_value(v)
+        if shared is not None:
+            return {"admf_array": shared.add(array)}
+        arrays.append(_base64(array))
+        return {**_typed_spec(array), "bdata": _HOLE}
+
+    text = json.dumps(figure, default=value, separators=(",", ":"))
+    if "NaN" in text or "Infinity" in text:  # a NaN or infinity outside the typed arrays (rare): null
+        arrays.clear()
+        text = json.dumps(_finite(figure), default=value, separators=(",", ":"), allow_nan=False)
+    return _with_arrays(text.replace("<", "\\u003c"), arrays)
+
+
+class SharedArrays:
+    """The numeric arrays of a page's figures, each distinct one written once: a report's
+    combinations share their time axis, price and buy-and-hold curves, so writing them once per
+    page instead of once per figure keeps the page small. :func:`figure_json` with ``shared=pool``
+    writes an array as ``{"admf_array": n}``; :meth:`json` is the pool, a list of typed arrays
+    (``{"dtype", "bdata", "shape"}``), which the page's script puts back before drawing."""
+
+    def __init__(self) -> None:
+        self._places: dict[tuple, int] = {}
+        self._arrays: list[np.ndarray] = []
+
+    def add(self, array: np.ndarray) -> int:
+        """The place of ``array`` (a typed, contiguous array) in the pool, added when new."""
+        key = (array.dtype.str, array.shape, array.tobytes())
+        place = self._places.get(key)
+        if place is None:
+            place = self._places[key] = len(self._arrays)
+            self._arrays.append(array)
+        return place
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def json(self) -> str:
+        """The pool as JSON (script-safe: base64 and numbers only)."""
+        specs = [{**_typed_spec(a), "bdata": _HOLE} for a in self._arrays]
+        return _with_arrays(json.dumps(specs, separators=(",", ":")), [_base64(a) for a in self._arrays])
+
+
+def _with_arrays(text: str, arrays: list[str]) -> str:
+    """``text`` with each ``_HOLE`` (as JSON) replaced, in order, by the next base64 text of ``arrays``."""
+    if not arrays:
+        return text
+    pieces = text.split(_HOLE_TEXT)
+    out = [pieces[0]]
+    for data, piece in zip(arrays, pieces[1:]):
+        out += ['"', data, '"', piece]
+    return "".join(out)
+
+
+#: Where a typed array's base64 text goes in :func:`figure_json` (a string no figure holds).
+_HOLE = "\x00bdata\x00"
+_HOLE_TEXT = json.dumps(_HOLE)
 
 
 def _finite(value: Any) -> Any:
@@ -107,20 +177,36 @@ def _finite(value: Any) -> Any:
     return value
 
 
-_TYPED = {"float64": "f8", "float32": "f4", "int32": "i4", "int16": "i2", "int8": "i1", "uint8": "u1",
-          "uint16": "u2", "uint32": "u4"}
+_TYPED = {np.dtype(name): code for name, code in (("float64", "f8"), ("float32", "f4"), ("int32", "i4"),
+                                                  ("int16", "i2"), ("int8", "i1"), ("uint8", "u1"), ("uint16", "u2"),
+                                                  ("uint32", "u4"))}
+
+
+def _typed(value: Any) -> np.ndarray | None:
+    """A numeric array as plotly can take it typed (contiguous, int64 as int32 when it fits), or None."""
+    if not isinstance(value, np.ndarray) or not value.size:
+        return None
+    if value.dtype == np.int64 and -2**31 <= value.min() and value.max() < 2**31:
+        value = value.astype(np.int32)
+    return np.ascontiguousarray(value) if value.dtype in _TYPED else None
+
+
+def _typed_spec(array: np.ndarray) -> dict:
+    """A typed array's ``dtype`` (and ``shape``) as plotly reads them."""
+    spec = {"dtype": _TYPED[array.dtype]}
+    if array.ndim > 1:
+        spec["shape"] = ", ".join(str(d) for d in array.shape)
+    return spec
+
+
+def _base64(array: np.ndarray) -> str:
+    return base64.b64encode(array).decode()
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        if value.dtype == np.int64 and value.size and -2**31 <= value.min() and value.max() < 2**31:
-            value = value.astype(np.int32)
-        if value.dtype.name in _TYPED and value.size:
-            spec = {"dtype": _TYPED[value.dtype.name], "bdata": base64.b64encode(np.ascontiguousarray(value)).decode()}
-            if value.ndim > 1:
-                spec["shape"] = ", ".join(str(d) for d in value.shape)
-            return spec
-        return _finite(value.tolist())
+        array = _typed(value)
+        return _finite(value.tolist()) if array is None else {**_typed_spec(array), "bdata": _base64(array)}
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, "isoformat"):
@@ -217,11 +303,13 @@ class _Dates:
 
     def __init__(self, time: np.ndarray) -> None:
         self.time = np.asarray(time, "datetime64[ns]")
+        self._ms: np.ndarray | None = None
 
     def __getitem__(self, index) -> Any:
-        picked = self.time[index]
-        ms = picked.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
-        return float(ms) if np.ndim(picked) == 0 else ms
+        if self._ms is None:  # the whole axis once: it is taken again and again
+            self._ms = self.time.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
+        picked = self._ms[index]
+        return float(picked) if np.ndim(picked) == 0 else picked
 
     def __len__(self) -> int:
         return len(self.time)
@@ -302,7 +390,8 @@ def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int =
                                  "x1": x[first_test], "y0": 0, "y1": 1,
                                  "line": {"color": PALETTE["muted"], "width": 1, "dash": "dash"}})
         layout["annotations"].append({"text": "out-of-sample →", "xref": "x", "yref": "paper", "x": x[first_test],
-                                      "y": 1.0, "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                                      "y": 1.0, "xanchor": "left", "yanchor": "top", "showarrow": False,
+                                      "xshift": 4, "bgcolor": "rgba(255,255,255,0.75)",
                                       "font": {"size": 11, "color": PALETTE["muted"]}})
     else:
         data.append({"type": "scatter", "x": x[keep], "y": equity[keep], "name": "equity", "mode": "lines",
@@ -403,26 +492,35 @@ def _trade_markers(fig: dict, shown, symbol: str, axis: str, max_trades: int, *,
     returns = pnl / (np.abs(size) * entry_price) * 100.0
     entry_time, exit_time = column("entry_time", "datetime64[ns]"), column("exit_time", "datetime64[ns]")
     colour = np.where(pnl >= 0.0, PALETTE["win"], PALETTE["loss"])
-
-    def text(i: int) -> str:
-        exit_ = _fmt(float(exit_price[i]), 4) if closed[i] else "open at the end"
-        reason = reasons[i] or ("—" if not closed[i] else "unknown")
-        return (f"{'long' if size[i] > 0 else 'short'} {abs(size[i]):,.6g} units<br>entry {entry_price[i]:,.6g} → "
-                f"exit {exit_}<br>pnl {pnl[i]:,.2f} ({returns[i]:+.2f}%)<br>exit reason: {reason}")
-    labels = {int(i): text(int(i)) for i in chosen}
-    c = chosen
-    fig["data"].append({"type": "scatter", "x": _Dates(entry_time)[c], "y": entry_price[c], "mode": "markers",
-                        "name": "entry (▲ long, ▼ short)", "yaxis": axis, "showlegend": legend, "legendgroup": "entry",
-                        "marker": {"symbol": np.where(size[c] > 0, "triangle-up", "triangle-down").tolist(), "size": 9,
-                                   "color": colour[c].tolist(), "line": {"color": "white", "width": 0.8}},
-                        "text": [labels[int(i)] for i in c], "hovertemplate": "%{text}<extra>entry</extra>"})
-    e = c[closed[c]]
+    # the hover: numbers formatted by plotly from customdata, words per trade
+    words = np.array([f"{'long' if q > 0 else 'short'} · exit reason: {r or ('—' if not ok else 'unknown')}"
+                      for q, r, ok in zip(size[chosen].tolist(), [reasons[i] for i in chosen.tolist()],
+                                          closed[chosen].tolist())], dtype=object)
+    numbers = np.column_stack((np.abs(size), entry_price, exit_price, pnl, returns))
+    hover = ("%{text}<br>%{customdata[0]:,.6g} units<br>entry %{customdata[1]:,.6g} → exit {exit}<br>"
+             "pnl %{customdata[3]:,.2f} (%{customdata[4]:+.2f}%)<extra>{what}</extra>")
+    at = {int(i): k for k, i in enumerate(chosen.tolist())}
+    for name, rows in (("closed", chosen[closed[chosen]]), ("open", chosen[~closed[chosen]])):
+        if not len(rows) and name == "open":
+            continue
+        k = [at[int(i)] for i in rows]
+        exit_ = "%{customdata[2]:,.6g}" if name == "closed" else "open at the end"
+        fig["data"].append({"type": "scatter", "x": _Dates(entry_time)[rows], "y": entry_price[rows], "mode": "markers",
+                            "name": "entry (▲ long, ▼ short)", "yaxis": axis, "legendgroup": "entry",
+                            "showlegend": legend and (name == "closed" or not len(chosen[closed[chosen]])),
+                            "marker": {"symbol": np.where(size[rows] > 0, "triangle-up", "triangle-down").tolist(),
+                                       "size": 9, "color": colour[rows].tolist(),
+                                       "line": {"color": "white", "width": 0.8}},
+                            "text": words[k].tolist(), "customdata": numbers[rows],
+                            "hovertemplate": hover.replace("{exit}", exit_).replace("{what}", "entry")})
+    e = chosen[closed[chosen]]
     fig["data"].append({"type": "scatter", "x": _Dates(exit_time)[e], "y": exit_price[e], "mode": "markers",
                         "name": "exit (green: won, red: lost)", "yaxis": axis, "showlegend": legend,
                         "legendgroup": "exit",
                         "marker": {"symbol": "x-thin", "size": 8, "color": colour[e].tolist(),
                                    "line": {"color": colour[e].tolist(), "width": 2}},
-                        "text": [labels[int(i)] for i in e], "hovertemplate": "%{text}<extra>exit</extra>"})
+                        "text": words[[at[int(i)] for i in e]].tolist(), "customdata": numbers[e],
+                        "hovertemplate": hover.replace("{exit}", "%{customdata[2]:,.6g}").replace("{what}", "exit")})
     if len(chosen) < len(index):
         fig["layout"]["annotations"].append({
             "text": f"showing {len(chosen):,} of {len(index):,} trades: the largest wins and losses and an even "
@@ -472,16 +570,14 @@ def monthly_returns_figure(time: np.ndarray, equity: np.ndarray, *, title: str |
     fig["layout"]["xaxis2"] = _axis(domain=[0.88, 1.0], side="top", showgrid=False, ticks="", showline=False,
                                     anchor="y")
     fig["layout"]["yaxis"] = _axis(autorange="reversed", type="category", showgrid=False, showline=False)
-    cell = lambda v: "" if np.isnan(v) else f"{v:.1f}"
     fig["data"].append({"type": "heatmap", "z": grid, "x": columns, "y": labels, "colorscale": DIVERGING, "zmid": 0.0,
                         "zmin": -bound, "zmax": bound, "showscale": False, "xgap": 2, "ygap": 2,
-                        "text": [[cell(v) for v in row] for row in grid], "texttemplate": "%{text}",
-                        "textfont": {"size": 10}, "hoverongaps": False,
+                        "texttemplate": "%{z:.1f}", "textfont": {"size": 10}, "hoverongaps": False,
                         "hovertemplate": "%{y} %{x}: %{z:.2f}%<extra></extra>"})
     fig["data"].append({"type": "heatmap", "z": yearly[:, None] if len(yearly) else np.zeros((0, 1)), "x": ["Year"],
                         "y": labels, "xaxis": "x2", "colorscale": DIVERGING, "zmid": 0.0, "zmin": -year_bound,
                         "zmax": year_bound, "showscale": False, "ygap": 2,
-                        "text": [[cell(v)] for v in yearly], "texttemplate": "<b>%{text}</b>", "textfont": {"size": 10},
+                        "texttemplate": "<b>%{z:.1f}</b>", "textfont": {"size": 10},
                         "hovertemplate": "%{y}: %{z:.2f}%<extra></extra>"})
     return fig
 
@@ -578,6 +674,7 @@ def landscape_figure(rows: list[dict], parameters: Sequence[str], metric: str, *
              "robustness": "robustness (neighbourhood mean)"}
     buttons = [{"label": names[how], "method": "restyle", "args": [{"z": grids[how]}, heatmaps]}
                for how in ("max", "mean", "robustness")]
+    fig["layout"]["margin"]["t"] = 92  # the buttons sit under the mode bar, not on it
     fig["layout"].update(
         coloraxis={"colorscale": "Viridis", "cmin": low, "cmax": high,
                    "colorbar": {"title": {"text": metric}, "thickness": 12}},
@@ -622,21 +719,24 @@ def sensitivity_figure(rows: list[dict], parameters: Sequence[str], metric: str,
 
 
 def train_test_figure(rows: list[dict], metric: str, *, title: str | None = None) -> dict:
-    """In-sample vs out-of-sample ``metric`` of every combination tested on both parts (the
-    selected ones highlighted and numbered by rank), with the line where they are equal."""
-    tested = [r for r in rows if not math.isnan(_number(r.get(f"test_{metric}")))]
-    fig = _figure(420, title)
-    xs = [_number(r.get(f"train_{metric}")) for r in tested]
-    ys = [_number(r.get(f"test_{metric}")) for r in tested]
-    finite = [v for v in xs + ys if not math.isnan(v)]
-    if finite:
-        low, high = min(finite), max(finite)
+    """In-sample vs out-of-sample ``metric`` of every combination that has both (the selected ones
+    highlighted and numbered by rank), with the line where they are equal; the chart says how many
+    combinations it shows and how many of them were selected."""
+    both = [r for r in rows if math.isfinite(_number(r.get(f"train_{metric}")))
+            and math.isfinite(_number(r.get(f"test_{metric}")))]
+    fig = _figure(440, title)
+    xs = [_number(r.get(f"train_{metric}")) for r in both]
+    ys = [_number(r.get(f"test_{metric}")) for r in both]
+    if both:
+        low, high = min(xs + ys), max(xs + ys)
         pad = (high - low) * 0.08 or 0.5
         fig["data"].append({"type": "scatter", "x": [low - pad, high + pad], "y": [low - pad, high + pad],
                             "mode": "lines", "name": "out-of-sample = in-sample", "hoverinfo": "skip",
                             "line": {"color": PALETTE["benchmark"], "dash": "dash"}})
-    for selected, colour, name in ((False, PALETTE["benchmark"], "tested"), (True, PALETTE["equity"], "selected")):
-        part = [(x, y, r) for x, y, r in zip(xs, ys, tested) if bool(r.get("selected")) == selected]
+    n_selected = sum(1 for r in both if r.get("selected"))
+    for selected, colour, name in ((False, PALETTE["benchmark"], f"not selected ({len(both) - n_selected})"),
+                                   (True, PALETTE["equity"], f"selected ({n_selected}), by rank")):
+        part = [(x, y, r) for x, y, r in zip(xs, ys, both) if bool(r.get("selected")) == selected]
         if not part:
             continue
         fig["data"].append({"type": "scatter", "x": [p[0] for p in part], "y": [p[1] for p in part],
@@ -647,6 +747,11 @@ def train_test_figure(rows: list[dict], metric: str, *, title: str | None = None
                                        "line": {"color": "white", "width": 1}},
                             "hovertemplate": "%{customdata[0]}<br>in-sample %{x:.4f}<br>out-of-sample %{y:.4f}"
                                              "<extra></extra>"})
+    left_out = len(rows) - len(both)
+    _note(fig, f"{len(both):,} of {len(rows):,} combinations have both an in-sample and an out-of-sample {metric}; "
+               f"{n_selected:,} of them were selected"
+               + (f" ({left_out:,} without both are left out)" if left_out else ""), y=-0.2)
+    fig["layout"]["margin"]["b"] = 92
     fig["layout"]["xaxis"].update(title={"text": f"in-sample {metric}"})
     fig["layout"]["yaxis"].update(title={"text": f"out-of-sample {metric}"})
     return fig
@@ -680,19 +785,32 @@ def walk_forward_figure(windows: list[dict], time: np.ndarray, equity: np.ndarra
     return fig
 
 
-def pbo_figure(overfitting: dict, *, title: str | None = None) -> dict:
-    """The CSCV logits' distribution (λ ≤ 0, red: the in-sample best did no better than the
-    out-of-sample median), from the manifest's overfitting statistics."""
+def pbo_figure(overfitting: dict, *, title: str | None = None, bins: int = 30) -> dict:
+    """The distribution of the CSCV logits (the manifest's overfitting statistics) as a histogram
+    of about ``bins`` bins, one edge at 0; a bin is ``(a, b]``, so λ = 0 falls in the red part
+    (λ ≤ 0: the in-sample best did no better than the out-of-sample median)."""
     values = np.array(overfitting.get("logit_values", []), dtype=np.float64)
     counts = np.array(overfitting.get("logit_counts", []), dtype=np.float64)
     fig = _figure(320, title, showlegend=False)
-    if len(values):
-        width = float(np.min(np.diff(np.sort(values)))) * 0.85 if len(values) > 1 else 0.2
-        fig["data"].append({"type": "bar", "x": values, "y": counts / counts.sum(), "width": width, "name": "splits",
-                            "marker": {"color": np.where(values <= 0.0, PALETTE["loss"], PALETTE["equity"]).tolist()},
-                            "hovertemplate": "λ %{x:.3f}: %{y:.1%} of splits<extra></extra>"})
+    if len(values) and counts.sum() > 0:
+        lo, hi = float(values.min()), float(values.max())
+        width = (hi - lo) / bins if hi > lo else 0.2
+        first = math.ceil(lo / width) - 1  # the first edge below every value: bins are (a, b]
+        edges = width * np.arange(first, max(math.ceil(hi / width), first + 1) + 1)
+        at = np.clip(np.searchsorted(edges, values, side="left") - 1, 0, len(edges) - 2)
+        share = np.bincount(at, weights=counts, minlength=len(edges) - 1) / counts.sum()
+        keep = share > 0
+        left, right = edges[:-1][keep], edges[1:][keep]
+        fig["data"].append({"type": "bar", "x": (left + right) / 2, "y": share[keep], "width": width * 0.92,
+                            "name": "splits", "customdata": np.column_stack((left, right)),
+                            "marker": {"color": np.where(right <= 0.0, PALETTE["loss"], PALETTE["equity"]).tolist()},
+                            "hovertemplate": "λ in (%{customdata[0]:.2f}, %{customdata[1]:.2f}]: %{y:.1%} of splits"
+                                             "<extra></extra>"})
         fig["layout"]["shapes"].append({"type": "line", "xref": "x", "yref": "paper", "x0": 0, "x1": 0, "y0": 0,
                                         "y1": 1, "line": {"color": PALETTE["text"], "width": 1, "dash": "dash"}})
+        fig["layout"]["annotations"].append({"text": "λ ≤ 0: overfit ←", "xref": "x", "yref": "paper", "x": 0,
+                                             "y": 1.0, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                                             "font": {"size": 11, "color": PALETTE["loss"]}})
     fig["layout"]["xaxis"].update(title={"text": "logit λ of the in-sample best's out-of-sample rank"})
     fig["layout"]["yaxis"].update(title={"text": "share of splits"}, tickformat=".0%")
     return fig
@@ -727,23 +845,31 @@ def regime_figure(stats: list[dict], keys: Sequence[str], *, title: str | None =
 def strategy_by_classifier_figure(rows: list[dict], strategy_columns: Sequence[str], classifier_columns: Sequence[str],
                                   metric: str, *, title: str | None = None) -> dict:
     """The strategy × classifier grid: one row per strategy point, one column per classifier
-    point, each cell the best ``metric`` over the other settings."""
+    point, each cell the best ``metric`` over the other settings (written in the cell). The axis
+    titles name the parameters (``·`` between them), the ticks give their values."""
     varying = lambda columns: [c for c in columns if len({repr(r.get(c)) for r in rows}) > 1]
     strategy_columns, classifier_columns = varying(strategy_columns), varying(classifier_columns)
-    several = len({r.get("classifier") for r in rows}) > 1 or not classifier_columns
-    strategy = [", ".join(f"{c}={r.get(c)}" for c in strategy_columns if r.get(c) is not None) or str(r.get("strategy"))
-                for r in rows]
-    classifier = [", ".join(([str(r.get("classifier"))] if several else []) +
-                            [f"{c}={r.get(c)}" for c in classifier_columns if r.get(c) is not None]) for r in rows]
+    strategies = len({r.get("strategy") for r in rows}) > 1 or not strategy_columns
+    classifiers = len({r.get("classifier") for r in rows}) > 1 or not classifier_columns
+    point = lambda r, name, columns, named: " · ".join(
+        ([str(r.get(name))] if named else []) + [_text(r.get(c)) for c in columns if r.get(c) is not None])
+    strategy = [point(r, "strategy", strategy_columns, strategies) for r in rows]
+    classifier = [point(r, "classifier", classifier_columns, classifiers) for r in rows]
+    y_title = " · ".join((["strategy"] if strategies else []) + [_label(c) for c in strategy_columns])
+    x_title = " · ".join((["classifier"] if classifiers else []) +
+                         [_label(c[len("classifier_"):] if c.startswith("classifier_") else c)
+                          for c in classifier_columns])
     z = np.array([_number(r.get(metric)) for r in rows], dtype=np.float64)
     xs, ys, grid = grid_aggregate(classifier, strategy, z, "max")
-    fig = _figure(max(340, 190 + 34 * len(ys)), title, showlegend=False)
-    fig["data"].append({"type": "heatmap", "z": grid, "x": xs, "y": ys, "colorscale": "Viridis", "xgap": 1, "ygap": 1,
-                        "hoverongaps": False, "colorbar": {"title": {"text": metric}, "thickness": 12},
-                        "hovertemplate": "%{y}<br>%{x}<br>" + metric + " %{z:.4f}<extra></extra>"})
-    fig["layout"]["xaxis"].update(type="category", title={"text": "classifier point"}, showgrid=False,
+    fig = _figure(max(300, 170 + 38 * len(ys)), title, showlegend=False)
+    fig["data"].append({"type": "heatmap", "z": grid, "x": xs, "y": ys, "colorscale": "Viridis", "xgap": 2, "ygap": 2,
+                        "hoverongaps": False, "texttemplate": "%{z:.2f}", "textfont": {"size": 11},
+                        "colorbar": {"title": {"text": metric}, "thickness": 12},
+                        "hovertemplate": f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{metric} %{{z:.4f}}"
+                                         "<extra></extra>"})
+    fig["layout"]["xaxis"].update(type="category", title={"text": x_title}, showgrid=False,
                                   tickmode="array", tickvals=xs, ticktext=xs)
-    fig["layout"]["yaxis"].update(type="category", title={"text": "strategy point"}, showgrid=False,
+    fig["layout"]["yaxis"].update(type="category", title={"text": y_title}, showgrid=False,
                                   tickmode="array", tickvals=ys, ticktext=ys)
     return fig
 

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from fp.landscape import neighbourhood_mean
 from fp.metrics import METRICS
-from pipelines.reporting.figures import (combination_figure, figure_json, landscape_figure, monthly_returns_figure, pbo_figure,
-                               plotly_modules, portfolio_figure, regime_figure, sensitivity_figure,
-                               strategy_by_classifier_figure, trade_returns_figure, train_test_figure,
-                               walk_forward_figure)
+from pipelines.reporting.figures import (SharedArrays, combination_figure, figure_json, landscape_figure,
+                                         monthly_returns_figure, pbo_figure, plotly_modules, portfolio_figure,
+                                         regime_figure, sensitivity_figure, strategy_by_classifier_figure,
+                                         trade_returns_figure, train_test_figure, walk_forward_figure)
 from pipelines.reporting.run_folder import RunFolder, load_run
 from state.errors import AdmfError
 
@@ -83,9 +84,12 @@ def write_report(folder: RunFolder, out: Path, *, combos: Sequence[str] = (), to
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for part in parts:  # plotly.js alone is ~5 MB: written, not concatenated
-                f.write(part)
+        with os.fdopen(fd, "wb") as f:
+            for part in parts:  # plotly.js alone is ~5 MB: copied, not concatenated
+                if part is _plotly_js():
+                    _write_plotly(f)
+                else:
+                    f.write(part.encode("utf-8"))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -110,10 +114,11 @@ def report_parts(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
     shown, shown_notes = folder.shown(embedded)
     first = (chosen or ranked)[0] if (chosen or ranked) else None
     notes = list(folder.notes) + list(shown_notes)
-    figure = figure_json
+    arrays = SharedArrays()  # each distinct numeric array of the page's figures, written once
+    figure = functools.partial(figure_json, shared=arrays)
 
     objective = folder.objective.lstrip("-") if ":" not in folder.objective else "sharpe"
-    rows = folder.results.to_pylist()
+    rows = list(folder.rows)
     keys = folder.keys()
     robustness = _robustness(folder, rows)
     board = _leaderboard(folder, rows, keys, ranked, robustness, set(shown), objective)
@@ -136,19 +141,19 @@ def report_parts(folder: RunFolder, *, combos: Sequence[str] = (), top: int = DE
         "statics": {},
     }
     data_json = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=_json_default)
+    # the figures' JSON (figure_json) is script-safe already: only the keys around it are escaped
     combos_json = "{" + ",".join(
-        json.dumps(key) + ":{" + ",".join(f'"{name}":{text}' for name, text in bundle.items()) + "}"
+        _script_text(json.dumps(key)) + ":{" + ",".join(f'"{name}":{text}' for name, text in bundle.items()) + "}"
         for key, bundle in bundles.items()) + "}"
     statics_json = "{" + ",".join(f'"{name}":{text}' for name, text in statics.items()) + "}"
-    head, tail = _PAGE.split("{plotly}")
-    return [head.format(title=html.escape(_title(folder)), css=_CSS), _plotly_js(), tail.format(
-        title=html.escape(_title(folder)),
-        header=_header(folder, notes, first),
+    title = html.escape(_title(folder))
+    return [_HEAD.format(title=title, css=_CSS), _plotly_js(), _BODY.format(
+        title=title, header=_header(folder, notes, first),
         nav="".join(f'<a href="#{sid}">{html.escape(name)}</a>' for sid, name, _ in sections),
-        sections="".join(body for _, _, body in sections),
-        data=_script_text(data_json), combos=_script_text(combos_json), statics=_script_text(statics_json),
-        js=_JS,
-    )]
+        sections="".join(body for _, _, body in sections)),
+        _script_text(data_json), _JSON_SCRIPT.format(id="admf-combos"), combos_json,
+        _JSON_SCRIPT.format(id="admf-statics"), statics_json, _JSON_SCRIPT.format(id="admf-arrays"), arrays.json(),
+        _TAIL]
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,9 +163,53 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
+@functools.lru_cache(maxsize=1)
+def _plotly_bytes() -> bytes:
+    """plotly.js as the UTF-8 bytes a report file holds (encoded once per process)."""
+    return _plotly_js().encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _plotly_file() -> str | None:
+    """The file plotly.js is read from, when its bytes are exactly :func:`_plotly_bytes` (checked
+    once per process), else None."""
+    import plotly
+    path = os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+    try:
+        with open(path, "rb") as f:
+            return path if f.read() == _plotly_bytes() else None
+    except OSError:
+        return None
+
+
+def _write_plotly(f) -> None:
+    """plotly.js into the open report file ``f``: copied from plotly's own file by the kernel where
+    it can (``os.copy_file_range``, Linux: a third of the cost of writing 5 MB from memory, which was
+    a tenth of a report), else written from the cached bytes."""
+    data = _plotly_bytes()
+    done = 0
+    if hasattr(os, "copy_file_range") and _plotly_file() is not None:
+        f.flush()
+        try:
+            with open(_plotly_file(), "rb") as source:
+                while done < len(data):
+                    copied = os.copy_file_range(source.fileno(), f.fileno(), len(data) - done)
+                    if not copied:
+                        break
+                    done += copied
+        except OSError:  # a file system that cannot: the rest from memory
+            pass
+    f.write(memoryview(data)[done:])
+
+
 def _script_text(text: str) -> str:
-    """JSON safe inside a ``<script>`` element."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """JSON safe inside a ``<script>`` element: every ``<`` (only ever inside a JSON string) as
+    ``\\u003c``, so no ``</script>`` or ``<!--`` can end or bend the element; ``JSON.parse`` reads it back.
+
+    >>> _script_text('{"a":"<b>x</b>"}')
+    '{"a":"\\\\u003cb>x\\\\u003c/b>"}'
+    """
+    return text.replace("<", "\\u003c")
 
 
 def _json_default(value: Any) -> Any:
@@ -179,17 +228,43 @@ def _json_default(value: Any) -> Any:
 def _clean(value: Any) -> Any:
     """A cell value as plain JSON data (NaN and infinities as text the table shows)."""
     if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
+        if math.isfinite(value):
+            return value
+        return None if math.isnan(value) else "inf" if value > 0 else "-inf"
     if isinstance(value, (np.integer, np.floating)):
         return _clean(value.item())
     if hasattr(value, "isoformat"):
         text = value.isoformat()
         return text[:10] if text.endswith("T00:00:00") else text
     return value
+
+
+#: Outcome columns a combination's stats show only when they say something (a ruin, a note).
+_RUIN_COLUMNS = ("ruined", "ruin_time", "notes")
+
+
+def _shown_outcome(column: str, value: Any) -> bool:
+    """Whether the combination's stats show ``column``: always, but a ruin or note column only set."""
+    if column.removeprefix("train_").removeprefix("test_") in _RUIN_COLUMNS:
+        return value not in (None, False, "")
+    return True
+
+
+def _clean_columns(table, names: Sequence[str]) -> list[list]:
+    """The columns ``names`` of ``table`` as lists of :func:`_clean` values (a float column at once:
+    its finite values as they are, only the others one by one)."""
+    out = []
+    for name in names:
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            cells = values.tolist()
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():  # NaN (or null) and infinities
+                cells[i] = _clean(cells[i])
+        else:
+            cells = [_clean(v) for v in column.to_pylist()]
+        out.append(cells)
+    return out
 
 
 def _title(folder: RunFolder) -> str:
@@ -242,8 +317,11 @@ def _leaderboard(folder: RunFolder, rows: list[dict], keys: list[str], ranked: l
                    [c for c in (f"train_{objective}", f"test_{objective}", "test_total_return_pct",
                                 "test_max_drawdown_pct", "test_n_trades") if c in folder.tables["windows"].column_names])
         body = [{"key": f"oos:{w['symbol']}", "cells": [_clean(w.get(c)) for c in columns]} for w in windows]
-        return {"columns": columns, "rows": body, "kind": "windows", "metric": objective, "embedded": sorted(embedded),
-                "keys": keys}
+        # the stats of the stitched out-of-sample row of each symbol (what the panels show)
+        details = {key: {c: _clean(row.get(c)) for c in folder.results.column_names if c in METRICS and
+                         _shown_outcome(c, row.get(c))} for key, row in zip(keys, rows)}
+        return {"columns": columns, "rows": body, "kind": "windows", "metric": objective, "embedded": [],
+                "shown": sorted(embedded), "details": details, "keys": keys}
     gridded = _gridded(folder, rows)
     labels = [c for c in ("symbol", "strategy", "classifier") if c in folder.results.column_names and
               len({r.get(c) for r in rows}) > 1]
@@ -253,18 +331,20 @@ def _leaderboard(folder: RunFolder, rows: list[dict], keys: list[str], ranked: l
         metrics = [objective] + [m for m in _BOARD_METRICS if m != objective]
     metrics = [m for m in metrics if m in folder.results.column_names]
     columns = ["#", "combo_id"] + labels + gridded + metrics + ["robustness"]
-    body = []
-    for i, (key, row) in enumerate(zip(keys, rows)):
-        cells = [position.get(key, i) + 1, row.get("combo_id")] + [_clean(row.get(c)) for c in labels + gridded + metrics]
-        cells.append(_clean(float(robustness[i])))
-        body.append({"key": key, "cells": cells, "status": row.get("status"), "error": row.get("error")})
+    shown_cells = zip(*_clean_columns(folder.results, labels + gridded + metrics))
+    body = [{"key": key, "cells": [position.get(key, i) + 1, row.get("combo_id"), *cells, _clean(float(around))],
+             "status": row.get("status"), "error": row.get("error")}
+            for i, (key, row, cells, around) in enumerate(zip(keys, rows, shown_cells, robustness))]
     body.sort(key=lambda r: r["cells"][0])
-    details = {key: {c: _clean(row.get(c)) for c in folder.results.column_names
-                     if c in METRICS or c.startswith(("train_", "test_")) or c in ("n_rejected", "rank", "selected")}
-               for key, row in zip(keys, rows)}
-    params = {key: {c: _clean(row.get(c)) for c in folder.parameter_columns() + ["strategy", "classifier", "symbol"]
-                    if c in row and row.get(c) is not None}
-              for key, row in zip(keys, rows)}
+    measured = [c for c in folder.results.column_names
+                if c in METRICS or c.startswith(("train_", "test_")) or c in ("n_rejected", "rank", "selected")
+                or c in _RUIN_COLUMNS]
+    described = [c for c in folder.parameter_columns() + ["strategy", "classifier", "symbol"]
+                 if c in folder.results.column_names]
+    details = dict(zip(keys, ({c: v for c, v in zip(measured, cells) if _shown_outcome(c, v)}
+                              for cells in zip(*_clean_columns(folder.results, measured)))))
+    params = {key: {c: v for c, v in zip(described, cells) if v is not None}
+              for key, cells in zip(keys, zip(*_clean_columns(folder.results, described)))}
     return {"columns": columns, "rows": body, "kind": "combinations", "metric": objective,
             "embedded": sorted(embedded), "details": details, "params": params, "keys": keys,
             "gridded": gridded}
@@ -378,7 +458,8 @@ def _sections(folder: RunFolder, rows: list[dict], keys: list[str], ranked: list
         if classifier_columns or "classifier" in folder.results.column_names:
             metric = objective if not folder.is_train_test else f"train_{objective}"
             statics["strategy_by_classifier"] = figure(strategy_by_classifier_figure(
-                rows, strategy_columns, classifier_columns, metric, title=f"strategy × classifier: best {metric}"))
+                rows, strategy_columns, classifier_columns, metric,
+                title=f"best {metric} per strategy point (rows) and classifier point (columns)"))
             body += _plot("strategy_by_classifier")
         sections.append(_section("regimes", "Regimes", body,
                                  lead="Regime 0 has the lowest mean return on the training part. Bands behind the "
@@ -442,10 +523,12 @@ def _train_test_reading(rows: list[dict], objective: str) -> str:
     r = picked[0]
     train, test = _number(r.get(f"train_{objective}")), _number(r.get(f"test_{objective}"))
     keep = f" — it kept {test / train:.0%} of its in-sample {objective}" if train and not math.isnan(train * test) and train > 0 else ""
-    tested = sum(1 for x in rows if not math.isnan(_number(x.get(f"test_{objective}"))))
+    both = sum(1 for x in rows if math.isfinite(_number(x.get(f"train_{objective}")))
+               and math.isfinite(_number(x.get(f"test_{objective}"))))
     return (f"<b>Out-of-sample {objective} {test:.3f}</b> against {train:.3f} in-sample for the selected "
-            f"combination {html.escape(str(r.get('combo_id')))}{keep}. {tested} of {len(rows)} combinations were "
-            "tested out of sample; points under the dashed line did worse there.")
+            f"combination {html.escape(str(r.get('combo_id')))}{keep}. The chart shows the {both} of {len(rows)} "
+            f"combinations with both values, {len(picked)} of them selected; points under the dashed line did "
+            "worse out of sample.")
 
 
 def _walk_forward_reading(windows: list[dict], rows: list[dict], objective: str) -> str:
@@ -484,16 +567,17 @@ def _header(folder: RunFolder, notes: list[str], first: str | None) -> str:
     cards = [
         ("Data", [("source", data.get("source")), ("symbols", ", ".join(data.get("symbols", []))),
                   ("bars", ", ".join(f"{s}: {n:,}" for s, n in bars.items())), ("span", span),
-                  ("periods per year", _clean(data.get("periods_per_year"))),
+                  ("periods per year", _periods_text(data.get("periods_per_year"))),
                   ("split", _split_text(m.get("spec", {})))]),
         ("Grid", [("workflow", m.get("workflow")), ("combinations", m.get("combinations")), ("lanes", m.get("lanes")),
                   ("features", f"{features.get('shared')} shared vs {features.get('naive')} naive "
-                               f"({features.get('sharing_efficiency')}×)" if features else None),
+                               f"({features.get('sharing_efficiency')}×)" if features.get("naive") else
+                               "none: signals read from the store" if m.get("workflow") == "signal_replay" else None),
                   ("classifier fits", m.get("classifier_fits") or None), ("objective", m.get("objective"))]),
         ("Run", [("run time", f"{m.get('run_seconds', 0):.2f} s" if "run_seconds" in m else None),
                  ("started", m.get("started_at")), ("run id", m.get("run_id")), ("admf", versions.get("admf")),
                  ("python · numpy", f"{versions.get('python')} · {versions.get('numpy')}" if versions else None),
-                 ("best", first)]),
+                 ("best", first if not folder.is_walk_forward else None)]),
     ]
     html_cards = "".join(
         f'<div class="card"><h3>{title}</h3><dl>' +
@@ -512,6 +596,32 @@ def _header(folder: RunFolder, notes: list[str], first: str | None) -> str:
             f'<details><summary>spec (YAML)</summary><pre class="spec">{spec_text}</pre></details>{notes_html}</section>')
 
 
+def _periods_text(periods: Any) -> str | None:
+    """The manifest's periods per year as a reader wants it: each distinct value with where it came
+    from, and the symbols it is for when the symbols differ.
+
+    >>> _periods_text({"A": {"from": "inferred: daily bars on weekdays only: 252 a year", "value": 252.0},
+    ...                "B": {"from": "inferred: daily bars on weekdays only: 252 a year", "value": 252.0}})
+    '252 (inferred: daily bars on weekdays only)'
+    >>> _periods_text({"A": {"from": "data.periods_per_year", "value": 365.0}, "B": {"from": "inferred", "value": 252}})
+    'A: 365 (data.periods_per_year); B: 252 (inferred)'
+    """
+    if not isinstance(periods, dict):
+        return None if periods is None else f"{_number(periods):g}"
+    groups: dict[str, list[str]] = {}
+    for symbol, entry in periods.items():
+        if isinstance(entry, dict):
+            value = f"{_number(entry.get('value')):g}"
+            how = str(entry.get("from") or "").removesuffix(f": {value} a year")  # the number is said already
+            text = value + (f" ({how})" if how else "")
+        else:
+            text = f"{_number(entry):g}"
+        groups.setdefault(text, []).append(str(symbol))
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{', '.join(symbols)}: {text}" for text, symbols in groups.items())
+
+
 def _split_text(spec: dict) -> str | None:
     data = spec.get("data") if isinstance(spec, dict) else None
     split = data.get("split") if isinstance(data, dict) else None
@@ -522,7 +632,8 @@ def _split_text(spec: dict) -> str | None:
 
 def _yaml(doc: Any) -> str:
     import yaml
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when PyYAML has it: the same text, faster
+    return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
 
 
 _DEFINITIONS = """
@@ -601,9 +712,20 @@ _JS = r"""
 "use strict";
 const read = id => JSON.parse(document.getElementById(id).textContent);
 const DATA = read("admf-data"), COMBOS = read("admf-combos"), STATICS = read("admf-statics");
+const ARRAYS = read("admf-arrays");
 const CONFIG = {displaylogo:false, responsive:true, modeBarButtonsToRemove:["lasso2d","select2d"]};
-const board = DATA.board, embedded = new Set(board.embedded);
-function draw(div, fig){ if(!div || !fig) return; return Plotly.react(div, fig.data, fig.layout, CONFIG); }
+const board = DATA.board, embedded = new Set(board.embedded);  // rows marked ● (combinations; not windows)
+// numeric arrays are written once per page ({"admf_array": n}); each figure gets its own copy of the spec
+function arrays(v){
+  if(Array.isArray(v)) return v.map(arrays);
+  if(v === null || typeof v !== "object") return v;
+  if(typeof v.admf_array === "number") return Object.assign({}, ARRAYS[v.admf_array]);
+  const out = {}; for(const k in v) out[k] = arrays(v[k]); return out;
+}
+function draw(div, fig){
+  if(!div || !fig) return;
+  const f = arrays(fig); return Plotly.react(div, f.data, f.layout, CONFIG);
+}
 function fmt(v){
   if(v === null || v === undefined) return "–";
   if(typeof v === "number"){ if(Number.isInteger(v)) return v.toLocaleString("en-US"); const a = Math.abs(v);
@@ -681,15 +803,17 @@ if(DATA.selected) select(DATA.selected, false);
 })();
 """
 
-_PAGE = """<!DOCTYPE html>
+_HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="admf"><title>{title}</title><style>{css}</style>
-<script>{plotly}</script></head>
+<script>"""
+
+_BODY = """</script></head>
 <body><header class="top"><h1>{title}</h1><nav>{nav}</nav><span class="chosen" id="chosen"></span></header>
 <main>{header}{sections}</main>
-<script type="application/json" id="admf-data">{data}</script>
-<script type="application/json" id="admf-combos">{combos}</script>
-<script type="application/json" id="admf-statics">{statics}</script>
-<script>{js}</script>
-</body></html>
-"""
+<script type="application/json" id="admf-data">"""
+
+_JSON_SCRIPT = """</script>
+<script type="application/json" id="{id}">"""
+
+_TAIL = "</script>\n<script>" + _JS + "</script>\n</body></html>\n"

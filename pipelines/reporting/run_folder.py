@@ -13,6 +13,7 @@ Effects: reading the folder and the run's data files.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fp.metrics import METRICS
+from pipelines.engine.columns import CLASSIFIER_PREFIX, RESERVED
+from pipelines.engine.regime_labels import expand_regimes
 from state.errors import AdmfError
 from state.market import Bars, MarketData
 from state.plan import Plan
@@ -34,8 +37,9 @@ __all__ = ["RunFolder", "RunFolderError", "Shown", "load_run"]
 
 #: Optional tables a run folder may hold, read when present.
 OPTIONAL_TABLES = ("equity", "regime_stats", "symbol_stats", "windows", "regimes")
-_ID_COLUMNS = frozenset({"combo_id", "symbol", "strategy", "classifier", "status", "error", "selected", "rank",
-                         "window", "windows", "out_of_sample_bars"})
+#: Result columns that are not parameters: ids, outcomes (plain, ``train_``, ``test_``), window
+#: columns (``pipelines.engine.columns.RESERVED``) and a function objective's value.
+_NOT_PARAMETERS = RESERVED | {f"{part}objective" for part in ("", "train_", "test_")}
 
 
 class RunFolderError(AdmfError, ValueError):
@@ -86,8 +90,7 @@ class RunFolder:
     @classmethod
     def from_result(cls, result) -> "RunFolder":
         """The run folder a :class:`pipelines.boundary.outputs.RunResult` would write, without writing it."""
-        tables = {name: getattr(result, name) for name in ("equity", "regime_stats", "symbol_stats", "windows")
-                  if getattr(result, name) is not None}
+        tables = {name: getattr(result, name) for name in OPTIONAL_TABLES if getattr(result, name, None) is not None}
         signals = None
         if result.plan.spec.workflow.type == "signal_replay":
             from pipelines.boundary.store_files import read_store
@@ -119,20 +122,40 @@ class RunFolder:
 
     def keys(self) -> list[str]:
         """The key of every result row (see :class:`Shown`), in results order."""
+        return list(self._keys)
+
+    @functools.cached_property
+    def _keys(self) -> tuple[str, ...]:
         if self.is_walk_forward:
-            return [f"oos:{s}" for s in self.results.column("symbol").to_pylist()]
+            return tuple(f"oos:{s}" for s in self.results.column("symbol").to_pylist())
         ids = self.results.column("combo_id").to_pylist()
         if len(set(ids)) == len(ids):
-            return ids
-        return [f"{c}:{s}" for c, s in zip(ids, self.results.column("symbol").to_pylist())]
+            return tuple(ids)
+        return tuple(f"{c}:{s}" for c, s in zip(ids, self.results.column("symbol").to_pylist()))
+
+    @functools.cached_property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """Every result row as a dict, in results order (read once; do not modify them)."""
+        return tuple(self.results.to_pylist())
+
+    @functools.cached_property
+    def _position(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self._keys)}
 
     def parameter_columns(self) -> list[str]:
         """Columns of ``results`` that hold parameters (strategy, classifier, gridded settings)."""
-        metric_like = {f"{part}{m}" for part in ("", "train_", "test_") for m in (*METRICS, "n_rejected")}
-        return [c for c in self.results.column_names if c not in _ID_COLUMNS and c not in metric_like]
+        return list(self._parameter_columns)
+
+    @functools.cached_property
+    def _parameter_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.results.column_names if c not in _NOT_PARAMETERS)
 
     def objective_values(self) -> np.ndarray:
         """The objective of every result row (train/test: on the training part), NaN when undefined."""
+        return self._objective_values.copy()
+
+    @functools.cached_property
+    def _objective_values(self) -> np.ndarray:
         from pipelines.engine.objectives import objective_values
         if ":" in self.objective:  # an author's objective: the run wrote its values (no code is imported here)
             column = "train_objective" if "train_objective" in self.results.column_names else "objective"
@@ -143,19 +166,24 @@ class RunFolder:
 
     def ranked_keys(self) -> list[str]:
         """Keys best first: train/test by selection rank, otherwise by the objective (NaN last)."""
-        keys = self.keys()
-        values = self.objective_values()
+        return list(self._ranked_keys)
+
+    @functools.cached_property
+    def _ranked_keys(self) -> tuple[str, ...]:
+        keys = self._keys
+        values = self._objective_values
         ranks = self.results.column("rank").to_pylist() if self.is_train_test else [None] * len(keys)
         order = sorted(range(len(keys)), key=lambda i: (ranks[i] is None, ranks[i] or 0, np.isnan(values[i]),
                                                         -values[i] if not np.isnan(values[i]) else 0.0, i))
-        return [keys[i] for i in order]
+        return tuple(keys[i] for i in order)
 
     def row(self, key: str) -> dict[str, Any]:
-        try:
-            return self.results.slice(self.keys().index(key), 1).to_pylist()[0]
-        except ValueError:
+        """The result row of ``key`` (a copy)."""
+        at = self._position.get(key)
+        if at is None:
             raise RunFolderError(f"{key!r}: no such combination in {self.path or 'this run'}; "
-                                 f"choose one of its combo_id values (e.g. {self.ranked_keys()[0]!r})") from None
+                                 f"choose one of its combo_id values (e.g. {self.ranked_keys()[0]!r})")
+        return dict(self.rows[at])
 
     def resolve(self, given: str) -> str:
         """A key from a combination id as a user gives it (a ``combo_id``, or ``combo_id:symbol``)."""
@@ -191,7 +219,7 @@ class RunFolder:
                                      f"{', '.join(self.parameter_columns() if name != 'metric' else METRICS)}")
         if aggregate not in ("max", "mean", "robustness"):
             raise RunFolderError(f"aggregate={aggregate!r}: must be 'max', 'mean' or 'robustness'")
-        rows = self.results.to_pylist()
+        rows = list(self.rows)
         others = [p for p in self.parameter_columns() if p not in (x, y)
                   and len({repr(r.get(p)) for r in rows}) > 1]
         best = self.row(self.ranked_keys()[0]) if not self.is_walk_forward else None
@@ -301,13 +329,14 @@ class RunFolder:
         curves, reasons, notes = {}, {}, []
         groups = [_groups(tables.equity, by_symbol=not shared) if tables.equity is not None and tables.equity.num_rows
                   else {} for _, tables in folded]
+        finals = [_finals(tables.results) for _, tables in folded]
         for key, row in rows.items():
             pieces = []
-            for (name, tables), grouped in zip(folded, groups):
+            for (name, tables), grouped, final in zip(folded, groups, finals):
                 piece = _curve_of(tables.equity, row, shared, grouped)
                 if piece is not None:
                     pieces.append((name, piece))
-                    check = _final_of(tables.results, row)
+                    check = final.get((row["combo_id"], row["symbol"]))
                     recorded = row.get(f"{name}_final_equity" if name else "final_equity")
                     if recorded is not None and check is not None and not np.isclose(check, recorded, rtol=1e-9):
                         notes.append(f"{key}: the re-folded final equity {check:,.2f} differs from the run's "
@@ -342,9 +371,6 @@ class RunFolder:
         if self.market is None or not len(time):
             return (), ()
         out, labels = [], []
-        combo = None
-        if self.plan is not None and row.get("classifier"):
-            combo = next((c for c in self.plan.combos if c.combo_id == row.get("combo_id")), None)
         for symbol in symbols:
             if symbol not in self.market.symbols:
                 continue
@@ -352,10 +378,26 @@ class RunFolder:
             lo, hi = np.searchsorted(bars.time, [time[0], time[-1]], side="left")
             hi = min(int(hi) + 1, len(bars))
             out.append(bars.slice(int(lo), hi))
-            labels.append(self._labels(combo, bars, int(lo), hi))
+            labels.append(self._labels(row, bars, int(lo), hi))
         return tuple(out), tuple(labels)
 
-    def _labels(self, combo, bars: Bars, lo: int, hi: int) -> np.ndarray | None:
+    def _labels(self, row: dict, bars: Bars, lo: int, hi: int) -> np.ndarray | None:
+        """The regime label of each bar of ``bars[lo:hi]`` when a classifier gates ``row`` (NaN: none):
+        the labels its lane traded on, from the run's ``regimes.parquet`` (a train/test run records
+        its test part's only); for a folder written before that file existed, the classifier fitted
+        again on the same data."""
+        if not row.get("classifier"):
+            return None
+        if "regimes" in self.tables:
+            changes = self._recorded_regimes.get(_regime_key(row, bars.symbol, self._regime_columns))
+            if changes is None:
+                return None
+            bar_index, regime = changes
+            labels = np.full(len(bars), np.nan)
+            labels[bar_index[0]:] = expand_regimes(bar_index, regime, int(bar_index[0]), len(bars))
+            return labels[lo:hi]
+        combo = None if self.plan is None else next(
+            (c for c in self.plan.combos if c.combo_id == row.get("combo_id")), None)
         if combo is None or combo.classifier is None:
             return None
         from pipelines.engine.signals import computed_signals
@@ -364,6 +406,31 @@ class RunFolder:
         except Exception:  # labels only shade the chart: a classifier that fails here leaves it unshaded
             return None
         return None if labels is None else np.asarray(labels, dtype=np.float64)[lo:hi]
+
+    @functools.cached_property
+    def _regime_columns(self) -> tuple[str, ...]:
+        """The classifier parameter columns of ``regimes.parquet`` (results rows share them)."""
+        return tuple(c for c in self.tables["regimes"].column_names if c.startswith(CLASSIFIER_PREFIX)
+                     and c != "classifier_id")
+
+    @functools.cached_property
+    def _recorded_regimes(self) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        """``regimes.parquet`` by classifier point and symbol: each one's change points (bar index,
+        regime; NaN where the bar has no label)."""
+        table = self.tables["regimes"]
+        if not table.num_rows:
+            return {}
+        names = ("symbol", "classifier", *self._regime_columns)
+        keys = list(zip(*(table.column(name).to_pylist() for name in names)))
+        bar_index = np.asarray(table.column("bar_index").to_numpy(), np.int64)
+        regime = np.asarray(table.column("regime").to_numpy(zero_copy_only=False), np.float64)  # null: NaN
+        starts = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]]  # rows come grouped
+        return {keys[a]: (bar_index[a:b], regime[a:b]) for a, b in zip(starts, [*starts[1:], len(keys)])}
+
+
+def _regime_key(row: dict, symbol: str, columns: Sequence[str]) -> tuple:
+    """The key of a results row's classifier point in ``regimes.parquet`` (see ``RunFolder._recorded_regimes``)."""
+    return (symbol, row.get("classifier"), *(row.get(c) for c in columns))
 
 
 def _where(table: pa.Table, **equal) -> pa.Table:
@@ -454,11 +521,10 @@ def _restricted(plan: Plan, combo_ids: set[str]) -> Plan:
     return attrs.evolve(plan, combos=combos, features=tuple(sorted(features)))
 
 
-def _final_of(results: pa.Table, row: dict) -> float | None:
-    for r in results.to_pylist():
-        if r["combo_id"] == row["combo_id"] and r["symbol"] == row["symbol"]:
-            return r.get("final_equity")
-    return None
+def _finals(results: pa.Table) -> dict[tuple[str, str], float | None]:
+    """Each (combo_id, symbol) row's final equity."""
+    columns = [results.column(name).to_pylist() for name in ("combo_id", "symbol", "final_equity")]
+    return {(c, s): f for c, s, f in zip(*columns)}
 
 
 def _stitched(pieces: list[np.ndarray]) -> np.ndarray:
@@ -492,9 +558,25 @@ def _reasons_from_fills(events: pa.Table, trades: pa.Table, row: dict) -> list[s
 
 def _read(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path)
+        return pq.ParquetFile(path).read()  # one file: no dataset discovery
     except (OSError, pa.ArrowException) as exc:
         raise RunFolderError(f"{path}: cannot read it ({exc}); is the run folder complete?") from None
+
+
+def _in_data_order(doc: dict, symbols: Sequence[str] | None) -> dict:
+    """The spec document with ``data.paths`` in the order the run read the symbols: manifest.json
+    is written with sorted keys, which loses that order, and the order is part of the data (it
+    decides the symbols' order, so the data's sha256 and, with shared cash, the order of fills at
+    one timestamp). The manifest records the order as ``data.symbols``.
+
+    >>> _in_data_order({"data": {"paths": {"B": "b.csv", "S": "s.csv"}}}, ["S", "B"])
+    {'data': {'paths': {'S': 's.csv', 'B': 'b.csv'}}}
+    """
+    data = doc.get("data")
+    paths = data.get("paths") if isinstance(data, dict) else None
+    if not isinstance(paths, dict) or not symbols or set(paths) != set(symbols):
+        return doc
+    return {**doc, "data": {**data, "paths": {symbol: paths[symbol] for symbol in symbols}}}
 
 
 def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketData | None, Any, list[str]]:
@@ -505,6 +587,7 @@ def _spec_and_market(manifest: dict, root: Path) -> tuple[Plan | None, MarketDat
     doc = manifest.get("spec")
     if not isinstance(doc, dict):
         return None, None, None, ["cannot be re-folded: the manifest holds no spec"]
+    doc = _in_data_order(doc, manifest.get("data", {}).get("symbols"))
     source = manifest.get("spec_source", "<mapping>")
     bases = [manifest.get("spec_base_dir"), os.path.dirname(os.path.abspath(source)) if source[:1] != "<" else None,
              os.getcwd(), str(root.parent)]

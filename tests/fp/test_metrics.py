@@ -1,6 +1,7 @@
 """Metrics pinned on small hand-worked curves."""
 import math
 
+import attrs
 import numpy as np
 import pytest
 
@@ -204,3 +205,46 @@ def test_drawdown_episodes_by_blocks_equal_the_direct_scan(steps, block, flat_ev
     blocked = drawdown_episodes(values, block=block)
     for a, b in zip(direct, blocked):
         assert a.tolist() == b.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(-0.05, 0.05), min_size=0, max_size=300), st.floats(1.0, 1e6),
+                          st.integers(0, 3)), min_size=1, max_size=6),
+       st.sampled_from([None, 1, 4, 16, 256]))
+def test_drawdown_episodes_of_lanes_are_each_lanes_own(lanes, block):
+    """Lanes concatenated (``offsets``) have the episodes of each lane alone — found by the direct
+    scan — shifted by its offset; an episode that never recovers ends at the end of its lane."""
+    from fp.metrics import drawdown_episodes
+    curves = []
+    for steps, start, flat_every in lanes:
+        moves = np.array(steps)
+        if flat_every and len(moves):
+            moves[::flat_every + 1] = 0.0
+        curves.append(start * np.cumprod(np.concatenate(([1.0], 1.0 + moves))))
+    offsets = np.concatenate(([0], np.cumsum([len(c) for c in curves])))
+    together = drawdown_episodes(np.concatenate(curves), offsets=offsets, block=block)
+    alone = [drawdown_episodes(c, block=len(c) + 1) for c in curves]
+    assert np.concatenate([s + o for (s, _, _), o in zip(alone, offsets)]).tolist() == together[0].tolist()
+    assert np.concatenate([e + o for (_, e, _), o in zip(alone, offsets)]).tolist() == together[1].tolist()
+    assert np.concatenate([low for _, _, low in alone]).tolist() == together[2].tolist()
+
+
+def test_lanes_without_trades_or_drawdowns_get_nan_and_zeros_in_the_batch():
+    from fp.ledger import lane_equity_points
+    from fp.metrics import lane_research_statistics
+    close = np.array([10.0, 12.0, 9.0, 12.0, 13.0, 13.0, 14.0])
+    # lane 0 never trades; lane 1 holds 1 unit from bar 0 (a dip 12 -> 9, recovered at bar 3);
+    # lane 2 is empty (no change rows) like lane 0
+    curves = lane_equity_points(close, np.array([1]), np.array([0]), np.array([90.0]), np.array([1.0]),
+                                np.array([100.0, 100.0, 50.0]))
+    trades = trades_of([0, 3], [3, 6], [10.0, 12.0], [1.0, 1.0], [2.0, 2.0])
+    trades = attrs.evolve(trades, lane=np.array([1, 1]))
+    s = lane_research_statistics(curves, trades, close, DAYS)
+    assert [0.0, (1 - 99.0 / 102.0) * 100, 0.0] == pytest.approx(s["avg_drawdown_pct"].tolist(), rel=1e-12)
+    assert [0, 2, 0] == s["max_drawdown_duration"].tolist()  # peak at bar 1, back at bar 3
+    assert math.isnan(s["best_trade_pct"][0]) and math.isnan(s["best_trade_pct"][2])
+    # returns 2 / 10 and 2 / 12
+    assert (20.0, 2.0 / 12.0 * 100, 2.0) == pytest.approx((s["best_trade_pct"][1], s["worst_trade_pct"][1],
+                                                           s["expectancy"][1]), rel=1e-12)
+    assert [(14.0 / 10.0 - 1.0) * 100.0] * 3 == s["buy_hold_return_pct"].tolist()
+    assert [DAYS[0]] * 3 == list(s["start"]) and [DAYS[6]] * 3 == list(s["end"])

@@ -175,3 +175,41 @@ def test_conservation_cash_position_fills_and_trades_add_up(case, data):
         explained = float(np.sum(folded.trades.pnl[mine_t])) + deficit.get(i, 0.0)
         scale = max(s.initial_cash[i], float(np.max(np.abs(folded.trades.pnl[mine_t]), initial=0.0)))
         assert np.isclose(explained, equity[-1] - s.initial_cash[i], rtol=1e-9, atol=1e-6 * scale)
+
+
+def same_value(a, b) -> bool:
+    """Equal, NaN equal to NaN (and of the same kind: a float is not an int)."""
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+@LAWS
+@given(st.one_of(lanes(max_lanes=6), ruinous), bars(min_size=1, max_size=90))
+def test_research_statistics_of_all_lanes_at_once_equal_each_lanes_own(case, data):
+    """Batch ≡ per lane: the research statistics a sweep computes for every lane of a symbol at once
+    (``fp.metrics.lane_research_statistics``, in the chunks ``lane_outcomes`` takes) equal, bit for
+    bit, the per-lane definitions (``fp.metrics.research_statistics``) of each lane's own curve and
+    closed trades — ruined lanes included; the batch-built curves equal each lane's own."""
+    from fp.metrics import research_statistics
+    from pipelines.engine import evaluate
+    from pipelines.engine.tables import closed_trades
+    signals, s = case
+    folded = sparse(signals, s, data)
+    n = len(signals)
+    bounds = folded.lane_bounds(n, folded.trades.lane)
+    for chunk in (evaluate.POINTS_AT_ONCE, 1):  # every lane in one chunk, and one lane a chunk
+        evaluate.POINTS_AT_ONCE, before = chunk, evaluate.POINTS_AT_ONCE
+        try:
+            outcomes = list(evaluate.lane_outcomes(folded, s.initial_cash, data, 0))
+        finally:
+            evaluate.POINTS_AT_ONCE = before
+        for i, (curve, batch) in enumerate(outcomes):
+            own = folded.equity_points(i, data.close, float(s.initial_cash[i]))
+            assert np.array_equal(own.values, curve.values) and np.array_equal(own.bars, curve.bars)
+            assert (own.n_bars, own.exposure_bars) == (curve.n_bars, curve.exposure_bars)
+            expected = research_statistics(own, closed_trades(folded.trades, bounds[i], bounds[i + 1], 0), data.close,
+                                           data.time)
+            assert list(expected) == list(batch)
+            for name in expected:
+                assert same_value(expected[name], batch[name]), (i, name, expected[name], batch[name])

@@ -151,6 +151,27 @@ def test_a_shared_cash_spec_runs_one_portfolio_per_combination(tmp_path):
     assert 8 == len(final) and all(f["cash"] == final[0]["cash"] for f in final[:2])
 
 
+def test_shared_cash_research_statistics_are_each_portfolios_own(tmp_path, monkeypatch):
+    """Computed for every portfolio at once, the research statistics equal the per-portfolio
+    definitions on its own curve (the equity on the merged timeline) and closed trades, bit for bit."""
+    from fp.ledger import compress_equity
+    from fp.metrics import research_statistics
+    from pipelines.engine import portfolios
+    folds = []
+    monkeypatch.setattr(portfolios, "fold_portfolios", lambda *a: folds.append(fold_portfolios(*a)) or folds[-1])
+    rows = pipelines.run(two_symbol_spec(tmp_path)).results.to_pylist()
+    (folded,) = folds
+    owner = folded.trades.lane // len(folded.symbols)
+    for i, row in enumerate(rows):
+        curve, gross = folded.equity(i, 10_000.0)
+        closed = folded.trades.take(np.flatnonzero((owner == i) & folded.trades.closed))
+        expected = research_statistics(compress_equity(curve, gross), closed, folded.marks, folded.time)
+        assert expected["best_trade_pct"] == expected["best_trade_pct"]  # the portfolios trade
+        for name, value in expected.items():
+            got = np.datetime64(row[name]) if name in ("start", "end") else row[name]
+            assert value == got or (np.isnan(value) and np.isnan(got)), name
+
+
 def test_shared_cash_is_not_a_grid(tmp_path):
     spec = two_symbol_spec(tmp_path, shared_cash=[True, False])
     with pytest.raises(SpecError, match="portfolio.shared_cash"):

@@ -122,6 +122,34 @@ def test_the_report_is_self_contained_and_embeds_only_the_shown_combinations(sma
     assert len(ranked) == len(board["rows"])
 
 
+@pytest.mark.parametrize("copy", ["kernel", "missing", "fails midway"])
+def test_the_page_holds_plotly_js_byte_for_byte_however_it_is_written(sma_run, tmp_path, monkeypatch, copy):
+    """plotly.js is copied from plotly's own file by the kernel where it can, else written from memory
+    (also the rest of it when a copy stops midway): the same page either way."""
+    import os
+
+    from pipelines.reporting import html
+    run, _ = sma_run
+    if copy != "missing" and not hasattr(os, "copy_file_range"):
+        pytest.skip("os.copy_file_range is Linux only")
+    expected = pipelines.report(run, out=tmp_path / "reference.html", top=1).read_bytes()
+    if copy == "missing":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    elif copy == "fails midway":
+        real = os.copy_file_range
+        calls = []
+
+        def once_then_fail(src, dst, count):
+            calls.append(count)
+            if len(calls) > 1:
+                raise OSError("no more")
+            return real(src, dst, min(count, 100_000))
+        monkeypatch.setattr(os, "copy_file_range", once_then_fail)
+    page = pipelines.report(run, out=tmp_path / "page.html", top=1).read_bytes()
+    assert expected == page
+    assert html._plotly_bytes() in page
+
+
 def test_a_chosen_combination_is_embedded_and_shown_first(sma_run, tmp_path):
     run, result = sma_run
     worst = result.ranked().column("combo_id").to_pylist()[-1]
@@ -146,6 +174,21 @@ def test_refolded_curves_equal_the_recorded_equity(tmp_path):
         assert ["signal"] * len(refolded[key].exit_reasons) == [r or "signal" for r in refolded[key].exit_reasons]
 
 
+def test_a_run_on_files_given_out_of_alphabetical_order_is_re_folded(tmp_path):
+    """manifest.json sorts its keys; the report puts data.paths back in the order the run read them
+    (data.symbols), so the data found again is the data the run read and the curves are drawn."""
+    spec, _ = _spec_of("shared_cash", tmp_path)
+    spec["data"]["paths"] = dict(reversed(list(spec["data"]["paths"].items())))  # BBB, then AAA
+    result = pipelines.run(spec, out=tmp_path / "run")
+    assert ("BBB", "AAA") == result.market.symbols
+    folder = pipelines.load_run(tmp_path / "run")
+    assert not [n for n in folder.notes if "cannot be re-folded" in n]
+    shown, notes = folder.shown(folder.keys()[:1])
+    assert () == notes and 1 == len(shown)
+    item = next(iter(shown.values()))
+    assert ("BBB", "AAA") == item.symbols and item.equity[-1] == pytest.approx(folder.rows[0]["final_equity"])
+
+
 def test_exit_reasons_come_from_the_fills_that_closed_the_trades(tmp_path):
     spec = {**SMA, "exits": {"stop_loss": 0.03},
             "strategies": [{"type": "sma_crossover", "parameters": {"fast_period": 10, "slow_period": 40}}]}
@@ -159,6 +202,63 @@ def test_exit_reasons_come_from_the_fills_that_closed_the_trades(tmp_path):
     assert [r is not None for r in reasons] == closed
 
 
+REGIMES = {"data": {"dataset": "GOOG"},
+           "strategies": [{"type": "momentum", "parameters": {"lookback_period": [10, 20]}}],
+           "classifiers": [{"type": "trend_regime", "parameters": {"period": [50, 100]}}]}
+
+
+def labels_of(folder):
+    shown, _ = folder.shown(folder.keys())
+    return {key: item.labels[0] for key, item in shown.items()}
+
+
+def test_regime_bands_are_the_labels_the_run_recorded(tmp_path):
+    """The bands come from regimes.parquet (what the lanes traded on), not from a new fit: changed
+    labels in the file change the bands; with the file gone (an older folder), the classifier is
+    fitted again, and gives the same labels."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    pipelines.run(REGIMES, out=tmp_path / "run")
+    recorded = labels_of(pipelines.load_run(tmp_path / "run"))
+    assert 4 == len(recorded) and all(np.any(np.isfinite(v)) for v in recorded.values())
+    shutil.copytree(tmp_path / "run", tmp_path / "older")
+    (tmp_path / "older" / "regimes.parquet").unlink()
+    refitted = labels_of(pipelines.load_run(tmp_path / "older"))
+    for key, labels in recorded.items():
+        assert np.array_equal(labels, refitted[key], equal_nan=True), key
+    table = pq.read_table(tmp_path / "run" / "regimes.parquet")
+    flipped = pc.subtract(pa.scalar(1, pa.int64()), table.column("regime"))  # 0 <-> 1, null stays null
+    pq.write_table(table.set_column(table.schema.get_field_index("regime"), "regime", flipped),
+                   tmp_path / "run" / "regimes.parquet")
+    for key, labels in labels_of(pipelines.load_run(tmp_path / "run")).items():
+        assert np.array_equal(1.0 - recorded[key], labels, equal_nan=True), key
+
+
+def test_parameter_columns_are_the_parameters_and_nothing_the_run_measured(tmp_path):
+    """Only parameters make the landscape's axes and the strategy × classifier grid: not the
+    outcome columns ruined, ruin_time and notes (notes once labelled that grid's columns)."""
+    pipelines.run({**REGIMES, "objective": "calmar"}, out=tmp_path / "run")
+    folder = pipelines.load_run(tmp_path / "run")
+    assert ["lookback_period", "signal_threshold", "classifier_period", "classifier_regime_policy"] == \
+        folder.parameter_columns()
+
+
+def test_a_train_test_run_shades_the_part_it_recorded(tmp_path):
+    spec = {**REGIMES, "workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+            "top_k": 2}
+    pipelines.run(spec, out=tmp_path / "run")
+    folder = pipelines.load_run(tmp_path / "run")
+    shown, _ = folder.shown(folder.keys()[:1])
+    item = next(iter(shown.values()))
+    test = item.part == "test"
+    labels = item.labels[0]
+    assert len(labels) == len(item.time) and np.any(test)
+    assert np.all(np.isnan(labels[~test])) and np.any(np.isfinite(labels[test]))
+
+
 # ---- the command line ---------------------------------------------------------------------------------
 
 
@@ -168,6 +268,19 @@ def test_admf_report_writes_the_file_and_prints_its_path(sma_run, tmp_path, caps
     assert 0 == main(["report", str(run), "--out", str(out), "--top", "1"])
     assert f"wrote {out}" in capsys.readouterr().out
     assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_admf_report_open_opens_the_written_file_in_a_browser(sma_run, tmp_path, monkeypatch):
+    import webbrowser
+    run, _ = sma_run
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *args, **kwargs: opened.append(url) or True)
+    out = tmp_path / "a b" / "x.html"  # a space: the URL must quote it
+    assert 0 == main(["report", str(run), "--out", str(out), "--top", "1", "--open"])
+    assert [out.resolve().as_uri()] == opened
+    assert opened[0].startswith("file:///") and "a%20b" in opened[0]
+    assert 0 == main(["report", str(run), "--out", str(out), "--top", "1"])
+    assert 1 == len(opened)  # without --open, no browser
 
 
 def test_admf_run_with_report_writes_the_report_into_the_run(tmp_path, capsys):

@@ -4,7 +4,8 @@ Data comes from a bundled data set (``GOOG``, ``EURUSD``, ``BTCUSD``; the defaul
 CSV or Parquet file, from one file per symbol (``data.paths``), or from a *universe*: ``data.path``
 naming a folder or a glob (``data/*.parquet``) of files, one symbol per file named after its stem,
 or a long file whose ``symbol`` column says which symbol each row is (a folder may mix the two).
-``data.symbols`` selects symbols, in its order; without it a universe's symbols are sorted by name.
+``data.symbols`` selects symbols, in its order; without it the symbols are sorted by name (a universe's, and
+``data.paths``' too: a mapping's order does not survive the spec's canonical JSON in a run folder).
 Every file is read with pyarrow and validated as a whole; the first offending row is reported as a
 :class:`state.errors.DataError` naming the file and the line (header = line 1, first data row =
 line 2; Parquet files have no lines, so their messages say ``row N``, counting data rows from 1).
@@ -243,7 +244,10 @@ def _members(spec: DataSpec) -> list[_Member]:
         duplicated = sorted({s for s in symbols if symbols.count(s) > 1})
         if duplicated:
             raise SpecError("data.paths", f"symbol {duplicated[0]!r} is given more than once: one file per symbol")
-        return [_Member(symbol, _resolve(spec.base_dir, path)) for symbol, path in spec.paths]
+        # by name, like a universe: a mapping's order does not survive the spec's canonical JSON
+        # (manifest.json, run.json), and a resumed or re-read run must see the symbols in one order
+        return sorted((_Member(symbol, _resolve(spec.base_dir, path)) for symbol, path in spec.paths),
+                      key=lambda m: m.symbol)
     files, many = _universe_files(spec)
     members: list[_Member] = []
     for path in files:

@@ -96,7 +96,8 @@ DATA = Section("data", "The market data (absent: the bundled GOOG daily data, wi
     Key("symbol", "text", "with path to one file: the file's symbol"),
     Key("symbols", "a list of symbols", "select these symbols of the data, in this order (default: every symbol, "
                                         "sorted)"),
-    Key("paths", "a mapping symbol: file", "one file per symbol, e.g. {AAPL: aapl.csv, MSFT: msft.csv}"),
+    Key("paths", "a mapping symbol: file", "one file per symbol, e.g. {AAPL: aapl.csv, MSFT: msft.csv} (symbols in "
+                                           "name order, as every source's, unless data.symbols orders them)"),
     Key("start", "a date or time", "first bar to use (inclusive; a date is a whole trading day)"),
     Key("end", "a date or time", "last bar to use (inclusive)"),
     Key("split", "a mapping (see data.split)", "where training ends, for train/test and classifiers"),

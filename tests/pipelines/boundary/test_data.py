@@ -9,7 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.boundary.data import bundled_datasets, load_market_data, read_bars
+from pipelines.boundary.data import (
+    bundled_datasets,
+    data_symbols,
+    load_market_data,
+    read_bars,
+)
+from pipelines.boundary.specs import spec_from_mapping
 from state.errors import DataError, SpecError
 from state.spec import DataSpec
 
@@ -324,13 +330,26 @@ def test_path_relative_to_base_dir_with_symbol(tmp_path):
     assert 252.0 == data.periods_per_year
 
 
-def test_paths_give_one_bars_per_symbol_in_order(tmp_path):
+def test_paths_give_one_bars_per_symbol_by_name_or_in_the_order_data_symbols_gives(tmp_path):
+    """By name: a mapping's order does not survive the spec's canonical JSON (run.json, the manifest),
+    so a resumed or re-read run loaded the symbols in another order than the run it continues."""
     write_csv(tmp_path, GOOD_ROWS, name="b.csv")
     write_csv(tmp_path, GOOD_ROWS[:2], name="a.csv")
-    data = load_market_data(DataSpec(paths=(("BBB", "b.csv"), ("AAA", "a.csv")), base_dir=str(tmp_path)))
-    assert ("BBB", "AAA") == data.symbols
-    assert [4, 2] == [len(b) for b in data.bars]
-    assert "BBB=b.csv,AAA=a.csv" == data.source
+    paths = (("BBB", "b.csv"), ("AAA", "a.csv"))
+    data = load_market_data(DataSpec(paths=paths, base_dir=str(tmp_path)))
+    assert ("AAA", "BBB") == data.symbols
+    assert [2, 4] == [len(b) for b in data.bars]
+    assert "AAA=a.csv,BBB=b.csv" == data.source
+    chosen = load_market_data(DataSpec(paths=paths, symbols=("BBB", "AAA"), base_dir=str(tmp_path)))
+    assert ("BBB", "AAA") == chosen.symbols
+
+
+def test_a_spec_read_back_from_its_canonical_json_loads_the_same_symbols(tmp_path):
+    import json
+    spec = spec_from_mapping({"data": {"paths": {"GOOG": "goog.csv", "BTCUSD": "btc.csv"}},
+                              "strategies": [{"type": "momentum"}]}, base_dir=str(tmp_path))
+    again = spec_from_mapping(json.loads(spec.document), base_dir=str(tmp_path))
+    assert ("BTCUSD", "GOOG") == data_symbols(spec.data) == data_symbols(again.data)
 
 
 def test_duplicate_symbols_in_paths(tmp_path):

@@ -174,11 +174,11 @@ def test_refolded_curves_equal_the_recorded_equity(tmp_path):
         assert ["signal"] * len(refolded[key].exit_reasons) == [r or "signal" for r in refolded[key].exit_reasons]
 
 
-def test_a_run_on_files_given_out_of_alphabetical_order_is_re_folded(tmp_path):
-    """manifest.json sorts its keys; the report puts data.paths back in the order the run read them
-    (data.symbols), so the data found again is the data the run read and the curves are drawn."""
+def test_a_run_on_symbols_in_a_chosen_order_is_re_folded(tmp_path):
+    """The report loads the data again in the order the run read it (data.symbols), so the data
+    found again is the data the run read and the curves are drawn."""
     spec, _ = _spec_of("shared_cash", tmp_path)
-    spec["data"]["paths"] = dict(reversed(list(spec["data"]["paths"].items())))  # BBB, then AAA
+    spec["data"]["symbols"] = ["BBB", "AAA"]
     result = pipelines.run(spec, out=tmp_path / "run")
     assert ("BBB", "AAA") == result.market.symbols
     folder = pipelines.load_run(tmp_path / "run")

@@ -117,7 +117,7 @@ def test_a_shared_cash_portfolio_annualises_with_its_merged_timeline_and_says_so
     assert 252.0 == record["value"]  # GOOG's days plus BTCUSD's month ends: weekdays only, one bar a day
     assert ("inferred from the union of the symbols' times (2293 timestamps): daily bars on weekdays only: "
             "252 a year") == record["from"]
-    assert ["shared-cash portfolios mix calendars (GOOG: 252, BTCUSD: 12): their metrics annualise with the 252 "
+    assert ["shared-cash portfolios mix calendars (BTCUSD: 12, GOOG: 252): their metrics annualise with the 252 "
             "periods a year of the timeline they are marked on, from the union of the symbols' times (2293 "
             "timestamps): daily bars on weekdays only: 252 a year"] == result.manifest["data"]["warnings"]
     assert "portfolio_periods_per_year" not in pipelines.run(goog_btc()).manifest["data"]

@@ -111,21 +111,22 @@ def test_a_cross_symbol_lane_equals_its_combination_run_alone(shared_cash, tmp_p
 
 
 def test_dual_momentum_runs_on_a_folder_universe_as_on_its_files(tmp_path):
-    """specs/data as a folder (symbols sorted by name) gives the paths spec's results, row for row."""
+    """specs/data as a folder gives the paths spec's results, row for row (both: symbols by name);
+    data.symbols orders them either way."""
     text = open("specs/dual_momentum.yaml").read()
     paths = pipelines.run(spec_from_text(text, base_dir="specs"), out=tmp_path / "paths")
     folder_text = text.replace("""  paths:
     STOCKS: data/STOCKS.csv
     BONDS: data/BONDS.csv
-    GOLD: data/GOLD.csv""", "  path: data\n  symbols: [STOCKS, BONDS, GOLD]")
+    GOLD: data/GOLD.csv""", "  path: data")
     assert folder_text != text
     folder = pipelines.run(spec_from_text(folder_text, base_dir="specs"), out=tmp_path / "folder")
-    assert ("STOCKS", "BONDS", "GOLD") == folder.market.symbols
+    assert ("BONDS", "GOLD", "STOCKS") == folder.market.symbols == paths.market.symbols
     for name in ("results.parquet", "trades.parquet", "symbol_stats.parquet"):
         assert (tmp_path / "paths" / name).read_bytes() == (tmp_path / "folder" / name).read_bytes()
-    whole = pipelines.run(spec_from_text(folder_text.replace("\n  symbols: [STOCKS, BONDS, GOLD]", ""), base_dir="specs"))
-    assert ("BONDS", "GOLD", "STOCKS") == whole.market.symbols
-    assert 8 == whole.results.num_rows
+    chosen = pipelines.run(spec_from_text(folder_text.replace("  path: data", "  path: data\n  symbols: [STOCKS, BONDS, GOLD]"),
+                                          base_dir="specs"))
+    assert ("STOCKS", "BONDS", "GOLD") == chosen.market.symbols and 8 == chosen.results.num_rows
 
 
 CUSTOM_TALIB = '''

@@ -279,6 +279,18 @@ def _grid(figure: dict, n: int, ncols: int, *, hgap: float = 0.08, vgap: float =
     return out
 
 
+def _spans_decades(curves: list[np.ndarray], ratio: float = 20.0) -> bool:
+    """Whether positive curves span more than ``ratio`` from their lowest to their highest value, so
+    that a linear axis would flatten all but the largest (equity beside a buy-and-hold multi-bagger).
+
+    >>> _spans_decades([np.array([100.0, 180.0])]), _spans_decades([np.array([100.0, 150.0]), np.array([100.0, 9e4])])
+    (False, True)
+    """
+    values = np.concatenate([np.asarray(c, dtype=np.float64) for c in curves])
+    values = values[np.isfinite(values)]
+    return bool(len(values)) and float(values.min()) > 0.0 and float(values.max()) / float(values.min()) > ratio
+
+
 def _axis_key(ref: str) -> str:
     return ("xaxis" if ref[0] == "x" else "yaxis") + ref[1:]
 
@@ -416,6 +428,12 @@ def combination_figure(shown, *, max_points: int = MAX_POINTS, max_trades: int =
                      "fill": "tozeroy", "line": {"color": PALETTE["drawdown"], "width": 1}, "yaxis": axes[1],
                      "fillcolor": "rgba(200,65,59,0.18)", "showlegend": False,
                      "hovertemplate": "drawdown %{y:.2f}%<extra></extra>"})
+    curves = [equity] + ([benchmark] if benchmark is not None else [])
+    if n and _spans_decades(curves):
+        layout[_axis_key(axes[0])].update(type="log")  # a multi-bagger beside a flat curve: ratios, not levels
+        layout["annotations"].append({"text": "log scale", "xref": "paper", "yref": "paper", "x": 1.0, "xanchor": "right",
+                                      "y": layout[_axis_key(axes[0])]["domain"][1], "yanchor": "top",
+                                      "showarrow": False, "font": {"size": 10, "color": PALETTE["muted"]}})
     for k, b in enumerate(bars):
         axis = axes[2 + k]
         _price_panel(data, b, axis, max_points)

@@ -1,7 +1,9 @@
 """Figures as data (``pipelines.reporting.figures``): what each chart holds, without a browser."""
 import math
 
-from pipelines.reporting.figures import train_test_figure
+import numpy as np
+
+from pipelines.reporting.figures import _spans_decades, train_test_figure
 
 
 def test_the_in_and_out_of_sample_scatter_shows_every_row_with_both_and_says_how_many_were_selected():
@@ -42,3 +44,10 @@ def test_the_strategy_by_classifier_grid_names_its_parameters_on_the_axes():
     assert (["10", "20"], ["30", "60"]) == (heatmap["y"], heatmap["x"])
     assert ("lookback", "days") == (fig["layout"]["yaxis"]["title"]["text"], fig["layout"]["xaxis"]["title"]["text"])
     assert [[1.3, 1.6], [2.3, 2.6]] == heatmap["z"].tolist()
+
+
+def test_equity_beside_a_multi_bagger_is_drawn_on_a_log_axis():
+    """A shared-cash portfolio beside a buy-and-hold that grew 8,000-fold drew as a flat line at 0."""
+    assert _spans_decades([np.array([1e4, 2e4]), np.array([1e4, 8e7])])
+    assert not _spans_decades([np.array([1e4, 6e4]), np.array([1e4, 9e4])])
+    assert not _spans_decades([np.array([1e4, 0.0, 0.0])])  # a ruined curve has no log scale

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from fp.ledger import regime_stats
 from fp.metrics import metrics
+from fp.overfitting import ReturnBlocks, cscv_blocks, equity_blocks
 from pipelines.engine.events import events_table
 from pipelines.engine.folds import fold_sparse
 from pipelines.engine.lanes import lane_settings, order_rules, require_volume, sized_changes
@@ -23,8 +24,8 @@ from pipelines.engine.patterns import PATTERNS, container_for
 from pipelines.engine.portfolios import run_portfolios
 from pipelines.engine.regime_labels import regimes_table
 from pipelines.engine.signals import NO_CHANGES, SignalSource, classifier_key, computed_signals, from_bar, with_market
-from pipelines.engine.tables import (REGIME_SCHEMA, YEAR_NS, RunTables, bar_returns, closed_trades, equity_schema,
-                                     equity_table, outcome_notes, result_row, results_table, trade_schema, trades_table)
+from pipelines.engine.tables import (REGIME_SCHEMA, YEAR_NS, RunTables, closed_trades, equity_schema, equity_table,
+                                     outcome_notes, result_row, results_table, trade_schema, trades_table)
 from state.errors import AdmfError
 from state.market import Bars, MarketData
 from state.plan import Plan
@@ -38,7 +39,7 @@ Window = Callable[[Bars], tuple[int, int]]
 
 
 def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
-             window: Window | None = None, equity: bool = False, returns: bool = False,
+             window: Window | None = None, equity: bool = False, return_blocks: bool = False,
              trace: TraceSpec | None = None, run: str = "") -> RunTables:
     """Run every lane of ``plan`` on ``market``: results, trades and (with regime labels) regime stats.
 
@@ -46,8 +47,10 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     them from a store). ``window`` restricts the evaluation to bars ``[start, stop)`` of each
     symbol: no bar from ``stop`` on is read, lanes are flat until ``start``, where they take the
     target their strategy holds at that bar (indicators warm up on the bars before), and metrics
-    cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
-    returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
+    cover the window only. ``equity`` adds the equity table, ``return_blocks`` each symbol's
+    per-block aggregates of every combination's per-bar returns (``fp.overfitting.ReturnBlocks``
+    in ``fp.overfitting.cscv_blocks`` blocks, from each lane's compressed equity curve: no dense
+    curve is built for them; ``None`` for a symbol with too few bars), ``trace`` the events of the
     fold it selects (``pipelines.engine.events``), with correlation ids under the run id ``run``.
     Settings that read volume (participation, impact) are refused on data without it
     (``pipelines.engine.lanes.require_volume``).
@@ -57,10 +60,10 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
-        return run_portfolios(plan, market, signals=signals, equity=equity, returns=returns)
+        return run_portfolios(plan, market, signals=signals, equity=equity, return_blocks=return_blocks)
     container = container_for(PATTERNS[plan.pattern])
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
-    trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
+    trade_parts, trade_keys, regime_rows, equity_parts, block_parts, event_parts, finals = [], [], [], [], [], [], []
     failed: dict[tuple[str, str], str] = {}
     point_order = {key: i for i, key in enumerate(dict.fromkeys(
         classifier_key(c) for c in plan.combos if c.classifier is not None))}
@@ -93,17 +96,18 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         reject_at = folded.lane_bounds(len(plan.combos), folded.rejections.lane)
         closed = folded.trades.closed
         ruin = dict(zip(folded.ruined.lane.tolist(), zip(folded.ruined.bar.tolist(), folded.ruined.deficit.tolist())))
-        curves = []
+        n_blocks = cscv_blocks(len(close) - 1) if return_blocks else None
+        blocks = []
         for i, combo in enumerate(plan.combos):
             cash0 = float(settings.initial_cash[i])
             lo, hi = trade_at[i], trade_at[i + 1]
-            curve = folded.equity_points(i, bars.close, cash0, start=start)
-            m = metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
+            points = folded.equity_points(i, bars.close, cash0, start=start)
+            m = metrics(points, folded.trades.pnl[lo:hi][closed[lo:hi]],
                         float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                         initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years,
                         trades=closed_trades(folded.trades, lo, hi, start), close=close, time=bars.time[start:])
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
-            m.update(outcome_notes(m, curve, bars.time, ruin.get(i)))
+            m.update(outcome_notes(m, points, bars.time, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
                 m = {name: None for name in m}
@@ -114,7 +118,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             if labels is not None:  # each classifier point's labels once per symbol
                 labelled.setdefault((point_order[classifier_key(combo)], symbol_index),
                                     (classifier_key(combo), bars, labels, start))
-            if labels is not None or equity or returns:
+            if n_blocks is not None:
+                blocks.append(equity_blocks(points, n_blocks=n_blocks))
+            if labels is not None or equity:
                 curve, position = folded.equity(i, bars.close, cash0, start=start)
                 if labels is not None:
                     regime_rows += [{"combo_id": combo.combo_id, "symbol": bars.symbol, **stats}
@@ -122,11 +128,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                                                               folded.trades.entry_bar[lo:hi] - start)]
                 if equity:
                     equity_parts.append(equity_table(combo, bars, start, curve, position))
-                if returns:
-                    curves.append(curve)
-        if returns:
-            matrix = np.array(curves).T.reshape(len(close), len(curves))  # every lane may have failed
-            return_parts.append((bars.symbol, bar_returns(matrix)))
+        if return_blocks:  # every lane may have failed: no column
+            block_parts.append((bars.symbol, None if n_blocks is None else ReturnBlocks.concat(blocks) if blocks
+                                else ReturnBlocks.empty(len(close) - 1, n_blocks)))
         trade_parts.append(trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = results_table(plan, [r for per_combo in rows for r in per_combo], market.timezone)
@@ -142,5 +146,5 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
     events = pa.concat_tables(event_parts) if event_parts else None
     regimes = regimes_table([labelled[k] for k in sorted(labelled)]) if labelled else None
-    return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
+    return RunTables(results, trades, stats, curves_table, tuple(block_parts) if return_blocks else None, events,
                      pa.concat_tables(finals) if finals else None, regimes=regimes)

@@ -7,8 +7,8 @@ as a part (``parts/chunk-00007/…`` then a ``done`` marker); the run's tables a
 in chunk order, written when every chunk is done. ``resume`` skips chunks whose part is done, so
 an interrupted run (Ctrl-C, a killed process) continues where it stopped and gives exactly the
 tables of an uninterrupted run: lanes are isolated, so chunking never changes a result. An
-optimization's parts also keep their per-bar returns, so its overfitting statistics are those of
-the unchunked run.
+optimization's parts also keep the per-block aggregates of their combinations' per-bar returns
+(``fp.overfitting.ReturnBlocks``), so its overfitting statistics are those of the unchunked run.
 
 Executors: ``local`` (in this process), ``processes`` (a local process pool; a chunk whose worker
 died is retried), ``dask`` (a ``LocalCluster`` of ``workers`` processes, or the scheduler at
@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fp.overfitting import ReturnBlocks
 from pipelines.boundary.outputs import RunDirError, statistics_columns
 from pipelines.engine.regime_labels import in_point_order
 from pipelines.engine.evaluate import run_plan
@@ -46,7 +47,7 @@ __all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "lanes_per_chunk", "ru
 EXECUTORS = ("local", "processes", "dask")
 _TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
 _RETRIES = 2
-_RETURNS = "returns.npy"
+_BLOCKS = "return_blocks.npz"
 
 
 
@@ -79,8 +80,9 @@ def chunk_plan(plan: Plan, size: int) -> list[Plan]:
 def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
     """Run one chunk and write its part atomically (a worker's whole job); returns the part path.
 
-    With ``returns`` in ``options``, the part keeps the first symbol's per-bar returns of its
-    combinations (``returns.npy``, exact float64) for the run's overfitting statistics."""
+    With ``return_blocks`` in ``options``, the part keeps the first symbol's per-block aggregates
+    of its combinations' returns (``return_blocks.npz``, exact float64) for the run's overfitting
+    statistics."""
     tables = run_plan(plan, market, **options)
     folder = Path(part)
     tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -89,8 +91,8 @@ def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
         table = getattr(tables, name)
         if table is not None:
             pq.write_table(table, tmp / f"{name}.parquet", write_statistics=statistics_columns(table))
-    if tables.returns:
-        np.save(tmp / _RETURNS, tables.returns[0][1], allow_pickle=False)
+    if tables.return_blocks and tables.return_blocks[0][1] is not None:
+        _save_blocks(tmp / _BLOCKS, tables.return_blocks[0][1])
     (tmp / "done").write_text("ok\n")
     if folder.exists():  # an earlier attempt of this chunk finished after all
         shutil.rmtree(tmp)
@@ -133,7 +135,7 @@ def run_chunked(plan: Plan, market: MarketData, work_dir: Path, options: Executi
     finally:
         if progress is not None:
             progress.close()
-    merged = _merge(parts, market.bars[0].symbol if run_options.get("returns") else None)
+    merged = _merge(parts, market.bars[0].symbol if run_options.get("return_blocks") else None)
     regimes = None if merged.regimes is None else in_point_order(merged.regimes, plan.combos)
     return attrs.evolve(merged, results=_in_plan_order(merged.results, plan), regimes=regimes)
 
@@ -208,18 +210,29 @@ def _on_dask(chunks, parts, todo, market, run_options, options, progress) -> Non
             cluster.close()
 
 
+def _save_blocks(path: Path, blocks: ReturnBlocks) -> None:
+    np.savez(path, n_returns=blocks.n_returns, n_blocks=blocks.n_blocks,
+             **{f.name: getattr(blocks, f.name) for f in attrs.fields(ReturnBlocks)[2:]})
+
+
+def _load_blocks(path: Path) -> ReturnBlocks:
+    with np.load(path, allow_pickle=False) as saved:
+        return ReturnBlocks(int(saved["n_returns"]), int(saved["n_blocks"]),
+                            *(saved[f.name] for f in attrs.fields(ReturnBlocks)[2:]))
+
+
 def _merge(parts: Sequence[Path], returns_of: str | None = None) -> RunTables:
     """The run's tables: every part's, concatenated in chunk order (= combination order); trace
     event ids are renumbered so they stay unique across chunks. With ``returns_of`` (the first
-    symbol), the parts' returns side by side: the whole run's returns matrix of that symbol."""
+    symbol), the parts' return aggregates side by side: the whole run's of that symbol."""
     found: dict[str, list[pa.Table]] = {name: [] for name in _TABLES}
-    matrices = []
+    blocks = []
     events_before = 0
     for part in parts:
         if not _done(part):
             raise AdmfError(f"{part}: this chunk did not finish; resume the run")
-        if returns_of is not None and (part / _RETURNS).is_file():
-            matrices.append(np.load(part / _RETURNS, allow_pickle=False))
+        if returns_of is not None and (part / _BLOCKS).is_file():
+            blocks.append(_load_blocks(part / _BLOCKS))
         for name in _TABLES:
             path = part / f"{name}.parquet"
             if path.is_file():
@@ -231,7 +244,7 @@ def _merge(parts: Sequence[Path], returns_of: str | None = None) -> RunTables:
     found["regimes"] = _first_labels(found["regimes"])
     merged = {name: pa.concat_tables(tables, promote_options="default") if tables else None
               for name, tables in found.items()}
-    returns = ((returns_of, np.concatenate(matrices, axis=1)),) if matrices and len(matrices) == len(parts) else None
+    returns = ((returns_of, ReturnBlocks.concat(blocks)),) if blocks and len(blocks) == len(parts) else None
     return RunTables(merged["results"], merged["trades"], merged["regime_stats"], merged["equity"], returns,
                      merged["events"], merged["final"], merged["symbol_stats"], merged["regimes"])
 

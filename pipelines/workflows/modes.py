@@ -183,7 +183,7 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     run = run_id(_spec_sha256(spec), market.sha256)
     tables = run_chunked(the_plan, market, work, options, resume=resume,
                          run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
-                                      "returns": spec.workflow.type == "optimization"})
+                                      "return_blocks": spec.workflow.type == "optimization"})
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
@@ -211,10 +211,10 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
             out: str | os.PathLike | None, *, signals=None, extra: dict | None = None,
-            returns: bool = False) -> RunResult:
+            return_blocks: bool = False) -> RunResult:
     """Run a compiled plan by its workflow, add the manifest, write the folder when asked;
-    ``returns`` keeps the per-bar returns of a backtest or replay too (an optimization's are kept
-    for its statistics)."""
+    ``return_blocks`` keeps the per-block aggregates of the per-bar returns of a backtest or
+    replay too (an optimization's are kept for its statistics)."""
     source = {} if signals is None else {"signals": signals}
     windows, stats = None, None
     run = run_id(_spec_sha256(spec), market.sha256)
@@ -227,7 +227,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     elif spec.workflow.type == "optimization" and spec.data.split is not None:
         tables = train_test(the_plan, market)
     else:
-        tables = run_plan(the_plan, market, equity=spec.equity, returns=returns or spec.workflow.type == "optimization",
+        tables = run_plan(the_plan, market, equity=spec.equity,
+                          return_blocks=return_blocks or spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
@@ -250,7 +251,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                              "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats, regimes=tables.regimes, returns=tables.returns)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes, return_blocks=tables.return_blocks)
     _score(result)
     if out is not None:
         write_run(result, out)
@@ -289,7 +290,7 @@ def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
                     where="in the run")
     if len(the_plan.combos) < 2:
         return None
-    return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades)
+    return overfitting(tables.return_blocks, results, spec.objective, spec.top_k, spec.min_trades)
 
 
 #: Why a workflow with classifiers writes no regime attribution.
@@ -343,14 +344,15 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
 
 
 def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.PathLike | None = None,
-           market: MarketData | None = None, returns: bool = False) -> RunResult:
+           market: MarketData | None = None, return_blocks: bool = False) -> RunResult:
     """Replay a signal store through portfolio, risk and execution over the spec's settings grid.
 
     Every stored combination × every settings point is one result row. No feature or signal is
     computed. The store is ``store`` or read from the spec's ``signals`` folder; the data is
     ``market``, the spec's data section, or — when the spec has none — the store's, and must be
-    the data the store was generated on. ``returns`` keeps every combination's per-bar returns in
-    the result (``RunResult.returns``), as phases do for their overfitting statistics.
+    the data the store was generated on. ``return_blocks`` keeps the per-block aggregates of every
+    combination's per-bar returns in the result (``RunResult.return_blocks``), as phases do for
+    their overfitting statistics.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -364,7 +366,7 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
     the_plan = _replay_plan_of(spec, store, symbols=market.symbols)
-    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), returns=returns,
+    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), return_blocks=return_blocks,
                    extra={"signals": {"path": spec.signals, "changes": store.n_changes,
                                       "combinations": store.combos.num_rows}})
 
@@ -492,12 +494,12 @@ def run_phases(spec: SpecLike, *, out: str | os.PathLike | None = None,
             outputs[phase.name] = generate_signals(p, market=data)
         elif p.workflow.type == "signal_replay":
             store = source if isinstance(source, SignalStore) else None
-            outputs[phase.name] = replay(p, store=store, market=data, returns=True)
+            outputs[phase.name] = replay(p, store=store, market=data, return_blocks=True)
         elif isinstance(source, RunResult):
             outputs[phase.name] = _run_selected(p, source, phase.source, data)
         else:
             outputs[phase.name] = _finish(p, plan_from_spec(p, symbols=data.symbols), data, datetime.now(timezone.utc),
-                                          time.perf_counter(), None, returns=True)
+                                          time.perf_counter(), None, return_blocks=True)
     results = [(ph.name, outputs[ph.name]) for ph in spec.phases if isinstance(outputs[ph.name], RunResult)]
     manifest = {"spec": json.loads(spec.document), "spec_source": spec.source, "spec_sha256": _spec_sha256(spec),
                 "phases": [{"name": ph.name, "workflow": ph.spec.workflow.type, "from": ph.source} for ph in spec.phases],
@@ -519,26 +521,25 @@ def _search_statistics(phases: list[tuple[str, RunResult]]) -> dict[str, Any]:
     """The overfitting statistics of a phased search: the last phase's selection among every
     distinct combination any phase evaluated (each one a trial), on the bars they share — the
     training part, when there is a split — of the last phase's first symbol."""
-    from fp.overfitting import selection_statistics
+    from fp.overfitting import ReturnBlocks, selection_statistics
     final = phases[-1][1]
-    symbol, last = final.returns[0]
-    columns: dict[str, np.ndarray] = {}
+    symbol, last = final.return_blocks[0]
+    columns: dict[str, ReturnBlocks] = {}
     counts: dict[str, int] = {}
     for name, result in phases:
-        if result.returns is None:
+        if result.return_blocks is None:
             continue
-        for found, matrix in result.returns:
-            if found != symbol or matrix.shape[0] != last.shape[0]:
+        for found, blocks in result.return_blocks:
+            if found != symbol or blocks is None or (blocks.n_returns, blocks.n_blocks) != (last.n_returns, last.n_blocks):
                 continue
             ids = ok_combo_ids(training_view(result.results), symbol)
             counts[name] = len(ids)
             for i, combo_id in enumerate(ids):
-                columns.setdefault(combo_id, matrix[:, i])
+                columns.setdefault(combo_id, blocks.take([i]))
     ids = list(columns)
     chosen = final.manifest["overfitting"]["selected"]
-    blocks = final.manifest["overfitting"]["n_blocks"]
-    stats = selection_statistics(np.column_stack([columns[c] for c in ids]), ids.index(chosen), n_blocks=blocks)
-    return {**final.manifest["overfitting"], **stats, **block_layout(last, blocks), "trials_by_phase": counts,
+    stats = selection_statistics(ReturnBlocks.concat([columns[c] for c in ids]), ids.index(chosen))
+    return {**final.manifest["overfitting"], **stats, **block_layout(last), "trials_by_phase": counts,
             "note": "n_trials counts every distinct combination any phase evaluated"}
 
 
@@ -556,7 +557,7 @@ def _run_selected(spec: Spec, source: RunResult, name: str, market: MarketData) 
     combos = _selected([order[combo_id] for combo_id in sorted(ranks, key=ranks.get)], source.plan.spec.top_k,
                        own_settings=_own_settings(spec))
     the_plan = selected_plan(spec, combos, symbols=market.symbols, own_settings=_own_settings(spec))
-    return _finish(spec, the_plan, market, started, clock, None, returns=True)
+    return _finish(spec, the_plan, market, started, clock, None, return_blocks=True)
 
 
 def _selected(ranked: list[Combination], top_k: int, *, own_settings: bool) -> list[Combination]:

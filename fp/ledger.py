@@ -97,7 +97,7 @@ def equity_returns(points: EquityPoints) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Most (state × bar) equity marks :func:`ruin_bars` computes at once.
-_MARKS = 1 << 20
+_MARKS = 1 << 18
 
 
 def ruin_bars(close: np.ndarray, lane: np.ndarray, bar: np.ndarray, cash: np.ndarray, position: np.ndarray,

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
 import pipelines  # noqa: E402
-from pipelines.workflows import executors  # noqa: E402
+from pipelines.workflows import modes  # noqa: E402
 from pipelines.boundary.data import load_market_data  # noqa: E402
 from state.spec import DataSpec, ExecutionOptions  # noqa: E402
 
@@ -42,8 +42,10 @@ def main(argv=None) -> int:
     market = load_market_data(DataSpec(path=benchlib.synthetic_path("synth_100k"), symbol="synth_100k"))
     plan = pipelines.plan(SPEC)
     combos = len(plan.combos)
-    sized = executors.lanes_per_chunk
-    executors.lanes_per_chunk = pipelines.workflows.modes.lanes_per_chunk = lambda *a: args.chunk_lanes
+    planned = modes.plan_chunks
+    size = args.chunk_lanes
+    modes.plan_chunks = lambda *a, **k: planned(*a, **k, chunks=[range(i, min(i + size, combos))
+                                                                for i in range(0, combos, size)])
     try:
         t0 = time.perf_counter()
         local = pipelines.run(SPEC, market=market)
@@ -62,7 +64,7 @@ def main(argv=None) -> int:
                 print(f"{workers} worker(s): {times[workers]:.2f} s; results equal the in-process run: "
                       f"{not differing}{'' if not differing else f' (columns differing: {differing})'}")
     finally:
-        executors.lanes_per_chunk = pipelines.workflows.modes.lanes_per_chunk = sized
+        modes.plan_chunks = planned
     chunks = -(-combos // args.chunk_lanes)
     print(f"\n## Dask scale-out: {combos} combinations × {len(market.bars[0]):,} bars, {chunks} chunks of "
           f"{args.chunk_lanes} lanes\n")

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fp.ledger import regime_stats
 from fp.metrics import metrics
 from fp.overfitting import ReturnBlocks, cscv_blocks, equity_blocks
-from pipelines.engine.events import events_table
+from pipelines.engine.events import events_table, numbered_events
 from pipelines.engine.folds import fold_sparse
 from pipelines.engine.lanes import lane_settings, order_rules, require_volume, sized_changes
 from pipelines.engine.patterns import PATTERNS, container_for
@@ -65,6 +66,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
     trade_parts, trade_keys, regime_rows, equity_parts, block_parts, event_parts, finals = [], [], [], [], [], [], []
     failed: dict[tuple[str, str], str] = {}
+    next_id = 0  # trace event ids are unique across symbols, then numbered in row order
     point_order = {key: i for i, key in enumerate(dict.fromkeys(
         classifier_key(c) for c in plan.combos if c.classifier is not None))}
     labelled: dict[tuple[int, int], tuple] = {}  # (point, symbol) -> (point, bars, labels, start)
@@ -85,8 +87,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         folded = fold_sparse(container, settings, changes, bars, rules=order_rules(plan.combos, bars),
                              trace=trace is not None)
         if trace is not None:
-            event_parts.append(events_table(plan, bars, folded.trace, run=run, keep=trace,
-                                            first_id=sum(t.num_rows for t in event_parts)))
+            part = events_table(plan, bars, folded.trace, run=run, keep=trace, first_id=next_id)
+            event_parts.append(part)
+            next_id = int(pc.max(part.column("event_id")).as_py()) + 1 if part.num_rows else next_id
         finals.append(pa.table({"combo_id": [c.combo_id for c in plan.combos], "symbol": [bars.symbol] * len(plan.combos),
                                 "cash": folded.final.cash, "position": folded.final.position}))
         close = bars.close[start:]
@@ -144,7 +147,7 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         symbol = np.concatenate([k[1] for k in trade_keys])
         # combination order, then symbol, keeping each lane's chronological order
         trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
-    events = pa.concat_tables(event_parts) if event_parts else None
+    events = numbered_events(pa.concat_tables(event_parts)) if event_parts else None
     regimes = regimes_table([labelled[k] for k in sorted(labelled)]) if labelled else None
     return RunTables(results, trades, stats, curves_table, tuple(block_parts) if return_blocks else None, events,
                      pa.concat_tables(finals) if finals else None, regimes=regimes)

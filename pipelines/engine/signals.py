@@ -3,14 +3,17 @@
 :func:`computed_signals` is the backtest's source: the FeatureHub computes the plan's features once,
 each distinct strategy point computes its signal once (settings grids reuse it), each distinct
 classifier point fits once and gates or scales the strategies crossed with it. A replay's source
-reads a signal store instead (``pipelines.engine.signal_store``). Pure: no I/O.
+reads a signal store instead (``pipelines.engine.signal_store``). :func:`hold_signals` runs the
+computed source once over every combination and symbol and keeps what it gave
+(:class:`HeldSignals`): the source chunks of a plan fold, none of them computing a feature again.
+Pure: no I/O (a caller may hand in features kept elsewhere, ``features=``).
 """
 from __future__ import annotations
 
 import functools
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,8 +29,9 @@ from state.errors import SpecError
 from state.market import Bars, MarketData
 from state.plan import Combination, Plan
 
-__all__ = ["NO_CHANGES", "ClassifierFit", "SignalSource", "SymbolSignals", "classifier_key", "computed_signals", "fitted",
-           "from_bar", "signal_of", "split_index", "with_market"]
+__all__ = ["NO_CHANGES", "ClassifierFit", "HeldSignals", "SignalSource", "SymbolSignals", "classifier_key",
+           "computed_signals", "fitted", "from_bar", "hold_signals", "signal_key", "signal_of", "split_index",
+           "with_market"]
 
 
 @attrs.frozen
@@ -79,6 +83,12 @@ def classifier_key(combo: Combination) -> tuple:
     return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
 
 
+def signal_key(combo: Combination) -> tuple:
+    """What a combination's signal depends on: its strategy and classifier points (not its
+    settings: settings grids share one signal)."""
+    return combo.strategy, combo.strategy_params, combo.classifier, combo.classifier_params
+
+
 #: Where classifiers learn on one symbol: ``fit(bars) -> (first, train_end)``. A classifier sees the
 #: bars from ``first`` on only, fits on bars ``[first, train_end)`` and labels from ``train_end``;
 #: ``train_end`` ``None`` means its warm-up (:func:`fp.classifiers.default_train_end`) of the bars
@@ -87,7 +97,8 @@ ClassifierFit = Callable[[Bars], tuple[int, int | None]]
 
 
 def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *,
-                     fit: ClassifierFit | None = None) -> SymbolSignals:
+                     fit: ClassifierFit | None = None,
+                     features: Mapping[Any, tuple[np.ndarray, ...]] | None = None) -> SymbolSignals:
     """The backtest's signal source for one symbol.
 
     The FeatureHub computes the plan's features once (``market``: the other symbols that
@@ -100,12 +111,16 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
     the whole data, on the bars before the spec's ``data.split``, else on their warm-up. A workflow
     that evaluates parts of the data (train/test, walk-forward) always says where: the spec's split
     names bars of the whole data, not of the part a run is given.
+
+    ``features`` are the plan's features on ``bars`` computed already (a mapping from each key to
+    its outputs, such as a store on disk); by default they are computed here.
     """
     registry = registry_of(plan.spec)
     first, train_end = fit(bars) if fit is not None else (0, split_index(plan.spec.data.split, bars))
     if train_end is None:
         _require_labels(plan, bars.slice(first, len(bars)), registry)
-    features = compute_features(bars, plan.features, registry=registry, market=market)
+    if features is None:
+        features = compute_features(bars, plan.features, registry=registry, market=market)
     held: dict[tuple, np.ndarray] = {}
     sparse: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     regimes: dict[tuple, Any] = {}
@@ -126,7 +141,7 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
         return regimes[key]
 
     def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
-        key = (combo.strategy, combo.strategy_params, combo.classifier, combo.classifier_params)
+        key = signal_key(combo)
         if key in sparse:
             return sparse[key]
         if combo.classifier is None:
@@ -151,6 +166,75 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
         return None if combo.classifier is None else regime(combo).labels
 
     return SymbolSignals(changes, labels_of)
+
+
+@attrs.frozen(eq=False)
+class HeldSignals:
+    """Every combination's signal changes (or the error its components raised) and every
+    classifier point's regime labels, per symbol, computed once and held: a :data:`SignalSource`
+    that computes nothing.
+
+    ``changes`` maps ``(signal_key(combo), symbol)`` to the ``(bars, targets)`` changes or the
+    exception computing them raised (raised again when asked, so a chunk records the same error
+    row as a whole run); ``labels`` maps ``(classifier_key(combo), symbol)`` to the labels.
+    Changes are a few numbers per order: holding every lane's costs O(orders), never O(bars)
+    per lane.
+    """
+
+    changes: Mapping[tuple[tuple, str], Any]
+    labels: Mapping[tuple[tuple, str], np.ndarray]
+
+    def __call__(self, plan: Plan, bars: Bars) -> SymbolSignals:
+        def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
+            held = self.changes[(signal_key(combo), bars.symbol)]
+            if isinstance(held, BaseException):
+                raise held
+            return held
+
+        def labels(combo: Combination) -> np.ndarray | None:
+            return None if combo.classifier is None else self.labels[(classifier_key(combo), bars.symbol)]
+
+        return SymbolSignals(changes, labels)
+
+    def only(self, combos: Iterable[Combination]) -> "HeldSignals":
+        """What ``combos`` read: the source of a chunk of them (small to send to a worker)."""
+        signals = {signal_key(c) for c in combos}
+        points = {classifier_key(c) for c in combos if c.classifier is not None}
+        return HeldSignals({k: v for k, v in self.changes.items() if k[0] in signals},
+                           {k: v for k, v in self.labels.items() if k[0] in points})
+
+    def changes_of(self, combo: Combination, symbol: str) -> int:
+        """How many changes ``combo``'s signal has on ``symbol`` (0 when it raised)."""
+        held = self.changes[(signal_key(combo), symbol)]
+        return 0 if isinstance(held, BaseException) else len(held[0])
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the held arrays take."""
+        arrays = [a for v in self.changes.values() if not isinstance(v, BaseException) for a in v]
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.labels.values())
+
+
+def hold_signals(plan: Plan, market: MarketData, *,
+                 features: Callable[[Bars], Mapping[Any, tuple[np.ndarray, ...]] | None] | None = None) -> HeldSignals:
+    """Run :func:`computed_signals` once over every combination of ``plan`` on every symbol of
+    ``market`` and hold what it gives. ``features(bars)`` may hand in each symbol's features
+    computed already (``None``: compute them); a symbol's features are dropped before the next
+    symbol's are read. Law: a run reading the held signals equals a run computing them."""
+    changes: dict[tuple[tuple, str], Any] = {}
+    labels: dict[tuple[tuple, str], np.ndarray] = {}
+    for bars in market.bars:
+        source = computed_signals(plan, bars, market, features=None if features is None else features(bars))
+        for combo in plan.combos:
+            key = (signal_key(combo), bars.symbol)
+            if key not in changes:
+                try:
+                    changes[key] = source.changes(combo)
+                except Exception as exc:  # a failing component is data: its lane becomes an error row
+                    changes[key] = exc
+            if combo.classifier is not None and not isinstance(changes[key], BaseException):
+                labels.setdefault((classifier_key(combo), bars.symbol), source.labels(combo))
+    return HeldSignals(changes, labels)
 
 
 def _require_labels(plan: Plan, bars: Bars, registry: Registry) -> None:

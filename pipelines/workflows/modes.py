@@ -7,6 +7,7 @@ and writing is pure.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import importlib.metadata
@@ -19,20 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 
+from fp.registry import registry_of
 from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id, symbols_of
 from pipelines.boundary.data import load_market_data
 from pipelines.boundary.outputs import check_run_dir, RunDirError, write_run
 from pipelines.engine.objectives import objective_values, with_objective
 from pipelines.workflows.results import RunResult
-from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.boundary.feature_files import drop_features, write_features
+from pipelines.workflows.chunking import Chunking, default_budget, features_fit, plan_chunks
+from pipelines.workflows.executors import ExecutionOptions, lean_memory, run_chunked
 from pipelines.engine.lanes import require_volume
 from pipelines.engine.objectives import select_some
 from pipelines.workflows.optimize import (block_layout, choose, ok_combo_ids, overfitting, train_test, training_part, training_view,
                                 walk_forward)
 from pipelines.engine.evaluate import run_plan
-from pipelines.engine.signals import computed_signals
+from pipelines.engine.signals import HeldSignals, computed_signals, hold_signals
 from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
 from pipelines.boundary.store_files import read_store, write_store
 from pipelines.engine.signal_store import SignalStore, store_signals
@@ -42,8 +45,8 @@ from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
-__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "replay", "resume", "run", "run_phases",
-           "write_phases"]
+__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "plan_chunking", "replay", "resume", "run",
+           "run_phases", "write_phases"]
 
 SpecLike = Spec | Mapping | str | os.PathLike
 
@@ -110,10 +113,14 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     ``signal_replay`` a :class:`RunResult` (see :func:`replay`), and a spec with ``phases`` a
     :class:`PhasedResult`. ``market`` overrides the spec's data section (data composed in code);
     ``equity`` (or ``equity: true``) also records every combination's equity curve, ``trace`` (or
-    ``trace:`` in the spec) every event of a backtest's or replay's fold. ``execution`` (or the
-    spec's ``executor``) runs a backtest in chunks of lanes on an executor, resumable (see
-    ``pipelines.workflows.executors``). The spec, then ``out`` (see :func:`pipelines.boundary.outputs.check_run_dir`)
-    are checked before any data is read, so a bad spec or output folder fails fast.
+    ``trace:`` in the spec) every event of a backtest's or replay's fold. A backtest or an
+    optimization without ``data.split`` computes every combination's signal changes once, then
+    folds them in chunks of combinations that fit the memory budget (``execution`` or the spec's
+    ``executor``: its ``memory_limit``, default a quarter of the machine's memory; see
+    ``pipelines.workflows.chunking``), on that executor, resumable (``pipelines.workflows.executors``);
+    one chunk on the local executor is an ordinary run. The spec, then ``out`` (see
+    :func:`pipelines.boundary.outputs.check_run_dir`) are checked before any data is read, so a bad
+    spec or output folder fails fast.
     """
     spec = load_spec(spec)
     if trace and spec.trace is None:
@@ -130,12 +137,14 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     clock = time.perf_counter()
     if out is not None:
         check_run_dir(out)
-    market = market if market is not None else load_market_data(spec.data)
-    the_plan = plan_from_spec(spec, symbols=market.symbols)
     options = execution if execution is not None else spec.executor
-    if _chunked(spec, the_plan, market, options):
-        return _run_chunked(spec, the_plan, market, started, clock, out, options or ExecutionOptions(), resume=False)
-    return _finish(spec, the_plan, market, started, clock, out)
+    bounded = _chunkable(spec, options) and options is not None and options.memory_limit is not None
+    with lean_memory() if bounded else contextlib.nullcontext():  # a budget counts what allocators keep
+        market = market if market is not None else load_market_data(spec.data)
+        the_plan = plan_from_spec(spec, symbols=market.symbols)
+        if _chunkable(spec, options):
+            return _run_held(spec, the_plan, market, started, clock, out, options or ExecutionOptions())
+        return _finish(spec, the_plan, market, started, clock, out)
 
 
 def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = None) -> RunResult:
@@ -153,41 +162,110 @@ def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = N
                           "chunked run (--executor, or a run larger than --memory-limit)") from None
     spec = spec_from_mapping(record["spec"], source=record["source"], base_dir=record["base_dir"])
     options = execution or ExecutionOptions(**record["execution"])
+    with lean_memory():
+        market = load_market_data(spec.data)
+        the_plan = plan_from_spec(spec, symbols=market.symbols)
+        signals, chunking = _held_and_chunked(spec, the_plan, market, options, root)
+        return _run_chunked(spec, the_plan, market, started, clock, root, options, signals, chunking, root, resume=True)
+
+
+def plan_chunking(spec: SpecLike, *, execution: ExecutionOptions | None = None) -> Chunking | None:
+    """How a run of ``spec`` would be chunked under ``execution`` (default: the spec's
+    ``executor``): reads the data and computes every combination's signals (their order counts
+    decide), folds nothing. ``None`` for a workflow that does not run in chunks."""
+    import shutil
+    import tempfile
+    spec = load_spec(spec)
+    options = execution if execution is not None else spec.executor
+    if spec.phases or not _chunkable(spec, options):
+        return None
     market = load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
-    return _run_chunked(spec, the_plan, market, started, clock, root, options, resume=True)
+    work = Path(tempfile.mkdtemp(prefix="admf-plan-"))
+    try:
+        return _held_and_chunked(spec, the_plan, market, options or ExecutionOptions(), work)[1]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions | None) -> bool:
-    """Whether a run goes through chunks: an executor other than local, or more lanes than the
-    memory budget holds at once. Train/test and walk-forward runs are not chunked."""
+def _chunkable(spec: Spec, options: ExecutionOptions | None) -> bool:
+    """Whether a run computes its signals once and folds them in chunks: backtests and
+    optimizations without ``data.split`` (train/test and walk-forward runs fold their parts)."""
     if spec.workflow.type not in ("backtest", "optimization") or spec.data.split is not None:
         if options is not None and options.executor != "local":
             raise SpecError("executor", "only backtests and optimizations without data.split run on executors")
         return False
-    options = options or ExecutionOptions()
-    return options.executor != "local" or lanes_per_chunk(the_plan, market, options.memory_limit) < len(the_plan.combos)
+    return True
+
+
+def _held_and_chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions,
+                      work: Path | None) -> tuple[HeldSignals, Chunking]:
+    """Every combination's signals, computed once (each symbol's features in memory when they
+    fit the budget beside the data, else in a store in the run folder ``work``, dropped after),
+    and the chunks that fold them (``pipelines.workflows.chunking``)."""
+    budget = options.memory_limit or default_budget()
+    in_memory = features_fit(the_plan, market, budget)
+    if in_memory:
+        signals = hold_signals(the_plan, market)
+    else:
+        store = work / "parts" / "features"
+        registry = registry_of(spec)
+
+        def stored(bars):
+            drop_features(store)  # one symbol's at a time
+            return write_features(bars, the_plan.features, store, registry=registry, market=market)
+
+        try:
+            signals = hold_signals(the_plan, market, features=stored)
+        finally:
+            drop_features(store)
+    workers = (options.workers or os.cpu_count() or 1) if options.executor != "local" else 1
+    chunking = plan_chunks(the_plan, market, signals, budget, features="memory" if in_memory else "store",
+                           workers=workers, equity=spec.equity, trace=spec.trace is not None)
+    return signals, chunking
+
+
+def _run_held(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
+              out: str | os.PathLike | None, options: ExecutionOptions) -> RunResult:
+    """A backtest or optimization: its signals computed once, then folded in one run or in chunks."""
+    require_volume(the_plan.combos, market)  # before anything is written
+    budget = options.memory_limit or default_budget()
+    work = None
+    if options.executor != "local" or not features_fit(the_plan, market, budget):
+        work = _work_dir(spec, out, options)  # the feature store lives in the run folder
+    signals, chunking = _held_and_chunked(spec, the_plan, market, options, work)
+    if work is None and len(chunking.chunks) == 1:
+        return _finish(spec, the_plan, market, started, clock, out, signals=signals)
+    work = work or _work_dir(spec, out, options)
+    return _run_chunked(spec, the_plan, market, started, clock, out, options, signals, chunking, work, resume=False)
+
+
+def _work_dir(spec: Spec, out: str | os.PathLike | None, options: ExecutionOptions) -> Path:
+    """The folder a chunked run works in (``out``, or a temporary one), with what resuming needs."""
+    import tempfile
+    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "run.json").write_text(json.dumps({
+        "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
+        "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
+    return work
 
 
 def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
-                 out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool) -> RunResult:
+                 out: str | os.PathLike | None, options: ExecutionOptions, signals: HeldSignals, chunking: Chunking,
+                 work: Path, *, resume: bool) -> RunResult:
     import shutil
     import tempfile
-    require_volume(the_plan.combos, market)  # before anything is written
-    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
-    work.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        (work / "run.json").write_text(json.dumps({
-            "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
-            "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
     run = run_id(_spec_sha256(spec), market.sha256)
-    tables = run_chunked(the_plan, market, work, options, resume=resume,
+    tables = run_chunked(the_plan, market, signals, chunking, work, options, resume=resume,
                          run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
                                       "return_blocks": spec.workflow.type == "optimization"})
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
-    manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
+    manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(chunking.chunks),
+                                          "chunking": chunking.record()})
+    _warn(manifest, *chunking.warnings)
     _warn_ruined(manifest, tables.results)
     if stats is not None:
         manifest["overfitting"] = stats

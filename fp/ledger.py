@@ -90,7 +90,10 @@ def equity_returns(points: EquityPoints) -> tuple[np.ndarray, np.ndarray]:
     """
     values = points.values
     before = values[:-1]
-    returns = np.divide(values[1:], before, out=np.ones_like(before), where=before != 0.0)
+    if before.all():
+        returns = values[1:] / before
+    else:
+        returns = np.divide(values[1:], before, out=np.ones_like(before), where=before != 0.0)
     returns -= 1.0
     moved = np.flatnonzero(returns)
     return points.bars[1:][moved] - 1, returns[moved]

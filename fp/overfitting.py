@@ -42,6 +42,7 @@ Conventions:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -392,8 +393,10 @@ def _aggregate(column: np.ndarray, index: np.ndarray, values: np.ndarray, n_colu
 
     zeros = (np.array([head] + [size] * n_blocks) - count.reshape(n_columns, width)).ravel()
     mean = segment_sums(values) / size
-    deviation = values - np.repeat(mean, count)
-    m2 = segment_sums(deviation * deviation) + zeros * (mean * mean)
+    square = np.repeat(mean, count)  # each return's block mean, then (r - mean)², in place: few large temporaries
+    np.subtract(values, square, out=square)
+    np.multiply(square, square, out=square)
+    m2 = segment_sums(square) + zeros * (mean * mean)
     low, high = np.full(n_bins, np.inf), np.full(n_bins, -np.inf)
     if len(at):
         low[filled] = np.minimum.reduceat(values, at)
@@ -413,20 +416,21 @@ def _aggregate(column: np.ndarray, index: np.ndarray, values: np.ndarray, n_colu
         return out
 
     total_mean = column_sums(values) / n_returns
-    deviation = values - np.repeat(total_mean, per_column)
-    square = deviation * deviation
+    deviation = values - (total_mean[0] if n_columns == 1 else np.repeat(total_mean, per_column))
+    np.multiply(deviation, deviation, out=square)
     flat = n_returns - per_column
     c = -total_mean  # a zero return's deviation
     c2 = c * c
+    total_m2 = column_sums(square) + flat * c2
+    np.multiply(square, deviation, out=deviation)
+    total_m3 = column_sums(deviation) + flat * (c2 * c)
+    np.multiply(square, square, out=square)
+    total_m4 = column_sums(square) + flat * (c2 * c2)
     by_block = lambda x: np.ascontiguousarray(x.reshape(n_columns, width)[:, 1:].T)
     return ReturnBlocks(
         n_returns=n_returns, n_blocks=n_blocks,
         block_mean=by_block(mean), block_m2=by_block(m2), block_low=by_block(low), block_high=by_block(high),
-        mean=total_mean,
-        m2=column_sums(square) + flat * c2,
-        m3=column_sums(square * deviation) + flat * (c2 * c),
-        m4=column_sums(square * square) + flat * (c2 * c2),
-        low=low.min(axis=1), high=high.max(axis=1),
+        mean=total_mean, m2=total_m2, m3=total_m3, m4=total_m4, low=low.min(axis=1), high=high.max(axis=1),
     )
 
 
@@ -479,7 +483,7 @@ def probability_of_backtest_overfitting(
     if n_columns < 2:
         raise StatisticsError(f"returns hold {n_columns} combination(s): needs at least 2 combinations (columns) "
                               "to select from")
-    halves = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)), dtype=np.intp)
+    halves = _halves(n_blocks)
     n_splits = len(halves)
     # Split i's OOS half is split (n_splits - 1 - i)'s IS half: the lexicographic list of the
     # k-subsets of 2k blocks, read backwards, lists their complements (complementing flips every
@@ -493,10 +497,12 @@ def probability_of_backtest_overfitting(
     for start in range(0, n_splits // 2, chunk):
         first = np.arange(start, min(start + chunk, n_splits // 2))
         mirror = n_splits - 1 - first
-        objectives = [_half_objectives(tables, codes[:, rows], objective) for rows in (first, mirror)]
-        for rows, is_objectives, oos_objectives in ((first, *objectives), (mirror, *objectives[::-1])):
-            chosen_is[rows], chosen_oos[rows], ranks[rows] = _rank_of_is_best(is_objectives, oos_objectives)
-            defined[rows] = ~np.all(np.isnan(is_objectives), axis=1)
+        values = [_half_objectives(tables, codes[:, rows], objective) for rows in (first, mirror)]
+        undefined = [np.isnan(v) for v in values]
+        scores = [np.where(nan, -np.inf, v) for nan, v in zip(undefined, values)]  # a NaN ranks below every number
+        for rows, i, o in ((first, 0, 1), (mirror, 1, 0)):
+            chosen_is[rows], chosen_oos[rows], ranks[rows] = _rank_of_is_best(values[i], scores[i], values[o], scores[o])
+            defined[rows] = ~undefined[i].all(axis=1)
 
     omega = ranks / (n_columns + 1)
     logits = np.where(defined, np.log(omega / (1.0 - omega)), _NAN)
@@ -514,6 +520,14 @@ def probability_of_backtest_overfitting(
         n_defined_splits=n_defined,
         reason="" if n_defined else _NO_BEST,
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _halves(n_blocks: int) -> np.ndarray:
+    """CSCV's in-sample halves of ``n_blocks`` blocks, in lexicographic order (read-only, shared)."""
+    halves = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)), dtype=np.intp)
+    halves.setflags(write=False)
+    return halves
 
 
 def _blocks_of(returns: np.ndarray | ReturnBlocks, n_blocks: int | None) -> ReturnBlocks:
@@ -617,10 +631,10 @@ def _half_objectives(tables: _SubsetTables, codes: np.ndarray, objective) -> np.
     return values
 
 
-def _rank_of_is_best(is_objectives: np.ndarray, oos_objectives: np.ndarray):
-    """Per split (row): the IS-best column's IS and OOS objectives and its average OOS rank."""
-    is_scores = np.where(np.isnan(is_objectives), -np.inf, is_objectives)
-    oos_scores = np.where(np.isnan(oos_objectives), -np.inf, oos_objectives)
+def _rank_of_is_best(is_objectives: np.ndarray, is_scores: np.ndarray, oos_objectives: np.ndarray,
+                     oos_scores: np.ndarray):
+    """Per split (row): the IS-best column's IS and OOS objectives and its average OOS rank
+    (``*_scores``: the objectives with NaN as -inf)."""
     best = np.argmax(is_scores, axis=1)  # the first maximum: ties go to the lowest index
     rows = np.arange(len(best))
     target = oos_scores[rows, best][:, None]
@@ -636,10 +650,10 @@ def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if len(x) < 2:
         return _NAN, _NAN
     dx = x - x.mean()
-    spread = float(np.dot(dx, dx))
+    spread = float((dx * dx).sum())  # not BLAS: its threads would spin on the cores a sweep runs on
     if spread == 0.0:
         return _NAN, _NAN
-    slope = float(np.dot(dx, y - y.mean())) / spread
+    slope = float((dx * (y - y.mean())).sum()) / spread
     return slope, float(y.mean() - slope * x.mean())
 
 

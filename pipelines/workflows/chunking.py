@@ -13,8 +13,8 @@ longest symbol's bars), and per combination and symbol its orders × :data:`BYTE
 (schedules, quotes, fills, trades) plus :data:`BYTES_PER_LANE`, with recorded equity
 (:data:`EQUITY_BYTES_PER_BAR` per bar) or traces (:data:`TRACE_BYTES_PER_ORDER`) when asked.
 After the chunks the run's merged tables are held and written at once (so that a chunked run's
-files are byte for byte an unchunked run's): :data:`OUTPUT_BYTES_PER_ORDER` beside the data, a
-warning when that exceeds the budget.
+files are byte for byte an unchunked run's); :meth:`Chunking.output_warning` says so when they
+and the data exceed the budget (they are a run's product, not known before it folds).
 A combination's orders are counted from its held changes (each change places one order; exits
 and participation caps place more, counted as their upper bounds). The constants were measured
 with ``tracemalloc`` on the W3 grid (``bench/w3.py``), rounded up.
@@ -43,13 +43,11 @@ from pipelines.engine.signals import HeldSignals
 from state.market import MarketData
 from state.plan import Plan
 
-__all__ = ["BYTES_PER_BAR", "BYTES_PER_LANE", "BYTES_PER_ORDER", "Chunking", "EQUITY_BYTES_PER_BAR", "FOLD_BYTES",
-           "OUTPUT_BYTES_PER_ORDER", "TRACE_BYTES_PER_ORDER", "data_bytes", "default_budget", "feature_bytes", "features_fit", "plan_chunks"]
+__all__ = ["BYTES_PER_BAR", "BYTES_PER_LANE", "BYTES_PER_ORDER", "Chunking", "EQUITY_BYTES_PER_BAR", "FOLD_BYTES", "OUTPUT_FACTOR",
+           "TRACE_BYTES_PER_ORDER", "data_bytes", "default_budget", "feature_bytes", "features_fit", "plan_chunks"]
 
 #: Bytes a chunk holds per order it folds (schedule, quotes, the fold's outputs, trades).
 BYTES_PER_ORDER = 500
-#: Bytes per order of the run's merged tables (trades above all) and their writing, at the end.
-OUTPUT_BYTES_PER_ORDER = 160
 #: Bytes per combination and symbol (its result row and small per-lane arrays).
 BYTES_PER_LANE = 4096
 #: Bytes per bar of one lane's transient arrays (compressed equity, metrics, return aggregates).
@@ -60,6 +58,8 @@ FOLD_BYTES = 12 * 2**20
 EQUITY_BYTES_PER_BAR = 80
 #: Bytes per order of a recorded trace (its four to six events).
 TRACE_BYTES_PER_ORDER = 1200
+#: Memory merging and writing the run's tables takes, per byte of those tables (measured on W3: 3.4).
+OUTPUT_FACTOR = 3.5
 #: Bytes per bar of the transient arrays computing one feature or one strategy point's signal.
 SIGNAL_BYTES_PER_BAR = 64
 
@@ -134,6 +134,17 @@ class Chunking:
                 "shared_bytes": self.shared, "data_bytes": self.data, "signal_bytes": self.signals,
                 "features": self.features, "feature_bytes": self.feature_bytes, "warnings": list(self.warnings)}
 
+    def output_warning(self, table_bytes: int) -> list[str]:
+        """A warning when the run's merged tables (``table_bytes``; merging and writing them holds
+        about :data:`OUTPUT_FACTOR` times that: the parts as read, the tables, the writer's
+        buffers) and the data exceed the budget."""
+        total = self.data + self.signals + int(OUTPUT_FACTOR * table_bytes)
+        if total <= self.budget:
+            return []
+        return [f"the run's tables ({table_bytes / 2**20:,.0f} MB) are merged and written at once, so that a chunked "
+                f"run's files equal an unchunked run's: that takes about {total / 2**20:,.0f} MB with the data, more "
+                f"than the memory budget of {self.budget / 2**20:,.0f} MB"]
+
     def lines(self) -> list[str]:
         """What ``admf plan`` prints: the chunks and why."""
         mb = lambda n: f"{n / 2**20:,.1f} MB"
@@ -188,10 +199,6 @@ def plan_chunks(plan: Plan, market: MarketData, signals: HeldSignals, budget: in
     shared = data + held + FOLD_BYTES + BYTES_PER_BAR * int(bars.max(initial=0))
     room = budget - shared
     warnings = []
-    output = data + held + OUTPUT_BYTES_PER_ORDER * int(orders.sum())
-    if output > budget:
-        warnings.append(f"the run's tables, merged and written at the end, need about {output / 2**20:,.0f} MB beside "
-                        f"the data: more than the memory budget of {budget / 2**20:,.0f} MB")
     if chunks is None:
         busiest = np.argsort(-orders.max(axis=1, initial=0), kind="stable")
         cost = orders.max(axis=1, initial=0) * _ROUND_COST + orders.sum(axis=1) * _ORDER_COST

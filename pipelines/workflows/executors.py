@@ -160,6 +160,7 @@ def run_chunked(plan: Plan, market: MarketData, signals: HeldSignals, chunking: 
         if progress is not None:
             progress.close()
     merged = _merge(parts, plan, market, market.bars[0].symbol if run_options.get("return_blocks") else None)
+    release_memory()  # the parts as read, before the merged tables are written
     regimes = None if merged.regimes is None else in_point_order(merged.regimes, plan.combos)
     return attrs.evolve(merged, results=_in_plan_order(merged.results, plan), regimes=regimes)
 

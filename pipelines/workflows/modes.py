@@ -265,7 +265,8 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
     manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(chunking.chunks),
                                           "chunking": chunking.record()})
-    _warn(manifest, *chunking.warnings)
+    _warn(manifest, *chunking.warnings, *chunking.output_warning(sum(
+        t.nbytes for t in (tables.results, tables.trades, tables.equity, tables.events, tables.final) if t is not None)))
     _warn_ruined(manifest, tables.results)
     if stats is not None:
         manifest["overfitting"] = stats

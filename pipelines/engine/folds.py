@@ -244,21 +244,26 @@ def _fold_rounds(container: Container, state: LaneState, inputs: list, book, act
     # rounds are by decreasing width: each round's last round of its width
     last_of_width = np.searchsorted(-active, -active, side="right") - 1 if n_rounds else active
     k, span = 0, 1
+    tiled: dict[int, tuple[np.ndarray, LaneSettings]] = {}  # rounds taken at once -> rows, their settings
     while k < n_rounds:
         m, lo = int(active[k]), int(offsets[k])
         if m < width:
             finished.append(state.portfolio.rows(slice(m, None)))
             state = state.rows(slice(0, m))
             width = m
+            tiled.clear()
         narrow = m <= _SPECULATE_WIDTH and book is not None
         take = min(span, int(last_of_width[k]) - k + 1) if narrow else 1
         hi = lo + take * m
         before = state
         if take > 1:  # every row of the rounds taken from the state before them
-            tiled = np.tile(np.arange(m), take)
-            before = LaneState(state.settings.rows(tiled), state.portfolio.rows(tiled), None,
-                               None if state.watch is None else state.watch.rows(tiled),
-                               None if state.working is None else state.working[tiled])
+            if take not in tiled:
+                rows_of = np.tile(np.arange(m), take)
+                tiled[take] = rows_of, state.settings.rows(rows_of)
+            rows_of, settings = tiled[take]
+            before = LaneState(settings, state.portfolio.rows(rows_of), None,
+                               None if state.watch is None else state.watch.rows(rows_of),
+                               None if state.working is None else state.working[rows_of])
         if book is not None:
             before = LaneState(before.settings, before.portfolio, event_slice(*book, lo, hi), before.watch, before.working)
         after, log = fold(container, before, [event_slice(kind, columns, lo, hi) for kind, columns in inputs])

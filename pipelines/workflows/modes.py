@@ -40,7 +40,7 @@ from pipelines.boundary.specs import spec_from_mapping, spec_from_yaml
 from pipelines.boundary.store_files import read_store, write_store
 from pipelines.engine.signal_store import SignalStore, store_signals
 from pipelines.engine.events import run_id
-from state.errors import SpecError
+from state.errors import AdmfError, SpecError
 from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
@@ -228,12 +228,21 @@ def _held_and_chunked(spec: Spec, the_plan: Plan, market: MarketData, options: E
 def _run_held(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
               out: str | os.PathLike | None, options: ExecutionOptions) -> RunResult:
     """A backtest or optimization: its signals computed once, then folded in one run or in chunks."""
+    import shutil
     require_volume(the_plan.combos, market)  # before anything is written
     budget = options.memory_limit or default_budget()
-    work = None
+    work, existed = None, out is not None and Path(out).exists()
     if options.executor != "local" or not features_fit(the_plan, market, budget):
         work = _work_dir(spec, out, options)  # the feature store lives in the run folder
-    signals, chunking = _held_and_chunked(spec, the_plan, market, options, work)
+    try:
+        signals, chunking = _held_and_chunked(spec, the_plan, market, options, work)
+    except AdmfError:  # bad input found computing the signals: nothing is left on disk
+        if work is not None:
+            (work / "run.json").unlink(missing_ok=True)
+            shutil.rmtree(work / "parts", ignore_errors=True)
+            if not existed:
+                work.rmdir()
+        raise
     if work is None and len(chunking.chunks) == 1:
         return _finish(spec, the_plan, market, started, clock, out, signals=signals)
     work = work or _work_dir(spec, out, options)

@@ -168,6 +168,16 @@ def test_plan_with_a_budget_shows_the_chunks_the_run_folds(capsys, tmp_path):
     assert "chunking" not in out  # without a budget or executor, plan reads no data
 
 
+def test_a_run_refused_while_computing_its_signals_leaves_nothing_behind(capsys, tmp_path):
+    """On an executor, a run works in its folder from the start (its feature store, what a resume
+    needs); bad input found computing the signals (a classifier that would label no bar) leaves
+    nothing there (it left run.json)."""
+    spec = write_spec(tmp_path, "data: {dataset: GOOG, end: 2005-06-30}\nexecutor: {type: processes, workers: 1}\n"
+                                "strategies: [{type: sma_crossover}]\n"
+                                "classifiers: [{type: trend_regime, parameters: {period: 200}}]\n")
+    assert_refused(capsys, tmp_path, spec, "classifiers[0]", "labels only the bars after them")
+
+
 def test_plan_refuses_a_bad_spec(capsys, tmp_path):
     spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: 0}}]\n")
     assert_refused(capsys, tmp_path, spec, "strategies[0].parameters.lookback_period=0", command="plan")

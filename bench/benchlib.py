@@ -100,7 +100,10 @@ def admf_command(*args: str) -> list[str]:
 
 
 def admf_env() -> dict:
-    return dict(os.environ, PYTHONPATH=REPO, PYTHONHASHSEED="0")
+    """The environment ``admf`` runs in: this checkout first on the path."""
+    env = dict(os.environ, PYTHONPATH=REPO, PYTHONHASHSEED="0")
+    env.pop("ADMF_PEERS_DIR", None)
+    return env
 
 
 def admf_run(spec: str, out: str, *extra: str, cwd: str | None = None) -> tuple[float, float | None, str]:
@@ -169,3 +172,54 @@ class dask_cluster:
                     os.killpg(process.pid, self._signal.SIGKILL)
                     process.wait()
         self.started = []
+
+
+W3_GRID = {"type": "sma_crossover", "constraints": ["fast_period < slow_period"],
+           "parameters": {"fast_period": {"from": 5, "to": 50, "step": 1},
+                          "slow_period": {"from": 20, "to": 200, "step": 20}}}
+W1_GRID = {"type": "sma_crossover", "constraints": ["fast_period < slow_period"],
+           "parameters": {"fast_period": {"from": 5, "to": 50, "step": 5},
+                          "slow_period": {"from": 20, "to": 200, "step": 20}}}
+
+
+def spec_text(name: str, grid: dict, workflow: str = "backtest") -> str:
+    """A spec file's text: ``grid`` on the synthetic series ``name``, the harness's semantics
+    (10,000 cash, long only, all in, whole shares, next-open fills, 0.2 % commission)."""
+    import json
+    return (f"workflow: {{type: {workflow}}}\n"
+            f"data: {{path: {synthetic_path(name)}, symbol: {name}}}\n"
+            "portfolio: {initial_cash: 10000, direction: long_only}\n"
+            "execution: {fill: next_open, commission: 0.002}\n"
+            f"strategies:\n  - {json.dumps(grid)}\n"
+            "objective: final_equity\n")
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    """Run ``command`` under ``/usr/bin/time -v``: ``{"wall_s", "cpu_s", "peak_rss_mb", "returncode",
+    "stdout", "stderr"}`` (the whole process: interpreter start, imports, data, the run, writing)."""
+    import re
+    import tempfile
+    import time
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        start = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *command], env=env, capture_output=True,
+                              text=True)
+        wall = time.perf_counter() - start
+        text = report.read()
+    find = lambda pattern: float(m.group(1)) if (m := re.search(pattern, text)) else float("nan")
+    return {"wall_s": wall, "cpu_s": find(r"User time \(seconds\): ([\d.]+)") + find(r"System time \(seconds\): ([\d.]+)"),
+            "peak_rss_mb": find(r"Maximum resident set size \(kbytes\): (\d+)") / 1024, "returncode": done.returncode,
+            "stdout": done.stdout, "stderr": done.stderr}
+
+
+def interpreter_baseline_mb(env: dict | None = None) -> dict:
+    """Peak RSS of a process that only imports admf (``bare``) and that also makes pyarrow build
+    an array from a list (``with_pandas``: pyarrow then imports pandas, as every admf run does)."""
+    bare = timed([sys.executable, "-c", "import pipelines.cli.main"], env)["peak_rss_mb"]
+    shim = timed([sys.executable, "-c", "import pipelines.cli.main, pyarrow as pa; pa.array([1])"], env)["peak_rss_mb"]
+    return {"bare": bare, "with_pandas": shim}
+
+
+def median(values):
+    import statistics
+    return statistics.median(values)

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_admf as A  # noqa: E402
+
 import pipelines  # noqa: E402
 
 # The synthetic series moves ~0.02 % a bar and W1 positions last tens to hundreds of bars, so

@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 
 import pipelines  # noqa: E402
 from fp.hub import compute_features  # noqa: E402
-from pipelines.engine.compiler import plan_from_spec  # noqa: E402
 from pipelines.boundary.specs import spec_from_mapping  # noqa: E402
+from pipelines.engine.compiler import plan_from_spec  # noqa: E402
 from state.plan import FeatureKey  # noqa: E402
 from state.spec import DataSpec  # noqa: E402
 

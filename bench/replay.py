@@ -24,11 +24,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-import benchlib  # noqa: E402
 import pipelines  # noqa: E402
 from fp.strategies import expand_changes  # noqa: E402
 from pipelines.boundary.data import load_market_data  # noqa: E402

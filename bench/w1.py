@@ -39,8 +39,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchlib as B  # noqa: E402
 import bench_admf as A  # noqa: E402
+import benchlib as B  # noqa: E402
 
 TARGET_VS_VECTORBT = 5.0
 TARGET_VS_BACKTESTING = 200.0

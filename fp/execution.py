@@ -102,7 +102,7 @@ def fill_pending(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     done = LaneState(s, p, None)
     if np.count_nonzero(new_position) == np.count_nonzero(side):
         return done, (filled,)  # every order that wanted a position got one
-    rejected = np.flatnonzero((new_position == 0.0) & (side != 0.0) & (held == 0.0))
+    rejected = np.nonzero((new_position == 0.0) & (side != 0.0) & (held == 0.0))[0]
     if not len(rejected):
         return done, (filled,)
     if "uncapped" in s.uniform:
@@ -158,7 +158,7 @@ def _fill(state: LaneState, event: FillQuote) -> tuple[LaneState, tuple]:
     refused = ~idle & (side != 0.0) & (held == 0.0) & (decision.allowed == 0.0)
     if not np.any(refused):
         return done, (filled,)
-    rows = np.flatnonzero(refused)
+    rows = np.nonzero(refused)[0]
     reason = np.where(decision.reason[rows] >= 0, decision.reason[rows],
                       np.where(order.max_quantity[rows] == 0.0, _MAX_POSITION, _INSUFFICIENT_CASH)).astype(np.int8)
     return done, (filled, OrderRejected(order.lane[rows], event.bar[rows], reason))

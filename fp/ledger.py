@@ -13,8 +13,8 @@ import numpy as np
 
 from state.ledger import EquityPoints, LaneCurves, Trades
 
-__all__ = ["compress_equity", "equity_curve", "equity_points", "lane_equity_points", "regime_stats", "ruin_bars",
-           "stacked_curves", "trades_from_fills"]
+__all__ = ["compress_equity", "equity_curve", "equity_points", "equity_returns", "lane_equity_points", "regime_stats",
+           "ruin_bars", "stacked_curves", "trades_from_fills"]
 
 
 def equity_curve(
@@ -127,8 +127,36 @@ def stacked_curves(curves: "list[EquityPoints]") -> LaneCurves:
                       curves[0].n_bars if curves else 0, np.array([c.exposure_bars for c in curves], np.int64))
 
 
+def equity_returns(points: EquityPoints) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero per-bar returns of a compressed equity curve and where they are, without the
+    flat bars: ``(index, returns)``, ``index`` increasing.
+
+    The curve's ``n_bars`` bars have ``n_bars - 1`` returns, return ``t`` being
+    ``equity[t + 1] / equity[t] - 1`` (0 once equity is 0: an empty account neither gains nor
+    loses, as ``pipelines.engine.tables.bar_returns``). A bar the compressed curve leaves out
+    repeats the value before it, so its return is exactly 0; the others are computed from the
+    kept values with the same operations as from the full curve. Law: the pairs are exactly the
+    non-zero entries of the full curve's returns, bit for bit (``points.bars`` must be known).
+
+    >>> p = equity_points(np.array([10.0, 11.0, 12.0, 13.0, 14.0]), np.array([1, 3]), np.array([89.0, 102.0]),
+    ...                   np.array([1.0, 0.0]), 100.0)
+    >>> index, returns = equity_returns(p)
+    >>> index.tolist(), returns.round(6).tolist()
+    ([1, 2], [0.01, 0.009901])
+    """
+    values = points.values
+    before = values[:-1]
+    if before.all():
+        returns = values[1:] / before
+    else:
+        returns = np.divide(values[1:], before, out=np.ones_like(before), where=before != 0.0)
+    returns -= 1.0
+    moved = np.flatnonzero(returns)
+    return points.bars[1:][moved] - 1, returns[moved]
+
+
 #: Most (state × bar) equity marks :func:`ruin_bars` computes at once.
-_MARKS = 1 << 20
+_MARKS = 1 << 18
 
 
 def ruin_bars(close: np.ndarray, lane: np.ndarray, bar: np.ndarray, cash: np.ndarray, position: np.ndarray,

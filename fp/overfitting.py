@@ -4,12 +4,21 @@ Two statistics, both pure functions of the per-bar returns of the combinations a
 
 * :func:`probability_of_backtest_overfitting` — Bailey, Borwein, López de Prado & Zhu (2017),
   "The Probability of Backtest Overfitting": combinatorially symmetric cross-validation (CSCV)
-  over a (bars × combinations) return matrix. The PBO is the fraction of in-sample/out-of-sample
-  splits in which the in-sample best combination does no better than the out-of-sample median.
+  over time blocks of the returns. The PBO is the fraction of in-sample/out-of-sample splits in
+  which the in-sample best combination does no better than the out-of-sample median.
 * :func:`deflated_sharpe_ratio` — Bailey & López de Prado (2014), "The Deflated Sharpe Ratio":
   the probability that the chosen combination's true Sharpe ratio exceeds the Sharpe ratio the
   best of ``n_trials`` skill-less trials is expected to reach (:func:`expected_max_sharpe`),
   corrected for skewness, kurtosis and sample length.
+
+Both read the returns only through :class:`ReturnBlocks`: for each combination and each CSCV
+block, the block's mean, sum of squared deviations and extremes, and the same moments (to the
+fourth) over all the returns — O(combinations × blocks) numbers, never a (bars × combinations)
+matrix. :func:`equity_blocks` builds them from a lane's compressed equity curve
+(``state.EquityPoints``) without its flat bars, :func:`return_blocks` from a return matrix, and
+both give the same numbers bit for bit (every sum runs over a combination's non-zero returns of
+one block, or of all, in time order; the zero returns enter as a count). Aggregates of different chunks of combinations
+join with :meth:`ReturnBlocks.concat`.
 
 Conventions:
 
@@ -33,6 +42,7 @@ Conventions:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -42,18 +52,24 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 
+from fp.ledger import equity_returns
 from state.errors import AdmfError
+from state.ledger import EquityPoints
 
 __all__ = [
     "DSR",
     "PBO",
+    "ReturnBlocks",
     "SharpeStatistics",
     "StatisticsError",
+    "cscv_blocks",
     "deflated_sharpe_ratio",
+    "equity_blocks",
     "expected_max_sharpe",
     "normal_cdf",
     "normal_quantile",
     "probability_of_backtest_overfitting",
+    "return_blocks",
     "selection_statistics",
     "sharpe_of",
     "sharpe_statistics",
@@ -65,8 +81,11 @@ EULER_GAMMA = 0.5772156649015329
 #: Most blocks CSCV accepts: C(24, 12) = 2,704,156 splits. More would run for hours.
 _MAX_BLOCKS = 24
 
-#: Elements of the (splits × blocks × combinations) working arrays held at once (~32 MB each).
+#: Elements of the (halves × combinations) working arrays held at once (~32 MB each).
 _CHUNK_ELEMENTS = 1 << 22
+
+#: Blocks per group of CSCV's subset tables: a half's sums add one table entry per group (2^8 rows each).
+_GROUP = 8
 
 _NAN = float("nan")
 _STANDARD_NORMAL = NormalDist()
@@ -132,6 +151,75 @@ class SharpeStatistics(NamedTuple):
     skewness: float
     kurtosis: float
     n_observations: int
+
+
+@attrs.frozen(eq=False)
+class ReturnBlocks:
+    """Per-combination aggregates of per-bar returns: all that CSCV and the deflated Sharpe ratio read.
+
+    ``n_returns`` returns per combination; CSCV leaves out the first ``dropped`` (= ``n_returns
+    mod n_blocks``) and cuts the rest into ``n_blocks`` contiguous blocks of ``block_size``.
+    Arrays hold one column per combination, in the order the combinations were given:
+
+    * ``block_mean``, ``block_m2``, ``block_low``, ``block_high`` — (n_blocks × combinations):
+      each block's mean, sum of squared deviations from that mean, lowest and highest return;
+    * ``mean``, ``m2``, ``m3``, ``m4`` — (combinations): the mean of all ``n_returns`` returns and
+      the sums of their deviations from it to the 2nd, 3rd and 4th power; ``low``, ``high`` their
+      extremes (equal: every return is the same).
+
+    Build them with :func:`return_blocks` or :func:`equity_blocks`; :meth:`concat` joins
+    combinations aggregated apart (chunks), :meth:`take` selects some.
+    """
+
+    n_returns: int
+    n_blocks: int
+    block_mean: np.ndarray = attrs.field(repr=False)
+    block_m2: np.ndarray = attrs.field(repr=False)
+    block_low: np.ndarray = attrs.field(repr=False)
+    block_high: np.ndarray = attrs.field(repr=False)
+    mean: np.ndarray = attrs.field(repr=False)
+    m2: np.ndarray = attrs.field(repr=False)
+    m3: np.ndarray = attrs.field(repr=False)
+    m4: np.ndarray = attrs.field(repr=False)
+    low: np.ndarray = attrs.field(repr=False)
+    high: np.ndarray = attrs.field(repr=False)
+
+    @property
+    def n_combinations(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def block_size(self) -> int:
+        return self.n_returns // self.n_blocks
+
+    @property
+    def dropped(self) -> int:
+        """The first returns CSCV leaves out: ``n_returns mod n_blocks``."""
+        return self.n_returns - self.n_blocks * self.block_size
+
+    def take(self, columns) -> "ReturnBlocks":
+        """The aggregates of the combinations at ``columns`` (indices or a mask), in that order."""
+        return attrs.evolve(self, **{name: getattr(self, name)[..., columns] for name in _ARRAYS})
+
+    @classmethod
+    def empty(cls, n_returns: int, n_blocks: int) -> "ReturnBlocks":
+        """The aggregates of no combination."""
+        block, total = np.empty((n_blocks, 0)), np.empty(0)
+        return cls(n_returns, n_blocks, *(block,) * 4, *(total,) * 6)
+
+    @classmethod
+    def concat(cls, parts: "list[ReturnBlocks]") -> "ReturnBlocks":
+        """Combinations aggregated apart, side by side (every part of the same returns layout)."""
+        first = parts[0]
+        for part in parts[1:]:
+            if (part.n_returns, part.n_blocks) != (first.n_returns, first.n_blocks):
+                raise StatisticsError(f"ReturnBlocks of {part.n_returns} returns in {part.n_blocks} blocks cannot join "
+                                      f"{first.n_returns} returns in {first.n_blocks} blocks")
+        return attrs.evolve(first, **{name: np.concatenate([getattr(p, name) for p in parts], axis=-1)
+                                      for name in _ARRAYS})
+
+
+_ARRAYS = ("block_mean", "block_m2", "block_low", "block_high", "mean", "m2", "m3", "m4", "low", "high")
 
 
 # ---- the normal distribution -----------------------------------------------------------------------
@@ -206,29 +294,160 @@ def sharpe_statistics(returns: np.ndarray) -> SharpeStatistics:
     n = len(series)
     if n < 2:
         raise StatisticsError(f"len(returns)={n}: a Sharpe ratio needs at least 2 returns")
-    if series.min() == series.max():
+    index = np.flatnonzero(series)
+    return _sharpe_statistics_of(_aggregate(np.zeros(len(index), np.intp), index, series[index], 1, n, 1), 0)
+
+
+def _sharpe_statistics_of(blocks: "ReturnBlocks", column: int) -> SharpeStatistics:
+    """:class:`SharpeStatistics` of one column of ``blocks`` (over all its returns)."""
+    n = blocks.n_returns
+    if blocks.low[column] == blocks.high[column]:
         return SharpeStatistics(_NAN, _NAN, _NAN, n)
-    mean = float(series.mean())
-    deviations = series - mean
-    m2 = float(np.mean(deviations ** 2))
-    m3 = float(np.mean(deviations ** 3))
-    m4 = float(np.mean(deviations ** 4))
-    sharpe = float(sharpe_of(mean, m2 * n / (n - 1), n))
+    m2, m3, m4 = (float(getattr(blocks, name)[column]) / n for name in ("m2", "m3", "m4"))
+    sharpe = float(sharpe_of(blocks.mean[column], blocks.m2[column] / (n - 1), n))
     return SharpeStatistics(sharpe, m3 / m2 ** 1.5, m4 / m2 ** 2, n)
+
+
+# ---- per-block aggregates ---------------------------------------------------------------------------
+
+def cscv_blocks(n_returns: int) -> int | None:
+    """The CSCV blocks the workflows cut ``n_returns`` returns into: 16 from 320 returns on,
+    fewer (even, about 20 returns each) for shorter series, ``None`` under 40 returns (too few
+    to say anything).
+
+    >>> cscv_blocks(2147), cscv_blocks(200), cscv_blocks(39)
+    (16, 10, None)
+    """
+    if n_returns < 40:
+        return None
+    return 16 if n_returns >= 320 else max(2, (n_returns // 20) // 2 * 2)
+
+
+def return_blocks(returns: np.ndarray, *, n_blocks: int) -> ReturnBlocks:
+    """The :class:`ReturnBlocks` of a (returns × combinations) matrix, one column per combination.
+
+    ``returns`` must be finite; ``n_blocks`` even, 2 to 24, with at least 2 returns per half. Equal, bit for bit, to :func:`equity_blocks` of the equity curves
+    the returns come from.
+
+    >>> blocks = return_blocks(np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 0.0], [2.0, 2.0]]), n_blocks=2)
+    >>> blocks.block_mean.tolist(), blocks.block_m2.tolist(), blocks.mean.tolist()
+    ([[2.0, 1.0], [1.0, 1.0]], [[2.0, 2.0], [2.0, 2.0]], [1.5, 1.0])
+    """
+    matrix = _returns_matrix(returns, "returns")
+    n_rows, n_columns = matrix.shape
+    _check_blocks(n_blocks, n_rows)
+    by_column = np.ascontiguousarray(matrix.T)
+    column, index = np.nonzero(by_column)  # by combination, then time
+    return _aggregate(column, index, by_column[column, index], n_columns, n_rows, n_blocks)
+
+
+def equity_blocks(points: EquityPoints, *, n_blocks: int) -> ReturnBlocks:
+    """The :class:`ReturnBlocks` (one combination) of the per-bar returns of a compressed equity
+    curve, read from its kept points only (``fp.ledger.equity_returns``): the flat bars are never
+    built. Law: equal, bit for bit, to :func:`return_blocks` of the full curve's returns
+    (``pipelines.engine.tables.bar_returns``).
+
+    >>> from fp.ledger import equity_points
+    >>> p = equity_points(np.array([10.0, 11.0, 12.0, 13.0, 14.0]), np.array([1, 3]), np.array([89.0, 102.0]),
+    ...                   np.array([1.0, 0.0]), 100.0)
+    >>> equity_blocks(p, n_blocks=2).block_mean.round(6).tolist()
+    [[0.005], [0.00495]]
+    """
+    n_returns = points.n_bars - 1
+    _check_blocks(n_blocks, n_returns)
+    index, values = equity_returns(points)
+    if not np.isfinite(values).all():
+        at = int(index[np.flatnonzero(~np.isfinite(values))[0]])
+        raise StatisticsError(f"the equity curve's return {at} is not finite: every return must be finite")
+    return _aggregate(np.zeros(len(index), np.intp), index, values, 1, n_returns, n_blocks)
+
+
+def _aggregate(column: np.ndarray, index: np.ndarray, values: np.ndarray, n_columns: int, n_returns: int,
+               n_blocks: int) -> ReturnBlocks:
+    """Aggregate the non-zero returns ``values`` at ``index`` of each ``column`` (sorted by column,
+    then index; every other return is 0).
+
+    Every sum is ``np.add.reduceat``'s over one segment — a combination's non-zero returns in one
+    block, or all of them — in time order, so a column's numbers depend on its own returns alone,
+    never on the other columns or how they were batched; a zero return enters only through the
+    count: a block's squared deviations are the sum of ``(r − mean)²`` over its non-zero returns
+    plus ``zeros × mean²``.
+    """
+    size = n_returns // n_blocks
+    head = n_returns - n_blocks * size
+    width = n_blocks + 1  # bin 0 of each column: the returns CSCV leaves out, then its blocks
+    n_bins = n_columns * width
+    # where each bin's entries start: entries are sorted by (column, index)
+    edges = np.concatenate(([0], head + size * np.arange(n_blocks)))
+    key = column.astype(np.int64) * n_returns + index if n_columns > 1 else index
+    starts = np.searchsorted(key, (np.arange(n_columns, dtype=np.int64)[:, None] * n_returns + edges).ravel())
+    count = np.diff(np.append(starts, len(key)))
+    filled = np.flatnonzero(count)
+    at = starts[filled]
+
+    def segment_sums(x: np.ndarray) -> np.ndarray:
+        out = np.zeros(n_bins)
+        if len(at):
+            out[filled] = np.add.reduceat(x, at)
+        return out
+
+    zeros = (np.array([head] + [size] * n_blocks) - count.reshape(n_columns, width)).ravel()
+    mean = segment_sums(values) / size
+    square = np.repeat(mean, count)  # each return's block mean, then (r - mean)², in place: few large temporaries
+    np.subtract(values, square, out=square)
+    np.multiply(square, square, out=square)
+    m2 = segment_sums(square) + zeros * (mean * mean)
+    low, high = np.full(n_bins, np.inf), np.full(n_bins, -np.inf)
+    if len(at):
+        low[filled] = np.minimum.reduceat(values, at)
+        high[filled] = np.maximum.reduceat(values, at)
+    some_zero = zeros > 0
+    low = np.where(some_zero, np.minimum(low, 0.0), low).reshape(n_columns, width)
+    high = np.where(some_zero, np.maximum(high, 0.0), high).reshape(n_columns, width)
+    # all the returns of each column, about their own mean
+    per_column = count.reshape(n_columns, width).sum(axis=1)
+    column_at = np.flatnonzero(per_column)
+    first = starts[::width][column_at]
+
+    def column_sums(x: np.ndarray) -> np.ndarray:
+        out = np.zeros(n_columns)
+        if len(first):
+            out[column_at] = np.add.reduceat(x, first)
+        return out
+
+    total_mean = column_sums(values) / n_returns
+    deviation = values - (total_mean[0] if n_columns == 1 else np.repeat(total_mean, per_column))
+    np.multiply(deviation, deviation, out=square)
+    flat = n_returns - per_column
+    c = -total_mean  # a zero return's deviation
+    c2 = c * c
+    total_m2 = column_sums(square) + flat * c2
+    np.multiply(square, deviation, out=deviation)
+    total_m3 = column_sums(deviation) + flat * (c2 * c)
+    np.multiply(square, square, out=square)
+    total_m4 = column_sums(square) + flat * (c2 * c2)
+    by_block = lambda x: np.ascontiguousarray(x.reshape(n_columns, width)[:, 1:].T)
+    return ReturnBlocks(
+        n_returns=n_returns, n_blocks=n_blocks,
+        block_mean=by_block(mean), block_m2=by_block(m2), block_low=by_block(low), block_high=by_block(high),
+        mean=total_mean, m2=total_m2, m3=total_m3, m4=total_m4, low=low.min(axis=1), high=high.max(axis=1),
+    )
 
 
 # ---- the probability of backtest overfitting -------------------------------------------------------
 
 def probability_of_backtest_overfitting(
-    returns: np.ndarray,
+    returns: np.ndarray | ReturnBlocks,
     *,
-    n_blocks: int = 16,
+    n_blocks: int | None = None,
     objective: Callable[[np.ndarray, np.ndarray, int], np.ndarray] = sharpe_of,
 ) -> PBO:
     """The probability of backtest overfitting of choosing the best column of ``returns``, by CSCV.
 
-    ``returns`` is a (T bars × N combinations) matrix of per-bar returns, one column per
-    combination, finite, with N >= 2. CSCV (Bailey, Borwein, López de Prado & Zhu 2017):
+    ``returns`` is a (T returns × N combinations) matrix of per-bar returns, one column per
+    combination, finite, with N >= 2 — or its :class:`ReturnBlocks`, which is all CSCV reads
+    (``n_blocks`` then comes with them; for a matrix it defaults to 16). CSCV (Bailey, Borwein,
+    López de Prado & Zhu 2017):
 
     1. drop the *first* ``T mod n_blocks`` rows and cut the rest into ``n_blocks`` contiguous
        blocks of equal size (``n_blocks`` even, 2 to 24, and each half at least 2 bars);
@@ -250,44 +469,40 @@ def probability_of_backtest_overfitting(
 
     ``objective(mean, variance, count)`` receives each half's mean, sample variance (ddof 1;
     exactly 0 for a constant half) and bar count for every column at once (see
-    :func:`sharpe_of`); ``lambda mean, variance, count: mean`` ranks by mean return. Each block's
-    moments are computed once and combined per half, so the cost is one pass over the data plus
-    O(splits × n_blocks × N).
+    :func:`sharpe_of`); ``lambda mean, variance, count: mean`` ranks by mean return. A half's
+    moments pool its blocks' (Chan et al.; see :func:`_half_objectives`), so the cost is
+    O(splits × N) after the aggregates, whatever the number of bars.
 
     >>> returns = np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 0.0], [2.0, 2.0]])
     >>> pbo = probability_of_backtest_overfitting(returns, n_blocks=2)
     >>> pbo.probability, pbo.n_splits, [round(x, 4) for x in pbo.logits]
     (0.5, 2, [0.0, 0.6931])
     """
-    matrix = _returns_matrix(returns, "returns")
-    n_rows, n_columns = matrix.shape
-    block_size = _check_blocks(n_blocks, n_rows)
-    blocks = matrix[n_rows - n_blocks * block_size:].reshape(n_blocks, block_size, n_columns)
-    block_means = blocks.mean(axis=1)
-    block_m2 = ((blocks - block_means[:, None, :]) ** 2).sum(axis=1)
-    block_low, block_high = blocks.min(axis=1), blocks.max(axis=1)
-
-    halves = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)), dtype=np.intp)
+    blocks = _blocks_of(returns, n_blocks)
+    n_blocks, n_columns = blocks.n_blocks, blocks.n_combinations
+    if n_columns < 2:
+        raise StatisticsError(f"returns hold {n_columns} combination(s): needs at least 2 combinations (columns) "
+                              "to select from")
+    halves = _halves(n_blocks)
     n_splits = len(halves)
     # Split i's OOS half is split (n_splits - 1 - i)'s IS half: the lexicographic list of the
     # k-subsets of 2k blocks, read backwards, lists their complements (complementing flips every
     # bit of a subset's indicator, which reverses their lexicographic order). So each half's
     # objectives are computed once and serve the pair of splits (i, n_splits - 1 - i).
-    count = block_size * (n_blocks // 2)
+    tables = _SubsetTables.of(blocks)
+    codes = tables.codes(halves)
     chosen_is, chosen_oos, ranks = (np.empty(n_splits) for _ in range(3))
     defined = np.empty(n_splits, bool)
-    chunk = max(1, _CHUNK_ELEMENTS // (n_blocks * n_columns))
+    chunk = max(1, _CHUNK_ELEMENTS // n_columns)
     for start in range(0, n_splits // 2, chunk):
         first = np.arange(start, min(start + chunk, n_splits // 2))
         mirror = n_splits - 1 - first
-        objectives = [
-            _half_objectives(halves[rows], block_means, block_m2, block_low, block_high,
-                             block_size, count, objective)
-            for rows in (first, mirror)
-        ]
-        for rows, is_objectives, oos_objectives in ((first, *objectives), (mirror, *objectives[::-1])):
-            chosen_is[rows], chosen_oos[rows], ranks[rows] = _rank_of_is_best(is_objectives, oos_objectives)
-            defined[rows] = ~np.all(np.isnan(is_objectives), axis=1)
+        values = [_half_objectives(tables, codes[:, rows], objective) for rows in (first, mirror)]
+        undefined = [np.isnan(v) for v in values]
+        scores = [np.where(nan, -np.inf, v) for nan, v in zip(undefined, values)]  # a NaN ranks below every number
+        for rows, i, o in ((first, 0, 1), (mirror, 1, 0)):
+            chosen_is[rows], chosen_oos[rows], ranks[rows] = _rank_of_is_best(values[i], scores[i], values[o], scores[o])
+            defined[rows] = ~undefined[i].all(axis=1)
 
     omega = ranks / (n_columns + 1)
     logits = np.where(defined, np.log(omega / (1.0 - omega)), _NAN)
@@ -307,18 +522,108 @@ def probability_of_backtest_overfitting(
     )
 
 
-def _half_objectives(halves, block_means, block_m2, block_low, block_high, block_size, count, objective):
-    """``objective`` of every column on each half (rows of block indices), NaN as -inf.
+@functools.lru_cache(maxsize=None)
+def _halves(n_blocks: int) -> np.ndarray:
+    """CSCV's in-sample halves of ``n_blocks`` blocks, in lexicographic order (read-only, shared)."""
+    halves = np.array(list(itertools.combinations(range(n_blocks), n_blocks // 2)), dtype=np.intp)
+    halves.setflags(write=False)
+    return halves
 
-    A half's moments pool its blocks' (Chan et al.): with equal block sizes ``b`` the mean is the
-    mean of the block means and ``M2 = Σ M2_b + b Σ (mean_b − mean)²``. Every column goes
-    through the same operations in the same order, so equal columns get bit-equal objectives.
+
+def _blocks_of(returns: np.ndarray | ReturnBlocks, n_blocks: int | None) -> ReturnBlocks:
+    """``returns`` as :class:`ReturnBlocks`: aggregated from a matrix in ``n_blocks`` (16 when not
+    given), or as given (``n_blocks``, when given, must be theirs)."""
+    if not isinstance(returns, ReturnBlocks):
+        return return_blocks(returns, n_blocks=16 if n_blocks is None else n_blocks)
+    if n_blocks is not None and n_blocks != returns.n_blocks:
+        raise StatisticsError(f"n_blocks={n_blocks!r}: the ReturnBlocks given hold {returns.n_blocks} blocks")
+    return returns
+
+
+@attrs.frozen(eq=False)
+class _SubsetTables:
+    """For each group of up to ``_GROUP`` consecutive blocks, every subset's pooled block
+    figures, so that a half's figures are one table entry per group.
+
+    Entry ``mask`` of a group's table pools the blocks whose bits ``mask`` sets, added in block
+    order; a half adds its groups' entries in group order. Sums: the block means, and each
+    block's squared deviations plus its size × its mean² (its sum of squares about 0); extremes
+    (lowest, highest return) only for the columns with a constant block (``constant_columns``):
+    no other column can have a constant half.
     """
-    means = block_means[halves]                                  # (halves, blocks per half, N)
-    mean = means.mean(axis=1)
-    m2 = block_m2[halves].sum(axis=1) + block_size * ((means - mean[:, None, :]) ** 2).sum(axis=1)
-    constant = block_low[halves].min(axis=1) == block_high[halves].max(axis=1)
-    variance = np.where(constant, 0.0, np.maximum(m2, 0.0) / (count - 1))
+
+    groups: tuple[int, ...]                # the first block of each group
+    n_blocks: int
+    n_in_half: int
+    block_size: int
+    means: tuple[np.ndarray, ...]          # per group: (2^g, N)
+    squares: tuple[np.ndarray, ...]
+    constant_columns: np.ndarray           # indices
+    lows: tuple[np.ndarray, ...]           # per group: (2^g, len(constant_columns))
+    highs: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, blocks: ReturnBlocks) -> "_SubsetTables":
+        starts = tuple(range(0, blocks.n_blocks, _GROUP))
+        parts = [slice(g, min(g + _GROUP, blocks.n_blocks)) for g in starts]
+        mean = blocks.block_mean
+        constant = np.flatnonzero((blocks.block_low == blocks.block_high).any(axis=0))
+        low, high = blocks.block_low[:, constant], blocks.block_high[:, constant]
+        return cls(
+            starts, blocks.n_blocks, blocks.n_blocks // 2, blocks.block_size,
+            tuple(_subset_table(mean[p], np.add, 0.0) for p in parts),
+            tuple(_subset_table(blocks.block_m2[p] + blocks.block_size * (mean[p] * mean[p]), np.add, 0.0)
+                  for p in parts),
+            constant,
+            tuple(_subset_table(low[p], np.minimum, np.inf) for p in parts),
+            tuple(_subset_table(high[p], np.maximum, -np.inf) for p in parts),
+        )
+
+    def codes(self, halves: np.ndarray) -> np.ndarray:
+        """Each half's subset of each group, as the bits of its blocks: (groups × halves)."""
+        bit = np.zeros((len(self.groups), self.n_blocks), np.intp)
+        for g, first in enumerate(self.groups):
+            last = min(first + _GROUP, self.n_blocks)
+            bit[g, first:last] = 1 << np.arange(last - first)
+        return bit[:, halves].sum(axis=2)
+
+    def pooled(self, tables: tuple[np.ndarray, ...], codes: np.ndarray, op) -> np.ndarray:
+        out = tables[0][codes[0]]
+        for table, code in zip(tables[1:], codes[1:]):
+            out = op(out, table[code])
+        return out
+
+
+def _subset_table(values: np.ndarray, op, identity: float) -> np.ndarray:
+    """``op`` over every subset of the rows of ``values`` (g × N): row ``mask`` combines the rows
+    whose bits ``mask`` sets, in row order (the identity for the empty subset)."""
+    g, n = values.shape
+    table = np.empty((1 << g, n))
+    table[0] = identity
+    for j in range(g):
+        table[1 << j:2 << j] = op(table[:1 << j], values[j])
+    return table
+
+
+def _half_objectives(tables: _SubsetTables, codes: np.ndarray, objective) -> np.ndarray:
+    """``objective`` of every column on each half (its groups' subsets in ``codes``).
+
+    A half's moments pool its k blocks' of ``b`` returns each (Chan et al.): the mean is the
+    mean of the block means and ``M2 = Σ (M2_b + b mean_b²) − k b mean²`` (``= Σ M2_b + b Σ
+    (mean_b − mean)²``); a half is constant when its lowest and highest returns are equal (its
+    variance is then exactly 0). Every column goes through the same operations in the same order,
+    so equal columns get bit-equal objectives.
+    """
+    k, size = tables.n_in_half, tables.block_size
+    count = size * k
+    mean = tables.pooled(tables.means, codes, np.add) / k
+    m2 = tables.pooled(tables.squares, codes, np.add) - count * (mean * mean)
+    variance = np.maximum(m2, 0.0) / (count - 1)
+    if len(tables.constant_columns):
+        constant = tables.pooled(tables.lows, codes, np.minimum) == tables.pooled(tables.highs, codes, np.maximum)
+        columns = variance[:, tables.constant_columns]
+        columns[constant] = 0.0
+        variance[:, tables.constant_columns] = columns
     values = np.asarray(objective(mean, variance, count), dtype=float)
     if values.shape != mean.shape:
         raise StatisticsError(f"objective returned shape {values.shape}: must return one value per "
@@ -326,10 +631,10 @@ def _half_objectives(halves, block_means, block_m2, block_low, block_high, block
     return values
 
 
-def _rank_of_is_best(is_objectives: np.ndarray, oos_objectives: np.ndarray):
-    """Per split (row): the IS-best column's IS and OOS objectives and its average OOS rank."""
-    is_scores = np.where(np.isnan(is_objectives), -np.inf, is_objectives)
-    oos_scores = np.where(np.isnan(oos_objectives), -np.inf, oos_objectives)
+def _rank_of_is_best(is_objectives: np.ndarray, is_scores: np.ndarray, oos_objectives: np.ndarray,
+                     oos_scores: np.ndarray):
+    """Per split (row): the IS-best column's IS and OOS objectives and its average OOS rank
+    (``*_scores``: the objectives with NaN as -inf)."""
     best = np.argmax(is_scores, axis=1)  # the first maximum: ties go to the lowest index
     rows = np.arange(len(best))
     target = oos_scores[rows, best][:, None]
@@ -345,10 +650,10 @@ def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if len(x) < 2:
         return _NAN, _NAN
     dx = x - x.mean()
-    spread = float(np.dot(dx, dx))
+    spread = float((dx * dx).sum())  # not BLAS: its threads would spin on the cores a sweep runs on
     if spread == 0.0:
         return _NAN, _NAN
-    slope = float(np.dot(dx, y - y.mean())) / spread
+    slope = float((dx * (y - y.mean())).sum()) / spread
     return slope, float(y.mean() - slope * x.mean())
 
 
@@ -425,8 +730,10 @@ def deflated_sharpe_ratio(
 
 # ---- a report row ----------------------------------------------------------------------------------
 
-def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: int = 16) -> dict[str, Any]:
-    """Overfitting statistics of choosing column ``chosen`` of a (bars × combinations) matrix.
+def selection_statistics(returns: np.ndarray | ReturnBlocks, chosen: int, *,
+                         n_blocks: int | None = None) -> dict[str, Any]:
+    """Overfitting statistics of choosing column ``chosen`` of a (bars × combinations) matrix, or
+    of its :class:`ReturnBlocks` (``n_blocks`` as in :func:`probability_of_backtest_overfitting`).
 
     Returns a new dict, for a report row:
 
@@ -449,16 +756,16 @@ def selection_statistics(returns_matrix: np.ndarray, chosen: int, *, n_blocks: i
     >>> flat["pbo"], flat["reasons"]["pbo"][:51]
     (nan, "no combination's returns vary on any in-sample half")
     """
-    matrix = _returns_matrix(returns_matrix, "returns_matrix")
-    n_rows, n_columns = matrix.shape
+    blocks = _blocks_of(returns, n_blocks)
+    n_rows, n_columns = blocks.n_returns, blocks.n_combinations
     if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) or not 0 <= chosen < n_columns:
         raise StatisticsError(f"chosen={chosen!r}: must be a column index in [0, {n_columns})")
-    pbo = probability_of_backtest_overfitting(matrix, n_blocks=n_blocks)
-    constant = matrix.min(axis=0) == matrix.max(axis=0)
-    sharpes = sharpe_of(matrix.mean(axis=0), np.where(constant, 0.0, matrix.var(axis=0, ddof=1)), n_rows)
+    pbo = probability_of_backtest_overfitting(blocks, objective=sharpe_of)
+    constant = blocks.low == blocks.high
+    sharpes = sharpe_of(blocks.mean, np.where(constant, 0.0, blocks.m2 / (n_rows - 1)), n_rows)
     defined = sharpes[np.isfinite(sharpes)]
     variance = float(np.var(defined, ddof=1)) if len(defined) >= 2 else _NAN
-    moments = sharpe_statistics(matrix[:, int(chosen)])
+    moments = _sharpe_statistics_of(blocks, int(chosen))
     dsr = deflated_sharpe_ratio(moments.sharpe, n_trials=n_columns, n_observations=n_rows,
                                 skewness=moments.skewness, kurtosis=moments.kurtosis,
                                 trials_sharpe_variance=variance)
@@ -493,9 +800,8 @@ def _returns_matrix(returns: np.ndarray, name: str) -> np.ndarray:
     if matrix.ndim != 2:
         raise StatisticsError(f"{name}.shape={matrix.shape}: must be 2-D, one row per bar and one "
                               f"column per combination")
-    if matrix.shape[1] < 2:
-        raise StatisticsError(f"{name}.shape={matrix.shape}: needs at least 2 combinations (columns) "
-                              f"to select from")
+    if matrix.shape[1] < 1:
+        raise StatisticsError(f"{name}.shape={matrix.shape}: needs a column per combination")
     _check_finite(matrix, name)
     return matrix
 

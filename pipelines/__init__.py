@@ -6,6 +6,7 @@ Library use::
     result = pipelines.run("specs/sma_crossover.yaml")      # or a mapping, or a Spec
     result.ranked().slice(0, 5).to_pylist()
     pipelines.plan("specs/seed.yaml").combos
+    pipelines.plan_chunking("big.yaml").lines()              # its chunks under its executor: {memory_limit: 2GB}
     store = pipelines.generate_signals("specs/signals_generate.yaml")   # sparse signal changes
     pipelines.replay({"workflow": {"type": "signal_replay"}, "signals": "unused",
                       "execution": {"commission": [0.0, 0.002]}}, store=store)
@@ -44,8 +45,9 @@ from pipelines.boundary.trace_files import read_events
 from pipelines.workflows.event_sourcing import replay_trace
 from pipelines.workflows.analytics import connect, query
 from pipelines.workflows.lookahead import lookahead
+from pipelines.workflows.modes import (PhasedResult, generate_signals, load_spec, plan, plan_chunking, replay, run,
+                                       run_phases)
 from pipelines.workflows.warmup import warmup
-from pipelines.workflows.modes import PhasedResult, generate_signals, load_spec, plan, replay, run, run_phases
 
 __all__ = [
     "Container",
@@ -74,6 +76,7 @@ __all__ = [
     "load_spec",
     "lookahead",
     "plan",
+    "plan_chunking",
     "plan_from_spec",
     "query",
     "read_bars",

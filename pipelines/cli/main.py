@@ -34,7 +34,7 @@ from pipelines.cli.terminal import (
     format_windows,
 )
 from pipelines.engine.signal_store import SignalStore
-from pipelines.workflows.modes import PhasedResult, load_spec, plan, recorded_execution, resume, run
+from pipelines.workflows.modes import PhasedResult, load_spec, plan, plan_chunking, recorded_execution, resume, run
 from state.errors import AdmfError, SpecError
 from state.spec import ExecutionOptions
 
@@ -60,7 +60,16 @@ def _default_out(spec_path: str) -> Path:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    """The plan; with ``--memory-limit``, ``--executor`` or ``--workers`` (or the spec's
+    ``executor``), also the chunking a run would use and why (that reads the data and computes
+    every combination's signals)."""
     print(format_plan(plan(args.spec)))
+    spec = load_spec(args.spec)
+    options = _execution(args, spec)
+    if options is not None:
+        chunking = plan_chunking(spec, execution=options)
+        print("\n".join(chunking.lines()) if chunking is not None else
+              "chunking: none (only backtests and optimizations without data.split run in chunks)")
     return 0
 
 
@@ -302,7 +311,11 @@ def _parser() -> argparse.ArgumentParser:
     p_report.set_defaults(func=_cmd_report)
     p_plan = sub.add_parser("plan", help="show what a spec will run, without running it")
     p_plan.add_argument("spec", help="the YAML spec file")
-    p_plan.set_defaults(func=_cmd_plan)
+    p_plan.add_argument("--memory-limit", metavar="SIZE", help="also show the chunks a run under this budget would "
+                                                               "fold, and why (reads the data, computes the signals)")
+    p_plan.add_argument("--executor", choices=("local", "processes", "dask"), help="… on this executor")
+    p_plan.add_argument("--workers", type=positive_int, help="… with this many workers")
+    p_plan.set_defaults(func=_cmd_plan, scheduler=None)
     p_check = sub.add_parser("check", help="prove every law of a component over generated data",
                              description="Run every law (no look-ahead, streaming = batch, determinism, isolation, "
                                          "schema) on a built-in component or your own by import path "

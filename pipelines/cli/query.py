@@ -90,9 +90,8 @@ def _table_for(args: argparse.Namespace) -> pa.Table:
     asked = options.get("metric", "sharpe")
     used = (table.schema.metadata or {}).get(b"metric", asked.encode()).decode()
     if analysis == "sensitivity" and used != asked:
-        print(f"note: a train/test run has every combination's metrics on the training part only: {used}, not "
-              f"{asked} (test_{asked} is of the selected combinations alone; ask for it with --metric test_{asked})",
-              file=sys.stderr)
+        print(f"note: a train/test run has every combination's metrics on both parts: {used}, the part the selection "
+              f"was made on, not {asked} (the out-of-sample metric: --metric test_{asked})", file=sys.stderr)
     return table
 
 

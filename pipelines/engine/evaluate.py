@@ -14,22 +14,35 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fp.ledger import regime_stats
 from fp.metrics import core_metrics, lane_research_statistics
+from fp.overfitting import ReturnBlocks, cscv_blocks, equity_blocks
 from pipelines.engine.container import Container
-from pipelines.engine.events import events_table
+from pipelines.engine.events import events_table, numbered_events
 from pipelines.engine.folds import Folded, fold_sparse
-from pipelines.engine.lanes import lane_settings, order_rules, require_volume, sized_changes
+from pipelines.engine.lanes import (
+    lane_settings,
+    order_rules,
+    require_volume,
+    sized_changes,
+)
 from pipelines.engine.patterns import PATTERNS, container_for
 from pipelines.engine.portfolios import run_portfolios
 from pipelines.engine.regime_labels import regimes_table
-from pipelines.engine.signals import NO_CHANGES, SignalSource, classifier_key, computed_signals, from_bar, with_market
+from pipelines.engine.signals import (
+    NO_CHANGES,
+    SignalSource,
+    classifier_key,
+    computed_signals,
+    from_bar,
+    with_market,
+)
 from pipelines.engine.tables import (
     REGIME_SCHEMA,
     YEAR_NS,
     RunTables,
-    bar_returns,
     closed_trades,
     equity_schema,
     equity_table,
@@ -68,7 +81,7 @@ def fold_symbol(plan: Plan, bars: Bars, changes: list[tuple[np.ndarray, np.ndarr
 
 
 def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
-             window: Window | None = None, equity: bool = False, returns: bool = False,
+             window: Window | None = None, equity: bool = False, return_blocks: bool = False,
              trace: TraceSpec | None = None, run: str = "") -> RunTables:
     """Run every lane of ``plan`` on ``market``: results, trades and (with regime labels) regime stats.
 
@@ -76,8 +89,10 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     them from a store). ``window`` restricts the evaluation to bars ``[start, stop)`` of each
     symbol: no bar from ``stop`` on is read, lanes are flat until ``start``, where they take the
     target their strategy holds at that bar (indicators warm up on the bars before), and metrics
-    cover the window only. ``equity`` adds the equity table, ``returns`` each symbol's per-bar
-    returns matrix (bars × combinations, for overfitting statistics), ``trace`` the events of the
+    cover the window only. ``equity`` adds the equity table, ``return_blocks`` each symbol's
+    per-block aggregates of every combination's per-bar returns (``fp.overfitting.ReturnBlocks``
+    in ``fp.overfitting.cscv_blocks`` blocks, from each lane's compressed equity curve: no dense
+    curve is built for them; ``None`` for a symbol with too few bars), ``trace`` the events of the
     fold it selects (``pipelines.engine.events``), with correlation ids under the run id ``run``.
     Settings that read volume (participation, impact) are refused on data without it
     (``pipelines.engine.lanes.require_volume``).
@@ -87,11 +102,12 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
     if any(dict(c.settings).get("shared_cash", False) for c in plan.combos):
         if window is not None or trace is not None:
             raise AdmfError("shared-cash portfolios run on the whole data without a trace (no windows yet)")
-        return run_portfolios(plan, market, signals=signals, equity=equity, returns=returns)
+        return run_portfolios(plan, market, signals=signals, equity=equity, return_blocks=return_blocks)
     container = container_for(PATTERNS[plan.pattern])
     rows: list[list[dict[str, Any]]] = [[] for _ in plan.combos]
-    trade_parts, trade_keys, regime_rows, equity_parts, return_parts, event_parts, finals = [], [], [], [], [], [], []
+    trade_parts, trade_keys, regime_rows, equity_parts, block_parts, event_parts, finals = [], [], [], [], [], [], []
     failed: dict[tuple[str, str], str] = {}
+    next_id = 0  # trace event ids are unique across symbols, then numbered in row order
     point_order = {key: i for i, key in enumerate(dict.fromkeys(
         classifier_key(c) for c in plan.combos if c.classifier is not None))}
     labelled: dict[tuple[int, int], tuple] = {}  # (point, symbol) -> (point, bars, labels, start)
@@ -110,8 +126,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         settings, folded = fold_symbol(plan, bars, changes, annualisation.periods_per_year, trace=trace is not None,
                                        container=container)
         if trace is not None:
-            event_parts.append(events_table(plan, bars, folded.trace, run=run, keep=trace,
-                                            first_id=sum(t.num_rows for t in event_parts)))
+            part = events_table(plan, bars, folded.trace, run=run, keep=trace, first_id=next_id)
+            event_parts.append(part)
+            next_id = int(pc.max(part.column("event_id")).as_py()) + 1 if part.num_rows else next_id
         finals.append(pa.table({"combo_id": [c.combo_id for c in plan.combos], "symbol": [bars.symbol] * len(plan.combos),
                                 "cash": folded.final.cash, "position": folded.final.position}))
         close = bars.close[start:]
@@ -121,18 +138,19 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         reject_at = folded.lane_bounds(len(plan.combos), folded.rejections.lane)
         closed = folded.trades.closed
         ruin = dict(zip(folded.ruined.lane.tolist(), zip(folded.ruined.bar.tolist(), folded.ruined.deficit.tolist())))
-        curves = []
+        n_blocks = cscv_blocks(len(close) - 1) if return_blocks else None
+        blocks = []
         lanes = lane_outcomes(folded, settings.initial_cash, bars, start)
         for i, combo in enumerate(plan.combos):
             cash0 = float(settings.initial_cash[i])
             lo, hi = trade_at[i], trade_at[i + 1]
-            curve, research = next(lanes)
-            m = core_metrics(curve, folded.trades.pnl[lo:hi][closed[lo:hi]],
+            points, research = next(lanes)
+            m = core_metrics(points, folded.trades.pnl[lo:hi][closed[lo:hi]],
                              float(folded.fills.commission[fill_at[i]:fill_at[i + 1]].sum()),
                              initial_cash=cash0, periods_per_year=annualisation.periods_per_year, years=years)
             m.update(research)
             m["n_rejected"] = int(reject_at[i + 1] - reject_at[i])
-            m.update(outcome_notes(m, curve, bars.time, ruin.get(i)))
+            m.update(outcome_notes(m, points, bars.time, ruin.get(i)))
             error = failed.get((combo.combo_id, bars.symbol))
             if error is not None:
                 m = {name: None for name in m}
@@ -143,7 +161,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
             if labels is not None:  # each classifier point's labels once per symbol
                 labelled.setdefault((point_order[classifier_key(combo)], symbol_index),
                                     (classifier_key(combo), bars, labels, start))
-            if labels is not None or equity or returns:
+            if n_blocks is not None:
+                blocks.append(equity_blocks(points, n_blocks=n_blocks))
+            if labels is not None or equity:
                 curve, position = folded.equity(i, bars.close, cash0, start=start)
                 if labels is not None:
                     regime_rows += [{"combo_id": combo.combo_id, "symbol": bars.symbol, **stats}
@@ -151,11 +171,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
                                                               folded.trades.entry_bar[lo:hi] - start)]
                 if equity:
                     equity_parts.append(equity_table(combo, bars, start, curve, position))
-                if returns:
-                    curves.append(curve)
-        if returns:
-            matrix = np.array(curves).T.reshape(len(close), len(curves))  # every lane may have failed
-            return_parts.append((bars.symbol, bar_returns(matrix)))
+        if return_blocks:  # every lane may have failed: no column
+            block_parts.append((bars.symbol, None if n_blocks is None else ReturnBlocks.concat(blocks) if blocks
+                                else ReturnBlocks.empty(len(close) - 1, n_blocks)))
         trade_parts.append(trades_table(plan, bars, folded))
         trade_keys.append((folded.trades.lane, np.full(len(folded.trades), symbol_index)))
     results = results_table(plan, [r for per_combo in rows for r in per_combo], market.timezone)
@@ -169,9 +187,9 @@ def run_plan(plan: Plan, market: MarketData, *, signals: SignalSource = computed
         symbol = np.concatenate([k[1] for k in trade_keys])
         # combination order, then symbol, keeping each lane's chronological order
         trades = pa.concat_tables(trade_parts).take(np.lexsort((np.arange(len(lane)), symbol, lane)))
-    events = pa.concat_tables(event_parts) if event_parts else None
+    events = numbered_events(pa.concat_tables(event_parts)) if event_parts else None
     regimes = regimes_table([labelled[k] for k in sorted(labelled)]) if labelled else None
-    return RunTables(results, trades, stats, curves_table, tuple(return_parts) if returns else None, events,
+    return RunTables(results, trades, stats, curves_table, tuple(block_parts) if return_blocks else None, events,
                      pa.concat_tables(finals) if finals else None, regimes=regimes)
 
 

@@ -40,7 +40,7 @@ from state.orders import EXITS, ORDER_KINDS, ORDER_TYPES
 from state.plan import Combination, Plan
 from state.spec import TraceSpec
 
-__all__ = ["EVENTS_SCHEMA", "KINDS", "KIND_ALIASES", "events_table", "run_id"]
+__all__ = ["EVENTS_SCHEMA", "KINDS", "KIND_ALIASES", "events_table", "numbered_events", "run_id"]
 
 #: Event kinds a trace records, in causal order, with the component that emits each.
 KINDS: dict[str, str] = {"SignalChanged": "strategy", "OrderSubmitted": "orders", "OrderApproved": "risk",
@@ -200,6 +200,27 @@ def events_table(plan: Plan, bars: Bars, trace: FoldTrace, *, run: str, keep: Tr
         table = pa.concat_tables([table, more])
     keep_rows = np.isin(table.column("kind").to_numpy(zero_copy_only=False), list(keep.kinds))
     return table.filter(pa.array(keep_rows)) if not keep_rows.all() else table
+
+
+def numbered_events(events: pa.Table) -> pa.Table:
+    """``events`` with ids ``0..n-1`` in row order and each causation id following its event (null
+    where the trace's filter left the cause out): a run's ids whatever its parts were numbered.
+
+    >>> t = pa.table({"event_id": [7, 3, 9], "causation_id": pa.array([None, 7, 5], pa.int64())})
+    >>> numbered_events(t).to_pydict()
+    {'event_id': [0, 1, 2], 'causation_id': [None, 0, None]}
+    """
+    old = np.asarray(events.column("event_id").to_numpy(), np.int64)
+    by_id = np.argsort(old, kind="stable")
+    cause = events.column("causation_id")
+    known = ~np.asarray(cause.is_null().to_numpy(zero_copy_only=False), bool)
+    values = np.asarray(cause.fill_null(-1).to_numpy(), np.int64)
+    at = np.minimum(np.searchsorted(old[by_id], values), max(len(old) - 1, 0))
+    found = known & (old[by_id][at] == values) if len(old) else known
+    events = events.set_column(events.schema.get_field_index("event_id"), "event_id",
+                               pa.array(np.arange(len(old), dtype=np.int64)))
+    return events.set_column(events.schema.get_field_index("causation_id"), "causation_id",
+                             pa.array(np.where(found, by_id[at] if len(old) else 0, 0), pa.int64(), mask=~found))
 
 
 def _table(plan: Plan, bars: Bars, run: str, event, lanes, kind, cause, bar, columns, reason, kind_name,

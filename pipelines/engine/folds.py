@@ -30,12 +30,24 @@ import numpy as np
 
 from fp.execution import quote
 from fp.hub import FeatureStream, feature_of, registry_for_refs
-from fp.ledger import equity_curve, equity_points, lane_equity_points, ruin_bars, trades_from_fills
+from fp.ledger import (
+    equity_curve,
+    equity_points,
+    lane_equity_points,
+    ruin_bars,
+    trades_from_fills,
+)
 from fp.orders import Tape, order_schedule
 from fp.steps import is_settings_only
 from fp.strategies import Strategy
 from pipelines.engine.container import Container, fold
-from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
+from pipelines.engine.rounds import (
+    event_columns,
+    event_slice,
+    round_layout,
+    round_major,
+    with_field,
+)
 from state.events import (
     FillQuote,
     OrderApproved,
@@ -158,49 +170,36 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
     watched = settings.limits is not None and settings.limits.watches
     inputs, book, sunk, early = _hoist(container, settings, schedule, tape, watched)
     rejections = [e for e in sunk if type(e) is OrderRejected]
+    early = early if trace else None  # what was approved, for the trace only
     inputs = [round_major(kind, columns, slot) for kind, columns in inputs]
     book = round_major(*book, slot) if book is not None else None
+    rows = len(slot)
+    if book is not None:  # a book's rows name their place in the layout: what a round emits says where it goes
+        book = with_field(*book, "lane", np.arange(rows))
     lanes_sorted = settings.rows(order)
     state = LaneState(lanes_sorted, PortfolioState.initial(lanes_sorted.initial_cash), None,
                       RiskWatch.initial(lanes_sorted.initial_cash) if watched else None,
                       np.full(n_lanes, np.nan) if _capped(lanes_sorted) else None)
-    fills, cash, position, finished = [], [], [], []
-    refused = np.full(len(slot), -1, np.int8) if trace else None
-    width = n_lanes
-    for m, lo in zip(active.tolist(), offsets.tolist()):
-        if m < width:
-            finished.append(state.portfolio.rows(slice(m, None)))
-            state = state.rows(slice(0, m))
-            width = m
-        if book is not None:
-            state = LaneState(state.settings, state.portfolio, event_slice(*book, lo, lo + m), state.watch, state.working)
-        state, log = fold(container, state, [event_slice(kind, columns, lo, lo + m) for kind, columns in inputs])
-        for e in log:
-            if type(e) is OrderFilled:
-                fills.append(e)
-            elif type(e) is OrderRejected:
-                rejections.append(e)
-                if trace:
-                    refused[lo + rank[e.lane]] = e.reason
-        cash.append(state.portfolio.cash)
-        position.append(state.portfolio.position)
-    finished.append(state.portfolio)
+    out, finished = _fold_rounds(container, state, inputs, book, active, offsets, rows)
+    quantity, price, commission, cash, position, refused = (out.quantity, out.price, out.commission, out.cash,
+                                                            out.position, out.refused)
+    inputs = book = None  # the rounds' inputs are spent: their memory goes before the tables are laid out
     final = _concat_states(finished[::-1]).rows(np.argsort(order, kind="stable"))
-    lane_ids = np.empty(len(slot), np.int64)
+    lane_ids = np.empty(rows, np.int64)
     lane_ids[slot] = schedule.lane
-    fill_bar = np.empty(len(slot), np.int64)
+    fill_bar = np.empty(rows, np.int64)
     fill_bar[slot] = schedule.bar
-    folded = _assemble(fills, rejections, cash, position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"),
-                       lanes_and_bars=(lane_ids, fill_bar), expired=expired)
+    where = np.flatnonzero(refused >= 0)  # by round, so each lane's in time order
+    rejected = _stack(OrderRejected, rejections + [OrderRejected(lane_ids[where], fill_bar[where], refused[where])])
+    folded = _assemble(OrderFilled(lane_ids, fill_bar, quantity, price, commission, out.slippage), rejected, cash,
+                       position, final, bars, by_lane=np.argsort(lane_ids, kind="stable"), expired=expired)
     if not trace:
         return folded
-    stacked = [np.concatenate([getattr(e, name) for e in fills]) if fills else np.empty(0)
-               for name in ("quantity", "price", "commission")]
     approved = next(e for e in early if type(e) is OrderApproved)
     every = FoldTrace(
         schedule.lane, schedule.origin, schedule.kind, _signal_targets(changes, schedule), schedule.level,
         schedule.target, approved.target, np.broadcast_to(approved.max_quantity, np.shape(approved.target)),
-        schedule.bar, *(column[slot] for column in stacked), refused[slot], folded.expired, folded.ruined)
+        schedule.bar, quantity[slot], price[slot], commission[slot], refused[slot], folded.expired, folded.ruined)
     until = np.full(n_lanes, len(bars))
     until[folded.ruined.lane] = folded.ruined.bar
     reached = schedule.bar <= until[schedule.lane]  # a ruined lane's later orders never reach the market
@@ -208,6 +207,129 @@ def fold_sparse(container: Container, settings: LaneSettings, changes: Sequence[
         f.name: getattr(every, f.name)[reached] for f in attrs.fields(FoldTrace) if f.name not in ("expired", "ruined")}))
 
 
+
+
+#: Rounds as narrow as this (active lanes) may be folded several at once, when they change nothing.
+_SPECULATE_WIDTH = 8
+#: Most rounds folded at once.
+_SPECULATE_MOST = 64
+
+
+@attrs.define
+class _Outputs:
+    """What the rounds leave, written in place in the round-major layout (one fill row per order)."""
+
+    quantity: np.ndarray
+    price: np.ndarray
+    commission: np.ndarray
+    cash: np.ndarray
+    position: np.ndarray
+    refused: np.ndarray
+    slippage: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, rows: int) -> "_Outputs":
+        return cls(*(np.empty(rows) for _ in range(5)), np.full(rows, -1, np.int8))
+
+    def record(self, log: list, lo: int, hi: int, state: LaneState, rows: slice) -> None:
+        """Keep what rows ``lo:hi`` of the layout emitted (``rows``: those rows in the events and
+        ``state``); rejections name their row in the layout (the book's ``lane``)."""
+        for e in log:
+            if type(e) is OrderFilled:
+                self.quantity[lo:hi], self.price[lo:hi], self.commission[lo:hi] = \
+                    e.quantity[rows], e.price[rows], e.commission[rows]
+                if e.slippage is not None:
+                    if self.slippage is None:
+                        self.slippage = np.zeros(len(self.quantity))
+                    self.slippage[lo:hi] = e.slippage[rows]
+            elif type(e) is OrderRejected:
+                kept = e.lane < hi
+                self.refused[e.lane[kept]] = e.reason[kept]
+        self.cash[lo:hi], self.position[lo:hi] = state.portfolio.cash[rows], state.portfolio.position[rows]
+
+
+def _fold_rounds(container: Container, state: LaneState, inputs: list, book, active: np.ndarray,
+                 offsets: np.ndarray, rows: int) -> tuple[_Outputs, list[PortfolioState]]:
+    """Fold the rounds of the round-major layout; returns what they left and the portfolios of
+    the lanes as they finished (latest first, the last active prefix at the end).
+
+    Round ``k`` folds rows ``offsets[k]:offsets[k] + active[k]``. Where few lanes are active
+    (at most :data:`_SPECULATE_WIDTH`) and a round changed no lane's state, the next rounds of
+    that width are folded several at once, every row from the state before them: a row that
+    changes nothing (an order sized to nothing, an exit with nothing to close) leaves that state
+    as it was, so the rows up to and including the first round that changes a lane are exactly
+    what folding them one round after another gives; the rows after it are folded again from the
+    changed state. The number taken at once doubles while nothing changes (to
+    :data:`_SPECULATE_MOST`) and falls back when something does: a lane that keeps trading
+    costs one round per order, a lane whose orders change nothing costs a few rounds for many.
+    """
+    out = _Outputs.of(rows)
+    finished: list[PortfolioState] = []
+    width = len(state)
+    n_rounds = len(active)
+    # rounds are by decreasing width: each round's last round of its width
+    last_of_width = np.searchsorted(-active, -active, side="right") - 1 if n_rounds else active
+    k, span = 0, 1
+    tiled: dict[int, tuple[np.ndarray, LaneSettings]] = {}  # rounds taken at once -> rows, their settings
+    while k < n_rounds:
+        m, lo = int(active[k]), int(offsets[k])
+        if m < width:
+            finished.append(state.portfolio.rows(slice(m, None)))
+            state = state.rows(slice(0, m))
+            width = m
+            tiled.clear()
+        narrow = m <= _SPECULATE_WIDTH and book is not None
+        take = min(span, int(last_of_width[k]) - k + 1) if narrow else 1
+        hi = lo + take * m
+        before = state
+        if take > 1:  # every row of the rounds taken from the state before them
+            if take not in tiled:
+                rows_of = np.tile(np.arange(m), take)
+                tiled[take] = rows_of, state.settings.rows(rows_of)
+            rows_of, settings = tiled[take]
+            before = LaneState(settings, state.portfolio.rows(rows_of), None,
+                               None if state.watch is None else state.watch.rows(rows_of),
+                               None if state.working is None else state.working[rows_of])
+        if book is not None:
+            before = LaneState(before.settings, before.portfolio, event_slice(*book, lo, hi), before.watch, before.working)
+        after, log = fold(container, before, [event_slice(kind, columns, lo, hi) for kind, columns in inputs])
+        kept = 1
+        if narrow:
+            quiet = _unchanged(before, after).reshape(take, m).all(axis=1)  # per round: no lane changed
+            if quiet.all():
+                kept, span = take, min(2 * span, _SPECULATE_MOST)
+            else:  # the first round that changed a lane is the last one kept
+                kept = int(np.argmin(quiet)) + 1
+                span = max(1, kept - 1)
+        out.record(log, lo, lo + kept * m, after, slice(0, kept * m))
+        if take == 1:
+            state = after
+        else:
+            last = slice((kept - 1) * m, kept * m)
+            state = LaneState(state.settings, after.portfolio.rows(last), None,
+                              None if after.watch is None else after.watch.rows(last),
+                              None if after.working is None else after.working[last])
+        k += kept
+    finished.append(state.portfolio)
+    return out, finished
+
+
+def _unchanged(before: LaneState, after: LaneState) -> np.ndarray:
+    """Per row, whether ``after`` holds the same state as ``before``, bit for bit (its book aside)."""
+    same = _same(before.portfolio.cash, after.portfolio.cash) & _same(before.portfolio.position, after.portfolio.position)
+    if before.watch is not None:
+        for f in attrs.fields(RiskWatch):
+            same &= _same(getattr(before.watch, f.name), getattr(after.watch, f.name))
+    if before.working is not None:
+        same &= _same(before.working, after.working)
+    return same
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == np.float64 and b.dtype == np.float64:
+        return a.view(np.int64) == b.view(np.int64)  # bits: 0.0 and -0.0 differ, a NaN equals itself
+    return a == b
 
 
 def _signal_targets(changes: Sequence[tuple[np.ndarray, np.ndarray]], schedule: Schedule) -> np.ndarray:
@@ -279,27 +401,16 @@ def _concat_states(parts: list[PortfolioState]) -> PortfolioState:
     return PortfolioState(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in attrs.fields(PortfolioState)))
 
 
-def _assemble(fills: list, rejections: list, cash: list, position: list, final: PortfolioState, bars: Bars,
-              by_lane: np.ndarray | None = None, lanes_and_bars: tuple | None = None,
+def _assemble(fill: OrderFilled, rejected: OrderRejected, cash: np.ndarray, position: np.ndarray,
+              final: PortfolioState, bars: Bars, by_lane: np.ndarray | None = None,
               expired: OrderExpired | None = None, ruined: PortfolioRuined | None = None) -> Folded:
-    """Stack what the rounds emitted into lane-major tables (``by_lane`` orders the stacked rows by
-    lane then time; by default they are sorted by lane and bar). ``lanes_and_bars`` gives the
-    fills' lanes and bars when the driver already knows them (one fill row per order).
+    """Lay what a fold emitted out as lane-major tables: ``fill`` one row per order, with each
+    row's ``cash`` and ``position`` after it (``by_lane`` orders them by lane then time; by
+    default they are sorted by lane and bar), zero-quantity rows dropped.
 
     ``ruined`` is the ruin the driver applied as it went (the bar-by-bar fold); without it the
     lanes are stopped at their ruin here (:func:`_stopped_at_ruin`, the sparse fold).
     """
-    if lanes_and_bars is None or not fills:
-        fill = _stack(OrderFilled, fills)
-    else:
-        slipped = [e.slippage for e in fills]
-        fill = OrderFilled(*lanes_and_bars, *(np.concatenate([getattr(e, name) for e in fills])
-                                              for name in ("quantity", "price", "commission")),
-                           None if all(x is None for x in slipped) else np.concatenate(
-                               [np.zeros(len(e.quantity)) if x is None else x for e, x in zip(fills, slipped)]))
-    rejected = _stack(OrderRejected, rejections)
-    cash = np.concatenate(cash) if cash else np.empty(0)
-    position = np.concatenate(position) if position else np.empty(0)
     if by_lane is None:
         by_lane = np.lexsort((fill.bar, fill.lane))
     by_lane = by_lane[fill.quantity[by_lane] != 0.0]
@@ -462,9 +573,11 @@ def fold_streaming(container: Container, settings: LaneSettings, signals: Sequen
                 w.halted | (equity[:, t] <= peak * (1.0 - limits.max_drawdown))))
     events = [e for log in logs for e in log]
     ruins = _stack(PortfolioRuined, ruins)
-    folded = _assemble([e for e in events if type(e) is OrderFilled], [e for e in events if type(e) is OrderRejected],
-                       [p.cash for p in history], [p.position for p in history], state.portfolio, bars, expired=expired,
-                       ruined=_take(ruins, np.argsort(ruins.lane, kind="stable")))
+    stack = lambda values: np.concatenate(values) if values else np.empty(0)
+    folded = _assemble(_stack(OrderFilled, [e for e in events if type(e) is OrderFilled]),
+                       _stack(OrderRejected, [e for e in events if type(e) is OrderRejected]),
+                       stack([p.cash for p in history]), stack([p.position for p in history]), state.portfolio, bars,
+                       expired=expired, ruined=_take(ruins, np.argsort(ruins.lane, kind="stable")))
     return folded, equity
 
 

@@ -24,7 +24,7 @@ from state.orders import ORDER_TYPES, OrderRules
 from state.plan import Combination
 from state.portfolio import SIZING, LaneSettings, RiskLimits
 
-__all__ = ["lane_settings", "order_rules", "require_volume", "sized_changes"]
+__all__ = ["lane_settings", "order_rules", "require_volume", "settings_values", "sized_changes"]
 
 _DEFAULTS = {param.name: param.default for section in SETTINGS.values() for param in section.params}
 _COST_EXTRAS = ("commission_per_share", "commission_min", "commission_fixed", "slippage_fixed", "impact")
@@ -32,7 +32,8 @@ _LIMITS = ("max_position_value", "max_position_pct", "max_gross_exposure", "max_
            "max_concentration", "daily_loss_limit", "max_drawdown_limit")
 
 
-def _values(combos: Sequence[Combination]) -> list[dict[str, Any]]:
+def settings_values(combos: Sequence[Combination]) -> list[dict[str, Any]]:
+    """Each combination's settings by name, the defaults filled in."""
     return [{**_DEFAULTS, **dict(c.settings)} for c in combos]
 
 
@@ -42,7 +43,7 @@ def _column(s: list[dict], name: str, dtype=np.float64, none=np.nan) -> np.ndarr
 
 def lane_settings(combos: Sequence[Combination], symbol: str | None = None) -> LaneSettings:
     """The per-lane settings arrays of ``combos`` (trading ``symbol``: its restrictions apply)."""
-    s = _values(combos)
+    s = settings_values(combos)
     sizing = np.array([x["sizing"] for x in s], object)
     codes = np.where(sizing == "fixed_units", SIZING.index("units"),
                      np.where(sizing == "fixed_cash", SIZING.index("cash"), SIZING.index("equity"))).astype(np.int8)
@@ -80,7 +81,7 @@ def lane_settings(combos: Sequence[Combination], symbol: str | None = None) -> L
 def order_rules(combos: Sequence[Combination], bars: Bars) -> OrderRules:
     """How each lane's orders reach the market on ``bars``: order types and exits (ATR exits use
     the ATR of each lane's ``atr_period``, computed once per period)."""
-    s = _values(combos)
+    s = settings_values(combos)
     atr_exits = [any(x[name] is not None for name in ("stop_loss_atr", "take_profit_atr", "trailing_stop_atr"))
                  for x in s]
     series: dict[int, np.ndarray] = {}
@@ -112,7 +113,7 @@ def sized_changes(combos: Sequence[Combination], changes: list[tuple[np.ndarray,
                   periods_per_year: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each lane's signal changes, targets scaled by its dynamic sizer's factor at each change bar
     (``fp.sizing``); lanes with a static sizer are returned as they are."""
-    s = _values(combos)
+    s = settings_values(combos)
     factors: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for x, lane_changes in zip(s, changes):
@@ -139,7 +140,7 @@ def require_volume(combos: Sequence[Combination], market: MarketData) -> None:
     else, so the run is refused with a :class:`SpecError` naming the setting, the symbol, the data
     and the first bar without volume.
     """
-    s = _values(combos)
+    s = settings_values(combos)
     used = [name for name in ("participation", "impact") if any(x[name] for x in s)]
     if not used:
         return

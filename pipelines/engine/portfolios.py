@@ -41,17 +41,22 @@ import pyarrow as pa
 from fp.ledger import compress_equity, stacked_curves, trades_from_fills
 from fp.metrics import core_metrics, lane_research_statistics
 from fp.orders import Tape, order_schedule
+from fp.overfitting import ReturnBlocks, cscv_blocks, equity_blocks
 from fp.steps import is_settings_only
 from pipelines.engine.container import Container, fold
 from pipelines.engine.folds import schedule_quotes
 from pipelines.engine.lanes import lane_settings, order_rules, sized_changes
 from pipelines.engine.patterns import PATTERNS, container_for
-from pipelines.engine.rounds import event_columns, event_slice, round_layout, round_major
+from pipelines.engine.rounds import (
+    event_columns,
+    event_slice,
+    round_layout,
+    round_major,
+)
 from pipelines.engine.signals import NO_CHANGES, SignalSource, computed_signals
 from pipelines.engine.tables import (
     YEAR_NS,
     RunTables,
-    bar_returns,
     equity_schema,
     lane_rows,
     outcome_notes,
@@ -60,7 +65,13 @@ from pipelines.engine.tables import (
     time_type,
     trade_schema,
 )
-from state.events import FillQuote, OrderApproved, OrderFilled, OrderRejected, OrderSubmitted
+from state.events import (
+    FillQuote,
+    OrderApproved,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+)
 from state.ledger import Trades
 from state.market import Bars, MarketData
 from state.orders import OrderRules, Schedule
@@ -396,14 +407,15 @@ _SYMBOL_STATS_SCHEMA = pa.schema([
 
 
 def run_portfolios(plan: Plan, market: MarketData, *, signals: SignalSource = computed_signals,
-                   equity: bool = False, returns: bool = False) -> RunTables:
+                   equity: bool = False, return_blocks: bool = False) -> RunTables:
     """Run every combination of ``plan`` as one shared-cash portfolio over all of ``market``'s symbols.
 
     Results have one row per combination (``symbol``: the symbols joined by ``+``; metrics of the
     portfolio's equity on the merged timeline), trades one row per trade with its symbol,
     ``symbol_stats`` one row per combination and symbol, ``final`` the cash (shared) and units
     per symbol; ``equity`` one row per timestamp and symbol (the portfolio's equity and cash, the
-    symbol's units), ``returns`` the portfolio's per-timestamp returns (timestamps × combinations).
+    symbol's units), ``return_blocks`` the per-block aggregates of the portfolio's per-timestamp
+    returns of every combination that ran without error (``fp.overfitting.ReturnBlocks``).
     """
     container = container_for(PATTERNS[plan.pattern])
     if signals is computed_signals:  # features may read the other symbols of the market
@@ -430,11 +442,11 @@ def run_portfolios(plan: Plan, market: MarketData, *, signals: SignalSource = co
     restricted = np.array([[b.symbol in dict(c.settings).get("restricted", ()) for b in market.bars]
                            for c in plan.combos], bool).reshape(len(plan.combos), len(market.bars))
     folded = fold_portfolios(container, settings, changes, market.bars, rules, restricted)
-    return _tables(plan, market, settings, folded, failed, equity=equity, returns=returns)
+    return _tables(plan, market, settings, folded, failed, equity=equity, return_blocks=return_blocks)
 
 
 def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: PortfolioFold, failed: dict[str, str], *,
-            equity: bool, returns: bool) -> RunTables:
+            equity: bool, return_blocks: bool) -> RunTables:
     symbols, time = folded.symbols, folded.time
     n_symbols = len(symbols)
     name = "+".join(symbols)
@@ -444,7 +456,8 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
     fill_at = np.searchsorted(folded.fills.lane, np.arange(len(plan.combos) + 1))
     trade_at = np.searchsorted(owner, np.arange(len(plan.combos) + 1))
     reject_at = np.searchsorted(folded.rejections.lane, np.arange(len(plan.combos) + 1))
-    rows, stats, curves, equity_parts, finals, compressed = [], [], [], [], [], []
+    rows, stats, blocks, equity_parts, finals, compressed = [], [], [], [], [], []
+    n_blocks = cscv_blocks(len(time) - 1) if return_blocks else None
     for i, combo in enumerate(plan.combos):
         cash0 = float(settings.initial_cash[i])
         cash, held = folded.holdings(i, cash0)
@@ -484,7 +497,8 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
                 "equity": pa.array(np.repeat(curve, n_symbols)), "cash": pa.array(np.repeat(cash, n_symbols)),
                 "position": pa.array(held.reshape(-1)),
             }, schema=equity_schema(market.timezone)))
-        curves.append(curve)
+        if n_blocks is not None and error is None:
+            blocks.append(equity_blocks(points, n_blocks=n_blocks))
     # the research statistics of every portfolio at once (its trades: the closed ones, by portfolio)
     kept = np.flatnonzero(trades.closed)
     closed_by_portfolio = attrs.evolve(trades.take(kept), lane=owner[kept])
@@ -493,8 +507,9 @@ def _tables(plan: Plan, market: MarketData, settings: LaneSettings, folded: Port
         if row["status"] == "ok":
             row.update(values)
     returned = None
-    if returns:
-        returned = ((name, bar_returns(np.array(curves).T)),)
+    if return_blocks:
+        returned = ((name, None if n_blocks is None else ReturnBlocks.concat(blocks) if blocks
+                     else ReturnBlocks.empty(len(time) - 1, n_blocks)),)
     curves_table = (pa.concat_tables(equity_parts) if equity_parts else
                     equity_schema(market.timezone).empty_table()) if equity else None
     return RunTables(results_table(plan, rows, market.timezone), _trades(plan, folded, market.timezone), None, curves_table, returned, None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-__all__ = ["event_columns", "event_slice", "round_layout", "round_major"]
+__all__ = ["event_columns", "event_slice", "round_layout", "round_major", "with_field"]
 
 
 def round_layout(lane: np.ndarray, n_lanes: int) -> tuple[np.ndarray, ...]:
@@ -62,6 +62,19 @@ def round_major(kind, columns: tuple[list[np.ndarray], tuple], slot: np.ndarray)
         out[slot] = column
         moved.append(out)
     return kind, (moved, layout)
+
+
+def with_field(kind, columns: tuple[list[np.ndarray], tuple], name: str, values: np.ndarray):
+    """The event's columns with field ``name`` reading ``values`` (one per row) instead."""
+    uniques, (template, slots) = columns
+    position = next(i for i, f in enumerate(attrs.fields(kind)) if f.name == name)
+    template = list(template)
+    template[position] = None
+    slots = tuple(s for s in slots if s[0] != position) + ((position, len(uniques)),)
+    uniques = [*uniques, values]
+    kept = sorted({i for _, i in slots})  # an array no field reads any more is dropped
+    renumber = {old: new for new, old in enumerate(kept)}
+    return kind, ([uniques[i] for i in kept], (template, tuple((p, renumber[i]) for p, i in slots)))
 
 
 def event_slice(kind, columns: tuple[list[np.ndarray], tuple], lo: int, hi: int):

@@ -3,14 +3,17 @@
 :func:`computed_signals` is the backtest's source: the FeatureHub computes the plan's features once,
 each distinct strategy point computes its signal once (settings grids reuse it), each distinct
 classifier point fits once and gates or scales the strategies crossed with it. A replay's source
-reads a signal store instead (``pipelines.engine.signal_store``). Pure: no I/O.
+reads a signal store instead (``pipelines.engine.signal_store``). :func:`hold_signals` runs the
+computed source once over every combination and symbol and keeps what it gave
+(:class:`HeldSignals`): the source chunks of a plan fold, none of them computing a feature again.
+Pure: no I/O (a caller may hand in features kept elsewhere, ``features=``).
 """
 from __future__ import annotations
 
 import functools
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,8 +29,9 @@ from state.errors import SpecError
 from state.market import Bars, MarketData
 from state.plan import Combination, FeatureKey, Plan
 
-__all__ = ["NO_CHANGES", "ClassifierFit", "SignalSource", "SymbolSignals", "classifier_key", "computed_signals", "fitted",
-           "from_bar", "signal_of", "split_index", "with_market"]
+__all__ = ["NO_CHANGES", "ClassifierFit", "HeldSignals", "SignalSource", "SymbolSignals", "classifier_key",
+           "computed_signals", "fitted", "from_bar", "hold_signals", "signal_key", "signal_of", "split_index",
+           "with_market"]
 
 
 @attrs.frozen
@@ -77,6 +81,12 @@ def split_index(split: tuple[str, object] | None, bars: Bars) -> int | None:
 
 def classifier_key(combo: Combination) -> tuple:
     return combo.classifier, tuple(p for p in combo.classifier_params if p[0] != "regime_policy")
+
+
+def signal_key(combo: Combination) -> tuple:
+    """What a combination's signal depends on: its strategy and classifier points (not its
+    settings: settings grids share one signal)."""
+    return combo.strategy, combo.strategy_params, combo.classifier, combo.classifier_params
 
 
 #: Where classifiers learn on one symbol: ``fit(bars) -> (first, train_end)``. A classifier sees the
@@ -133,7 +143,7 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
         return regimes[key]
 
     def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
-        key = (combo.strategy, combo.strategy_params, combo.classifier, combo.classifier_params)
+        key = signal_key(combo)
         if key in sparse:
             return sparse[key]
         if combo.classifier is None:
@@ -158,6 +168,75 @@ def computed_signals(plan: Plan, bars: Bars, market: MarketData | None = None, *
         return None if combo.classifier is None else regime(combo).labels
 
     return SymbolSignals(changes, labels_of)
+
+
+@attrs.frozen(eq=False)
+class HeldSignals:
+    """Every combination's signal changes (or the error its components raised) and every
+    classifier point's regime labels, per symbol, computed once and held: a :data:`SignalSource`
+    that computes nothing.
+
+    ``changes`` maps ``(signal_key(combo), symbol)`` to the ``(bars, targets)`` changes or the
+    exception computing them raised (raised again when asked, so a chunk records the same error
+    row as a whole run); ``labels`` maps ``(classifier_key(combo), symbol)`` to the labels.
+    Changes are a few numbers per order: holding every lane's costs O(orders), never O(bars)
+    per lane.
+    """
+
+    changes: Mapping[tuple[tuple, str], Any]
+    labels: Mapping[tuple[tuple, str], np.ndarray]
+
+    def __call__(self, plan: Plan, bars: Bars) -> SymbolSignals:
+        def changes(combo: Combination) -> tuple[np.ndarray, np.ndarray]:
+            held = self.changes[(signal_key(combo), bars.symbol)]
+            if isinstance(held, BaseException):
+                raise held
+            return held
+
+        def labels(combo: Combination) -> np.ndarray | None:
+            return None if combo.classifier is None else self.labels[(classifier_key(combo), bars.symbol)]
+
+        return SymbolSignals(changes, labels)
+
+    def only(self, combos: Iterable[Combination]) -> "HeldSignals":
+        """What ``combos`` read: the source of a chunk of them (small to send to a worker)."""
+        signals = {signal_key(c) for c in combos}
+        points = {classifier_key(c) for c in combos if c.classifier is not None}
+        return HeldSignals({k: v for k, v in self.changes.items() if k[0] in signals},
+                           {k: v for k, v in self.labels.items() if k[0] in points})
+
+    def changes_of(self, combo: Combination, symbol: str) -> int:
+        """How many changes ``combo``'s signal has on ``symbol`` (0 when it raised)."""
+        held = self.changes[(signal_key(combo), symbol)]
+        return 0 if isinstance(held, BaseException) else len(held[0])
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the held arrays take."""
+        arrays = [a for v in self.changes.values() if not isinstance(v, BaseException) for a in v]
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.labels.values())
+
+
+def hold_signals(plan: Plan, market: MarketData, *,
+                 features: Callable[[Bars], Mapping[Any, tuple[np.ndarray, ...]] | None] | None = None) -> HeldSignals:
+    """Run :func:`computed_signals` once over every combination of ``plan`` on every symbol of
+    ``market`` and hold what it gives. ``features(bars)`` may hand in each symbol's features
+    computed already (``None``: compute them); a symbol's features are dropped before the next
+    symbol's are read. Law: a run reading the held signals equals a run computing them."""
+    changes: dict[tuple[tuple, str], Any] = {}
+    labels: dict[tuple[tuple, str], np.ndarray] = {}
+    for bars in market.bars:
+        source = computed_signals(plan, bars, market, features=None if features is None else features(bars))
+        for combo in plan.combos:
+            key = (signal_key(combo), bars.symbol)
+            if key not in changes:
+                try:
+                    changes[key] = source.changes(combo)
+                except Exception as exc:  # a failing component is data: its lane becomes an error row
+                    changes[key] = exc
+            if combo.classifier is not None and not isinstance(changes[key], BaseException):
+                labels.setdefault((classifier_key(combo), bars.symbol), source.labels(combo))
+    return HeldSignals(changes, labels)
 
 
 def _require_labels(plan: Plan, bars: Bars, registry: Registry) -> None:

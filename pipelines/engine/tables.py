@@ -14,7 +14,12 @@ import pyarrow as pa
 import toolz
 
 from fp.metrics import undefined_reasons
-from pipelines.engine.columns import OUTCOME_COLUMNS, classifier_columns, parameter_cells
+from fp.overfitting import ReturnBlocks
+from pipelines.engine.columns import (
+    OUTCOME_COLUMNS,
+    classifier_columns,
+    parameter_cells,
+)
 from pipelines.engine.folds import Folded
 from state.ledger import EquityPoints, Trades
 from state.market import Bars
@@ -29,14 +34,15 @@ __all__ = ["REGIME_SCHEMA", "YEAR_NS", "RunTables", "bar_returns", "closed_trade
 class RunTables:
     """What a run produces: results, trades, per-regime attribution and the regime labels
     (``pipelines.engine.regime_labels``) when classifiers ran, each lane's final portfolio, and on request
-    the equity curves, each symbol's per-bar returns (bars × combinations) and the trace of the
-    fold's events; shared-cash portfolios add their per-symbol statistics (``pipelines.engine.portfolios``)."""
+    the equity curves, each symbol's per-block aggregates of every combination's per-bar returns
+    (``(symbol, fp.overfitting.ReturnBlocks or None)``, for the overfitting statistics) and the trace
+    of the fold's events; shared-cash portfolios add their per-symbol statistics (``pipelines.engine.portfolios``)."""
 
     results: pa.Table
     trades: pa.Table
     regime_stats: pa.Table | None = None
     equity: pa.Table | None = None
-    returns: tuple[tuple[str, np.ndarray], ...] | None = None
+    return_blocks: tuple[tuple[str, ReturnBlocks | None], ...] | None = None
     events: pa.Table | None = None
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None

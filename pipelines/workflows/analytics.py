@@ -370,9 +370,9 @@ def sensitivity(run_dir: str | os.PathLike, *, metric: str = "sharpe") -> pa.Tab
     are left out of its block; metric values that are null or NaN (a combination that never
     traded has a NaN Sharpe) are left out of the statistics and of ``n``.
 
-    A train/test run has the metric of every combination on the training part only: ``sharpe``
-    there means ``train_sharpe`` (``test_sharpe`` is for the selected combinations alone; ask
-    for it by name). The metric used is in the table's schema metadata (``metric``).
+    A train/test run has every combination's metrics on both parts; ``sharpe`` there means
+    ``train_sharpe``, the part the selection was made on (ask for ``test_sharpe`` by name). The
+    metric used is in the table's schema metadata (``metric``).
 
     Raises :class:`QueryError` when the run has no results, ``metric`` is not a numeric metric
     column of them, or the run is a walk-forward (its results are one stitched row per symbol,

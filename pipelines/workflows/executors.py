@@ -1,14 +1,23 @@
 """Executors: a plan's lanes in chunks, run locally, in a process pool or on Dask, resumable.
 
-The unit of work is a *chunk*: a slice of the plan's combinations (every symbol), sharing data
-and features. Its size comes from a memory budget, so peak memory grows with the lanes of one
-chunk and the bars, not with the number of combinations. Each chunk writes its tables atomically
-as a part (``parts/chunk-00007/…`` then a ``done`` marker); the run's tables are the parts merged
-in chunk order, written when every chunk is done. ``resume`` skips chunks whose part is done, so
-an interrupted run (Ctrl-C, a killed process) continues where it stopped and gives exactly the
-tables of an uninterrupted run: lanes are isolated, so chunking never changes a result. An
-optimization's parts also keep their per-bar returns, so its overfitting statistics are those of
-the unchunked run.
+The unit of work is a *chunk*: some of the plan's combinations (every symbol), folding the
+signal changes computed once for the whole run (``pipelines.engine.signals.HeldSignals``). The
+chunks come from ``pipelines.workflows.chunking`` (a memory budget, the combinations' order
+counts), so peak memory grows with what one chunk holds, not with the number of combinations.
+Each chunk writes its tables atomically as a part (``parts/chunk-00007/…`` then a ``done``
+marker; the tables in Arrow's IPC format, the run's own files are written once at the end); the
+run's tables are the parts merged back into plan order (every table in the order
+an unchunked run writes it; trace event ids renumbered accordingly), written when every chunk is
+done. ``resume`` skips chunks whose part is done, so an interrupted run (Ctrl-C, a killed
+process) continues where it stopped and gives exactly the tables of an uninterrupted run: lanes
+are isolated, so chunking never changes a result. An optimization's parts also keep the
+per-block aggregates of their combinations' per-bar returns (``fp.overfitting.ReturnBlocks``),
+so its overfitting statistics are those of the unchunked run.
+
+Memory: chunks run with Arrow's buffers in the system allocator, and after the signals and after
+each chunk the freed memory goes back to the operating system (Arrow's pool released, the C heap
+trimmed with glibc's ``malloc_trim`` where there is one), so the process's resident memory
+follows what it holds rather than what its allocators kept for later.
 
 Executors: ``local`` (in this process), ``processes`` (a local process pool; a chunk whose worker
 died is retried), ``dask`` (a ``LocalCluster`` of ``workers`` processes, or the scheduler at
@@ -19,12 +28,15 @@ with the work. Law: every executor gives identical tables and manifest statistic
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,76 +44,89 @@ from pathlib import Path
 import attrs
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
-from pipelines.boundary.outputs import RunDirError, statistics_columns
+from fp.overfitting import ReturnBlocks
+from pipelines.boundary.outputs import RunDirError
 from pipelines.engine.evaluate import run_plan
-from pipelines.engine.regime_labels import in_point_order
+from pipelines.engine.events import numbered_events
+from pipelines.engine.regime_labels import classifier_id, in_point_order
+from pipelines.engine.signals import HeldSignals, classifier_key
 from pipelines.engine.tables import RunTables, results_columns
+from pipelines.workflows.chunking import Chunking
 from state.errors import AdmfError, MissingExtraError, SpecError
 from state.market import MarketData
 from state.plan import Plan
 from state.spec import ExecutionOptions
 
-__all__ = ["EXECUTORS", "ExecutionOptions", "chunk_plan", "code_digest", "lanes_per_chunk", "run_chunked"]
+__all__ = ["EXECUTORS", "ExecutionOptions", "code_digest", "lean_memory", "release_memory", "run_chunked"]
 
 EXECUTORS = ("local", "processes", "dask")
 _TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
 _RETRIES = 2
-_RETURNS = "returns.npy"
+_BLOCKS = "return_blocks.npz"
 
 
 
-
-def _default_budget() -> int:
+def _trim():
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-    except (ValueError, OSError):
-        return 4 * 2**30
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
-#: Bytes a lane costs per bar while it runs (its signal and equity arrays, transient copies).
-BYTES_PER_LANE_BAR = 64
+_TRIM = _trim()
 
 
-def lanes_per_chunk(plan: Plan, market: MarketData, memory_limit: int | None) -> int:
-    """How many combinations a chunk holds so it fits the budget (the shared data and features
-    counted once): ``(budget - shared) / (bars × BYTES_PER_LANE_BAR)``, at least 1."""
-    budget = memory_limit if memory_limit is not None else _default_budget()
-    bars = sum(len(b) for b in market.bars)
-    shared = bars * 8 * (6 + len(plan.features))
-    return max(1, int((budget - shared) // max(bars * BYTES_PER_LANE_BAR, 1)))
+def release_memory() -> None:
+    """Give the memory freed so far back to the operating system: Arrow's unused pool memory, then
+    the C heap's (``malloc_trim``; nothing where the C library has none)."""
+    pa.default_memory_pool().release_unused()
+    if _TRIM is not None:
+        _TRIM(0)
 
 
-def chunk_plan(plan: Plan, size: int) -> list[Plan]:
-    """The plan's combinations in consecutive chunks of ``size`` (the last may be smaller)."""
-    return [attrs.evolve(plan, combos=plan.combos[i:i + size]) for i in range(0, len(plan.combos), size)]
+@contextlib.contextmanager
+def lean_memory():
+    """Arrow allocates from the system allocator inside (its default pool keeps freed pages for
+    reuse, which a memory budget would count); the previous pool is restored after."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
-def _run_chunk(plan: Plan, market: MarketData, options: dict, part: str) -> str:
-    """Run one chunk and write its part atomically (a worker's whole job); returns the part path.
-
-    With ``returns`` in ``options``, the part keeps the first symbol's per-bar returns of its
-    combinations (``returns.npy``, exact float64) for the run's overfitting statistics."""
-    return _write_part(run_plan(plan, market, **options), part)
+def _run_chunk(plan: Plan, market: MarketData, signals: HeldSignals, options: dict, part: str) -> str:
+    """Run one chunk and write its part atomically (a local or process worker's whole job); returns
+    the part path."""
+    return _write_part(run_plan(plan, market, signals=signals, **options), part)
 
 
 def _write_part(tables: RunTables, part: str) -> str:
-    """Write a chunk's tables as its part, atomically (a ``done`` marker, then one rename)."""
+    """Write a chunk's tables as its part, atomically (a ``done`` marker, then one rename). With the
+    return aggregates an optimization asks for, the part keeps the first symbol's per-block
+    aggregates of its combinations' returns (``return_blocks.npz``, exact float64) for the run's
+    overfitting statistics."""
     folder = Path(part)
     tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.mkdir(parents=True)
     for name in _TABLES:
         table = getattr(tables, name)
         if table is not None:
-            pq.write_table(table, tmp / f"{name}.parquet", write_statistics=statistics_columns(table))
-    if tables.returns:
-        np.save(tmp / _RETURNS, tables.returns[0][1], allow_pickle=False)
+            with pa.OSFile(str(tmp / f"{name}.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+    if tables.return_blocks and tables.return_blocks[0][1] is not None:
+        _save_blocks(tmp / _BLOCKS, tables.return_blocks[0][1])
     (tmp / "done").write_text("ok\n")
     if folder.exists():  # an earlier attempt of this chunk finished after all
         shutil.rmtree(tmp)
+        release_memory()
         return part
     os.replace(tmp, folder)
+    del tables
+    release_memory()
     return part
 
 
@@ -109,37 +134,39 @@ def _done(part: Path) -> bool:
     return (part / "done").is_file()
 
 
-def run_chunked(plan: Plan, market: MarketData, work_dir: Path, options: ExecutionOptions, *,
-                run_options: dict, resume: bool = False) -> RunTables:
-    """Run ``plan`` chunk by chunk in ``work_dir/parts`` with ``options``' executor, then merge.
+def run_chunked(plan: Plan, market: MarketData, signals: HeldSignals, chunking: Chunking, work_dir: Path,
+                options: ExecutionOptions, *, run_options: dict, resume: bool = False) -> RunTables:
+    """Run ``plan`` chunk by chunk (``chunking``) in ``work_dir/parts`` with ``options``'
+    executor, folding the held ``signals``, then merge into plan order.
 
     ``run_options`` are passed to ``run_plan`` (equity, trace, …). With ``resume``, chunks whose
-    part is done are not run again.
+    part is done are not run again (the chunking must be the one the run started with).
     """
     if options.executor not in EXECUTORS:
         raise SpecError(f"executor={options.executor!r}", f"must be one of {', '.join(EXECUTORS)}")
-    size = lanes_per_chunk(plan, market, options.memory_limit)
-    if options.executor != "local" and options.workers:
-        size = min(size, max(1, -(-len(plan.combos) // (4 * options.workers))))  # several chunks per worker
-    chunks = chunk_plan(plan, size)
+    chunks = [attrs.evolve(plan, combos=tuple(plan.combos[i] for i in chunk)) for chunk in chunking.chunks]
     parts = [work_dir / "parts" / f"chunk-{i:05d}" for i in range(len(chunks))]
     (work_dir / "parts").mkdir(parents=True, exist_ok=True)
-    _record_layout(work_dir, size, len(chunks), resume)
+    _record_layout(work_dir, chunking.layout(plan), resume)
     todo = [i for i, part in enumerate(parts) if not (resume and _done(part))]
+    size = max(len(c.combos) for c in chunks)
     progress = _progress(len(chunks), len(chunks) - len(todo), len(plan.combos), size) if options.progress else None
+    held = lambda i: signals.only(chunks[i].combos)
     try:
         if options.executor == "local":
+            release_memory()
             for i in todo:
-                _run_chunk(chunks[i], market, run_options, str(parts[i]))
+                _run_chunk(chunks[i], market, held(i), run_options, str(parts[i]))
                 _tick(progress)
         elif options.executor == "processes":
-            _in_processes(chunks, parts, todo, market, run_options, options.workers, progress)
+            _in_processes(chunks, parts, todo, market, held, run_options, options.workers, progress)
         else:
-            _on_dask(chunks, parts, todo, market, run_options, options, progress)
+            _on_dask(chunks, parts, todo, market, held, run_options, options, progress)
     finally:
         if progress is not None:
             progress.close()
-    merged = _merge(parts, market.bars[0].symbol if run_options.get("returns") else None)
+    merged = _merge(parts, plan, market, market.bars[0].symbol if run_options.get("return_blocks") else None)
+    release_memory()  # the parts as read, before the merged tables are written
     regimes = None if merged.regimes is None else in_point_order(merged.regimes, plan.combos)
     return attrs.evolve(merged, results=_in_plan_order(merged.results, plan), regimes=regimes)
 
@@ -156,28 +183,30 @@ def _in_plan_order(results: pa.Table, plan: Plan) -> pa.Table:
     return pa.table(columns)
 
 
-def _record_layout(work_dir: Path, size: int, count: int, resume: bool) -> None:
+def _record_layout(work_dir: Path, layout: dict, resume: bool) -> None:
     """Chunks must be the same on resume, or a part would hold other lanes than its number says."""
-    layout = work_dir / "parts" / "layout.json"
-    if resume and layout.is_file():
-        known = json.loads(layout.read_text())
-        if known != {"chunk_size": size, "chunks": count}:
-            raise RunDirError(f"{work_dir}: was started with {known['chunks']} chunks of {known['chunk_size']} "
-                              f"combinations, now {count} of {size}; resume with the same --memory-limit and "
-                              "--workers")
+    path = work_dir / "parts" / "layout.json"
+    if resume and path.is_file():
+        known = json.loads(path.read_text())
+        if known != layout:
+            raise RunDirError(f"{work_dir}: was started with {known.get('chunks')} chunks of "
+                              f"{known.get('combinations')} combinations, now {layout['chunks']} of "
+                              f"{layout['combinations']}; resume with the same --memory-limit and --workers")
         return
-    layout.write_text(json.dumps({"chunk_size": size, "chunks": count}) + "\n")
+    path.write_text(json.dumps(layout) + "\n")
 
 
-def _in_processes(chunks, parts, todo, market, run_options, workers, progress, task=None) -> None:
-    """Run chunks in a process pool; if a worker dies, the chunks not done are run again in a new
-    pool (``task`` is the chunk runner, replaceable in tests)."""
+def _in_processes(chunks, parts, todo, market, held: Callable[[int], HeldSignals], run_options, workers, progress,
+                  task=None) -> None:
+    """Run chunks in a process pool, busiest first; if a worker dies, the chunks not done are run
+    again in a new pool (``task`` is the chunk runner, replaceable in tests)."""
     task = task or _run_chunk
     remaining = list(todo)
     for attempt in range(_RETRIES + 1):
         try:
             with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-                futures = {i: pool.submit(task, chunks[i], market, run_options, str(parts[i])) for i in remaining}
+                futures = {i: pool.submit(task, chunks[i], market, held(i), run_options, str(parts[i]))
+                           for i in remaining}
                 for i, future in futures.items():
                     future.result()
                     _tick(progress)
@@ -189,7 +218,7 @@ def _in_processes(chunks, parts, todo, market, run_options, workers, progress, t
                                 "the finished chunks are kept: resume the run") from None
 
 
-def _on_dask(chunks, parts, todo, market, run_options, options, progress) -> None:
+def _on_dask(chunks, parts, todo, market, held: Callable[[int], HeldSignals], run_options, options, progress) -> None:
     """Run chunks on Dask: a ``LocalCluster`` of ``options.workers`` processes, or the cluster at
     ``options.scheduler``. Workers compute a chunk's tables and send them back; this process writes
     the parts, so workers need no access to the run folder (no shared file system), only admf
@@ -213,7 +242,7 @@ def _on_dask(chunks, parts, todo, market, run_options, options, progress) -> Non
     try:
         _check_workers(client, options.scheduler or "the LocalCluster")
         shared = client.scatter(market, broadcast=True)
-        futures = {client.submit(_chunk_tables, _shipped(chunks[i]), shared, run_options, retries=_RETRIES,
+        futures = {client.submit(_chunk_tables, _shipped(chunks[i]), shared, held(i), run_options, retries=_RETRIES,
                                  pure=False): i for i in todo}
         for future in as_completed(futures):
             _write_part(future.result(), str(parts[futures.pop(future)]))
@@ -225,10 +254,11 @@ def _on_dask(chunks, parts, todo, market, run_options, options, progress) -> Non
             cluster.close()
 
 
-def _chunk_tables(shipped: bytes, market: MarketData, options: dict) -> RunTables:
-    """A Dask worker's job: one chunk's tables (its plan as :func:`_shipped` sent it)."""
+def _chunk_tables(shipped: bytes, market: MarketData, signals: HeldSignals, options: dict) -> RunTables:
+    """A Dask worker's job: one chunk's tables (its plan as :func:`_shipped` sent it), folding the
+    chunk's held signals."""
     import cloudpickle
-    return run_plan(cloudpickle.loads(shipped), market, **options)
+    return run_plan(cloudpickle.loads(shipped), market, signals=signals, **options)
 
 
 #: admf's own packages: workers import them (they are never shipped with the work).
@@ -285,32 +315,92 @@ def _check_workers(client, where: str) -> None:
                         "resilient sweeps\")")
 
 
-def _merge(parts: Sequence[Path], returns_of: str | None = None) -> RunTables:
-    """The run's tables: every part's, concatenated in chunk order (= combination order); trace
-    event ids are renumbered so they stay unique across chunks. With ``returns_of`` (the first
-    symbol), the parts' returns side by side: the whole run's returns matrix of that symbol."""
+def _save_blocks(path: Path, blocks: ReturnBlocks) -> None:
+    np.savez(path, n_returns=blocks.n_returns, n_blocks=blocks.n_blocks,
+             **{f.name: getattr(blocks, f.name) for f in attrs.fields(ReturnBlocks)[2:]})
+
+
+def _load_blocks(path: Path) -> ReturnBlocks:
+    with np.load(path, allow_pickle=False) as saved:
+        return ReturnBlocks(int(saved["n_returns"]), int(saved["n_blocks"]),
+                            *(saved[f.name] for f in attrs.fields(ReturnBlocks)[2:]))
+
+
+def _merge(parts: Sequence[Path], plan: Plan, market: MarketData, returns_of: str | None = None) -> RunTables:
+    """The run's tables from every part, in the order an unchunked run gives them: tables by
+    combination (results, trades, per-symbol statistics; every table of a shared-cash portfolio
+    run) in plan order, tables by symbol (equity, regime statistics, final portfolios, events) by
+    symbol, then plan order; a part keeps the
+    order of its rows of one combination. Trace event ids are renumbered in that order (and the
+    causation ids with them). With ``returns_of`` (the first symbol), the parts' return
+    aggregates side by side, in plan order."""
     found: dict[str, list[pa.Table]] = {name: [] for name in _TABLES}
-    matrices = []
+    blocks, block_ids = [], []
     events_before = 0
     for part in parts:
         if not _done(part):
             raise AdmfError(f"{part}: this chunk did not finish; resume the run")
-        if returns_of is not None and (part / _RETURNS).is_file():
-            matrices.append(np.load(part / _RETURNS, allow_pickle=False))
-        for name in _TABLES:
-            path = part / f"{name}.parquet"
-            if path.is_file():
-                table = pq.read_table(path)
-                if name == "events":
-                    table = _renumbered(table, events_before)
-                    events_before += table.num_rows
-                found[name].append(table)
+        tables = {name: _read(part / f"{name}.arrow") for name in _TABLES if (part / f"{name}.arrow").is_file()}
+        if returns_of is not None and (part / _BLOCKS).is_file():
+            blocks.append(_load_blocks(part / _BLOCKS))
+            block_ids += _ok_ids(tables["results"], returns_of)
+        for name, table in tables.items():
+            if name == "events" and table.num_rows:  # unique across parts until numbered in plan order
+                table = _renumbered(table, events_before)
+                events_before = int(pc.max(table.column("event_id")).as_py()) + 1
+            found[name].append(table)
     found["regimes"] = _first_labels(found["regimes"])
     merged = {name: pa.concat_tables(tables, promote_options="default") if tables else None
               for name, tables in found.items()}
-    returns = ((returns_of, np.concatenate(matrices, axis=1)),) if matrices and len(matrices) == len(parts) else None
+    index = {c.combo_id: i for i, c in enumerate(plan.combos)}
+    symbols = {symbol: i for i, symbol in enumerate(market.symbols)}
+    # a shared-cash portfolio run writes every table by combination
+    by_symbol = () if merged["symbol_stats"] is not None else ("regime_stats", "equity", "final", "events")
+    for name in ("results", "trades", "regime_stats", "equity", "final", "events", "symbol_stats"):
+        merged[name] = _sorted(merged[name], index, symbols if name in by_symbol else None)
+    if merged["regimes"] is not None and merged["regimes"].num_rows:  # by classifier point (as combinations name them), symbol
+        points = {classifier_id(classifier_key(c)): None for c in plan.combos if c.classifier is not None}
+        point = {p: i for i, p in enumerate(points)}
+        table = merged["regimes"]
+        merged["regimes"] = table.take(np.lexsort((
+            np.arange(table.num_rows), [symbols.get(x, 0) for x in table.column("symbol").to_pylist()],
+            [point[x] for x in table.column("classifier_id").to_pylist()])))
+    if merged["events"] is not None:
+        merged["events"] = numbered_events(merged["events"])
+    returns = None
+    if blocks and len(blocks) == len(parts):
+        joined = ReturnBlocks.concat(blocks)
+        returns = ((returns_of, joined.take(np.argsort([index[c] for c in block_ids], kind="stable"))),)
     return RunTables(merged["results"], merged["trades"], merged["regime_stats"], merged["equity"], returns,
                      merged["events"], merged["final"], merged["symbol_stats"], merged["regimes"])
+
+
+def _read(path: Path) -> pa.Table:
+    with pa.OSFile(str(path), "rb") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _ok_ids(results: pa.Table, symbol: str) -> list[str]:
+    """The combinations of a part's results whose aggregates it holds: those of ``symbol`` that ran."""
+    rows = results.select(["combo_id", "symbol", "final_equity"]).to_pylist()
+    return [r["combo_id"] for r in rows if r["symbol"] == symbol and r["final_equity"] is not None]
+
+
+#: Sections of a symbol's events: the orders' events, then expiries, then ruins (``pipelines.engine.events``).
+_EVENT_SECTION = {"OrderExpired": 1, "PortfolioRuined": 2}
+
+
+def _sorted(table: pa.Table | None, index: dict[str, int], symbols: dict[str, int] | None = None) -> pa.Table | None:
+    """``table``'s rows by combination in plan order (``symbols``: by symbol first; events by
+    section too), each combination's rows in the order they came."""
+    if table is None or not table.num_rows:
+        return table
+    keys = [np.arange(table.num_rows), np.array([index[c] for c in table.column("combo_id").to_pylist()])]
+    if symbols is not None:
+        if "kind" in table.column_names:
+            keys.append(np.array([_EVENT_SECTION.get(k, 0) for k in table.column("kind").to_pylist()]))
+        keys.append(np.array([symbols.get(s, 0) for s in table.column("symbol").to_pylist()]))
+    return table.take(np.lexsort(keys))
 
 
 def _first_labels(parts: list[pa.Table]) -> list[pa.Table]:
@@ -327,7 +417,6 @@ def _first_labels(parts: list[pa.Table]) -> list[pa.Table]:
 
 
 def _renumbered(events: pa.Table, offset: int) -> pa.Table:
-    import pyarrow.compute as pc
     for name in ("event_id", "causation_id"):
         index = events.schema.get_field_index(name)
         events = events.set_column(index, name, pc.add(events.column(name), offset))

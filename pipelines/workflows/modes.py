@@ -7,6 +7,7 @@ and writing is pure.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -18,21 +19,37 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 
 from fp.registry import registry_of
 from pipelines.boundary.data import data_symbols, load_market_data
+from pipelines.boundary.feature_files import drop_features, write_features
 from pipelines.boundary.outputs import RunDirError, check_run_dir, write_run
 from pipelines.boundary.specs import SpecLike, load_spec, spec_from_mapping
 from pipelines.boundary.store_files import read_store, write_store
-from pipelines.engine.compiler import plan_from_spec, replay_plan, selected_plan, signal_id
+from pipelines.engine.compiler import (
+    plan_from_spec,
+    replay_plan,
+    selected_plan,
+    signal_id,
+)
 from pipelines.engine.evaluate import run_plan
 from pipelines.engine.events import run_id
 from pipelines.engine.lanes import require_volume
 from pipelines.engine.objectives import objective_values, select_some, with_objective
 from pipelines.engine.signal_store import SignalStore, store_signals
-from pipelines.engine.signals import computed_signals, with_market
-from pipelines.workflows.executors import ExecutionOptions, lanes_per_chunk, run_chunked
+from pipelines.engine.signals import (
+    HeldSignals,
+    computed_signals,
+    hold_signals,
+    with_market,
+)
+from pipelines.workflows.chunking import (
+    Chunking,
+    default_budget,
+    features_fit,
+    plan_chunks,
+)
+from pipelines.workflows.executors import ExecutionOptions, lean_memory, run_chunked
 from pipelines.workflows.optimize import (
     block_layout,
     choose,
@@ -51,8 +68,8 @@ from state.market import MarketData
 from state.plan import Combination, PhasePlan, Plan
 from state.spec import DataSpec, Spec, TraceSpec
 
-__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "recorded_execution", "replay", "resume", "run",
-           "run_phases", "write_phases"]
+__all__ = ["PhasedResult", "generate_signals", "load_spec", "plan", "plan_chunking", "recorded_execution", "replay",
+           "resume", "run", "run_phases", "write_phases"]
 
 _PACKAGES = ("admf", "numpy", "pyarrow", "attrs", "toolz", "PyYAML")
 
@@ -108,12 +125,16 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     ``signal_replay`` a :class:`RunResult` (see :func:`replay`), and a spec with ``phases`` a
     :class:`PhasedResult`. ``market`` overrides the spec's data section (data composed in code);
     ``equity`` (or ``equity: true``) also records every combination's equity curve, ``trace`` (or
-    ``trace:`` in the spec) every event of a backtest's or replay's fold. ``execution`` (or the
-    spec's ``executor``) runs a backtest in chunks of lanes on an executor, resumable (see
-    ``pipelines.workflows.executors``). ``warmup`` measures the warm-up of the spec's features,
-    strategies and classifiers on the run's data first (``pipelines.workflows.warmup``, a backtest,
-    optimization or walk-forward only), records it in the manifest and warns about every lane
-    whose first trade comes before it is over. The spec, then ``out`` (see
+    ``trace:`` in the spec) every event of a backtest's or replay's fold. A backtest or an
+    optimization without ``data.split`` computes every combination's signal changes once, then
+    folds them in chunks of combinations that fit the memory budget (``execution`` or the spec's
+    ``executor``: its ``memory_limit``, default a quarter of the machine's memory; see
+    ``pipelines.workflows.chunking``), on that executor, resumable (``pipelines.workflows.executors``);
+    one chunk on the local executor is an ordinary run. ``warmup`` measures the warm-up of the
+    spec's features, strategies and classifiers on the run's data first
+    (``pipelines.workflows.warmup``, a backtest, optimization or walk-forward only), records it in
+    the manifest and warns about every lane whose first trade comes before it is over. The spec,
+    then ``out`` (see
     :func:`pipelines.boundary.outputs.check_run_dir`) are checked before any data is read, so a bad
     spec or output folder fails fast.
     """
@@ -138,14 +159,16 @@ def run(spec: SpecLike, *, out: str | os.PathLike | None = None, market: MarketD
     clock = time.perf_counter()
     if out is not None:
         check_run_dir(out)
-    market = market if market is not None else load_market_data(spec.data)
-    the_plan = plan_from_spec(spec, symbols=market.symbols)
-    measured = measure_warmup(spec, market=market) if warmup else None
     options = execution if execution is not None else spec.executor
-    if _chunked(spec, the_plan, market, options):
-        return _run_chunked(spec, the_plan, market, started, clock, out, options or ExecutionOptions(), resume=False,
-                            warmup=measured)
-    return _finish(spec, the_plan, market, started, clock, out, warmup=measured)
+    bounded = _chunkable(spec, options) and options is not None and options.memory_limit is not None
+    with lean_memory() if bounded else contextlib.nullcontext():  # a budget counts what allocators keep
+        market = market if market is not None else load_market_data(spec.data)
+        the_plan = plan_from_spec(spec, symbols=market.symbols)
+        measured = measure_warmup(spec, market=market) if warmup else None
+        if _chunkable(spec, options):
+            return _run_held(spec, the_plan, market, started, clock, out, options or ExecutionOptions(),
+                             warmup=measured)
+        return _finish(spec, the_plan, market, started, clock, out, warmup=measured)
 
 
 def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = None) -> RunResult:
@@ -163,9 +186,30 @@ def resume(run_dir: str | os.PathLike, *, execution: ExecutionOptions | None = N
                           "chunked run (--executor, or a run larger than --memory-limit)") from None
     spec = spec_from_mapping(record["spec"], source=record["source"], base_dir=record["base_dir"])
     options = execution or ExecutionOptions(**record["execution"])
+    with lean_memory():
+        market = load_market_data(spec.data)
+        the_plan = plan_from_spec(spec, symbols=market.symbols)
+        signals, chunking = _held_and_chunked(spec, the_plan, market, options, root)
+        return _run_chunked(spec, the_plan, market, started, clock, root, options, signals, chunking, root, resume=True)
+
+
+def plan_chunking(spec: SpecLike, *, execution: ExecutionOptions | None = None) -> Chunking | None:
+    """How a run of ``spec`` would be chunked under ``execution`` (default: the spec's
+    ``executor``): reads the data and computes every combination's signals (their order counts
+    decide), folds nothing. ``None`` for a workflow that does not run in chunks."""
+    import shutil
+    import tempfile
+    spec = load_spec(spec)
+    options = execution if execution is not None else spec.executor
+    if spec.phases or not _chunkable(spec, options):
+        return None
     market = load_market_data(spec.data)
     the_plan = plan_from_spec(spec, symbols=market.symbols)
-    return _run_chunked(spec, the_plan, market, started, clock, root, options, resume=True)
+    work = Path(tempfile.mkdtemp(prefix="admf-plan-"))
+    try:
+        return _held_and_chunked(spec, the_plan, market, options or ExecutionOptions(), work)[1]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def recorded_execution(run_dir: str | os.PathLike) -> ExecutionOptions | None:
@@ -177,35 +221,92 @@ def recorded_execution(run_dir: str | os.PathLike) -> ExecutionOptions | None:
         return None
 
 
-def _chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions | None) -> bool:
-    """Whether a run goes through chunks: an executor other than local, or more lanes than the
-    memory budget holds at once. Train/test and walk-forward runs are not chunked."""
+def _chunkable(spec: Spec, options: ExecutionOptions | None) -> bool:
+    """Whether a run computes its signals once and folds them in chunks: backtests and
+    optimizations without ``data.split`` (train/test and walk-forward runs fold their parts)."""
     if spec.workflow.type not in ("backtest", "optimization") or spec.data.split is not None:
         if options is not None and options.executor != "local":
             raise SpecError("executor", "only backtests and optimizations without data.split run on executors")
         return False
-    options = options or ExecutionOptions()
-    return options.executor != "local" or lanes_per_chunk(the_plan, market, options.memory_limit) < len(the_plan.combos)
+    return True
+
+
+def _held_and_chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions,
+                      work: Path | None) -> tuple[HeldSignals, Chunking]:
+    """Every combination's signals, computed once (each symbol's features in memory when they
+    fit the budget beside the data, else in a store in the run folder ``work``, dropped after),
+    and the chunks that fold them (``pipelines.workflows.chunking``)."""
+    budget = options.memory_limit or default_budget()
+    in_memory = features_fit(the_plan, market, budget)
+    if in_memory:
+        signals = hold_signals(the_plan, market)
+    else:
+        store = work / "parts" / "features"
+        registry = registry_of(spec)
+
+        def stored(bars):
+            drop_features(store)  # one symbol's at a time
+            return write_features(bars, the_plan.features, store, registry=registry, market=market)
+
+        try:
+            signals = hold_signals(the_plan, market, features=stored)
+        finally:
+            drop_features(store)
+    workers = (options.workers or os.cpu_count() or 1) if options.executor != "local" else 1
+    chunking = plan_chunks(the_plan, market, signals, budget, features="memory" if in_memory else "store",
+                           workers=workers, equity=spec.equity, trace=spec.trace is not None)
+    return signals, chunking
+
+
+def _run_held(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
+              out: str | os.PathLike | None, options: ExecutionOptions, *,
+              warmup: WarmupReport | None = None) -> RunResult:
+    """A backtest or optimization: its signals computed once, then folded in one run or in chunks."""
+    import shutil
+    require_volume(the_plan.combos, market)  # before anything is written
+    budget = options.memory_limit or default_budget()
+    work, existed = None, out is not None and Path(out).exists()
+    if options.executor != "local" or not features_fit(the_plan, market, budget):
+        work = _work_dir(spec, out, options)  # the feature store lives in the run folder
+    try:
+        signals, chunking = _held_and_chunked(spec, the_plan, market, options, work)
+    except AdmfError:  # bad input found computing the signals: nothing is left on disk
+        if work is not None:
+            (work / "run.json").unlink(missing_ok=True)
+            shutil.rmtree(work / "parts", ignore_errors=True)
+            if not existed:
+                work.rmdir()
+        raise
+    if work is None and len(chunking.chunks) == 1:
+        return _finish(spec, the_plan, market, started, clock, out, signals=signals, warmup=warmup)
+    work = work or _work_dir(spec, out, options)
+    return _run_chunked(spec, the_plan, market, started, clock, out, options, signals, chunking, work, resume=False,
+                        created=not existed, warmup=warmup)
+
+
+def _work_dir(spec: Spec, out: str | os.PathLike | None, options: ExecutionOptions) -> Path:
+    """The folder a chunked run works in (``out``, or a temporary one), with what resuming needs."""
+    import tempfile
+    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "run.json").write_text(json.dumps({
+        "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
+        "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
+    return work
 
 
 def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
-                 out: str | os.PathLike | None, options: ExecutionOptions, *, resume: bool,
-                 warmup: WarmupReport | None = None) -> RunResult:
+                 out: str | os.PathLike | None, options: ExecutionOptions, signals: HeldSignals, chunking: Chunking,
+                 work: Path, *, resume: bool, created: bool = False, warmup: WarmupReport | None = None) -> RunResult:
+    """Fold the held ``signals`` chunk by chunk in ``work`` and finish the run there. A refusal
+    before any chunk is done leaves nothing on disk (``created``: ``work`` was made for this run)."""
     import shutil
     import tempfile
-    require_volume(the_plan.combos, market)  # before anything is written
-    work = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="admf-chunks-"))
-    created = out is None or not work.exists()
-    work.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        (work / "run.json").write_text(json.dumps({
-            "spec": json.loads(spec.document), "source": spec.source, "base_dir": spec.data.base_dir,
-            "execution": attrs.asdict(options)}, indent=2, sort_keys=True) + "\n")
     run = run_id(_spec_sha256(spec), market.sha256)
     try:
-        tables = run_chunked(the_plan, market, work, options, resume=resume,
+        tables = run_chunked(the_plan, market, signals, chunking, work, options, resume=resume,
                              run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
-                                          "returns": spec.workflow.type == "optimization"})
+                                          "return_blocks": spec.workflow.type == "optimization"})
     except AdmfError:
         if not resume and not any((work / "parts").glob("chunk-*/done")):  # nothing to resume: leave nothing
             shutil.rmtree(work / "parts", ignore_errors=True)
@@ -216,7 +317,10 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective, registry_of(spec)))
     manifest = _manifest(spec, the_plan, market, started, time.perf_counter() - clock)
-    manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(list((work / "parts").glob("chunk-*")))})
+    manifest.update(run_id=run, executor={**attrs.asdict(options), "chunks": len(chunking.chunks),
+                                          "chunking": chunking.record()})
+    _warn(manifest, *chunking.warnings, *chunking.output_warning(sum(
+        t.nbytes for t in (tables.results, tables.trades, tables.equity, tables.events, tables.final) if t is not None)))
     _warn_ruined(manifest, tables.results)
     if stats is not None:
         manifest["overfitting"] = stats
@@ -242,10 +346,11 @@ def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: dateti
 
 def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
             out: str | os.PathLike | None, *, signals=None, extra: dict | None = None,
-            returns: bool = False, warmup: WarmupReport | None = None) -> RunResult:
+            return_blocks: bool = False, warmup: WarmupReport | None = None) -> RunResult:
     """Run a compiled plan by its workflow, add the manifest, write the folder when asked;
-    ``returns`` keeps the per-bar returns of a backtest or replay too (an optimization's are kept
-    for its statistics); ``warmup`` is recorded in the manifest (:func:`record_warmup`)."""
+    ``return_blocks`` keeps the per-block aggregates of the per-bar returns of a backtest or
+    replay too (an optimization's are kept for its statistics); ``warmup`` is recorded in the
+    manifest (:func:`record_warmup`)."""
     source = {} if signals is None else {"signals": signals}
     windows, stats = None, None
     run = run_id(_spec_sha256(spec), market.sha256)
@@ -258,7 +363,8 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
     elif spec.workflow.type == "optimization" and spec.data.split is not None:
         tables = train_test(the_plan, market)
     else:
-        tables = run_plan(the_plan, market, equity=spec.equity, returns=returns or spec.workflow.type == "optimization",
+        tables = run_plan(the_plan, market, equity=spec.equity,
+                          return_blocks=return_blocks or spec.workflow.type == "optimization",
                           trace=spec.trace, run=run, **source)
     stats = _statistics(spec, the_plan, tables)
     tables = attrs.evolve(tables, results=with_objective(tables.results, spec.objective, registry_of(spec)))
@@ -281,7 +387,7 @@ def _finish(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, c
                              "correlation_ids": [f"{run}:{c}:{s}" for c in combos for s in market.symbols][:1000]}
     result = RunResult(the_plan, market, tables.results, tables.trades, manifest, tables.regime_stats,
                        equity=tables.equity, windows=windows, events=tables.events, final=tables.final,
-                       symbol_stats=tables.symbol_stats, regimes=tables.regimes, returns=tables.returns)
+                       symbol_stats=tables.symbol_stats, regimes=tables.regimes, return_blocks=tables.return_blocks)
     _score(result)
     if warmup is not None:
         record_warmup(warmup, result)
@@ -323,7 +429,7 @@ def _statistics(spec: Spec, the_plan: Plan, tables) -> dict[str, Any] | None:
                     where="in the run")
     if len(the_plan.combos) < 2:
         return None
-    return overfitting(tables.returns, results, spec.objective, spec.top_k, spec.min_trades, registry_of(spec))
+    return overfitting(tables.return_blocks, results, spec.objective, spec.top_k, spec.min_trades, registry_of(spec))
 
 
 #: Why a workflow with classifiers writes no regime attribution.
@@ -378,14 +484,15 @@ def generate_signals(spec: SpecLike, *, out: str | os.PathLike | None = None,
 
 
 def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.PathLike | None = None,
-           market: MarketData | None = None, returns: bool = False) -> RunResult:
+           market: MarketData | None = None, return_blocks: bool = False) -> RunResult:
     """Replay a signal store through portfolio, risk and execution over the spec's settings grid.
 
     Every stored combination × every settings point is one result row. No feature or signal is
     computed. The store is ``store`` or read from the spec's ``signals`` folder; the data is
     ``market``, the spec's data section, or — when the spec has none — the store's, and must be
-    the data the store was generated on. ``returns`` keeps every combination's per-bar returns in
-    the result (``RunResult.returns``), as phases do for their overfitting statistics.
+    the data the store was generated on. ``return_blocks`` keeps the per-block aggregates of every
+    combination's per-bar returns in the result (``RunResult.return_blocks``), as phases do for
+    their overfitting statistics.
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -399,7 +506,7 @@ def replay(spec: SpecLike, *, store: SignalStore | None = None, out: str | os.Pa
         market = load_market_data(store.data_spec() if spec.data.is_default else spec.data)
     store.check_data(market)
     the_plan = _replay_plan_of(spec, store, symbols=market.symbols)
-    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), returns=returns,
+    return _finish(spec, the_plan, market, started, clock, out, signals=store.source(), return_blocks=return_blocks,
                    extra={"signals": {"path": spec.signals, "changes": store.n_changes,
                                       "combinations": store.combos.num_rows}})
 
@@ -527,12 +634,12 @@ def run_phases(spec: SpecLike, *, out: str | os.PathLike | None = None,
             outputs[phase.name] = generate_signals(p, market=data)
         elif p.workflow.type == "signal_replay":
             store = source if isinstance(source, SignalStore) else None
-            outputs[phase.name] = replay(p, store=store, market=data, returns=True)
+            outputs[phase.name] = replay(p, store=store, market=data, return_blocks=True)
         elif isinstance(source, RunResult):
             outputs[phase.name] = _run_selected(p, source, phase.source, data)
         else:
             outputs[phase.name] = _finish(p, plan_from_spec(p, symbols=data.symbols), data, datetime.now(timezone.utc),
-                                          time.perf_counter(), None, returns=True)
+                                          time.perf_counter(), None, return_blocks=True)
     results = [(ph.name, outputs[ph.name]) for ph in spec.phases if isinstance(outputs[ph.name], RunResult)]
     manifest = {"spec": json.loads(spec.document), "spec_source": spec.source, "spec_sha256": _spec_sha256(spec),
                 "phases": [{"name": ph.name, "workflow": ph.spec.workflow.type, "from": ph.source} for ph in spec.phases],
@@ -554,26 +661,25 @@ def _search_statistics(phases: list[tuple[str, RunResult]]) -> dict[str, Any]:
     """The overfitting statistics of a phased search: the last phase's selection among every
     distinct combination any phase evaluated (each one a trial), on the bars they share — the
     training part, when there is a split — of the last phase's first symbol."""
-    from fp.overfitting import selection_statistics
+    from fp.overfitting import ReturnBlocks, selection_statistics
     final = phases[-1][1]
-    symbol, last = final.returns[0]
-    columns: dict[str, np.ndarray] = {}
+    symbol, last = final.return_blocks[0]
+    columns: dict[str, ReturnBlocks] = {}
     counts: dict[str, int] = {}
     for name, result in phases:
-        if result.returns is None:
+        if result.return_blocks is None:
             continue
-        for found, matrix in result.returns:
-            if found != symbol or matrix.shape[0] != last.shape[0]:
+        for found, blocks in result.return_blocks:
+            if found != symbol or blocks is None or (blocks.n_returns, blocks.n_blocks) != (last.n_returns, last.n_blocks):
                 continue
             ids = ok_combo_ids(training_view(result.results), symbol)
             counts[name] = len(ids)
             for i, combo_id in enumerate(ids):
-                columns.setdefault(combo_id, matrix[:, i])
+                columns.setdefault(combo_id, blocks.take([i]))
     ids = list(columns)
     chosen = final.manifest["overfitting"]["selected"]
-    blocks = final.manifest["overfitting"]["n_blocks"]
-    stats = selection_statistics(np.column_stack([columns[c] for c in ids]), ids.index(chosen), n_blocks=blocks)
-    return {**final.manifest["overfitting"], **stats, **block_layout(last, blocks), "trials_by_phase": counts,
+    stats = selection_statistics(ReturnBlocks.concat([columns[c] for c in ids]), ids.index(chosen))
+    return {**final.manifest["overfitting"], **stats, **block_layout(last), "trials_by_phase": counts,
             "note": "n_trials counts every distinct combination any phase evaluated"}
 
 
@@ -591,7 +697,7 @@ def _run_selected(spec: Spec, source: RunResult, name: str, market: MarketData) 
     combos = _selected([order[combo_id] for combo_id in sorted(ranks, key=ranks.get)], source.plan.spec.top_k,
                        own_settings=_own_settings(spec))
     the_plan = selected_plan(spec, combos, symbols=market.symbols, own_settings=_own_settings(spec))
-    return _finish(spec, the_plan, market, started, clock, None, returns=True)
+    return _finish(spec, the_plan, market, started, clock, None, return_blocks=True)
 
 
 def _selected(ranked: list[Combination], top_k: int, *, own_settings: bool) -> list[Combination]:

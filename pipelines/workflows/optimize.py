@@ -2,10 +2,12 @@
 
 * **Train/test** (``workflow.type: optimization`` with ``data.split``): every combination runs on
   the training part (no bar after it is read); the ``top_k`` best by the objective (with at least
-  ``min_trades`` closed trades) run on the test part, indicators warmed up on the bars before it.
-  Results hold ``train_<metric>`` for every combination and ``test_<metric>`` for the selected;
-  trades (and, when asked, equity curves) carry their ``part``: every combination's training
-  curve, and each selected one's test curve, which starts again from the initial cash.
+  ``min_trades`` closed trades) are selected. Every combination also runs on the test part — one
+  fold of all the lanes, indicators warmed up on the bars before it — so results hold
+  ``train_<metric>`` and ``test_<metric>`` for every combination, ``selected`` and ``rank`` mark
+  the selection. Trades carry their ``part`` (every combination's on both parts); equity curves,
+  when asked, every combination's training curve and each selected one's test curve, which
+  starts again from the initial cash.
 * **Walk-forward** (``workflow.type: walk_forward``): windows of ``train_bars`` then ``test_bars``,
   moved by ``step_bars`` (or anchored at the first bar); the last window tests the bars that are
   left when fewer than ``test_bars`` are. Per window the best combination on the
@@ -37,6 +39,7 @@ import toolz
 
 from fp.ledger import compress_equity
 from fp.metrics import METRICS, metrics
+from fp.overfitting import ReturnBlocks
 from fp.registry import BUILTINS, Registry, registry_of
 from pipelines.engine.columns import PART_COLUMNS
 from pipelines.engine.evaluate import run_plan
@@ -103,21 +106,25 @@ def train_test(plan: Plan, market: MarketData) -> RunTables:
 
     Classifiers learn as in a backtest of the part evaluated: on the training part, on their
     warm-up of its bars (they label the rest of it); on the test part, refitted on the whole
-    training part. That is one walk-forward window, anchored at the first bar.
+    training part. That is one walk-forward window, anchored at the first bar. The selection is
+    made on the training part alone; the test part is folded for every combination at once (the
+    out-of-sample metrics of the combinations not selected cost one wider fold, not a run each).
     """
     split = plan.spec.data.split
     _check_split(split, market)
     equity = plan.spec.equity
     train = run_plan(plan, market, signals=fitted(lambda b: (0, None)), window=lambda b: (0, split_index(split, b)),
-                     returns=True, equity=equity)
+                     return_blocks=True, equity=equity)
     chosen = choose(plan, train.results)
-    picked = attrs.evolve(plan, combos=tuple(c for c in plan.combos if c.combo_id in chosen))
-    test = run_plan(picked, market, signals=fitted(lambda b: (0, split_index(split, b))),
+    test = run_plan(plan, market, signals=fitted(lambda b: (0, split_index(split, b))),
                     window=lambda b: (split_index(split, b), len(b)), equity=equity)
     results = _side_by_side(train.results, test.results, chosen)
     trades = pa.concat_tables([_with_part(train.trades, "train"), _with_part(test.trades, "test")])
-    curves = pa.concat_tables([_with_part(train.equity, "train"), _with_part(test.equity, "test")]) if equity else None
-    return RunTables(results, trades, test.regime_stats, curves, train.returns, regimes=test.regimes)
+    curves = None
+    if equity:
+        selected = test.equity.filter(pc.is_in(test.equity.column("combo_id"), pa.array(list(chosen), pa.string())))
+        curves = pa.concat_tables([_with_part(train.equity, "train"), _with_part(selected, "test")])
+    return RunTables(results, trades, test.regime_stats, curves, train.return_blocks, regimes=test.regimes)
 
 
 def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -> dict[str, int]:
@@ -142,7 +149,8 @@ def choose(plan: Plan, results: pa.Table, where: str = "on the training part") -
 
 
 def _side_by_side(train: pa.Table, test: pa.Table, chosen: dict[str, int]) -> pa.Table:
-    """Train metrics for every row, then ``selected``/``rank``, then test metrics (null unless selected)."""
+    """Train metrics for every row, then ``selected``/``rank``, then test metrics (null for a row
+    the test part did not run)."""
     columns = {name: train.column(name) for name in train.column_names
                if name not in PART_COLUMNS and name not in ("status", "error")}
     for name in PART_COLUMNS:
@@ -296,39 +304,35 @@ def _stored(store: SignalStore) -> SignalSource:
     return for_symbol
 
 
-def overfitting(returns: tuple[tuple[str, np.ndarray], ...] | None, results: pa.Table, objective: str,
+def overfitting(return_blocks: tuple[tuple[str, ReturnBlocks | None], ...] | None, results: pa.Table, objective: str,
                 top_k: int, min_trades: int, registry: Registry = BUILTINS) -> dict[str, Any] | None:
-    """PBO and the deflated Sharpe ratio of the selected combination, on the first symbol's
-    per-bar returns of every combination (``None`` when there is too little to say).
-
-    The matrix is taken in row-major order whatever its layout: numpy's column sums round
-    differently along a contiguous and a strided axis, and the statistics must not depend on how
-    the matrix was assembled (in one run, or from the parts of a chunked one)."""
+    """PBO and the deflated Sharpe ratio of the selected combination, from the first symbol's
+    per-block aggregates of every combination's per-bar returns (``None`` when there is too
+    little to say: fewer than 2 combinations or 40 returns); an author's objective is looked up in
+    ``registry``."""
     from fp.overfitting import selection_statistics
 
-    if not returns:
+    if not return_blocks:
         return None
-    symbol, matrix = returns[0]
+    symbol, blocks = return_blocks[0]
+    if blocks is None or blocks.n_combinations < 2:
+        return None
     ok = set(ok_combo_ids(results, symbol))
     rows = [r for r in results.to_pylist() if r["symbol"] == symbol and r["combo_id"] in ok]
-    if matrix.shape[1] < 2 or matrix.shape[0] < 40:
-        return None
     picks = select(rows, objective, top_k=1, min_trades=min_trades, registry=registry)
     if not picks:
         return None
-    blocks = 16 if matrix.shape[0] >= 320 else max(2, (matrix.shape[0] // 20) // 2 * 2)
-    stats = selection_statistics(np.ascontiguousarray(matrix), picks[0], n_blocks=blocks)
-    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks, **block_layout(matrix, blocks),
-            **stats}
+    stats = selection_statistics(blocks, picks[0])
+    return {"symbol": symbol, "selected": rows[picks[0]]["combo_id"], "n_blocks": blocks.n_blocks,
+            **block_layout(blocks), **stats}
 
 
-def block_layout(matrix: np.ndarray, blocks: int) -> dict[str, int]:
-    """Where CSCV's blocks lie in a (returns × combinations) matrix: ``n_returns`` per-bar returns
-    (one fewer than the bars), the first ``dropped_returns`` (= ``n_returns mod blocks``) left out,
-    then ``blocks`` contiguous blocks of ``block_returns`` each (``fp.overfitting``).
+def block_layout(blocks: ReturnBlocks) -> dict[str, int]:
+    """Where CSCV's blocks lie in the per-bar returns: ``n_returns`` returns (one fewer than the
+    bars), the first ``dropped_returns`` (= ``n_returns mod blocks``) left out, then the blocks
+    of ``block_returns`` each (``fp.overfitting``).
 
-    >>> block_layout(np.zeros((1503, 2)), 16)
+    >>> block_layout(ReturnBlocks.empty(1503, 16))
     {'n_returns': 1503, 'dropped_returns': 15, 'block_returns': 93}
     """
-    n = int(matrix.shape[0])
-    return {"n_returns": n, "dropped_returns": n % blocks, "block_returns": n // blocks}
+    return {"n_returns": blocks.n_returns, "dropped_returns": blocks.dropped, "block_returns": blocks.block_size}

@@ -19,8 +19,9 @@ __all__ = ["RunResult"]
 class RunResult:
     """What ``pipelines.run`` returns: the plan, the data it ran on, the tables and the manifest.
 
-    ``returns``, when the run kept them (an optimization, a phase), are each symbol's per-bar
-    returns, bars × the combinations that ran without error: in memory only, never written."""
+    ``return_blocks``, when the run kept them (an optimization, a phase), are each symbol's
+    per-block aggregates of the per-bar returns of the combinations that ran without error
+    (``fp.overfitting.ReturnBlocks``, or ``None`` under 40 returns): in memory only, never written."""
 
     plan: Plan
     market: MarketData
@@ -34,7 +35,7 @@ class RunResult:
     final: pa.Table | None = None
     symbol_stats: pa.Table | None = None
     regimes: pa.Table | None = None
-    returns: tuple[tuple[str, Any], ...] | None = attrs.field(default=None, repr=False)
+    return_blocks: tuple[tuple[str, Any], ...] | None = attrs.field(default=None, repr=False)
 
     def ranked(self, objective: str | None = None) -> pa.Table:
         """Results sorted best first by ``objective`` (default: the spec's); NaN last, ties by order.

@@ -2,45 +2,14 @@
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from law_harness import CONTAINER, changes_of, equity_of, lane_signals, laws, picker, same_record
+from law_harness import CONTAINER, equity_of, lanes, laws, ruinous, same_record, sparse
 
 from fp.ledger import compress_equity
 from fp.testing import bars
-from pipelines.engine.folds import fold_sparse, fold_streaming
+from pipelines.engine.folds import fold_streaming
 from state.market import Bars
-from state.portfolio import LaneSettings
 
 LAWS = laws(60)
-
-
-@st.composite
-def lanes(draw, max_lanes=4, fractions=(1.0, 0.5, 0.3, 4.0), caps=(np.inf, 3.0, 40.0, 0.0),
-          directions=(True, False)):
-    """Strategies with parameters and per-lane settings covering every execution option; a
-    fraction above 1 is leverage (4: a 25 % move against the position ruins the lane)."""
-    n = draw(st.integers(1, max_lanes))
-    signals = lane_signals(draw, n)
-    pick = picker(draw, n)
-    s = LaneSettings(
-        initial_cash=pick([1_000.0, 10_000.0, 123_456.78]),
-        fraction=pick(fractions),
-        whole=pick([True, False]),
-        long_only=pick(directions),
-        max_position=pick(caps),
-        commission=pick([0.0, 0.001, 0.002, 0.01]),
-        slippage=pick([0.0, 0.0005, 0.01]),
-        fill_on_close=pick([False, True]),
-    )
-    return signals, s
-
-
-#: Leveraged long/short lanes without a position cap on series of 30+ bars: about half the
-#: examples ruin a lane (its equity reaches 0 at a close), so the laws are checked through ruin.
-ruinous = lanes(fractions=(4.0, 10.0, 25.0), caps=(np.inf,), directions=(False,))
-
-
-def sparse(signals, s, data: Bars):
-    return fold_sparse(CONTAINER, s, changes_of(signals, data), data)
 
 
 @LAWS

@@ -4,6 +4,8 @@
 * :func:`picker`, :func:`lane_signals`, :func:`risk_limits`, :func:`order_rules` — the pieces a law
   draws its lanes from: one value per lane out of a pool, strategies with parameters, risk limits
   (loss halts included), order rules with exits;
+* :func:`lanes`, :data:`ruinous`, :func:`sparse` — plain lanes (every basic setting; ``ruinous``:
+  leveraged ones that often reach zero) and their sparse fold;
 * :func:`changes_of`, :func:`with_atr`, :data:`CONTAINER` — what the sparse fold takes;
 * :func:`equity_of`, :func:`same_record`, :func:`market_of` — what the laws compare.
 
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from fp.features import FEATURES
 from fp.strategies import STRATEGIES, signal_changes
 from fp.testing import batch_outputs, params_for
-from pipelines.engine.folds import LaneSignal
+from pipelines.engine.folds import LaneSignal, fold_sparse
 from pipelines.engine.patterns import FULL_BACKTEST, container_for
 from state.market import Bars, MarketData
 from state.orders import OrderRules
@@ -54,6 +56,37 @@ def lane_signals(draw: Callable, n: int) -> list[LaneSignal]:
         name = draw(st.sampled_from(sorted(STRATEGIES)))
         signals.append(LaneSignal(STRATEGIES[name], draw(params_for(STRATEGIES[name], window_cap=12))))
     return signals
+
+
+@st.composite
+def lanes(draw, max_lanes=4, fractions=(1.0, 0.5, 0.3, 4.0), caps=(np.inf, 3.0, 40.0, 0.0),
+          directions=(True, False)):
+    """Strategies with parameters and per-lane settings covering every execution option; a
+    fraction above 1 is leverage (4: a 25 % move against the position ruins the lane)."""
+    n = draw(st.integers(1, max_lanes))
+    signals = lane_signals(draw, n)
+    pick = picker(draw, n)
+    s = LaneSettings(
+        initial_cash=pick([1_000.0, 10_000.0, 123_456.78]),
+        fraction=pick(fractions),
+        whole=pick([True, False]),
+        long_only=pick(directions),
+        max_position=pick(caps),
+        commission=pick([0.0, 0.001, 0.002, 0.01]),
+        slippage=pick([0.0, 0.0005, 0.01]),
+        fill_on_close=pick([False, True]),
+    )
+    return signals, s
+
+
+#: Leveraged long/short lanes without a position cap on series of 30+ bars: about half the
+#: examples ruin a lane (its equity reaches 0 at a close), so the laws are checked through ruin.
+ruinous = lanes(fractions=(4.0, 10.0, 25.0), caps=(np.inf,), directions=(False,))
+
+
+def sparse(signals: Sequence[LaneSignal], s: LaneSettings, data: Bars):
+    """The sparse fold of ``signals`` under settings ``s`` on ``data`` (no order rules)."""
+    return fold_sparse(CONTAINER, s, changes_of(signals, data), data)
 
 
 def risk_limits(pick: Callable, *, halts: Sequence[bool] = (False, False, True)) -> RiskLimits:

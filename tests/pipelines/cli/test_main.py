@@ -149,6 +149,36 @@ def test_plan_of_phases_shows_every_phase(capsys, tmp_path):
     assert "combinations: 6 = 2 selected (the top 2 of phase grid) × 3 settings" in out
 
 
+def test_plan_with_a_budget_shows_the_chunks_the_run_folds(capsys, tmp_path):
+    """``admf plan --memory-limit`` says how a run under that budget is chunked, and why; the run
+    then folds exactly those chunks."""
+    spec = write_spec(tmp_path, "data: {dataset: GOOG}\nstrategies: [{type: sma_crossover, parameters: "
+                                "{fast_period: [2, 3, 5, 8], slow_period: [13, 21, 34]}}]\n")
+    code, out, err = cli(capsys, "plan", spec, "--memory-limit", "13MB")
+    assert (0, "") == (code, err)
+    line = next(l for l in out.splitlines() if l.startswith("chunking:"))
+    chunks = int(line.split(" in ")[1].split(" chunk")[0])
+    assert line == f"chunking: 12 combinations in {chunks} chunks (memory budget 13.0 MB)" and chunks > 1
+    assert "features: " in out and "computed once per symbol in memory" in out
+    assert "chunks by order count (a chunk's fold runs one round per order of its busiest lane)" in out
+    assert chunks == sum(l.strip().startswith("chunk ") for l in out.splitlines())
+    assert 0 == cli(capsys, "run", spec, "--memory-limit", "13MB", "--out", tmp_path / "run")[0]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert chunks == manifest["executor"]["chunks"] == manifest["executor"]["chunking"]["chunks"]
+    code, out, err = cli(capsys, "plan", spec)
+    assert "chunking" not in out  # without a budget or executor, plan reads no data
+
+
+def test_a_run_refused_while_computing_its_signals_leaves_nothing_behind(capsys, tmp_path):
+    """On an executor, a run works in its folder from the start (its feature store, what a resume
+    needs); bad input found computing the signals (a classifier that would label no bar) leaves
+    nothing there (it left run.json)."""
+    spec = write_spec(tmp_path, "data: {dataset: GOOG, end: 2005-06-30}\nexecutor: {type: processes, workers: 1}\n"
+                                "strategies: [{type: sma_crossover}]\n"
+                                "classifiers: [{type: trend_regime, parameters: {period: 200}}]\n")
+    assert_refused(capsys, tmp_path, spec, "classifiers[0]", "labels only the bars after them")
+
+
 def test_plan_refuses_a_bad_spec(capsys, tmp_path):
     spec = write_spec(tmp_path, "strategies: [{type: momentum, parameters: {lookback_period: 0}}]\n")
     assert_refused(capsys, tmp_path, spec, "strategies[0].parameters.lookback_period=0", command="plan")

@@ -102,3 +102,22 @@ def test_canned_analyses_run_on_a_seed_spec_run(tmp_path):
     combo = pq.read_table(out / "trades.parquet").column("combo_id")[0].as_py()
     chain = causation(out, combo=combo).column("kind").to_pylist()
     assert chain[:4] == ["SignalChanged", "OrderSubmitted", "OrderApproved", "OrderFilled"]
+
+
+def test_a_filtered_trace_of_several_symbols_has_run_unique_ids(goog):
+    """Ids are the rows' numbers in every run: a trace filtered to some kinds, on several
+    symbols, numbered each symbol's events from the count of the rows kept before them, so the
+    second symbol reused the first's ids. A cause the filter left out is null."""
+    import attrs
+    from state.market import MarketData
+    data = MarketData((goog, attrs.evolve(goog, symbol="OTHER")), "two", "two", 252.0)
+    spec = {k: v for k, v in SPEC.items() if k != "data"}
+    events = pipelines.run({**spec, "trace": {"kinds": ["ORDER", "FILL"]}}, market=data).events.to_pylist()
+    assert {"GOOG", "OTHER"} == {e["symbol"] for e in events}
+    assert list(range(len(events))) == [e["event_id"] for e in events]
+    by_id = {e["event_id"]: e for e in events}
+    for e in events:
+        if e["kind"] == "OrderFilled":  # caused by its approval, which the filter left out
+            assert e["causation_id"] is None
+        elif e["causation_id"] is not None:
+            assert by_id[e["causation_id"]]["correlation_id"] == e["correlation_id"]

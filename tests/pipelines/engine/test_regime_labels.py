@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pipelines
-import pipelines.workflows.executors as executors
+import pipelines.workflows.chunking as chunking
 from fp.classifiers import CLASSIFIERS, classify
 from pipelines.workflows.analytics import query
 from pipelines.engine.regime_labels import classifier_id, expand_regimes, regime_changes
@@ -56,11 +56,14 @@ def test_a_run_writes_each_classifier_points_labels_once_per_symbol(tmp_path, go
 def test_chunked_runs_write_the_unchunked_labels(goog, monkeypatch):
     market = MarketData((goog,), "GOOG", "x", 252.0)
     whole = pipelines.run(GRID, market=market)
-    for lanes in (1, 4):
-        monkeypatch.setattr(pipelines.workflows.modes, "lanes_per_chunk", lambda plan, m, limit: lanes)
-        monkeypatch.setattr(executors, "lanes_per_chunk", lambda plan, m, limit: lanes)
+    n = len(whole.plan.combos)
+    for partition in ([[i] for i in range(n)], [list(range(n - 1, -1, -4)), [i for i in range(n) if (n - 1 - i) % 4]]):
+        planned = chunking.plan_chunks
+        monkeypatch.setattr(pipelines.workflows.modes, "plan_chunks",
+                            lambda *args, **kwargs: planned(*args, **kwargs, chunks=partition))
         chunked = pipelines.run(GRID, market=market, execution=ExecutionOptions("local"))
         assert whole.regimes.equals(chunked.regimes)
+        assert whole.regime_stats.equals(chunked.regime_stats)
 
 
 def test_a_train_test_run_writes_the_labels_of_its_test_part(goog):

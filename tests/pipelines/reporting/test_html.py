@@ -68,12 +68,14 @@ def test_a_row_without_embedded_charts_shows_its_command(sma_run, tmp_path):
 def test_every_report_kind_renders_its_sections(kind, tmp_path):
     spec, sections = _spec_of(kind, tmp_path)
     run = tmp_path / "run"
-    pipelines.run(spec, out=run)
+    result = pipelines.run(spec, out=run)
     summary = render(pipelines.report(run), tmp_path)
     assert [] == summary["errors"]
     plots = plots_by_id(summary)
     for name in ("plot-panels", *sections):
         assert name in plots and plots[name]["marks"] > 0, f"{kind}: {name} not drawn"
+    if kind == "train_test":  # every combination in-sample vs out-of-sample (and the line where they are equal)
+        assert 2 + len(result.plan.combos) == plots["plot-train_test"]["points"]
 
 
 def _spec_of(kind, tmp_path):

@@ -397,9 +397,10 @@ def test_sensitivity_of_a_train_test_run_uses_the_training_metrics(tmp_path, cap
     assert 2 == fast5["n"]
     assert {"fast_period", "slow_period"} == {r["parameter"] for r in table.to_pylist()}
     tested = sensitivity(tmp_path / "tt", metric="test_sharpe").to_pylist()
-    assert 1 == sum(r["n"] for r in tested if r["parameter"] == "fast_period")  # the one selected
+    assert 4 == sum(r["n"] for r in tested if r["parameter"] == "fast_period")  # every combination
     assert 0 == main(["query", str(tmp_path / "tt"), "--analysis", "sensitivity"])
-    assert "note: a train/test run has every combination's metrics on the training part only: train_sharpe" \
+    assert "note: a train/test run has every combination's metrics on both parts: train_sharpe, the part the " \
+           "selection was made on, not sharpe (the out-of-sample metric: --metric test_sharpe)" \
         in capsys.readouterr().err
 
 

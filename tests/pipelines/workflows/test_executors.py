@@ -8,14 +8,17 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipelines
+import pipelines.workflows.chunking as chunking
 import pipelines.workflows.executors as executors
-from fp.testing import bars
+from fp.testing import bars, market
+from pipelines.engine.signals import hold_signals
 from state.market import MarketData
 from state.spec import ExecutionOptions
 
@@ -25,24 +28,48 @@ GRID = {"data": {"dataset": "GOOG"}, "execution": {"commission": 0.002},
                        {"type": "momentum", "parameters": {"lookback_period": [10, 20]}}]}
 
 
+@st.composite
+def partitions(draw, n: int):
+    """A partition of ``range(n)`` into chunks: any grouping, in any order."""
+    order = draw(st.permutations(range(n)))
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=n - 1))) if n > 1 else []
+    return [order[a:b] for a, b in zip([0, *cuts], [*cuts, n])]
+
+
+def chunked_as(monkeypatch, partition):
+    """Make runs fold in the chunks of ``partition`` (combination indices)."""
+    planned = chunking.plan_chunks
+    monkeypatch.setattr(pipelines.workflows.modes, "plan_chunks",
+                        lambda *args, **kwargs: planned(*args, **kwargs, chunks=partition))
+
+
+def same_tables(a, b) -> None:
+    for name in ("results", "trades", "equity", "events", "final", "regime_stats", "regimes", "symbol_stats"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.to_pandas().equals(y.to_pandas()), name
+
+
 @settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(bars(min_size=30, max_size=150), st.integers(1, 5))
-def test_chunking_never_changes_a_result(data, lanes):
-    """Law: however the lanes are chunked, the merged tables equal the unchunked run's."""
-    market = MarketData((data,), "generated", "t", 252.0)
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(market(symbols=2, min_size=30, max_size=120), st.data())
+def test_every_chunking_gives_the_tables_of_one_run(monkeypatch, data, draw):
+    """Law: however the combinations are grouped into chunks (any grouping, any order, one symbol
+    or several, isolated lanes or shared-cash portfolios), the merged tables equal the unchunked
+    run's: results, trades, equity, trace events (ids included), final portfolios."""
     spec = {k: v for k, v in GRID.items() if k != "data"}
-    whole = pipelines.run(spec, market=market, trace=True)
-    original = pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk
-    pipelines.workflows.modes.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
-    try:
-        chunked = pipelines.run(spec, market=market, trace=True, execution=ExecutionOptions("local"))
-    finally:
-        pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk = original
-    assert whole.results.to_pandas().equals(chunked.results.to_pandas())
-    assert whole.trades.equals(chunked.trades)
-    assert whole.events.to_pandas().equals(chunked.events.to_pandas())
-    assert whole.final.equals(chunked.final)
+    shared = draw.draw(st.booleans())
+    if shared:
+        spec["portfolio"] = {"shared_cash": True}
+    whole = pipelines.run(spec, market=data, trace=not shared, equity=True)
+    partition = draw.draw(partitions(len(whole.plan.combos)))
+    with monkeypatch.context() as patch:
+        chunked_as(patch, partition)
+        chunked = pipelines.run(spec, market=data, trace=not shared, equity=True, execution=ExecutionOptions("local"))
+    assert len(partition) == 1 or len(partition) == chunked.manifest["executor"]["chunks"]
+    same_tables(whole, chunked)
 
 
 def same_statistics(a: dict, b: dict) -> bool:
@@ -51,19 +78,17 @@ def same_statistics(a: dict, b: dict) -> bool:
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(bars(min_size=60, max_size=150), st.integers(1, 5))
-def test_chunking_never_changes_the_overfitting_statistics(data, lanes):
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(bars(min_size=60, max_size=150), st.data())
+def test_chunking_never_changes_the_overfitting_statistics(monkeypatch, data, draw):
     """Law: an optimization's manifest statistics (PBO, deflated Sharpe) are the unchunked run's."""
     market = MarketData((data,), "generated", "t", 252.0)
     spec = {**{k: v for k, v in GRID.items() if k != "data"}, "workflow": {"type": "optimization"}}
     whole = pipelines.run(spec, market=market)
-    original = pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk
-    pipelines.workflows.modes.lanes_per_chunk = executors.lanes_per_chunk = lambda plan, m, limit: lanes
-    try:
+    with monkeypatch.context() as patch:
+        chunked_as(patch, draw.draw(partitions(len(whole.plan.combos))))
         chunked = pipelines.run(spec, market=market, execution=ExecutionOptions("local"))
-    finally:
-        pipelines.workflows.modes.lanes_per_chunk, executors.lanes_per_chunk = original
     assert "overfitting" in whole.manifest
     assert same_statistics(whole.manifest["overfitting"], chunked.manifest["overfitting"])
 
@@ -106,23 +131,25 @@ def _has_sklearn():
         return False
 
 
-def _die_once(plan, market, run_options, part):
+def _die_once(plan, market, signals, run_options, part):
     marker = Path(part).parent / "died"
     if not marker.exists():
         marker.write_text("x")
         os._exit(3)
-    return executors._run_chunk(plan, market, run_options, part)
+    return executors._run_chunk(plan, market, signals, run_options, part)
 
 
 def test_a_chunk_whose_worker_died_is_retried(tmp_path):
     plan = pipelines.plan(GRID)
     market = pipelines.load_market_data(plan.spec.data)
-    chunks = executors.chunk_plan(plan, 4)
+    signals = hold_signals(plan, market)
+    chunks = [attrs.evolve(plan, combos=plan.combos[i:i + 4]) for i in range(0, len(plan.combos), 4)]
     parts = [tmp_path / "parts" / f"chunk-{i:05d}" for i in range(len(chunks))]
     (tmp_path / "parts").mkdir()
-    executors._in_processes(chunks, parts, list(range(len(chunks))), market, {}, 2, None, task=_die_once)
+    executors._in_processes(chunks, parts, list(range(len(chunks))), market, lambda i: signals.only(chunks[i].combos),
+                            {}, 2, None, task=_die_once)
     assert all((p / "done").is_file() for p in parts)
-    merged = executors._in_plan_order(executors._merge(parts).results, plan)
+    merged = executors._in_plan_order(executors._merge(parts, plan, market).results, plan)
     assert merged.to_pandas().equals(pipelines.run(GRID).results.to_pandas())
 
 
@@ -165,12 +192,23 @@ def test_resume_refuses_a_complete_or_foreign_folder(tmp_path, capsys):
     assert "not a resumable run" in capsys.readouterr().err
 
 
-def test_memory_budget_sizes_chunks():
+def test_a_smaller_budget_makes_more_chunks_each_within_it():
     plan = pipelines.plan(GRID)
     market = pipelines.load_market_data(plan.spec.data)
-    small = executors.lanes_per_chunk(plan, market, 2 * 2**20)
-    large = executors.lanes_per_chunk(plan, market, 2**30)
-    assert 1 <= small < large
+    signals = hold_signals(plan, market)
+    large = chunking.plan_chunks(plan, market, signals, 2**30)
+    largest = max(large.chunks[0], key=lambda i: chunking.plan_chunks(plan, market, signals, 2**30,
+                                                                      chunks=[[i]]).memory[0])
+    lane = chunking.plan_chunks(plan, market, signals, 2**30, chunks=[[largest]]).memory[0] - large.shared
+    small = chunking.plan_chunks(plan, market, signals, large.shared + 2 * lane)
+    assert 1 == len(large.chunks) < len(small.chunks)
+    assert all(memory <= small.budget for memory in small.memory) and not small.warnings
+    # the busiest combinations come first, together: a chunk's fold runs as many rounds as its busiest lane
+    assert list(small.rounds) == sorted(small.rounds, reverse=True)
+    tiny = chunking.plan_chunks(plan, market, signals, large.shared + lane // 2)  # the largest cannot fit: said
+    assert "cannot be honoured" in tiny.warnings[0]
+    assert all(len(chunk) == 1 for chunk, memory in zip(tiny.chunks, tiny.memory) if memory > tiny.budget)
+    assert sorted(i for chunk in small.chunks for i in chunk) == list(range(len(plan.combos)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Train/test, walk-forward, objectives and phases on GOOG: shapes, selection rules and errors."""
 
+import attrs
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,7 +19,7 @@ def test_train_test_shows_train_and_test_metrics_side_by_side():
     rows = r.results.to_pylist()
     assert 6 == len(rows) and 2 == sum(row["selected"] for row in rows)
     assert {"train_sharpe", "test_sharpe", "selected", "rank"} <= set(r.results.column_names)
-    assert all(row["test_sharpe"] is None for row in rows if not row["selected"])
+    assert all(row["test_final_equity"] is not None for row in rows)  # every combination was tested
     ranked = r.ranked().to_pylist()
     assert [1, 2] == [ranked[0]["rank"], ranked[1]["rank"]]
     assert ranked[0]["train_sharpe"] >= ranked[1]["train_sharpe"]
@@ -26,6 +28,27 @@ def test_train_test_shows_train_and_test_metrics_side_by_side():
     # CSCV's blocks: 1,503 training returns of 1,504 bars, the first 15 left out, 16 blocks of 93
     assert {"n_blocks": 16, "n_returns": 1503, "dropped_returns": 15, "block_returns": 93} == \
         {k: r.manifest["overfitting"][k] for k in ("n_blocks", "n_returns", "dropped_returns", "block_returns")}
+
+
+def test_train_test_tests_every_combination_as_if_run_alone_on_the_test_part():
+    """Issue 15: out-of-sample metrics for every combination, not only the selected ones; each is
+    the metric of that combination run alone on the test part (the trades too)."""
+    from fp.metrics import METRICS
+    from pipelines.engine.evaluate import run_plan
+    from pipelines.engine.signals import fitted, split_index
+    split = ("train", 0.7)
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG", "split": {"train": 0.7}},
+                       "strategies": GRID, "top_k": 2})
+    for row in r.results.to_pylist():
+        combo = next(c for c in r.plan.combos if c.combo_id == row["combo_id"])
+        alone = run_plan(attrs.evolve(r.plan, combos=(combo,)), r.market,
+                         signals=fitted(lambda b: (0, split_index(split, b))),
+                         window=lambda b: (split_index(split, b), len(b)))
+        (expected,) = alone.results.to_pylist()
+        assert {m: expected[m] for m in METRICS} == {m: row[f"test_{m}"] for m in METRICS}
+        tested = r.trades.filter(pc.and_(pc.equal(r.trades.column("combo_id"), combo.combo_id),
+                                         pc.equal(r.trades.column("part"), "test")))
+        assert alone.trades.to_pylist() == tested.drop_columns(["part"]).to_pylist()
 
 
 def test_train_test_equity_has_the_training_curve_of_every_combination_and_the_test_curve_of_the_selected(tmp_path):
@@ -47,14 +70,22 @@ def test_train_test_equity_has_the_training_curve_of_every_combination_and_the_t
 
 
 def test_cscv_leaves_out_the_first_returns_that_do_not_fill_a_block():
-    from fp.overfitting import probability_of_backtest_overfitting
-    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG"}, "strategies": GRID})
+    """The run's statistics (from per-block aggregates of the compressed curves) are those of the
+    dense returns of its equity curves, the first returns that fill no block left out."""
+    from fp.overfitting import probability_of_backtest_overfitting, selection_statistics
+    from pipelines.engine.tables import bar_returns
+    r = pipelines.run({"workflow": {"type": "optimization"}, "data": {"dataset": "GOOG"}, "strategies": GRID},
+                      equity=True)
     stats = r.manifest["overfitting"]
-    (symbol, matrix), = r.returns
+    ids = r.results.column("combo_id").to_pylist()
+    curves = r.equity.to_pandas().pivot(index="time", columns="combo_id", values="equity")[ids].to_numpy()
+    matrix = bar_returns(curves)
     assert (2147, 3, 134) == (stats["n_returns"], stats["dropped_returns"], stats["block_returns"])
     kept = matrix[stats["dropped_returns"]:]
     assert stats["pbo"] == probability_of_backtest_overfitting(kept, n_blocks=16).probability
     assert stats["pbo"] != probability_of_backtest_overfitting(matrix[:-3], n_blocks=16).probability
+    dense = selection_statistics(matrix, ids.index(stats["selected"]), n_blocks=16)
+    assert {k: stats[k] for k in dense} == dense
 
 
 def test_min_trades_guards_the_selection():
@@ -105,7 +136,7 @@ def test_a_function_objective_is_a_column_of_the_results(tmp_path, monkeypatch):
                            "strategies": GRID, "objective": "calmar_objectives:calmar", "top_k": 2})
     for row in split.results.to_pylist():
         assert row["train_cagr_pct"] / row["train_max_drawdown_pct"] == row["train_objective"]
-        assert (row["test_cagr_pct"] / row["test_max_drawdown_pct"] if row["selected"] else None) == row["test_objective"]
+        assert row["test_cagr_pct"] / row["test_max_drawdown_pct"] == row["test_objective"]
     assert [1, 2] == [r["rank"] for r in sorted(split.results.to_pylist(), key=lambda r: -r["train_objective"])[:2]]
     walk = pipelines.run({"workflow": {"type": "walk_forward", "train_bars": 500, "test_bars": 500}, "strategies": GRID,
                           "objective": "calmar_objectives:calmar"})

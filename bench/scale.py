@@ -14,7 +14,7 @@ each) are started on localhost as subprocesses (``benchlib.dask_cluster``), warm
 (the workers' imports), then timed doing what a user runs: ``admf run SPEC --scheduler ADDRESS
 --workers N --out DIR`` in a fresh process, spec file to files on disk (reading the CSV,
 sending the data to the workers, the chunks, merging, writing). ``--workers N`` sizes the chunks
-as a user would for that cluster (four chunks per worker, within the default memory budget), so
+as a user would for that cluster (the cut with the least modelled wall time on N workers), so
 the 1-worker run has fewer, larger chunks. The tables of every run must be byte-identical
 (results and trades). Target: 2 workers ≥ 1.6 × one worker (PASS/FAIL), medians of ``--reps``.
 Peak RSS is the client process's (``/usr/bin/time -v``); each worker holds the data and one chunk.

@@ -24,9 +24,10 @@ and trace constants are their tables' column widths, checked with ``tracemalloc`
 **Cost** follows the orders: a chunk's fold runs one round per order of its busiest lane on each
 symbol (``pipelines.engine.folds``), so the combinations are taken in decreasing order of their
 most orders on any symbol and packed into chunks that fit the memory left: the busy lanes share
-their rounds in one chunk, and the quiet ones are not held to them. With several workers a
-chunk also holds at most a quarter of a worker's share of the run's work, so the workers stay
-balanced.
+their rounds in one chunk, and the quiet ones are not held to them. With several workers the
+chunks are also cut by cost (:func:`chunk_cost`), and the cut whose modelled wall time on the
+workers (:func:`makespan`) is least is taken: enough chunks to keep every worker busy, not so
+many that their rounds outweigh the gain.
 
 Law (``tests/pipelines/workflows/test_executors.py``): every chunking gives the same tables.
 """
@@ -46,8 +47,8 @@ from state.market import MarketData
 from state.plan import Plan
 
 __all__ = ["BYTES_PER_BAR", "BYTES_PER_LANE", "BYTES_PER_ORDER", "Chunking", "EQUITY_BYTES_PER_BAR", "FOLD_BYTES",
-           "OUTPUT_FACTOR", "TRACE_BYTES_PER_ORDER", "data_bytes", "default_budget", "feature_bytes", "features_fit",
-           "order_counts", "plan_chunks"]
+           "OUTPUT_FACTOR", "TRACE_BYTES_PER_ORDER", "chunk_cost", "data_bytes", "default_budget", "feature_bytes", "features_fit",
+           "makespan", "order_counts", "plan_chunks"]
 
 #: Bytes a chunk holds per order it folds (schedule, quotes, the fold's outputs, trades).
 BYTES_PER_ORDER = 500
@@ -66,8 +67,9 @@ OUTPUT_FACTOR = 3.5
 #: Bytes per bar of the transient arrays computing one feature or one strategy point's signal.
 SIGNAL_BYTES_PER_BAR = 64
 
-#: Relative cost of a fold round and of an order (µs, ``bench/fold_rounds.py``): balances workers.
-_ROUND_COST, _ORDER_COST = 20.0, 0.7
+#: Cost of a fold round and of an order (µs; W3 at 1M bars, chunks timed alone: a round of its
+#: busiest lane 6.15, an order 1.06): balances workers.
+_ROUND_COST, _ORDER_COST = 6.5, 1.0
 
 
 def default_budget() -> int:
@@ -171,6 +173,68 @@ class Chunking:
         return out
 
 
+def _packed(orders: np.ndarray, lane_bytes: np.ndarray, room: int, share: float) -> list[np.ndarray]:
+    """The combinations in decreasing order of their most orders, packed into chunks that fit
+    ``room`` bytes and cost at most ``share`` (:func:`chunk_cost`: the chunk's first lane sets its
+    rounds; a combination costing more has a chunk of its own)."""
+    order = np.argsort(-orders.max(axis=1, initial=0), kind="stable")
+    rounds = orders[order].max(axis=1, initial=0) * _ROUND_COST
+    spent = np.concatenate(([0.0], np.cumsum(orders[order].sum(axis=1) * _ORDER_COST)))
+    held = np.concatenate(([0], np.cumsum(lane_bytes[order])))
+    chunks, start = [], 0
+    while start < len(order):
+        by_cost = np.searchsorted(spent, spent[start] + (share - rounds[start]), side="right") - 1
+        by_bytes = np.searchsorted(held, held[start] + room, side="right") - 1
+        stop = max(start + 1, min(by_cost, by_bytes))
+        chunks.append(order[start:stop])
+        start = stop
+    return chunks
+
+
+def chunk_cost(orders: np.ndarray) -> float:
+    """The modelled time (µs) of folding the combinations whose orders (combinations × symbols)
+    are given in one chunk: one round per order of its busiest lane on each symbol, plus its orders."""
+    return float(orders.max(axis=0, initial=0).sum()) * _ROUND_COST + float(orders.sum()) * _ORDER_COST
+
+
+def makespan(costs: Sequence[float], workers: int) -> float:
+    """When ``workers`` finish chunks of these ``costs`` handed out largest first, each to the
+    first free worker: the modelled wall time of a run."""
+    free = [0.0] * workers
+    for cost in sorted(costs, reverse=True):
+        free[free.index(min(free))] += cost
+    return max(free)
+
+
+def _balanced(orders: np.ndarray, lane_bytes: np.ndarray, room: int, workers: int) -> list[list[int]]:
+    """The chunks (fitting ``room``) whose modelled wall time on ``workers`` is least.
+
+    One worker: as few chunks as fit (every extra chunk pays its own rounds). Several: splitting
+    the lanes into more chunks keeps every worker busy, but each chunk runs one round per order of
+    its busiest lane; so for each count of chunks up to four per worker the most even cut into
+    that many (the least cost per chunk that packs into them, found by bisection) is tried, and
+    the cut with the least :func:`makespan` is taken (ties: fewer chunks).
+    """
+    if workers <= 1:
+        return _packed(orders, lane_bytes, room, np.inf)
+    whole = chunk_cost(orders)
+    best, best_time = None, np.inf
+    for parts in range(1, 4 * workers + 1):
+        low, high = 0.0, whole  # packing with a share of ``high`` makes at most ``parts`` chunks (or fits no fewer)
+        chunks = _packed(orders, lane_bytes, room, high)
+        for _ in range(30):
+            share = (low + high) / 2
+            cut = _packed(orders, lane_bytes, room, share)
+            if len(cut) <= max(parts, len(chunks)):
+                high, chunks = share, cut
+            else:
+                low = share
+        time = makespan([chunk_cost(orders[c]) for c in chunks], workers)
+        if time < best_time:
+            best, best_time = chunks, time
+    return best
+
+
 def order_counts(plan: Plan, market: MarketData, signals: HeldSignals) -> np.ndarray:
     """Each combination's orders on each symbol (combinations × symbols): its signal changes,
     times what exits and participation caps may add (upper bounds)."""
@@ -203,22 +267,7 @@ def plan_chunks(plan: Plan, market: MarketData, signals: HeldSignals, budget: in
     room = budget - shared
     warnings = []
     if chunks is None:
-        busiest = np.argsort(-orders.max(axis=1, initial=0), kind="stable")
-        cost = orders.max(axis=1, initial=0) * _ROUND_COST + orders.sum(axis=1) * _ORDER_COST
-        share = cost.sum() / (4 * workers) if workers > 1 else np.inf
-        chunks, current, held_bytes, spent = [], [], 0, 0.0
-        for i in busiest.tolist():
-            # in decreasing order of orders, the chunk's first lane sets its rounds
-            if current and (held_bytes + lane_bytes[i] > room or spent + orders[i].sum() * _ORDER_COST > share):
-                chunks.append(current)
-                current, held_bytes, spent = [], 0, 0.0
-            if not current:
-                spent = orders[i].max(initial=0) * _ROUND_COST
-            current.append(i)
-            held_bytes += int(lane_bytes[i])
-            spent += orders[i].sum() * _ORDER_COST
-        if current:
-            chunks.append(current)
+        chunks = _balanced(orders, lane_bytes, room, workers)
         if room < int(lane_bytes.max(initial=0)):
             warnings.append(f"the memory budget of {budget / 2**20:,.0f} MB cannot be honoured: the data and the held "
                             f"signals take {shared / 2**20:,.0f} MB and the largest combination needs "

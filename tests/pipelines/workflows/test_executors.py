@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -209,6 +210,29 @@ def test_a_smaller_budget_makes_more_chunks_each_within_it():
     assert "cannot be honoured" in tiny.warnings[0]
     assert all(len(chunk) == 1 for chunk, memory in zip(tiny.chunks, tiny.memory) if memory > tiny.budget)
     assert sorted(i for chunk in small.chunks for i in chunk) == list(range(len(plan.combos)))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 5000), min_size=1, max_size=60), st.integers(1, 4))
+def test_chunks_for_workers_take_the_least_modelled_time(orders, workers):
+    """Cutting the lanes for several workers never makes the modelled run slower than one chunk
+    (or than one cut per chunk count tried), covers every lane once, and with one worker makes
+    one chunk; a grid whose work spreads over many lanes keeps two workers busy."""
+    counts = np.array(orders, np.int64)[:, None]
+    lane_bytes = np.ones(len(orders), np.int64)
+    chunks = chunking._balanced(counts, lane_bytes, 2**40, workers)
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(orders)))
+    took = chunking.makespan([chunking.chunk_cost(counts[c]) for c in chunks], workers)
+    assert took <= chunking.chunk_cost(counts) * (1 + 1e-12)
+    if workers == 1:
+        assert len(chunks) == 1
+
+
+def test_two_workers_share_a_grid_of_many_similar_lanes():
+    counts = np.full((100, 1), 1000, np.int64)
+    chunks = chunking._balanced(counts, np.ones(100, np.int64), 2**40, 2)
+    costs = [chunking.chunk_cost(counts[c]) for c in chunks]
+    assert len(chunks) >= 2 and chunking.makespan(costs, 2) < 0.6 * chunking.chunk_cost(counts)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ class SpecError(AdmfError, ValueError):
         self.message = message
         super().__init__(f"{path}: {message}" if path else message)
 
+    def __reduce__(self):  # crosses to and from worker processes whole
+        return type(self), (self.path, self.message)
+
 
 class DataError(AdmfError, ValueError):
     """Market data is missing or malformed; ``source`` names the file, ``line`` the 1-based line
@@ -39,6 +42,13 @@ class DataError(AdmfError, ValueError):
         self.message = message
         where = f"{source}, line {line}" if line is not None else source
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):
+        return _data_error, (type(self), self.source, self.message, self.line)
+
+
+def _data_error(kind: type, source: str, message: str, line: int | None) -> DataError:
+    return kind(source, message, line=line)
 
 
 class StoreError(AdmfError, ValueError):
@@ -55,6 +65,10 @@ class MissingExtraError(AdmfError, ImportError):
     def __init__(self, what: str, extra: str, module: str) -> None:
         self.extra = extra
         super().__init__(f'{what} needs the optional package {module!r}: pip install -e ".[{extra}]"')
+        self.what, self.module = what, module
+
+    def __reduce__(self):
+        return type(self), (self.what, self.extra, self.module)
 
 
 class ComponentError(AdmfError, TypeError):

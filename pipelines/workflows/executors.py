@@ -21,8 +21,9 @@ follows what it holds rather than what its allocators kept for later.
 
 Executors: ``local`` (in this process), ``processes`` (a local process pool; a chunk whose worker
 died is retried), ``dask`` (a ``LocalCluster`` of ``workers`` processes, or the scheduler at
-``scheduler``; Dask retries lost tasks). On Dask the workers send each chunk's tables back and
-this process writes the parts, so a cluster needs no shared file system; its workers must run
+``scheduler``; Dask retries lost tasks). On Dask the workers also compute the signals (each a
+share of the strategy points, :func:`signal_groups`) and send each chunk's tables back; this
+process writes the parts, so a cluster needs no shared file system; its workers must run
 the same admf (checked before any work is sent), while the spec's own components are shipped
 with the work. Law: every executor gives identical tables and manifest statistics.
 """
@@ -45,13 +46,16 @@ import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from toolz import groupby
 
 from fp.overfitting import ReturnBlocks
+from fp.registry import registry_of
 from pipelines.boundary.outputs import RunDirError
+from pipelines.engine.compiler import feature_keys
 from pipelines.engine.evaluate import run_plan
 from pipelines.engine.events import numbered_events
 from pipelines.engine.regime_labels import classifier_id, in_point_order
-from pipelines.engine.signals import HeldSignals, classifier_key
+from pipelines.engine.signals import HeldSignals, classifier_key, hold_signals, signal_key
 from pipelines.engine.tables import RunTables, results_columns
 from pipelines.workflows.chunking import Chunking
 from state.errors import AdmfError, MissingExtraError, SpecError
@@ -59,7 +63,8 @@ from state.market import MarketData
 from state.plan import Plan
 from state.spec import ExecutionOptions
 
-__all__ = ["EXECUTORS", "ExecutionOptions", "code_digest", "lean_memory", "release_memory", "run_chunked"]
+__all__ = ["EXECUTORS", "DaskSession", "ExecutionOptions", "code_digest", "dask_session", "lean_memory",
+           "release_memory", "run_chunked", "signal_groups"]
 
 EXECUTORS = ("local", "processes", "dask")
 _TABLES = ("results", "trades", "regime_stats", "equity", "events", "final", "symbol_stats", "regimes")
@@ -135,12 +140,14 @@ def _done(part: Path) -> bool:
 
 
 def run_chunked(plan: Plan, market: MarketData, signals: HeldSignals, chunking: Chunking, work_dir: Path,
-                options: ExecutionOptions, *, run_options: dict, resume: bool = False) -> RunTables:
+                options: ExecutionOptions, *, run_options: dict, resume: bool = False,
+                session: "DaskSession | None" = None) -> RunTables:
     """Run ``plan`` chunk by chunk (``chunking``) in ``work_dir/parts`` with ``options``'
     executor, folding the held ``signals``, then merge into plan order.
 
     ``run_options`` are passed to ``run_plan`` (equity, trace, …). With ``resume``, chunks whose
-    part is done are not run again (the chunking must be the one the run started with).
+    part is done are not run again (the chunking must be the one the run started with). On Dask,
+    ``session`` is the run's open :class:`DaskSession` (else one is opened for the chunks).
     """
     if options.executor not in EXECUTORS:
         raise SpecError(f"executor={options.executor!r}", f"must be one of {', '.join(EXECUTORS)}")
@@ -160,8 +167,11 @@ def run_chunked(plan: Plan, market: MarketData, signals: HeldSignals, chunking: 
                 _tick(progress)
         elif options.executor == "processes":
             _in_processes(chunks, parts, todo, market, held, run_options, options.workers, progress)
+        elif session is not None:
+            session.run_chunks(chunks, parts, todo, market, held, run_options, progress)
         else:
-            _on_dask(chunks, parts, todo, market, held, run_options, options, progress)
+            with dask_session(options) as session:
+                session.run_chunks(chunks, parts, todo, market, held, run_options, progress)
     finally:
         if progress is not None:
             progress.close()
@@ -218,14 +228,12 @@ def _in_processes(chunks, parts, todo, market, held: Callable[[int], HeldSignals
                                 "the finished chunks are kept: resume the run") from None
 
 
-def _on_dask(chunks, parts, todo, market, held: Callable[[int], HeldSignals], run_options, options, progress) -> None:
-    """Run chunks on Dask: a ``LocalCluster`` of ``options.workers`` processes, or the cluster at
-    ``options.scheduler``. Workers compute a chunk's tables and send them back; this process writes
-    the parts, so workers need no access to the run folder (no shared file system), only admf
-    itself (checked: the same code as here) — the spec's own components travel with the work
-    (:func:`_shipped`). Dask retries a chunk whose worker died."""
+@contextlib.contextmanager
+def dask_session(options: ExecutionOptions):
+    """A :class:`DaskSession` for one run: a ``LocalCluster`` of ``options.workers`` processes, or
+    the cluster at ``options.scheduler``, its workers checked to run this admf; closed on exit."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:
         raise MissingExtraError("the dask executor", "scale", "dask[distributed]") from None
     cluster = None
@@ -241,17 +249,75 @@ def _on_dask(chunks, parts, todo, market, held: Callable[[int], HeldSignals], ru
         client = Client(cluster)
     try:
         _check_workers(client, options.scheduler or "the LocalCluster")
-        shared = client.scatter(market, broadcast=True)
-        futures = {client.submit(_chunk_tables, _shipped(chunks[i]), shared, held(i), run_options, retries=_RETRIES,
-                                 pure=False): i for i in todo}
-        for future in as_completed(futures):
-            _write_part(future.result(), str(parts[futures.pop(future)]))
-            future.release()  # the worker may drop the chunk's tables now
-            _tick(progress)
+        yield DaskSession(client)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+class DaskSession:
+    """A run's work on Dask. Workers compute the signals and then the chunks' tables and send them
+    back; this process writes the parts, so workers need no access to the run folder (no shared
+    file system), only admf itself (checked: the same code as here) — the spec's own components
+    travel with the work (:func:`_shipped`). The market data is sent to every worker once. Dask
+    retries a task whose worker died."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._market: tuple[MarketData, object] | None = None
+
+    def _shared(self, market: MarketData):
+        if self._market is None or self._market[0] is not market:
+            self._market = (market, self.client.scatter(market, broadcast=True))
+        return self._market[1]
+
+    def hold_signals(self, plan: Plan, market: MarketData) -> HeldSignals:
+        """``pipelines.engine.signals.hold_signals`` of ``plan`` with its strategy points shared out
+        among the workers: each computes the features its points read and their signals, so the
+        signals take a share of the time, not all of it, before the first chunk can be planned."""
+        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        groups = signal_groups(plan, n_workers)
+        shared = self._shared(market)
+        futures = [self.client.submit(_held_signals, _shipped(group), shared, retries=_RETRIES, pure=False)
+                   for group in groups]
+        parts = self.client.gather(futures)
+        return HeldSignals({k: v for part in parts for k, v in part.changes.items()},
+                           {k: v for part in parts for k, v in part.labels.items()})
+
+    def run_chunks(self, chunks, parts, todo, market, held: Callable[[int], HeldSignals], run_options,
+                   progress) -> None:
+        """Run the chunks ``todo``, writing each one's part as its tables come back."""
+        from dask.distributed import as_completed
+        shared = self._shared(market)
+        futures = {self.client.submit(_chunk_tables, _shipped(chunks[i]), shared, held(i), run_options,
+                                      retries=_RETRIES, pure=False): i for i in todo}
+        for future in as_completed(futures):
+            _write_part(future.result(), str(parts[futures.pop(future)]))
+            future.release()  # the worker may drop the chunk's tables now
+            _tick(progress)
+
+
+def signal_groups(plan: Plan, n: int) -> list[Plan]:
+    """``plan``'s combinations in at most ``n`` groups of about as many strategy points each, in plan
+    order (a strategy point's combinations stay together: its signal is computed once), each
+    group a plan of its own features only."""
+    registry = registry_of(plan.spec)
+    by_point = groupby(signal_key, plan.combos)
+    points = list(by_point)
+    size = -(-len(points) // max(1, min(n, len(points))))
+    groups = []
+    for first in range(0, len(points), size):
+        combos = tuple(c for point in points[first:first + size] for c in by_point[point])
+        features = {k for c in combos for k in feature_keys(c.strategy, c.strategy_params, registry)}
+        groups.append(attrs.evolve(plan, combos=combos, features=tuple(sorted(features))))
+    return groups
+
+
+def _held_signals(shipped: bytes, market: MarketData) -> HeldSignals:
+    """A Dask worker's job: the held signals of one group of strategy points (:func:`signal_groups`)."""
+    import cloudpickle
+    return hold_signals(cloudpickle.loads(shipped), market)
 
 
 def _chunk_tables(shipped: bytes, market: MarketData, signals: HeldSignals, options: dict) -> RunTables:

@@ -49,7 +49,7 @@ from pipelines.workflows.chunking import (
     features_fit,
     plan_chunks,
 )
-from pipelines.workflows.executors import ExecutionOptions, lean_memory, run_chunked
+from pipelines.workflows.executors import DaskSession, ExecutionOptions, dask_session, lean_memory, run_chunked
 from pipelines.workflows.optimize import (
     block_layout,
     choose,
@@ -232,13 +232,16 @@ def _chunkable(spec: Spec, options: ExecutionOptions | None) -> bool:
 
 
 def _held_and_chunked(spec: Spec, the_plan: Plan, market: MarketData, options: ExecutionOptions,
-                      work: Path | None) -> tuple[HeldSignals, Chunking]:
+                      work: Path | None, session: DaskSession | None = None) -> tuple[HeldSignals, Chunking]:
     """Every combination's signals, computed once (each symbol's features in memory when they
-    fit the budget beside the data, else in a store in the run folder ``work``, dropped after),
-    and the chunks that fold them (``pipelines.workflows.chunking``)."""
+    fit the budget beside the data — by the workers of a Dask ``session`` when there is one —
+    else in a store in the run folder ``work``, dropped after), and the chunks that fold them
+    (``pipelines.workflows.chunking``)."""
     budget = options.memory_limit or default_budget()
     in_memory = features_fit(the_plan, market, budget)
-    if in_memory:
+    if in_memory and session is not None:
+        signals = session.hold_signals(the_plan, market)
+    elif in_memory:
         signals = hold_signals(the_plan, market)
     else:
         store = work / "parts" / "features"
@@ -268,20 +271,23 @@ def _run_held(spec: Spec, the_plan: Plan, market: MarketData, started: datetime,
     work, existed = None, out is not None and Path(out).exists()
     if options.executor != "local" or not features_fit(the_plan, market, budget):
         work = _work_dir(spec, out, options)  # the feature store lives in the run folder
-    try:
-        signals, chunking = _held_and_chunked(spec, the_plan, market, options, work)
-    except AdmfError:  # bad input found computing the signals: nothing is left on disk
-        if work is not None:
-            (work / "run.json").unlink(missing_ok=True)
-            shutil.rmtree(work / "parts", ignore_errors=True)
-            if not existed:
-                work.rmdir()
-        raise
-    if work is None and len(chunking.chunks) == 1:
-        return _finish(spec, the_plan, market, started, clock, out, signals=signals, warmup=warmup)
-    work = work or _work_dir(spec, out, options)
-    return _run_chunked(spec, the_plan, market, started, clock, out, options, signals, chunking, work, resume=False,
-                        created=not existed, warmup=warmup)
+    # on Dask one session serves the signals and the chunks: the workers are checked and sent the data once
+    with contextlib.ExitStack() as stack:
+        try:
+            session = stack.enter_context(dask_session(options)) if options.executor == "dask" else None
+            signals, chunking = _held_and_chunked(spec, the_plan, market, options, work, session)
+        except AdmfError:  # no cluster, or bad input found computing the signals: nothing is left on disk
+            if work is not None:
+                (work / "run.json").unlink(missing_ok=True)
+                shutil.rmtree(work / "parts", ignore_errors=True)
+                if not existed:
+                    work.rmdir()
+            raise
+        if work is None and len(chunking.chunks) == 1:
+            return _finish(spec, the_plan, market, started, clock, out, signals=signals, warmup=warmup)
+        work = work or _work_dir(spec, out, options)
+        return _run_chunked(spec, the_plan, market, started, clock, out, options, signals, chunking, work,
+                            resume=False, created=not existed, warmup=warmup, session=session)
 
 
 def _work_dir(spec: Spec, out: str | os.PathLike | None, options: ExecutionOptions) -> Path:
@@ -297,14 +303,15 @@ def _work_dir(spec: Spec, out: str | os.PathLike | None, options: ExecutionOptio
 
 def _run_chunked(spec: Spec, the_plan: Plan, market: MarketData, started: datetime, clock: float,
                  out: str | os.PathLike | None, options: ExecutionOptions, signals: HeldSignals, chunking: Chunking,
-                 work: Path, *, resume: bool, created: bool = False, warmup: WarmupReport | None = None) -> RunResult:
+                 work: Path, *, resume: bool, created: bool = False, warmup: WarmupReport | None = None,
+                 session: DaskSession | None = None) -> RunResult:
     """Fold the held ``signals`` chunk by chunk in ``work`` and finish the run there. A refusal
     before any chunk is done leaves nothing on disk (``created``: ``work`` was made for this run)."""
     import shutil
     import tempfile
     run = run_id(_spec_sha256(spec), market.sha256)
     try:
-        tables = run_chunked(the_plan, market, signals, chunking, work, options, resume=resume,
+        tables = run_chunked(the_plan, market, signals, chunking, work, options, resume=resume, session=session,
                              run_options={"equity": spec.equity, "trace": spec.trace, "run": run,
                                           "return_blocks": spec.workflow.type == "optimization"})
     except AdmfError:

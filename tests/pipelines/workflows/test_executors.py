@@ -454,3 +454,34 @@ def test_a_chunked_run_failing_before_any_chunk_finished_leaves_nothing(tmp_path
     assert 2 == main(["run", str(spec), "--executor", "local", "--memory-limit", "2MB", "--out", str(tmp_path / "runs" / "x")])
     assert "admf: error: the Dask workers of tcp://s:8786 cannot run this admf\n" == capsys.readouterr().err
     assert [] == list((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_signals_computed_in_groups_equal_the_signals_computed_at_once(n):
+    """What Dask workers compute (one group of strategy points each, with only the features those
+    read) merges into exactly the held signals of the whole plan."""
+    plan = pipelines.plan(GRID)
+    market = pipelines.load_market_data(plan.spec.data)
+    groups = executors.signal_groups(plan, n)
+    assert 1 <= len(groups) <= min(n, len({executors.signal_key(c) for c in plan.combos}))
+    assert [c for g in groups for c in g.combos] == list(plan.combos)
+    for group in groups:
+        assert set(group.features) < set(plan.features) or len(groups) == 1
+    whole = hold_signals(plan, market)
+    parts = [hold_signals(g, market) for g in groups]
+    merged = {k: v for part in parts for k, v in part.changes.items()}
+    assert merged.keys() == whole.changes.keys()
+    for key, (bars_at, targets) in whole.changes.items():
+        assert np.array_equal(bars_at, merged[key][0]) and np.array_equal(targets, merged[key][1])
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    from pipelines.cli.main import main
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(CLUSTER_GRID)
+    (tmp_path / "runs").mkdir()
+    assert 2 == main(["run", str(spec), "--scheduler", f"tcp://127.0.0.1:{_free_port()}", "--out",
+                      str(tmp_path / "runs" / "x")])
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+    assert [] == list((tmp_path / "runs").iterdir())

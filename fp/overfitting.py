@@ -271,7 +271,10 @@ def sharpe_of(mean: np.ndarray, variance: np.ndarray, count: int) -> np.ndarray:
     mean = np.asarray(mean, dtype=float)
     variance = np.asarray(variance, dtype=float)
     positive = variance > 0.0
-    return np.where(positive, mean / np.sqrt(np.where(positive, variance, 1.0)), _NAN)
+    out = np.full(np.broadcast_shapes(mean.shape, variance.shape), _NAN)
+    np.sqrt(variance, out=out, where=positive)
+    np.divide(mean, out, out=out, where=positive)
+    return out if out.ndim else out[()]
 
 
 def sharpe_statistics(returns: np.ndarray) -> SharpeStatistics:
@@ -590,7 +593,7 @@ class _SubsetTables:
     def pooled(self, tables: tuple[np.ndarray, ...], codes: np.ndarray, op) -> np.ndarray:
         out = tables[0][codes[0]]
         for table, code in zip(tables[1:], codes[1:]):
-            out = op(out, table[code])
+            op(out, table[code], out=out)
         return out
 
 
@@ -616,9 +619,12 @@ def _half_objectives(tables: _SubsetTables, codes: np.ndarray, objective) -> np.
     """
     k, size = tables.n_in_half, tables.block_size
     count = size * k
-    mean = tables.pooled(tables.means, codes, np.add) / k
-    m2 = tables.pooled(tables.squares, codes, np.add) - count * (mean * mean)
-    variance = np.maximum(m2, 0.0) / (count - 1)
+    mean = tables.pooled(tables.means, codes, np.add)
+    mean /= k
+    m2 = tables.pooled(tables.squares, codes, np.add)
+    m2 -= count * (mean * mean)
+    variance = np.maximum(m2, 0.0, out=m2)
+    variance /= count - 1
     if len(tables.constant_columns):
         constant = tables.pooled(tables.lows, codes, np.minimum) == tables.pooled(tables.highs, codes, np.maximum)
         columns = variance[:, tables.constant_columns]

@@ -134,8 +134,12 @@ def _sma_crossover_needs(p):
 
 
 def _sma_crossover(p, f):
-    spread = f["fast"] - f["slow"]
-    return np.where(spread == 0.0, np.nan, np.sign(spread))
+    signal = f["fast"] - f["slow"]
+    equal = signal == 0.0
+    np.sign(signal, out=signal)  # in place: a grid computes this for every point, on every bar
+    if equal.any():
+        np.copyto(signal, np.nan, where=equal)
+    return signal
 
 
 def _momentum_needs(p):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -70,55 +71,56 @@ class Param:
         """``value`` coerced to this parameter's type, or a :class:`SpecError` naming ``path``."""
         if value is None and self.default is None:
             return None
-        bad = SpecError(f"{path}={value!r}" if path else repr(value), f"must be {self.describe()}")
+        def bad() -> SpecError:  # built only when raised: describing the range costs more than checking it
+            return SpecError(f"{path}={value!r}" if path else repr(value), f"must be {self.describe()}")
         if self.kind in LIST_KINDS:
             return _list_value(self.kind, value, bad)
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise bad
+                raise bad()
             return value
         if self.kind == "str":
             if not isinstance(value, str):
-                raise bad
+                raise bad()
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
+            raise bad()
         elif self.kind == "int":
             if isinstance(value, float):
                 if not value.is_integer():
-                    raise bad
+                    raise bad()
                 value = int(value)
         else:
             value = float(value)
             if not math.isfinite(value):
-                raise bad
+                raise bad()
         if self.choices is not None and value not in self.choices:
-            raise bad
+            raise bad()
         if self.minimum is not None:
             if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
-                raise bad
+                raise bad()
         if self.maximum is not None and value > self.maximum:
-            raise bad
+            raise bad()
         return value
 
 
-def _list_value(kind: str, value: Any, bad: SpecError) -> tuple:
+def _list_value(kind: str, value: Any, bad: Callable[[], SpecError]) -> tuple:
     if kind == "symbols":
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) and x for x in items):
-            raise bad
+            raise bad()
         return tuple(sorted(set(items)))
     if not isinstance(value, (list, tuple)) or not value:
-        raise bad
+        raise bad()
     pairs = []
     for pair in value:
         if (not isinstance(pair, (list, tuple)) or len(pair) != 2
                 or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in pair)
                 or pair[1] < 0):
-            raise bad
+            raise bad()
         pairs.append((float(pair[0]), float(pair[1])))
     bounds = [b for b, _ in pairs]
     if bounds[0] != 0.0 or any(b >= c for b, c in zip(bounds, bounds[1:])):
-        raise bad
+        raise bad()
     return tuple(pairs)
 
 

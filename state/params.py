@@ -71,8 +71,10 @@ class Param:
         """``value`` coerced to this parameter's type, or a :class:`SpecError` naming ``path``."""
         if value is None and self.default is None:
             return None
+        given = value
+
         def bad() -> SpecError:  # built only when raised: describing the range costs more than checking it
-            return SpecError(f"{path}={value!r}" if path else repr(value), f"must be {self.describe()}")
+            return SpecError(f"{path}={given!r}" if path else repr(given), f"must be {self.describe()}")
         if self.kind in LIST_KINDS:
             return _list_value(self.kind, value, bad)
         if self.kind == "bool":

@@ -134,7 +134,7 @@ def _sma_crossover_needs(p):
 
 
 def _sma_crossover(p, f):
-    signal = f["fast"] - f["slow"]
+    signal = np.asarray(f["fast"] - f["slow"], dtype=float)  # a bar's scalars too (the streaming form)
     equal = signal == 0.0
     np.sign(signal, out=signal)  # in place: a grid computes this for every point, on every bar
     if equal.any():

@@ -54,8 +54,8 @@ def w1(reps: int, work: str) -> None:
         runs, reports = [], []
         for k in range(reps + 1):
             out = os.path.join(work, f"w1-{judged}-{k}")
-            run = _timed(lambda: run_into(out))
-            report = _timed(lambda: pipelines.report(out))
+            run = _timed(lambda out=out: run_into(out))
+            report = _timed(lambda out=out: pipelines.report(out))
             if k:  # the first is the warm-up
                 runs.append(run)
                 reports.append(report)

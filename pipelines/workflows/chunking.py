@@ -47,8 +47,8 @@ from state.market import MarketData
 from state.plan import Plan
 
 __all__ = ["BYTES_PER_BAR", "BYTES_PER_LANE", "BYTES_PER_ORDER", "Chunking", "EQUITY_BYTES_PER_BAR", "FOLD_BYTES",
-           "OUTPUT_FACTOR", "TRACE_BYTES_PER_ORDER", "chunk_cost", "data_bytes", "default_budget", "feature_bytes", "features_fit",
-           "makespan", "order_counts", "plan_chunks"]
+           "OUTPUT_FACTOR", "TRACE_BYTES_PER_ORDER", "chunk_cost", "data_bytes", "default_budget", "feature_bytes",
+           "features_fit", "makespan", "order_counts", "plan_chunks"]
 
 #: Bytes a chunk holds per order it folds (schedule, quotes, the fold's outputs, trades).
 BYTES_PER_ORDER = 500
@@ -206,26 +206,26 @@ def makespan(costs: Sequence[float], workers: int) -> float:
     return max(free)
 
 
-def _balanced(orders: np.ndarray, lane_bytes: np.ndarray, room: int, workers: int) -> list[list[int]]:
+def _balanced(orders: np.ndarray, lane_bytes: np.ndarray, room: int, workers: int) -> list[np.ndarray]:
     """The chunks (fitting ``room``) whose modelled wall time on ``workers`` is least.
 
     One worker: as few chunks as fit (every extra chunk pays its own rounds). Several: splitting
     the lanes into more chunks keeps every worker busy, but each chunk runs one round per order of
-    its busiest lane; so for each count of chunks up to four per worker the most even cut into
-    that many (the least cost per chunk that packs into them, found by bisection) is tried, and
-    the cut with the least :func:`makespan` is taken (ties: fewer chunks).
+    its busiest lane; so for each count of chunks from the fewest that fit up to four per worker,
+    the most even cut into that many (the least cost per chunk that packs into them, found by
+    bisection) is tried, and the cut with the least :func:`makespan` is taken (ties: fewer chunks).
     """
+    fewest = _packed(orders, lane_bytes, room, np.inf)
     if workers <= 1:
-        return _packed(orders, lane_bytes, room, np.inf)
+        return fewest
     whole = chunk_cost(orders)
-    best, best_time = None, np.inf
-    for parts in range(1, 4 * workers + 1):
-        low, high = 0.0, whole  # packing with a share of ``high`` makes at most ``parts`` chunks (or fits no fewer)
-        chunks = _packed(orders, lane_bytes, room, high)
+    best, best_time = fewest, makespan([chunk_cost(orders[c]) for c in fewest], workers)
+    for parts in range(len(fewest) + 1, 4 * workers + 1):
+        low, high, chunks = 0.0, whole, fewest  # a share of the whole run's cost cuts only where memory must
         for _ in range(30):
             share = (low + high) / 2
             cut = _packed(orders, lane_bytes, room, share)
-            if len(cut) <= max(parts, len(chunks)):
+            if len(cut) <= parts:
                 high, chunks = share, cut
             else:
                 low = share

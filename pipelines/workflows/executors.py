@@ -170,8 +170,8 @@ def run_chunked(plan: Plan, market: MarketData, signals: HeldSignals, chunking: 
         elif session is not None:
             session.run_chunks(chunks, parts, todo, market, held, run_options, progress)
         else:
-            with dask_session(options) as session:
-                session.run_chunks(chunks, parts, todo, market, held, run_options, progress)
+            with dask_session(options) as opened:
+                opened.run_chunks(chunks, parts, todo, market, held, run_options, progress)
     finally:
         if progress is not None:
             progress.close()

@@ -3,8 +3,17 @@ import pickle
 
 import pytest
 
-from state.errors import (AdmfError, ArgumentError, ComponentError, DataError, MissingExtraError, PatternError,
-                          SpecError, StoreError, UnknownComponentError)
+from state.errors import (
+    AdmfError,
+    ArgumentError,
+    ComponentError,
+    DataError,
+    MissingExtraError,
+    PatternError,
+    SpecError,
+    StoreError,
+    UnknownComponentError,
+)
 
 
 @pytest.mark.parametrize("error", [

@@ -212,6 +212,43 @@ def timed(command: list[str], env: dict | None = None) -> dict:
             "stdout": done.stdout, "stderr": done.stderr}
 
 
+def admf_runs(spec: str, out: str, reps: int, *extra: str) -> tuple[dict, dict]:
+    """``reps`` runs of ``admf run SPEC --out OUT EXTRA``, each in a fresh process under
+    ``/usr/bin/time -v`` (see :func:`timed`): the medians of wall, CPU and peak RSS, every run's
+    wall and RSS and the command; and the last run's manifest. Raises with stderr on a failure."""
+    import json
+    import shutil
+    command = [*admf_command(), "run", spec, "--out", out, *extra]
+    runs = []
+    for _ in range(reps):
+        shutil.rmtree(out, ignore_errors=True)
+        r = timed(command, admf_env())
+        if r["returncode"]:
+            raise SystemExit(f"failed: {' '.join(command)}\n{r['stderr'][-3000:]}")
+        runs.append(r)
+    with open(os.path.join(out, "manifest.json")) as f:
+        manifest = json.load(f)
+    figures = {"command": "admf " + " ".join(command[3:]), "wall_s": median([r["wall_s"] for r in runs]),
+               "cpu_s": median([r["cpu_s"] for r in runs]), "peak_rss_mb": median([r["peak_rss_mb"] for r in runs]),
+               "walls": [round(r["wall_s"], 2) for r in runs], "rss": [round(r["peak_rss_mb"]) for r in runs]}
+    return figures, manifest
+
+
+def best_and_median(reps: int, fn, *, warm_up: bool = False) -> tuple[float, float, object]:
+    """``reps`` timed calls of ``fn()`` in this process (after one untimed call with ``warm_up``):
+    the best and the median wall seconds, and the last call's result."""
+    import statistics
+    import time
+    if warm_up:
+        fn()
+    times, out = [], None
+    for _ in range(reps):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times), out
+
+
 def interpreter_baseline_mb(env: dict | None = None) -> dict:
     """Peak RSS of a process that only imports admf (``bare``) and that also makes pyarrow build
     an array from a list (``with_pandas``: pyarrow then imports pandas, as every admf run does)."""

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_admf as A  # noqa: E402
+import benchlib as B  # noqa: E402
 
 import pipelines  # noqa: E402
 
@@ -35,15 +34,6 @@ import pipelines  # noqa: E402
 STOP_LOSS = [0.001, 0.002, 0.005]
 TAKE_PROFIT = [0.002, 0.005, 0.01]
 TARGET_RATIO = 3.0
-
-
-def timed(reps: int, fn):
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times), out
 
 
 def run(spec, market):
@@ -64,8 +54,8 @@ def main(argv=None) -> int:
     with_exits = {**plain, "exits": {"stop_loss": STOP_LOSS, "take_profit": TAKE_PROFIT}}
     run(plain, A.head(market, 2_000))  # warm-up (imports, caches)
     run(with_exits, A.head(market, 2_000))
-    best_a, med_a, a = timed(args.reps, lambda: run(plain, market))
-    best_b, med_b, b = timed(args.reps, lambda: run(with_exits, market))
+    best_a, med_a, a = B.best_and_median(args.reps, lambda: run(plain, market))
+    best_b, med_b, b = B.best_and_median(args.reps, lambda: run(with_exits, market))
     n_a, n_b = a.results.num_rows, b.results.num_rows
     rate_a, rate_b = n_a * bars / med_a, n_b * bars / med_b
     ratio = rate_a / rate_b

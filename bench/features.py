@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import benchlib as B  # noqa: E402
 import numpy as np  # noqa: E402
 
 import pipelines  # noqa: E402
@@ -47,16 +46,6 @@ def load(dataset: str, peers: str | None):
     return A.load_market(dataset, peers)
 
 
-def timed(reps: int, fn) -> tuple[float, float, object]:
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times), out
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
@@ -76,12 +65,12 @@ def main(argv=None) -> None:
         except SystemExit as e:  # the peer harness is not here: that data set cannot be generated
             print(f"| {dataset} | — | — | — | — | skipped: {e} |")
             continue
-        best, median, native = timed(args.reps, lambda: compute_features(bars, native_keys))
+        best, median, native = B.best_and_median(args.reps, lambda: compute_features(bars, native_keys), warm_up=True)
         print(f"| {dataset} | {len(bars):,} | sma (native, exact sums) | {best:.4f} | {median:.4f} | — |")
         if not has_talib:
             print(f"| {dataset} | {len(bars):,} | talib.SMA | — | — | needs the ta extra |")
             continue
-        best, median, theirs = timed(args.reps, lambda: compute_features(bars, talib_keys))
+        best, median, theirs = B.best_and_median(args.reps, lambda: compute_features(bars, talib_keys), warm_up=True)
         worst = max(np.nanmax(np.abs(native[a][0] - theirs[b][0]) / np.maximum(1.0, np.abs(theirs[b][0])))
                     for a, b in zip(native_keys, talib_keys))
         print(f"| {dataset} | {len(bars):,} | talib.SMA (TA-Lib) | {best:.4f} | {median:.4f} | {worst:.1e} |")

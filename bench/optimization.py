@@ -25,9 +25,7 @@ in, whole shares, next-open fills, 0.2 % per fill).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -43,19 +41,8 @@ COMBOS = 90
 
 
 def end_to_end(spec: str, out: str, reps: int) -> dict:
-    command = [*B.admf_command(), "run", spec, "--out", out]
-    runs = []
-    for _ in range(reps):
-        shutil.rmtree(out, ignore_errors=True)
-        r = B.timed(command, B.admf_env())
-        if r["returncode"]:
-            raise SystemExit(f"failed: {' '.join(command)}\n{r['stderr'][-3000:]}")
-        runs.append(r)
-    manifest = json.load(open(os.path.join(out, "manifest.json")))
-    return {"command": "admf " + " ".join(command[3:]), "wall_s": B.median([r["wall_s"] for r in runs]),
-            "cpu_s": B.median([r["cpu_s"] for r in runs]), "peak_rss_mb": B.median([r["peak_rss_mb"] for r in runs]),
-            "walls": [round(r["wall_s"], 2) for r in runs], "rss": [round(r["peak_rss_mb"]) for r in runs],
-            "overfitting": manifest.get("overfitting")}
+    figures, manifest = B.admf_runs(spec, out, reps)
+    return {**figures, "overfitting": manifest.get("overfitting")}
 
 
 def in_process(name: str, reps: int, peers: str) -> dict:

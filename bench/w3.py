@@ -23,9 +23,7 @@ Targets:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
 import tempfile
 
@@ -39,20 +37,10 @@ TARGET_SLOWDOWN = 1.5
 
 
 def run_config(spec: str, out: str, budget: str | None, reps: int) -> dict:
-    """``reps`` end-to-end runs of one configuration; medians, and the last run's manifest."""
-    command = [*B.admf_command(), "run", spec, "--out", out] + (["--memory-limit", budget] if budget else [])
-    runs = []
-    for _ in range(reps):
-        shutil.rmtree(out, ignore_errors=True)
-        r = B.timed(command, B.admf_env())
-        if r["returncode"]:
-            raise SystemExit(f"failed: {' '.join(command)}\n{r['stderr'][-3000:]}")
-        runs.append(r)
-    manifest = json.load(open(os.path.join(out, "manifest.json")))
-    return {"command": "admf " + " ".join(command[3:]), "wall_s": B.median([r["wall_s"] for r in runs]),
-            "cpu_s": B.median([r["cpu_s"] for r in runs]), "peak_rss_mb": B.median([r["peak_rss_mb"] for r in runs]),
-            "walls": [round(r["wall_s"], 2) for r in runs], "rss": [round(r["peak_rss_mb"]) for r in runs],
-            "chunking": (manifest.get("executor") or {}).get("chunking"), "run_seconds": manifest["run_seconds"]}
+    """``reps`` end-to-end runs of one configuration; medians, and the last run's chunking."""
+    figures, manifest = B.admf_runs(spec, out, reps, *(["--memory-limit", budget] if budget else []))
+    return {**figures, "chunking": (manifest.get("executor") or {}).get("chunking"),
+            "run_seconds": manifest["run_seconds"]}
 
 
 def same_files(a: str, b: str) -> bool:

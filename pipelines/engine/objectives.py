@@ -25,7 +25,7 @@ import pyarrow as pa
 from fp.registry import BUILTINS, Registry
 from state.errors import SpecError
 
-__all__ = ["objective_function", "objective_values", "select", "select_some", "with_objective"]
+__all__ = ["metric_value", "objective_function", "objective_values", "select", "select_some", "with_objective"]
 
 #: A score: one result row in, a number out (higher is better).
 Objective = Callable[[Mapping[str, Any]], float]
@@ -40,12 +40,12 @@ def objective_function(objective: str, registry: Registry = BUILTINS) -> Objecti
     """
     if ":" not in objective:
         sign, name = (-1.0, objective[1:]) if objective.startswith("-") else (1.0, objective)
-        return lambda row: sign * _number(row.get(name))
+        return lambda row: sign * metric_value(row.get(name))
     function = registry.objective(objective).score
 
     def score(row: Mapping[str, Any]) -> float:
         try:
-            return _number(function(row))
+            return metric_value(function(row))
         except Exception as exc:  # the author's code: one line naming it, the row and where it broke
             raise SpecError(f"objective={objective!r}", f"raised {type(exc).__name__}: {exc} "
                                                         f"({_where(exc)}) on the row of combination "
@@ -60,7 +60,13 @@ def _where(exc: BaseException) -> str:
     return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else "no traceback"
 
 
-def _number(value: Any) -> float:
+def metric_value(value: Any) -> float:
+    """A result cell as the number an objective ranks by and a figure plots: NaN for a null,
+    a boolean or anything that is not a number.
+
+    >>> metric_value(1), metric_value(None), metric_value(True), metric_value("x")
+    (1.0, nan, nan, nan)
+    """
     if value is None or isinstance(value, bool):
         return math.nan
     try:

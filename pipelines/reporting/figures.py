@@ -38,6 +38,7 @@ import numpy as np
 
 from fp.downsample import drawdown_indices, extrema_indices, representative_rows
 from fp.landscape import grid_aggregate, marginal, neighbourhood_mean
+from pipelines.engine.objectives import metric_value
 from state.errors import MissingExtraError
 
 __all__ = ["MAX_POINTS", "MAX_TRADES", "PALETTE", "SharedArrays", "as_figure", "combination_figure", "figure_json",
@@ -643,7 +644,7 @@ def landscape_figure(rows: list[dict], parameters: Sequence[str], metric: str, *
     dimensions aggregated; buttons switch max / mean / robustness (the best neighbourhood mean of
     each cell). One shared colour scale; cells a constraint removed stay blank; ``best``'s cell
     is starred. One parameter: the metric per value as a line (every combination a dot)."""
-    z = np.array([_number(r.get(metric)) for r in rows], dtype=np.float64)
+    z = np.array([metric_value(r.get(metric)) for r in rows], dtype=np.float64)
     values = {p: [r.get(p) for r in rows] for p in parameters}
     if len(parameters) == 1:
         (p,) = parameters
@@ -706,7 +707,7 @@ def landscape_figure(rows: list[dict], parameters: Sequence[str], metric: str, *
 def sensitivity_figure(rows: list[dict], parameters: Sequence[str], metric: str, *, title: str | None = None) -> dict:
     """``metric`` marginalised per value of each parameter: the mean, and the min–max band over
     every other parameter (as ``admf query --analysis sensitivity`` computes it)."""
-    z = np.array([_number(r.get(metric)) for r in rows], dtype=np.float64)
+    z = np.array([metric_value(r.get(metric)) for r in rows], dtype=np.float64)
     ncols = min(4, max(len(parameters), 1))
     nrows = math.ceil(len(parameters) / ncols)
     fig = _figure(max(300, 270 * nrows + 60), title)
@@ -740,11 +741,11 @@ def train_test_figure(rows: list[dict], metric: str, *, title: str | None = None
     """In-sample vs out-of-sample ``metric`` of every combination that has both (the selected ones
     highlighted and numbered by rank), with the line where they are equal; the chart says how many
     combinations it shows and how many of them were selected."""
-    both = [r for r in rows if math.isfinite(_number(r.get(f"train_{metric}")))
-            and math.isfinite(_number(r.get(f"test_{metric}")))]
+    both = [r for r in rows if math.isfinite(metric_value(r.get(f"train_{metric}")))
+            and math.isfinite(metric_value(r.get(f"test_{metric}")))]
     fig = _figure(440, title)
-    xs = [_number(r.get(f"train_{metric}")) for r in both]
-    ys = [_number(r.get(f"test_{metric}")) for r in both]
+    xs = [metric_value(r.get(f"train_{metric}")) for r in both]
+    ys = [metric_value(r.get(f"test_{metric}")) for r in both]
     if both:
         low, high = min(xs + ys), max(xs + ys)
         pad = (high - low) * 0.08 or 0.5
@@ -786,8 +787,8 @@ def walk_forward_figure(windows: list[dict], time: np.ndarray, equity: np.ndarra
     for w in windows:
         params = ", ".join(f"{k}={w[k]}" for k in w if k not in skip and not k.startswith(("train_", "test_")))
         label = f"window {w['window']}"
-        hover = (f"{label}<br>{params}<br>sharpe: train {_fmt(_number(w.get('train_sharpe')), 3)} → test "
-                 f"{_fmt(_number(w.get('test_sharpe')), 3)}")
+        hover = (f"{label}<br>{params}<br>sharpe: train {_fmt(metric_value(w.get('train_sharpe')), 3)} → test "
+                 f"{_fmt(metric_value(w.get('test_sharpe')), 3)}")
         for part, colour in (("train", PALETTE["train"]), ("test", PALETTE["test"])):
             fig["data"].append({"type": "scatter", "x": [_iso(w[f"{part}_start"]), _iso(w[f"{part}_end"])],
                                 "y": [label, label], "mode": "lines", "yaxis": axes[0], "showlegend": False,
@@ -877,7 +878,7 @@ def strategy_by_classifier_figure(rows: list[dict], strategy_columns: Sequence[s
     x_title = " · ".join((["classifier"] if classifiers else []) +
                          [_label(c[len("classifier_"):] if c.startswith("classifier_") else c)
                           for c in classifier_columns])
-    z = np.array([_number(r.get(metric)) for r in rows], dtype=np.float64)
+    z = np.array([metric_value(r.get(metric)) for r in rows], dtype=np.float64)
     xs, ys, grid = grid_aggregate(classifier, strategy, z, "max")
     fig = _figure(max(300, 170 + 38 * len(ys)), title, showlegend=False)
     fig["data"].append({"type": "heatmap", "z": grid, "x": xs, "y": ys, "colorscale": "Viridis", "xgap": 2, "ygap": 2,
@@ -910,8 +911,8 @@ def portfolio_figure(symbol_stats: list[dict], shown, *, max_points: int = MAX_P
                         "xaxis": xa, "yaxis": ya, "showlegend": False,
                         "marker": {"color": [PALETTE["win"] if (r["net_pnl"] or 0) >= 0 else PALETTE["loss"]
                                              for r in symbol_stats]},
-                        "customdata": [[r["n_trades"], _number(r["win_rate_pct"]), r["commission"],
-                                        _number(r["exposure_pct"])] for r in symbol_stats],
+                        "customdata": [[r["n_trades"], metric_value(r["win_rate_pct"]), r["commission"],
+                                        metric_value(r["exposure_pct"])] for r in symbol_stats],
                         "hovertemplate": "%{x}: %{y:,.2f}<br>%{customdata[0]} trades, %{customdata[1]:.1f}% won<br>"
                                          "commission %{customdata[2]:,.2f}<br>exposure %{customdata[3]:.1f}%"
                                          "<extra></extra>"})
@@ -930,15 +931,6 @@ def portfolio_figure(symbol_stats: list[dict], shown, *, max_points: int = MAX_P
 
 
 # ---- values -------------------------------------------------------------------------------------
-
-
-def _number(value: Any) -> float:
-    if value is None or isinstance(value, bool):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _text(value: Any) -> str:
